@@ -1,0 +1,80 @@
+//! The advisory lock that makes concurrent deploys apply each migration exactly once.
+//! Polled with `pg_try_advisory_lock`: a session blocked in `pg_advisory_lock` while the holder
+//! runs a concurrent index build deadlocks with that build.
+
+use crate::db;
+use postgres::Client;
+use std::time::{Duration, Instant};
+
+/// "pgwarden" in ASCII: the key every pgwarden runner takes in the target database.
+pub const MIGRATION_LOCK_KEY: i64 = 0x7067_7761_7264_656e;
+
+const TRY_LOCK: &str = "SELECT pg_try_advisory_lock($1)";
+const UNLOCK: &str = "SELECT pg_advisory_unlock($1)";
+const HOLDER: &str = "SELECT l.pid, coalesce(a.application_name, ''), \
+     coalesce(extract(epoch FROM now() - a.backend_start), 0)::float8 \
+     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+     WHERE l.locktype = 'advisory' AND l.granted AND l.database = \
+       (SELECT oid FROM pg_database WHERE datname = current_database()) \
+       AND l.classid::int8 = ($1 >> 32) AND l.objid::int8 = ($1 & 4294967295) LIMIT 1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another migration run holds the pgwarden lock ({holder}) and did not release it within {waited}s; let it finish, or raise --lock-wait"
+    )]
+    Timeout { holder: String, waited: u64 },
+    #[error("cannot take the pgwarden migration lock: {0}")]
+    Query(String),
+}
+
+/// Proof that this session holds the lock; released with [`AdvisoryLock::release`] or when the
+/// session ends.
+pub struct AdvisoryLock {
+    key: i64,
+}
+
+impl AdvisoryLock {
+    /// Polls for the lock until `wait` runs out.
+    pub fn acquire(client: &mut Client, key: i64, wait: Duration) -> Result<Self, LockError> {
+        let started = Instant::now();
+        let mut announced = false;
+        loop {
+            let got: bool = client
+                .query_one(TRY_LOCK, &[&key])
+                .map_err(|e| LockError::Query(db::describe(&e)))?
+                .get(0);
+            if got {
+                return Ok(Self { key });
+            }
+            let holder = describe_holder(client, key);
+            if started.elapsed() >= wait {
+                return Err(LockError::Timeout {
+                    holder,
+                    waited: wait.as_secs(),
+                });
+            }
+            if !announced {
+                tracing::info!(%holder, "another migration run holds the pgwarden lock; waiting for it");
+                announced = true;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn release(self, client: &mut Client) {
+        if let Err(e) = client.query_one(UNLOCK, &[&self.key]) {
+            tracing::warn!("could not release the pgwarden lock (it ends with the session): {}", db::describe(&e));
+        }
+    }
+}
+
+fn describe_holder(client: &mut Client, key: i64) -> String {
+    match client.query_opt(HOLDER, &[&key]) {
+        Ok(Some(r)) => {
+            let (pid, app, age): (i32, String, f64) = (r.get(0), r.get(1), r.get(2));
+            format!("pid {pid}, application_name '{app}', connected {age:.0}s")
+        }
+        _ => "holder unknown".into(),
+    }
+}

@@ -1,0 +1,279 @@
+//! The one safe executor for every DDL step: per-step `lock_timeout` and `statement_timeout`,
+//! bounded retries with backoff on lock timeouts that name the blocking session, recovery of
+//! INVALID indexes left by failed concurrent builds, and index-build progress.
+
+pub mod lock;
+mod monitor;
+mod recover;
+
+pub use lock::{AdvisoryLock, LockError};
+pub use monitor::{Blocker, Monitor};
+pub use recover::find_invalid;
+
+use crate::db::{self, ConnectionTarget};
+use crate::sql::Statement;
+use postgres::{Client, Transaction};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+const DEADLOCK_DETECTED: &str = "40P01";
+
+/// Timeouts and retry policy for DDL steps.
+#[derive(Debug, Clone)]
+pub struct ExecSettings {
+    /// Longest wait for a lock before giving up the attempt.
+    pub lock_timeout: Duration,
+    /// `statement_timeout` for statements inside a transaction; zero disables it.
+    pub statement_timeout: Duration,
+    /// `statement_timeout` for statements run on their own (index builds); zero disables it,
+    /// because a timeout aborts a large concurrent build and leaves an INVALID index.
+    pub build_statement_timeout: Duration,
+    /// Attempts after the first, on lock timeout or deadlock.
+    pub retries: u32,
+    /// First backoff delay; doubles each retry, capped at 30 s.
+    pub retry_delay: Duration,
+    /// Show a progress bar on stderr (terminal only).
+    pub progress_bar: bool,
+}
+
+impl Default for ExecSettings {
+    fn default() -> Self {
+        Self {
+            lock_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30 * 60),
+            build_statement_timeout: Duration::ZERO,
+            retries: 5,
+            retry_delay: Duration::from_secs(1),
+            progress_bar: false,
+        }
+    }
+}
+
+impl ExecSettings {
+    /// Session settings sent at the start of each migration transaction.
+    pub fn transaction_setup_sql(&self) -> String {
+        format!(
+            "SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = '{}ms'",
+            self.lock_timeout.as_millis(),
+            self.statement_timeout.as_millis()
+        )
+    }
+
+    /// Session settings sent before each statement that runs outside a transaction.
+    pub fn alone_setup_sql(&self) -> String {
+        format!(
+            "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'",
+            self.lock_timeout.as_millis(),
+            self.build_statement_timeout.as_millis()
+        )
+    }
+}
+
+/// What happened while running one step.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StepOutcome {
+    pub attempts: u32,
+    /// Sessions that held the lock during failed attempts.
+    pub blockers: Vec<Blocker>,
+    /// INVALID indexes dropped before rebuilding them.
+    pub recovered_indexes: Vec<String>,
+    pub duration_ms: u128,
+}
+
+/// A step failed for good.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("{}", lock_timeout_message(.line, .attempts, .lock_timeout, .blockers))]
+    LockTimeout {
+        line: u64,
+        attempts: u32,
+        lock_timeout: Duration,
+        blockers: Vec<Blocker>,
+    },
+    #[error("statement at line {line} failed: {cause}\n    {excerpt}")]
+    Statement {
+        line: u64,
+        excerpt: String,
+        cause: String,
+    },
+    #[error("{0}")]
+    Session(String),
+}
+
+fn lock_timeout_message(line: &u64, attempts: &u32, timeout: &Duration, blockers: &[Blocker]) -> String {
+    let who = if blockers.is_empty() {
+        "the blocking session could not be identified".to_string()
+    } else {
+        let list: Vec<String> = blockers.iter().map(|b| b.to_string()).collect();
+        format!("blocked by {}", list.join("; "))
+    };
+    format!(
+        "statement at line {line} could not get its lock within lock_timeout {}ms after {attempts} attempts; {who}; end or wait for that session, or raise --lock-timeout / --retries",
+        timeout.as_millis()
+    )
+}
+
+/// Runs DDL steps on one session, with a monitor session beside it.
+pub struct Executor {
+    client: Client,
+    settings: ExecSettings,
+    monitor: Option<Monitor>,
+}
+
+impl Executor {
+    /// Wraps `client`; opens a monitor session on `target` (best effort).
+    pub fn new(mut client: Client, target: &ConnectionTarget, settings: ExecSettings) -> Result<Self, ExecError> {
+        let pid: i32 = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .map_err(|e| ExecError::Session(db::describe(&e)))?
+            .get(0);
+        let monitor = Monitor::start(target, pid, settings.progress_bar);
+        Ok(Self {
+            client,
+            settings,
+            monitor,
+        })
+    }
+
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// Runs `statements` and then `finish` in one transaction, retrying the whole transaction
+    /// on lock timeout or deadlock.
+    pub fn run_transaction<F>(&mut self, label: &str, statements: &[Statement], finish: F) -> Result<StepOutcome, ExecError>
+    where
+        F: Fn(&mut Transaction) -> Result<(), postgres::Error>,
+    {
+        let settings = self.settings.clone();
+        let first_line = statements.first().map_or(0, |s| s.line);
+        self.with_retries(label, first_line, |client| {
+            let mut tx = client.transaction().map_err(|e| (None, e))?;
+            tx.batch_execute(&settings.transaction_setup_sql()).map_err(|e| (None, e))?;
+            for s in statements {
+                tx.batch_execute(&s.text).map_err(|e| (Some(s), e))?;
+            }
+            finish(&mut tx).map_err(|e| (None, e))?;
+            tx.commit().map_err(|e| (None, e))?;
+            Ok(Vec::new())
+        })
+    }
+
+    /// Runs one statement outside a transaction (autocommit). For a concurrent index build it
+    /// first drops an INVALID index of the same name, and afterwards checks the index is valid.
+    pub fn run_alone(&mut self, label: &str, statement: &Statement) -> Result<StepOutcome, ExecError> {
+        let settings = self.settings.clone();
+        self.with_retries(label, statement.line, |client| {
+            client.batch_execute(&settings.alone_setup_sql()).map_err(|e| (None, e))?;
+            let mut recovered = Vec::new();
+            if let Some(build) = &statement.index_build {
+                recovered = recover::drop_invalid(client, build).map_err(|e| (Some(statement), e))?;
+            }
+            client.batch_execute(&statement.text).map_err(|e| (Some(statement), e))?;
+            if let Some(build) = &statement.index_build
+                && let Some(name) = recover::find_invalid(client, build).map_err(|e| (Some(statement), e))?
+            {
+                tracing::warn!(index = %name, "index is still INVALID after the build; it will be rebuilt on the next run");
+            }
+            Ok(recovered)
+        })
+    }
+
+    fn with_retries<'s, F>(&mut self, label: &str, line: u64, mut attempt: F) -> Result<StepOutcome, ExecError>
+    where
+        F: FnMut(&mut Client) -> Result<Vec<String>, (Option<&'s Statement>, postgres::Error)>,
+    {
+        let started = Instant::now();
+        let mut outcome = StepOutcome::default();
+        loop {
+            outcome.attempts += 1;
+            if let Some(m) = &self.monitor {
+                m.begin(label);
+            }
+            let result = attempt(&mut self.client);
+            let blockers = self.monitor.as_ref().map(Monitor::end).unwrap_or_default();
+            match result {
+                Ok(recovered) => {
+                    outcome.recovered_indexes.extend(recovered);
+                    outcome.duration_ms = started.elapsed().as_millis();
+                    return Ok(outcome);
+                }
+                Err((stmt, e)) if is_retryable(&e) => {
+                    outcome.blockers.extend(blockers.iter().cloned());
+                    let line = stmt.map_or(line, |s| s.line);
+                    if outcome.attempts > self.settings.retries {
+                        return Err(ExecError::LockTimeout {
+                            line,
+                            attempts: outcome.attempts,
+                            lock_timeout: self.settings.lock_timeout,
+                            blockers: dedup(outcome.blockers),
+                        });
+                    }
+                    let delay = backoff(self.settings.retry_delay, outcome.attempts);
+                    let who: Vec<String> = blockers.iter().map(|b| b.to_string()).collect();
+                    tracing::warn!(
+                        step = label,
+                        line,
+                        attempt = outcome.attempts,
+                        blockers = %who.join("; "),
+                        "{}; retrying in {}ms",
+                        db::describe(&e),
+                        delay.as_millis()
+                    );
+                    std::thread::sleep(delay);
+                }
+                Err((stmt, e)) => {
+                    return Err(ExecError::Statement {
+                        line: stmt.map_or(line, |s| s.line),
+                        excerpt: stmt.map(|s| excerpt(&s.text)).unwrap_or_default(),
+                        cause: db::describe(&e),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn is_retryable(e: &postgres::Error) -> bool {
+    matches!(db::sqlstate(e), Some(LOCK_NOT_AVAILABLE | DEADLOCK_DETECTED))
+}
+
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+    base.saturating_mul(factor).min(Duration::from_secs(30))
+}
+
+fn dedup(mut blockers: Vec<Blocker>) -> Vec<Blocker> {
+    blockers.sort_by_key(|b| b.pid);
+    blockers.dedup_by_key(|b| b.pid);
+    blockers
+}
+
+fn excerpt(text: &str) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(160) {
+        Some((i, _)) => format!("{}...", &one_line[..i]),
+        None => one_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let base = Duration::from_millis(100);
+        assert_eq!(backoff(base, 1), Duration::from_millis(100));
+        assert_eq!(backoff(base, 3), Duration::from_millis(400));
+        assert_eq!(backoff(base, 40), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn excerpt_is_one_short_line() {
+        let long = format!("CREATE TABLE t (\n{}\n)", "x int,\n".repeat(100));
+        let e = excerpt(&long);
+        assert!(!e.contains('\n') && e.ends_with("...") && e.len() < 200);
+    }
+}

@@ -1,0 +1,175 @@
+//! A second session that watches the executing one: index build progress from
+//! `pg_stat_progress_create_index` (bar on a terminal, log lines otherwise) and the sessions
+//! blocking it (`pg_blocking_pids`), so a lock timeout can name its blocker.
+
+use crate::db::ConnectionTarget;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const PROGRESS: &str = "SELECT phase, coalesce(blocks_total, 0), coalesce(blocks_done, 0), \
+     coalesce(tuples_total, 0), coalesce(tuples_done, 0) \
+     FROM pg_stat_progress_create_index WHERE pid = $1";
+const BLOCKERS: &str = "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), \
+     left(coalesce(a.query, ''), 300), \
+     coalesce(extract(epoch FROM now() - coalesce(a.xact_start, a.query_start)), 0)::float8 \
+     FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1)) ORDER BY a.pid";
+const POLL: Duration = Duration::from_millis(150);
+
+/// A session that blocked the executor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Blocker {
+    pub pid: i32,
+    pub application_name: String,
+    pub state: String,
+    pub query: String,
+    /// Seconds since its transaction (or query) started.
+    pub age_seconds: f64,
+}
+
+impl std::fmt::Display for Blocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pid {} (application_name '{}', {}, transaction open {:.0}s, query: {})",
+            self.pid,
+            self.application_name,
+            self.state,
+            self.age_seconds,
+            self.query.replace('\n', " ")
+        )
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    stop: AtomicBool,
+    active: Mutex<Option<String>>,
+    blockers: Mutex<Vec<Blocker>>,
+}
+
+/// Handle to the watching thread; stops it on drop.
+pub struct Monitor {
+    shared: Arc<Shared>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Monitor {
+    /// Opens the watching session for backend `pid`. `bar` shows a progress bar on stderr.
+    pub fn start(target: &ConnectionTarget, pid: i32, bar: bool) -> Option<Monitor> {
+        let client = match target.with_application_name("pgwarden-monitor").connect() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("no progress or blocker reporting: {e}");
+                return None;
+            }
+        };
+        let shared = Arc::new(Shared::default());
+        let thread_shared = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name("pgwarden-monitor".into())
+            .spawn(move || watch(client, pid, bar, &thread_shared))
+            .ok()?;
+        Some(Monitor {
+            shared,
+            handle: Some(handle),
+        })
+    }
+
+    /// Starts watching a step (label shown on the bar); clears the blockers seen so far.
+    pub fn begin(&self, label: &str) {
+        if let Ok(mut b) = self.shared.blockers.lock() {
+            b.clear();
+        }
+        if let Ok(mut a) = self.shared.active.lock() {
+            *a = Some(label.to_string());
+        }
+    }
+
+    /// Stops watching the current step; returns the sessions that blocked it.
+    pub fn end(&self) -> Vec<Blocker> {
+        if let Ok(mut a) = self.shared.active.lock() {
+            *a = None;
+        }
+        self.shared
+            .blockers
+            .lock()
+            .map(|b| b.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn watch(mut client: postgres::Client, pid: i32, show_bar: bool, shared: &Shared) {
+    let mut bar: Option<ProgressBar> = None;
+    let mut last_log = Instant::now();
+    while !shared.stop.load(Ordering::SeqCst) {
+        std::thread::sleep(POLL);
+        let label = shared.active.lock().ok().and_then(|a| a.clone());
+        let Some(label) = label else {
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+            continue;
+        };
+        if let Ok(rows) = client.query(BLOCKERS, &[&pid]) {
+            let seen: Vec<Blocker> = rows
+                .iter()
+                .map(|r| Blocker {
+                    pid: r.get(0),
+                    application_name: r.get(1),
+                    state: r.get(2),
+                    query: r.get(3),
+                    age_seconds: r.get(4),
+                })
+                .collect();
+            if !seen.is_empty()
+                && let Ok(mut b) = shared.blockers.lock()
+            {
+                *b = seen;
+            }
+        }
+        let Ok(Some(row)) = client.query_opt(PROGRESS, &[&pid]) else {
+            continue;
+        };
+        let phase: String = row.get(0);
+        let (blocks_total, blocks_done): (i64, i64) = (row.get(1), row.get(2));
+        let (tuples_total, tuples_done): (i64, i64) = (row.get(3), row.get(4));
+        let (total, done, unit) = if blocks_total > 0 {
+            (blocks_total, blocks_done, "blocks")
+        } else {
+            (tuples_total, tuples_done, "tuples")
+        };
+        if show_bar {
+            let b = bar.get_or_insert_with(new_bar);
+            b.set_length(total.max(0) as u64);
+            b.set_position(done.max(0) as u64);
+            b.set_message(format!("{label}: {phase} ({unit})"));
+        } else if last_log.elapsed() >= Duration::from_secs(5) {
+            last_log = Instant::now();
+            tracing::info!(step = %label, %phase, done, total, unit, "index build progress");
+        }
+    }
+    if let Some(b) = bar.take() {
+        b.finish_and_clear();
+    }
+}
+
+fn new_bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {percent:>3}% {elapsed}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}

@@ -1,0 +1,38 @@
+//! Reading the live catalog. For now: INVALID indexes, which `migrate status` reports and
+//! `migrate apply` repairs.
+
+use postgres::GenericClient;
+use serde::Serialize;
+
+const INVALID_INDEXES: &str = "SELECT n.nspname, c.relname, t.relname, \
+       EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) \
+     FROM pg_index i \
+     JOIN pg_class c ON c.oid = i.indexrelid \
+     JOIN pg_class t ON t.oid = i.indrelid \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     ORDER BY 1, 2";
+
+/// An index with `pg_index.indisvalid = false`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvalidIndex {
+    pub schema: String,
+    pub name: String,
+    pub table: String,
+    /// A concurrent build of it is running right now (so it is not yet abandoned).
+    pub build_in_progress: bool,
+}
+
+/// Every INVALID index outside the system schemas.
+pub fn invalid_indexes(client: &mut impl GenericClient) -> Result<Vec<InvalidIndex>, postgres::Error> {
+    Ok(client
+        .query(INVALID_INDEXES, &[])?
+        .iter()
+        .map(|r| InvalidIndex {
+            schema: r.get(0),
+            name: r.get(1),
+            table: r.get(2),
+            build_in_progress: r.get(3),
+        })
+        .collect())
+}

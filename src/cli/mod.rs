@@ -1,0 +1,155 @@
+//! Command-line arguments (clap) and their resolution into settings.
+
+pub mod settings;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// pgwarden keeps a PostgreSQL database's schema and indexes honest: versioned migrations that
+/// are safe on every deploy, query budgets, index advice, all with dry runs.
+#[derive(Debug, Parser)]
+#[command(name = "pgwarden", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Database to work on (postgres:// URL or libpq key=value string). Without it:
+    /// DATABASE_URL, then PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE and ~/.pgpass.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Output format for results on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Directory of V<version>__<name>.sql migration files.
+    #[arg(long, global = true, default_value = "migrations")]
+    pub migrations: PathBuf,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr, no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Versioned migrations: status, apply, verify, new, baseline, repair.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+    /// The main job on a built-in throwaway database: no setup needed.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// One row per migration (applied, pending, modified, missing, unparseable) and any INVALID
+    /// index. Read-only. Exit 1 when anything needs attention.
+    Status,
+    /// Apply pending migrations in order, exactly once, without blocking writes for long.
+    Apply(ApplyArgs),
+    /// Compare the checksums of applied migrations with the files. Exit 1 on any difference.
+    Verify,
+    /// Write the next V<n>__<name>.sql file.
+    New {
+        /// Name: letters, digits and underscores.
+        name: String,
+    },
+    /// Adopt an existing database: record versions up to VERSION as applied without running them.
+    Baseline {
+        version: i32,
+        /// Write without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// After a reviewed, harmless edit (whitespace, comments), record the files' new checksums.
+    Repair {
+        /// Write without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Print exactly the SQL that would run, in order, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply up to and including this version.
+    #[arg(long)]
+    pub target: Option<i32>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+/// Timeouts and retries of the safe DDL executor.
+#[derive(Debug, Clone, Args)]
+pub struct ExecArgs {
+    /// Longest wait for a table lock per attempt (e.g. 5s, 500ms).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+    /// statement_timeout inside migration transactions (0 disables).
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub statement_timeout: Duration,
+    /// statement_timeout for statements run outside a transaction, such as concurrent index
+    /// builds (0 disables: a timeout would abort a large build and leave an INVALID index).
+    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    pub build_statement_timeout: Duration,
+    /// Retries after a lock timeout or deadlock, with doubling backoff.
+    #[arg(long, default_value_t = 5)]
+    pub retries: u32,
+    /// First backoff delay.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub retry_delay: Duration,
+    /// How long to wait for another migration run to finish.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub lock_wait: Duration,
+}
+
+/// Parses `0`, `500ms`, `5s`, `2m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 500ms, 5s or 2m: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,34 @@
+//! One module per subcommand. Commands orchestrate and return a [`Report`]; they never print.
+
+pub mod demo;
+pub mod migrate;
+
+use crate::cli::settings::Settings;
+use crate::cli::{Command, MigrateCommand};
+use crate::migrations::runner::ApplyRequest;
+use crate::report::Report;
+
+/// Runs `command`. `confirm` asks the person at the terminal (or answers from `--yes`).
+pub fn run(command: &Command, settings: &Settings, confirm: &mut dyn FnMut(&str) -> bool) -> anyhow::Result<Report> {
+    Ok(match command {
+        Command::Demo => Report::Demo(demo::run(settings)?),
+        Command::Migrate(m) => match m {
+            MigrateCommand::Status => Report::MigrateStatus(migrate::status(settings)?),
+            MigrateCommand::Apply(args) => Report::MigrateApply(migrate::apply(
+                settings,
+                &ApplyRequest {
+                    dry_run: args.dry_run,
+                    target_version: args.target,
+                    exec: args.exec.settings(settings.progress_bar),
+                    lock_wait: args.exec.lock_wait,
+                },
+            )?),
+            MigrateCommand::Verify => Report::MigrateVerify(migrate::verify(settings)?),
+            MigrateCommand::New { name } => Report::MigrateNew(migrate::new_migration(settings, name)?),
+            MigrateCommand::Baseline { version, yes } => {
+                Report::MigrateBaseline(migrate::baseline(settings, *version, &mut |q| *yes || confirm(q))?)
+            }
+            MigrateCommand::Repair { yes } => Report::MigrateRepair(migrate::repair(settings, &mut |q| *yes || confirm(q))?),
+        },
+    })
+}

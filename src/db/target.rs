@@ -1,0 +1,270 @@
+//! Where to connect: a URL or key/value string, else the libpq environment variables, with
+//! the password from `~/.pgpass` when none is given. Never displays a password.
+
+use super::pgpass;
+use super::tls::{TlsMode, TlsSettings};
+use postgres::Client;
+use postgres::config::{Config, Host};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Could not work out where to connect, or could not connect.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("invalid connection string: {0}")]
+    Invalid(String),
+    #[error(
+        "cannot connect to {target}: {cause}; check that the server is running and that --database-url, DATABASE_URL or the PG* variables point at it"
+    )]
+    Connect { target: String, cause: String },
+    #[error("{0}")]
+    Tls(String),
+}
+
+/// A resolved connection target. Cloneable so a second session (progress monitor) can open.
+#[derive(Clone)]
+pub struct ConnectionTarget {
+    config: Config,
+    tls: TlsSettings,
+}
+
+impl std::fmt::Debug for ConnectionTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl ConnectionTarget {
+    /// `url` (flag or `DATABASE_URL`) when given, else the libpq environment variables.
+    pub fn resolve(url: Option<&str>) -> Result<Self, ConnectError> {
+        match url {
+            Some(u) if !u.trim().is_empty() => Self::from_url(u),
+            _ => Self::from_env(),
+        }
+    }
+
+    /// Parses a `postgres://` URL or a libpq key/value string. `sslmode` and `sslrootcert` are
+    /// taken out and handled here (the driver knows only disable/prefer/require).
+    pub fn from_url(url: &str) -> Result<Self, ConnectError> {
+        let (rest, sslmode, rootcert) = take_tls_params(url);
+        let mut config = Config::from_str(&rest).map_err(|e| ConnectError::Invalid(e.to_string()))?;
+        let mode = match sslmode.or_else(|| env("PGSSLMODE")) {
+            Some(m) => TlsMode::parse(&m).map_err(ConnectError::Invalid)?,
+            None => TlsMode::Prefer,
+        };
+        let root_cert = rootcert.or_else(|| env("PGSSLROOTCERT")).map(PathBuf::from);
+        if config.get_user().is_none() {
+            config.user(default_user().as_str());
+        }
+        Ok(Self::finish(config, TlsSettings { mode, root_cert }))
+    }
+
+    /// Builds the target from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`,
+    /// `PGSSLMODE`, `PGSSLROOTCERT` with libpq's defaults.
+    pub fn from_env() -> Result<Self, ConnectError> {
+        let mut config = Config::new();
+        let host = env("PGHOST").unwrap_or_else(|| "localhost".into());
+        for h in host.split(',') {
+            config.host(h);
+        }
+        let port = env("PGPORT").unwrap_or_else(|| "5432".into());
+        config.port(
+            port.parse()
+                .map_err(|_| ConnectError::Invalid(format!("PGPORT `{port}` is not a port")))?,
+        );
+        let user = env("PGUSER").unwrap_or_else(default_user);
+        config.dbname(env("PGDATABASE").unwrap_or_else(|| user.clone()).as_str());
+        config.user(&user);
+        if let Some(pw) = env("PGPASSWORD") {
+            config.password(pw);
+        }
+        let mode = match env("PGSSLMODE") {
+            Some(m) => TlsMode::parse(&m).map_err(ConnectError::Invalid)?,
+            None => TlsMode::Prefer,
+        };
+        let root_cert = env("PGSSLROOTCERT").map(PathBuf::from);
+        Ok(Self::finish(config, TlsSettings { mode, root_cert }))
+    }
+
+    fn finish(mut config: Config, tls: TlsSettings) -> Self {
+        config.ssl_mode(tls.mode.ssl_mode());
+        if config.get_application_name().is_none() {
+            config.application_name("pgwarden");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        if config.get_password().is_none()
+            && let Some(path) = pgpass::default_path()
+            && let Some(pw) = pgpass::lookup(
+                &path,
+                &first_host(&config),
+                config.get_ports().first().copied().unwrap_or(5432),
+                config.get_dbname().unwrap_or_default(),
+                config.get_user().unwrap_or_default(),
+            )
+        {
+            config.password(pw);
+        }
+        Self { config, tls }
+    }
+
+    /// The same server, another database.
+    pub fn with_dbname(&self, dbname: &str) -> Self {
+        let mut copy = self.clone();
+        copy.config.dbname(dbname);
+        copy
+    }
+
+    /// The same target with a different `application_name` (for a helper session).
+    pub fn with_application_name(&self, name: &str) -> Self {
+        let mut copy = self.clone();
+        copy.config.application_name(name);
+        copy
+    }
+
+    pub fn dbname(&self) -> &str {
+        self.config.get_dbname().unwrap_or_default()
+    }
+
+    pub fn tls_mode(&self) -> &'static str {
+        self.tls.mode.as_str()
+    }
+
+    /// Opens a session.
+    pub fn connect(&self) -> Result<Client, ConnectError> {
+        let connector = self.tls.connector().map_err(ConnectError::Tls)?;
+        self.config
+            .connect(connector)
+            .map_err(|e| ConnectError::Connect {
+                target: self.redacted(),
+                cause: super::describe(&e),
+            })
+    }
+
+    /// `postgres://user@host:port/db` with no password, for every log line and message.
+    pub fn redacted(&self) -> String {
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        format!(
+            "postgres://{}@{}:{}/{} (sslmode={})",
+            self.config.get_user().unwrap_or_default(),
+            first_host(&self.config),
+            port,
+            self.dbname(),
+            self.tls.mode.as_str()
+        )
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn default_user() -> String {
+    env("USER").unwrap_or_else(|| "postgres".into())
+}
+
+fn first_host(config: &Config) -> String {
+    match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    }
+}
+
+/// Removes `sslmode` and `sslrootcert` from a URL query or key/value string, returning them.
+fn take_tls_params(conn: &str) -> (String, Option<String>, Option<String>) {
+    let mut sslmode = None;
+    let mut rootcert = None;
+    let mut take = |key: &str, value: String| match key {
+        "sslmode" => {
+            sslmode = Some(value);
+            true
+        }
+        "sslrootcert" => {
+            rootcert = Some(value);
+            true
+        }
+        _ => false,
+    };
+    let rest = if conn.starts_with("postgres://") || conn.starts_with("postgresql://") {
+        match conn.split_once('?') {
+            Some((base, query)) => {
+                let kept: Vec<&str> = query
+                    .split('&')
+                    .filter(|pair| {
+                        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                        !take(k, percent_decode(v))
+                    })
+                    .collect();
+                if kept.is_empty() {
+                    base.to_string()
+                } else {
+                    format!("{base}?{}", kept.join("&"))
+                }
+            }
+            None => conn.to_string(),
+        }
+    } else {
+        conn.split_whitespace()
+            .filter(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                !take(k.trim(), v.trim_matches('\'').to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    (rest, sslmode, rootcert)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(h) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(h);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_params_are_taken_from_urls_and_key_value_strings() {
+        let (rest, mode, cert) = take_tls_params(
+            "postgres://u:secret@h:5/db?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&connect_timeout=3",
+        );
+        assert_eq!(rest, "postgres://u:secret@h:5/db?connect_timeout=3");
+        assert_eq!(mode.as_deref(), Some("verify-full"));
+        assert_eq!(cert.as_deref(), Some("/tmp/ca.pem"));
+        let (rest, mode, _) = take_tls_params("host=h user=u sslmode=require dbname=d");
+        assert_eq!(rest, "host=h user=u dbname=d");
+        assert_eq!(mode.as_deref(), Some("require"));
+    }
+
+    #[test]
+    fn redacted_form_never_holds_the_password() {
+        let t = ConnectionTarget::from_url("postgres://alice:hunter2@db.internal:6543/app").unwrap();
+        let shown = t.redacted();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.starts_with("postgres://alice@db.internal:6543/app"), "{shown}");
+        assert!(!format!("{t:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn bad_sslmode_is_rejected_with_the_choices() {
+        let err = ConnectionTarget::from_url("postgres://u@h/d?sslmode=sometimes").unwrap_err();
+        assert!(err.to_string().contains("verify-full"), "{err}");
+    }
+}

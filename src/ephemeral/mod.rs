@@ -1,0 +1,311 @@
+//! A throwaway PostgreSQL server: initdb + pg_ctl in a temp dir on a free loopback port,
+//! removed when dropped (and by a watchdog if this process dies first). Serves the demo, the
+//! tests and, later, shadow databases. When running as root the server runs as `postgres`.
+
+mod binaries;
+
+pub use binaries::find_bindir;
+
+use crate::db::{ConnectionTarget, quote_ident};
+use std::hash::{BuildHasher, Hasher};
+use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Why the throwaway server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EphemeralError {
+    #[error(
+        "no PostgreSQL server binaries found (looked on PATH, via `pg_config --bindir` and under /usr/lib/postgresql/*/bin); install the server (Debian: `apt-get install postgresql-15`) or set PGWARDEN_PG_BINDIR"
+    )]
+    NoBinaries,
+    #[error(
+        "running as root but there is no `postgres` user to run the throwaway server as; create one (`useradd postgres`) or run as an unprivileged user"
+    )]
+    NoServerUser,
+    #[error("{step} failed: {detail}")]
+    Step { step: String, detail: String },
+}
+
+fn step_err(step: &str, detail: impl std::fmt::Display) -> EphemeralError {
+    EphemeralError::Step {
+        step: step.to_string(),
+        detail: detail.to_string(),
+    }
+}
+
+/// PEM certificate and key for a server started with TLS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// How to start the server.
+#[derive(Debug, Clone, Default)]
+pub struct EphemeralOptions {
+    /// Serve TLS with this certificate (as well as plain connections).
+    pub tls: Option<TlsFiles>,
+    /// Extra `postgresql.conf` lines.
+    pub extra_conf: Vec<String>,
+}
+
+/// A running throwaway server. Dropping it stops the server and deletes its files.
+pub struct EphemeralServer {
+    dir: tempfile::TempDir,
+    bindir: PathBuf,
+    port: u16,
+    password: String,
+    run_as: Option<(u32, u32)>,
+    preloaded: Vec<String>,
+}
+
+impl EphemeralServer {
+    /// Starts a server with default options.
+    pub fn start() -> Result<Self, EphemeralError> {
+        Self::start_with(&EphemeralOptions::default())
+    }
+
+    /// Starts a server, trying a few free ports in case another process takes one first.
+    pub fn start_with(options: &EphemeralOptions) -> Result<Self, EphemeralError> {
+        let bindir = find_bindir().ok_or(EphemeralError::NoBinaries)?;
+        let run_as = server_user()?;
+        let dir = tempfile::Builder::new()
+            .prefix("pgwarden-pg-")
+            .tempdir()
+            .map_err(|e| step_err("creating a temp dir", e))?;
+        if let Some((uid, gid)) = run_as {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+                .map_err(|e| step_err("handing the temp dir to the postgres user", e))?;
+        }
+        let password = random_token();
+        let mut server = Self {
+            dir,
+            bindir,
+            port: 0,
+            password,
+            run_as,
+            preloaded: Vec::new(),
+        };
+        server.initdb()?;
+        server.configure(options)?;
+        let mut last = None;
+        for _ in 0..5 {
+            server.port = free_port()?;
+            server.write_port()?;
+            match server.pg_ctl_start() {
+                Ok(()) => {
+                    server.spawn_watchdog();
+                    return Ok(server);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| step_err("starting the server", "no attempt made")))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Libraries loaded through `shared_preload_libraries`.
+    pub fn preloaded(&self) -> &[String] {
+        &self.preloaded
+    }
+
+    /// A URL with the superuser's password for database `dbname`.
+    pub fn url(&self, dbname: &str) -> String {
+        format!(
+            "postgres://postgres:{}@127.0.0.1:{}/{}?sslmode=disable",
+            self.password, self.port, dbname
+        )
+    }
+
+    /// Connection target for `dbname`.
+    pub fn target(&self, dbname: &str) -> ConnectionTarget {
+        // The URL is built here from known parts, so it always parses.
+        ConnectionTarget::from_url(&self.url(dbname))
+            .unwrap_or_else(|_| unreachable!("ephemeral url parses"))
+    }
+
+    /// Creates database `name` and returns its target.
+    pub fn create_database(&self, name: &str) -> Result<ConnectionTarget, EphemeralError> {
+        let mut client = self
+            .target("postgres")
+            .connect()
+            .map_err(|e| step_err("connecting to the throwaway server", e))?;
+        client
+            .batch_execute(&format!("CREATE DATABASE {}", quote_ident(name)))
+            .map_err(|e| step_err(&format!("creating database {name}"), e))?;
+        Ok(self.target(name))
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(self.bindir.join(program));
+        if let Some((uid, gid)) = self.run_as {
+            cmd.uid(uid).gid(gid);
+        }
+        cmd.env_remove("PGDATA").current_dir(self.dir.path());
+        cmd
+    }
+
+    fn run(&self, step: &str, cmd: &mut Command) -> Result<(), EphemeralError> {
+        let out = cmd.output().map_err(|e| step_err(step, e))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let mut detail = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if let Ok(log) = std::fs::read_to_string(self.dir.path().join("server.log")) {
+            let tail: Vec<&str> = log.lines().rev().take(10).collect();
+            detail.push_str("\nserver log:\n");
+            detail.push_str(&tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+        }
+        Err(step_err(step, detail))
+    }
+
+    fn initdb(&self) -> Result<(), EphemeralError> {
+        let pwfile = self.dir.path().join("pwfile");
+        self.write_owned(&pwfile, &self.password, 0o600)?;
+        self.run(
+            "initdb",
+            self.command("initdb")
+                .arg("-D")
+                .arg(self.data_dir())
+                .args(["-U", "postgres", "-E", "UTF8", "--no-locale", "--no-sync"])
+                .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+                .arg(format!("--pwfile={}", pwfile.display())),
+        )
+    }
+
+    fn configure(&mut self, options: &EphemeralOptions) -> Result<(), EphemeralError> {
+        self.preloaded = binaries::preloadable_libraries(&self.bindir);
+        let mut conf = vec![
+            "listen_addresses = '127.0.0.1'".to_string(),
+            format!("unix_socket_directories = '{}'", self.dir.path().display()),
+            format!("shared_preload_libraries = '{}'", self.preloaded.join(",")),
+            "fsync = off".into(),
+            "synchronous_commit = off".into(),
+            "full_page_writes = off".into(),
+            "max_connections = 200".into(),
+            "shared_buffers = 256MB".into(),
+            "pg_stat_statements.track = all".into(),
+            "log_min_messages = warning".into(),
+            "include_if_exists = 'port.conf'".into(),
+        ];
+        if let Some(tls) = &options.tls {
+            let data = self.data_dir();
+            self.write_owned(&data.join("server.crt"), &tls.cert_pem, 0o600)?;
+            self.write_owned(&data.join("server.key"), &tls.key_pem, 0o600)?;
+            conf.push("ssl = on".into());
+        }
+        conf.extend(options.extra_conf.iter().cloned());
+        let path = self.data_dir().join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&path).map_err(|e| step_err("reading postgresql.conf", e))?;
+        text.push_str("\n# pgwarden throwaway server\n");
+        text.push_str(&conf.join("\n"));
+        text.push('\n');
+        std::fs::write(&path, text).map_err(|e| step_err("writing postgresql.conf", e))
+    }
+
+    fn write_port(&self) -> Result<(), EphemeralError> {
+        let path = self.data_dir().join("port.conf");
+        self.write_owned(&path, &format!("port = {}\n", self.port), 0o600)
+    }
+
+    fn write_owned(&self, path: &Path, text: &str, mode: u32) -> Result<(), EphemeralError> {
+        use std::os::unix::fs::PermissionsExt;
+        let step = format!("writing {}", path.display());
+        std::fs::write(path, text).map_err(|e| step_err(&step, e))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| step_err(&step, e))?;
+        if let Some((uid, gid)) = self.run_as {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| step_err(&step, e))?;
+        }
+        Ok(())
+    }
+
+    fn pg_ctl_start(&self) -> Result<(), EphemeralError> {
+        self.run(
+            "starting the throwaway server (pg_ctl start)",
+            self.command("pg_ctl")
+                .arg("-D")
+                .arg(self.data_dir())
+                .arg("-l")
+                .arg(self.dir.path().join("server.log"))
+                .args(["-w", "-t", "60", "start"])
+                .stdout(Stdio::null()),
+        )
+    }
+
+    /// A detached shell that stops the server and deletes its files once this process is gone,
+    /// so a killed test run or demo leaves nothing behind.
+    fn spawn_watchdog(&self) {
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+             if [ -f '{data}/postmaster.pid' ]; then kill -QUIT $(head -1 '{data}/postmaster.pid') 2>/dev/null; sleep 1; fi; \
+             rm -rf '{dir}'",
+            pid = std::process::id(),
+            data = self.data_dir().display(),
+            dir = self.dir.path().display(),
+        );
+        let spawned = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn();
+        if let Err(e) = spawned {
+            tracing::warn!("could not start the throwaway server's watchdog: {e}");
+        }
+    }
+}
+
+impl Drop for EphemeralServer {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// `Some((uid, gid))` of `postgres` when this process runs as root (initdb refuses root).
+fn server_user() -> Result<Option<(u32, u32)>, EphemeralError> {
+    let euid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1);
+    if euid != 0 {
+        return Ok(None);
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 3 && f[0] == "postgres")
+        .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
+        .map(Some)
+        .ok_or(EphemeralError::NoServerUser)
+}
+
+fn free_port() -> Result<u16, EphemeralError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| step_err("finding a free port", e))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| step_err("finding a free port", e))
+}
+
+fn random_token() -> String {
+    let a = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let b = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    format!("pw{a:016x}{b:016x}")
+}

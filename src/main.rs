@@ -1,0 +1,63 @@
+//! The thin binary: parse arguments, set up logging, run, print, exit 0/1/2.
+
+use clap::Parser;
+use pgwarden::cli::settings::Settings;
+use pgwarden::cli::{Cli, LogFormat};
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    let settings = Settings::from_args(&cli.global);
+    let mut confirm = |question: &str| ask(question, settings.interactive);
+    match pgwarden::commands::run(&cli.command, &settings, &mut confirm) {
+        Ok(report) => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(report.render(settings.format).as_bytes());
+            let _ = stdout.flush();
+            if let Some(msg) = report.error_message() {
+                eprintln!("error: {msg}");
+            }
+            ExitCode::from(report.exit_code())
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing(cli: &Cli) {
+    let default = match (cli.global.quiet, cli.global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
+    match cli.global.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Asks a yes/no question on the terminal; `false` when there is no terminal to ask.
+fn ask(question: &str, interactive: bool) -> bool {
+    if !interactive {
+        return false;
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim(), "y" | "Y" | "yes")
+}

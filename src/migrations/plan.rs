@@ -1,0 +1,158 @@
+//! How each pending migration will run: one transaction, or statement by statement outside a
+//! transaction. Pure: decided from the file's statements alone.
+//!
+//! Rules (documented in the README):
+//! - only transactional statements: one transaction holding the statements and the history row;
+//! - only statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY, ...): each
+//!   runs on its own, then the history row is written;
+//! - a mix: refused, unless the file carries `-- pgwarden:no-transaction`, in which case every
+//!   statement runs on its own, in order (no atomicity: write them to be re-runnable);
+//! - `BEGIN`/`COMMIT` in a file: refused; pgwarden owns the transaction.
+
+use super::discovery::MigrationFile;
+use crate::sql::{self, NO_TRANSACTION_DIRECTIVE, Statement, TxRequirement};
+use serde::Serialize;
+
+/// How a migration runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "mode", content = "reason")]
+pub enum RunMode {
+    /// Statements and the history row commit together.
+    Transaction,
+    /// Each statement commits on its own; the text says why.
+    NoTransaction(String),
+}
+
+/// A pending migration with its statements and run mode.
+#[derive(Debug, Clone)]
+pub struct PlannedMigration {
+    pub file: MigrationFile,
+    pub mode: RunMode,
+    pub statements: Vec<Statement>,
+}
+
+/// Why a migration cannot be planned; names the file and the place.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("migration {file}: {source}; fix the SQL (PostgreSQL's rules for quotes and comments apply)")]
+    Tokenize {
+        file: String,
+        source: sql::SplitError,
+    },
+    #[error(
+        "migration {file} line {line}: `{keyword}` controls the transaction, which pgwarden owns; remove it (each migration already runs in one transaction) or add `-- {NO_TRANSACTION_DIRECTIVE}` and drop the transaction control"
+    )]
+    TransactionControl {
+        file: String,
+        line: u64,
+        keyword: String,
+    },
+    #[error(
+        "migration {file} mixes statements that need a transaction with one that cannot run in a transaction block ({form} at line {line}); move it to a migration of its own, or add `-- {NO_TRANSACTION_DIRECTIVE}` to run every statement on its own"
+    )]
+    Mixed {
+        file: String,
+        form: String,
+        line: u64,
+    },
+}
+
+/// Plans one migration file.
+pub fn plan(file: &MigrationFile) -> Result<PlannedMigration, PlanError> {
+    let name = file.file_name();
+    let split = sql::split(&file.sql).map_err(|source| PlanError::Tokenize {
+        file: name.clone(),
+        source,
+    })?;
+    if let Some(s) = split
+        .statements
+        .iter()
+        .find(|s| s.tx == TxRequirement::TransactionControl)
+    {
+        return Err(PlanError::TransactionControl {
+            file: name,
+            line: s.line,
+            keyword: first_word(&s.text),
+        });
+    }
+    let non_tx = split.statements.iter().find_map(|s| match s.tx {
+        TxRequirement::NoTransaction(form) => Some((form, s.line)),
+        _ => None,
+    });
+    let any_tx = split.statements.iter().any(|s| s.tx.in_transaction());
+    let mode = match (split.no_transaction_directive, non_tx, any_tx) {
+        (true, _, _) => RunMode::NoTransaction(format!("the file says `{NO_TRANSACTION_DIRECTIVE}`")),
+        (false, Some((form, line)), true) => {
+            return Err(PlanError::Mixed {
+                file: name,
+                form: form.to_string(),
+                line,
+            });
+        }
+        (false, Some((form, _)), false) => {
+            RunMode::NoTransaction(format!("{form} cannot run in a transaction block"))
+        }
+        (false, None, _) => RunMode::Transaction,
+    };
+    Ok(PlannedMigration {
+        file: file.clone(),
+        mode,
+        statements: split.statements,
+    })
+}
+
+fn first_word(text: &str) -> String {
+    text.split_whitespace().next().unwrap_or_default().to_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn file(sql: &str) -> MigrationFile {
+        MigrationFile {
+            path: PathBuf::from("V3__x.sql"),
+            version: 3,
+            name: "x".into(),
+            prefix: 'V',
+            sql: sql.into(),
+            checksum: 0,
+        }
+    }
+
+    #[test]
+    fn plain_ddl_runs_in_one_transaction() {
+        let p = plan(&file("CREATE TABLE a (x int); ALTER TABLE a ADD y int;")).unwrap();
+        assert_eq!(p.mode, RunMode::Transaction);
+        assert_eq!(p.statements.len(), 2);
+    }
+
+    #[test]
+    fn concurrent_build_runs_outside_a_transaction() {
+        let p = plan(&file("CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);")).unwrap();
+        assert!(matches!(p.mode, RunMode::NoTransaction(ref why) if why.contains("CONCURRENTLY")));
+    }
+
+    #[test]
+    fn mixed_file_is_refused_with_the_line() {
+        let err = plan(&file("CREATE TABLE a (x int);\nCREATE INDEX CONCURRENTLY i ON a (x);")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("V3__x.sql") && msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn directive_allows_a_mix() {
+        let p = plan(&file(
+            "-- pgwarden:no-transaction\nCREATE TABLE a (x int);\nCREATE INDEX CONCURRENTLY i ON a (x);",
+        ))
+        .unwrap();
+        assert!(matches!(p.mode, RunMode::NoTransaction(_)));
+    }
+
+    #[test]
+    fn transaction_control_is_refused() {
+        let err = plan(&file("BEGIN;\nCREATE TABLE a (x int);\nCOMMIT;")).unwrap_err();
+        assert!(err.to_string().contains("`BEGIN`"), "{err}");
+    }
+}

@@ -1,0 +1,268 @@
+//! `migrate apply`: exactly once under concurrency (advisory lock), drift refused before anything
+//! runs, each migration atomic with its history row where PostgreSQL allows it, concurrent
+//! statements run one by one through the safe executor.
+
+use super::discovery::Discovered;
+use super::history::{self, HISTORY_TABLE};
+use super::plan::{self, PlannedMigration, RunMode};
+use super::status::{self, MigrationState};
+use crate::apply::{AdvisoryLock, ExecSettings, Executor, StepOutcome, lock::MIGRATION_LOCK_KEY};
+use crate::db::{self, ConnectionTarget, quote_literal};
+use anyhow::{Context, bail};
+use postgres::Client;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// What `migrate apply` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ApplyRequest {
+    pub dry_run: bool,
+    /// Apply up to and including this version.
+    pub target_version: Option<i32>,
+    pub exec: ExecSettings,
+    /// How long to wait for another runner's lock.
+    pub lock_wait: Duration,
+}
+
+/// One line of the SQL that runs (or would run), in order.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScriptLine {
+    pub sql: String,
+    pub in_transaction: bool,
+}
+
+/// One migration that was (or would be) applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationRun {
+    pub version: i32,
+    pub name: String,
+    pub file: String,
+    #[serde(flatten)]
+    pub mode: RunMode,
+    pub script: Vec<ScriptLine>,
+    /// `None` in a dry run.
+    pub outcome: Option<RunOutcome>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunOutcome {
+    pub duration_ms: u128,
+    pub attempts: u32,
+    pub recovered_indexes: Vec<String>,
+}
+
+/// The migration that failed, and how far it got.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationFailure {
+    pub version: i32,
+    pub name: String,
+    pub file: String,
+    pub error: String,
+    /// Statements of a no-transaction migration that had committed before the failure.
+    pub statements_committed: usize,
+}
+
+/// The result of `migrate apply`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    pub dry_run: bool,
+    pub database: String,
+    pub already_applied: usize,
+    pub migrations: Vec<MigrationRun>,
+    pub failure: Option<MigrationFailure>,
+    pub duration_ms: u128,
+}
+
+/// Applies (or, in a dry run, shows) the pending migrations.
+pub fn apply(target: &ConnectionTarget, found: &Discovered, req: &ApplyRequest) -> anyhow::Result<ApplyReport> {
+    refuse_unusable(found)?;
+    let started = Instant::now();
+    let mut client = target.connect()?;
+    let lock = if req.dry_run {
+        None
+    } else {
+        Some(AdvisoryLock::acquire(&mut client, MIGRATION_LOCK_KEY, req.lock_wait)?)
+    };
+    if !req.dry_run {
+        history::ensure_table(&mut client)
+            .map_err(|e| anyhow::anyhow!("cannot create {HISTORY_TABLE}: {}", db::describe(&e)))?;
+    }
+    let applied = history::read(&mut client)
+        .map_err(|e| anyhow::anyhow!("cannot read {HISTORY_TABLE}: {}", db::describe(&e)))?
+        .unwrap_or_default();
+    let rows = status::compute(found, &applied);
+    refuse_drift(&rows)?;
+    let pending: Vec<PlannedMigration> = found
+        .files
+        .iter()
+        .filter(|f| !applied.iter().any(|r| r.version == f.version))
+        .filter(|f| req.target_version.is_none_or(|t| f.version <= t))
+        .map(plan::plan)
+        .collect::<Result<_, _>>()?;
+    let mut report = ApplyReport {
+        dry_run: req.dry_run,
+        database: target.redacted(),
+        already_applied: applied.len(),
+        migrations: Vec::new(),
+        failure: None,
+        duration_ms: 0,
+    };
+    if req.dry_run {
+        for p in &pending {
+            let invalid = invalid_to_recover(&mut client, p)?;
+            report.migrations.push(run_entry(p, script(p, &req.exec, &invalid), None));
+        }
+    } else {
+        let mut exec = Executor::new(client, target, req.exec.clone())?;
+        run_all(&mut exec, &pending, &req.exec, &mut report);
+        if let Some(lock) = lock {
+            lock.release(exec.client());
+        }
+    }
+    report.duration_ms = started.elapsed().as_millis();
+    Ok(report)
+}
+
+fn refuse_unusable(found: &Discovered) -> anyhow::Result<()> {
+    if found.unusable.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = found
+        .unusable
+        .iter()
+        .map(|u| format!("{}: {}", u.path.display(), u.reason))
+        .collect();
+    bail!(
+        "nothing was applied: {} migration file(s) cannot be used:\n  {}",
+        lines.len(),
+        lines.join("\n  ")
+    )
+}
+
+fn refuse_drift(rows: &[status::MigrationStatus]) -> anyhow::Result<()> {
+    let drift: Vec<String> = rows
+        .iter()
+        .filter(|r| r.state.is_drift())
+        .map(status::drift_message)
+        .collect();
+    if drift.is_empty() {
+        return Ok(());
+    }
+    bail!("nothing was applied: the migrations have drifted from the database:\n  {}", drift.join("\n  "))
+}
+
+fn run_all(exec: &mut Executor, pending: &[PlannedMigration], settings: &ExecSettings, report: &mut ApplyReport) {
+    for p in pending {
+        let started = Instant::now();
+        tracing::info!(version = p.file.version, name = %p.file.name, "applying migration");
+        match run_one(exec, p) {
+            Ok(outcome) => {
+                let outcome = RunOutcome {
+                    duration_ms: started.elapsed().as_millis(),
+                    attempts: outcome.attempts,
+                    recovered_indexes: outcome.recovered_indexes,
+                };
+                report.migrations.push(run_entry(p, script(p, settings, &[]), Some(outcome)));
+            }
+            Err((committed, e)) => {
+                report.failure = Some(MigrationFailure {
+                    version: p.file.version,
+                    name: p.file.name.clone(),
+                    file: p.file.file_name(),
+                    error: format!("{e:#}"),
+                    statements_committed: committed,
+                });
+                return;
+            }
+        }
+    }
+}
+
+/// Runs one migration; on failure returns how many statements had committed.
+fn run_one(exec: &mut Executor, p: &PlannedMigration) -> Result<StepOutcome, (usize, anyhow::Error)> {
+    let label = p.file.file_name();
+    let (version, name, checksum) = (p.file.version, p.file.name.clone(), p.file.checksum);
+    match p.mode {
+        RunMode::Transaction => exec
+            .run_transaction(&label, &p.statements, |tx| history::insert(tx, version, &name, checksum))
+            .map_err(|e| (0, anyhow::Error::new(e).context(format!("migration {label} was rolled back")))),
+        RunMode::NoTransaction(_) => {
+            let mut total = StepOutcome::default();
+            for (i, s) in p.statements.iter().enumerate() {
+                let o = exec.run_alone(&label, s).map_err(|e| {
+                    let ctx = format!(
+                        "migration {label} stopped after {i} of {} statements (each commits on its own; it is not recorded, so the next run starts it again)",
+                        p.statements.len()
+                    );
+                    (i, anyhow::Error::new(e).context(ctx))
+                })?;
+                total.attempts = total.attempts.max(o.attempts);
+                total.recovered_indexes.extend(o.recovered_indexes);
+            }
+            history::insert(exec.client(), version, &name, checksum)
+                .with_context(|| format!("migration {label} ran but recording it in {HISTORY_TABLE} failed"))
+                .map_err(|e| (p.statements.len(), e))?;
+            Ok(total)
+        }
+    }
+}
+
+fn run_entry(p: &PlannedMigration, script: Vec<ScriptLine>, outcome: Option<RunOutcome>) -> MigrationRun {
+    MigrationRun {
+        version: p.file.version,
+        name: p.file.name.clone(),
+        file: p.file.file_name(),
+        mode: p.mode.clone(),
+        script,
+        outcome,
+    }
+}
+
+fn invalid_to_recover(client: &mut Client, p: &PlannedMigration) -> anyhow::Result<Vec<String>> {
+    let mut found = Vec::new();
+    for build in p.statements.iter().filter_map(|s| s.index_build.as_ref()) {
+        if let Some(name) = crate::apply::find_invalid(client, build)
+            .map_err(|e| anyhow::anyhow!("cannot look for invalid indexes: {}", db::describe(&e)))?
+        {
+            found.push(name);
+        }
+    }
+    Ok(found)
+}
+
+/// The exact SQL a migration runs, in order, for dry runs and reports.
+pub fn script(p: &PlannedMigration, settings: &ExecSettings, invalid: &[String]) -> Vec<ScriptLine> {
+    let record = format!(
+        "{}",
+        history::INSERT_HISTORY
+            .replace("$1", &p.file.version.to_string())
+            .replace("$2", &quote_literal(&p.file.name))
+            .replace("$3", "'<now, RFC 3339>'")
+            .replace("$4", &quote_literal(&p.file.checksum.to_string()))
+    );
+    let line = |sql: String, in_transaction| ScriptLine { sql, in_transaction };
+    let mut out = Vec::new();
+    match p.mode {
+        RunMode::Transaction => {
+            out.push(line("BEGIN".into(), true));
+            out.push(line(settings.transaction_setup_sql(), true));
+            out.extend(p.statements.iter().map(|s| line(s.text.clone(), true)));
+            out.push(line(record, true));
+            out.push(line("COMMIT".into(), true));
+        }
+        RunMode::NoTransaction(_) => {
+            out.push(line(settings.alone_setup_sql(), false));
+            for name in invalid {
+                out.push(line(format!("DROP INDEX CONCURRENTLY IF EXISTS {name} -- INVALID, left by a failed build"), false));
+            }
+            out.extend(p.statements.iter().map(|s| line(s.text.clone(), false)));
+            out.push(line(record, false));
+        }
+    }
+    out
+}
+
+/// Whether `state` counts as a finding for `migrate status`.
+pub fn needs_attention(state: &MigrationState) -> bool {
+    !matches!(state, MigrationState::Applied)
+}

@@ -1,0 +1,182 @@
+//! Human output: tables plus a one-line summary.
+
+use super::Report;
+use crate::commands::demo::DemoReport;
+use crate::commands::migrate::{RecordReport, StatusReport, VerifyReport};
+use crate::migrations::plan::RunMode;
+use crate::migrations::runner::ApplyReport;
+use std::fmt::Write;
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+pub fn render(report: &Report) -> String {
+    match report {
+        Report::MigrateStatus(r) => status(r),
+        Report::MigrateApply(r) => apply(r),
+        Report::MigrateVerify(r) => verify(r),
+        Report::MigrateNew(r) => format!("created {} (version {})\n", r.path.display(), r.version),
+        Report::MigrateBaseline(r) | Report::MigrateRepair(r) => record(r),
+        Report::Demo(r) => demo(r),
+    }
+}
+
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut b = Builder::default();
+    b.push_record(header.iter().map(|h| h.to_string()));
+    for r in rows {
+        b.push_record(r);
+    }
+    let mut t = b.build();
+    t.with(Style::sharp());
+    format!("{t}\n")
+}
+
+fn status(r: &StatusReport) -> String {
+    let rows = r
+        .migrations
+        .iter()
+        .map(|m| {
+            vec![
+                m.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+                m.name.clone(),
+                m.state.label().to_string(),
+                m.applied_on.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut out = format!("database {}\n", r.database);
+    out.push_str(&table(&["version", "name", "state", "applied on"], rows));
+    if !r.invalid_indexes.is_empty() {
+        let rows = r
+            .invalid_indexes
+            .iter()
+            .map(|i| {
+                let note = if i.build_in_progress {
+                    "a build is running now"
+                } else {
+                    "left by a failed concurrent build; `migrate apply` rebuilds it"
+                };
+                vec![format!("{}.{}", i.schema, i.name), i.table.clone(), note.into()]
+            })
+            .collect();
+        out.push_str("INVALID indexes:\n");
+        out.push_str(&table(&["index", "table", "note"], rows));
+    }
+    let count = |label: &str| r.migrations.iter().filter(|m| m.state.label() == label).count();
+    let _ = writeln!(
+        out,
+        "{} applied, {} pending, {} need attention, {} invalid index(es){}",
+        count("applied"),
+        count("pending"),
+        r.migrations.len() - count("applied") - count("pending"),
+        r.invalid_indexes.len(),
+        if r.history_table_exists { "" } else { " (no history table yet)" }
+    );
+    out
+}
+
+fn apply(r: &ApplyReport) -> String {
+    let mut out = String::new();
+    if r.dry_run {
+        let _ = writeln!(out, "-- dry run on {}: nothing was changed", r.database);
+        for m in &r.migrations {
+            let how = match &m.mode {
+                RunMode::Transaction => "in one transaction".to_string(),
+                RunMode::NoTransaction(why) => format!("outside a transaction: {why}"),
+            };
+            let _ = writeln!(out, "\n-- {} ({how})", m.file);
+            for line in &m.script {
+                let marker = if line.in_transaction { "tx" } else { "no-tx" };
+                let _ = writeln!(out, "/* {marker} */ {};", line.sql);
+            }
+        }
+        let _ = writeln!(out, "\n-- {} migration(s) would be applied; {} already applied", r.migrations.len(), r.already_applied);
+        return out;
+    }
+    let rows = r
+        .migrations
+        .iter()
+        .map(|m| {
+            let o = m.outcome.clone().unwrap_or_default();
+            let mut note = match &m.mode {
+                RunMode::Transaction => "transaction".to_string(),
+                RunMode::NoTransaction(_) => "no transaction".to_string(),
+            };
+            if o.attempts > 1 {
+                let _ = write!(note, ", {} attempts", o.attempts);
+            }
+            if !o.recovered_indexes.is_empty() {
+                let _ = write!(note, ", rebuilt INVALID {}", o.recovered_indexes.join(", "));
+            }
+            vec![m.version.to_string(), m.name.clone(), format!("{} ms", o.duration_ms), note]
+        })
+        .collect::<Vec<_>>();
+    let _ = writeln!(out, "database {}", r.database);
+    if !rows.is_empty() {
+        out.push_str(&table(&["version", "name", "duration", "how"], rows));
+    }
+    match &r.failure {
+        Some(f) => {
+            let _ = writeln!(
+                out,
+                "FAILED at V{}__{}: {} migration(s) applied before it; see the error on stderr",
+                f.version,
+                f.name,
+                r.migrations.len()
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "{} migration(s) applied in {} ms; {} were already applied",
+                r.migrations.len(),
+                r.duration_ms,
+                r.already_applied
+            );
+        }
+    }
+    out
+}
+
+fn verify(r: &VerifyReport) -> String {
+    let mut out = format!("database {}\n", r.database);
+    for p in &r.problems {
+        let _ = writeln!(out, "- {}", p.message);
+    }
+    let _ = writeln!(out, "{} applied migration(s) checked, {} problem(s)", r.checked, r.problems.len());
+    out
+}
+
+fn record(r: &RecordReport) -> String {
+    let mut out = format!("database {}\n", r.database);
+    if r.rows.is_empty() {
+        let _ = writeln!(out, "{}: nothing to record", r.action);
+        return out;
+    }
+    let rows = r
+        .rows
+        .iter()
+        .map(|row| {
+            vec![
+                row.version.to_string(),
+                row.name.clone(),
+                row.old_checksum.clone().unwrap_or_else(|| "-".into()),
+                row.new_checksum.clone(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&["version", "name", "recorded checksum", "new checksum"], rows));
+    let verb = if r.written { "wrote" } else { "would write (nothing written)" };
+    let _ = writeln!(out, "{}: {verb} {} row(s)", r.action, r.rows.len());
+    out
+}
+
+fn demo(r: &DemoReport) -> String {
+    let mut out = String::new();
+    for section in &r.sections {
+        let _ = writeln!(out, "== {}\n", section.title);
+        out.push_str(&render(&section.report));
+        out.push('\n');
+    }
+    out
+}

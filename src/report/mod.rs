@@ -1,0 +1,84 @@
+//! The only place that writes results: human tables (tabled) and JSON with a `schema_version`.
+
+mod human;
+
+use crate::cli::Format;
+use crate::commands::demo::DemoReport;
+use crate::commands::migrate::{NewReport, RecordReport, StatusReport, VerifyReport};
+use crate::migrations::runner::ApplyReport;
+use serde::Serialize;
+
+/// Version of the JSON output; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The result of a command.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Report {
+    MigrateStatus(StatusReport),
+    MigrateApply(ApplyReport),
+    MigrateVerify(VerifyReport),
+    MigrateNew(NewReport),
+    MigrateBaseline(RecordReport),
+    MigrateRepair(RecordReport),
+    Demo(DemoReport),
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    schema_version: u32,
+    #[serde(flatten)]
+    report: &'a Report,
+}
+
+impl Report {
+    /// 0 clean, 1 findings, 2 error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Report::MigrateStatus(r) => u8::from(r.needs_attention()),
+            Report::MigrateApply(r) => {
+                if r.failure.is_some() {
+                    2
+                } else {
+                    0
+                }
+            }
+            Report::MigrateVerify(r) => u8::from(!r.problems.is_empty()),
+            Report::MigrateNew(_) => 0,
+            Report::MigrateBaseline(r) | Report::MigrateRepair(r) => {
+                if r.written || r.rows.is_empty() {
+                    0
+                } else {
+                    2
+                }
+            }
+            Report::Demo(r) => r.exit_code(),
+        }
+    }
+
+    /// A message for stderr when the command did not do its job.
+    pub fn error_message(&self) -> Option<String> {
+        match self {
+            Report::MigrateApply(r) => r.failure.as_ref().map(|f| f.error.clone()),
+            Report::MigrateBaseline(r) | Report::MigrateRepair(r) if !r.written && !r.rows.is_empty() => Some(format!(
+                "{} wrote nothing: confirm at the prompt or pass --yes to write the rows shown",
+                r.action
+            )),
+            _ => None,
+        }
+    }
+
+    /// Renders for stdout.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Json => {
+                let env = Envelope {
+                    schema_version: SCHEMA_VERSION,
+                    report: self,
+                };
+                serde_json::to_string_pretty(&env).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
+            }
+            Format::Human => human::render(self),
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Classification of a statement by its leading keywords: can it run in a transaction block,
+//! and which index does a concurrent build create.
+
+use serde::Serialize;
+use sqlparser::tokenizer::{Token, TokenWithSpan};
+
+/// Whether a statement may run inside a transaction block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "reason")]
+pub enum TxRequirement {
+    /// Ordinary statement: runs inside the migration's transaction.
+    Transactional,
+    /// PostgreSQL refuses it in a transaction block (SQLSTATE 25001); the text names the form.
+    NoTransaction(&'static str),
+    /// `BEGIN`, `COMMIT` and friends: pgwarden owns the transaction, so files may not.
+    TransactionControl,
+}
+
+impl TxRequirement {
+    pub fn in_transaction(self) -> bool {
+        matches!(self, TxRequirement::Transactional)
+    }
+}
+
+/// The index a `CREATE INDEX CONCURRENTLY` statement builds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexBuild {
+    /// The index name as PostgreSQL stores it (unquoted, case folded unless it was quoted).
+    pub index_name: String,
+    /// The table as written in the statement (quotes kept), suitable for `to_regclass`.
+    pub table: String,
+    /// Whether the statement says `IF NOT EXISTS`.
+    pub if_not_exists: bool,
+}
+
+/// Classifies a statement from its non-whitespace tokens.
+pub fn classify(tokens: &[&TokenWithSpan]) -> (TxRequirement, Option<IndexBuild>) {
+    let words: Vec<String> = tokens.iter().map(|t| keyword(&t.token)).collect();
+    let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+    let has = |k: &str| words.iter().any(|x| x == k);
+    let tx = match w(0) {
+        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE"
+        | "PREPARE" if is_transaction_control(&words) => TxRequirement::TransactionControl,
+        "CREATE" => {
+            let i = if w(1) == "UNIQUE" { 2 } else { 1 };
+            match (w(i), w(i + 1)) {
+                ("INDEX", "CONCURRENTLY") => {
+                    let build = index_build(tokens, i + 2);
+                    return (
+                        TxRequirement::NoTransaction("CREATE INDEX CONCURRENTLY"),
+                        build,
+                    );
+                }
+                ("DATABASE", _) => TxRequirement::NoTransaction("CREATE DATABASE"),
+                ("TABLESPACE", _) => TxRequirement::NoTransaction("CREATE TABLESPACE"),
+                ("SUBSCRIPTION", _) => TxRequirement::NoTransaction("CREATE SUBSCRIPTION"),
+                _ => TxRequirement::Transactional,
+            }
+        }
+        "DROP" => match (w(1), w(2)) {
+            ("INDEX", "CONCURRENTLY") => TxRequirement::NoTransaction("DROP INDEX CONCURRENTLY"),
+            ("DATABASE", _) => TxRequirement::NoTransaction("DROP DATABASE"),
+            ("TABLESPACE", _) => TxRequirement::NoTransaction("DROP TABLESPACE"),
+            ("SUBSCRIPTION", _) => TxRequirement::NoTransaction("DROP SUBSCRIPTION"),
+            _ => TxRequirement::Transactional,
+        },
+        "REINDEX" if has("CONCURRENTLY") => {
+            TxRequirement::NoTransaction("REINDEX ... CONCURRENTLY")
+        }
+        "REINDEX" if has("SYSTEM") || has("DATABASE") || has("SCHEMA") => {
+            TxRequirement::NoTransaction("REINDEX SCHEMA/DATABASE/SYSTEM")
+        }
+        "VACUUM" => TxRequirement::NoTransaction("VACUUM"),
+        "CLUSTER" if words.len() == 1 => TxRequirement::NoTransaction("CLUSTER without a table"),
+        "ALTER" if w(1) == "SYSTEM" => TxRequirement::NoTransaction("ALTER SYSTEM"),
+        "ALTER" if w(1) == "TABLE" && has("DETACH") && has("CONCURRENTLY") => {
+            TxRequirement::NoTransaction("ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY")
+        }
+        _ => TxRequirement::Transactional,
+    };
+    (tx, None)
+}
+
+/// `BEGIN` also opens `BEGIN ATOMIC` bodies only inside CREATE FUNCTION, never as the first
+/// word; `PREPARE TRANSACTION` is control, `PREPARE name AS` is not.
+fn is_transaction_control(words: &[String]) -> bool {
+    match words.first().map(String::as_str) {
+        Some("PREPARE") => words.get(1).map(String::as_str) == Some("TRANSACTION"),
+        Some(_) => true,
+        None => false,
+    }
+}
+
+/// Upper-cased unquoted word, or an empty string for anything else.
+fn keyword(token: &Token) -> String {
+    match token {
+        Token::Word(w) if w.quote_style.is_none() => w.value.to_ascii_uppercase(),
+        _ => String::new(),
+    }
+}
+
+/// Reads `[IF NOT EXISTS] name ON [ONLY] table` starting at token `i`.
+fn index_build(tokens: &[&TokenWithSpan], mut i: usize) -> Option<IndexBuild> {
+    let kw = |i: usize| tokens.get(i).map(|t| keyword(&t.token)).unwrap_or_default();
+    let mut if_not_exists = false;
+    if kw(i) == "IF" && kw(i + 1) == "NOT" && kw(i + 2) == "EXISTS" {
+        if_not_exists = true;
+        i += 3;
+    }
+    if kw(i) == "ON" {
+        return None; // unnamed index: PostgreSQL picks the name
+    }
+    let Token::Word(name) = &tokens.get(i)?.token else {
+        return None;
+    };
+    let index_name = stored_name(name);
+    i += 1;
+    if kw(i) != "ON" {
+        return None;
+    }
+    i += 1;
+    if kw(i) == "ONLY" {
+        i += 1;
+    }
+    let mut table = String::new();
+    loop {
+        let Token::Word(part) = &tokens.get(i)?.token else {
+            return None;
+        };
+        table.push_str(&written_name(part));
+        if tokens.get(i + 1).map(|t| &t.token) == Some(&Token::Period) {
+            table.push('.');
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    Some(IndexBuild {
+        index_name,
+        table,
+        if_not_exists,
+    })
+}
+
+fn stored_name(word: &sqlparser::tokenizer::Word) -> String {
+    match word.quote_style {
+        Some(_) => word.value.clone(),
+        None => word.value.to_lowercase(),
+    }
+}
+
+fn written_name(word: &sqlparser::tokenizer::Word) -> String {
+    match word.quote_style {
+        Some(_) => crate::db::quote_ident(&word.value),
+        None => word.value.clone(),
+    }
+}

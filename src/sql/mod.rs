@@ -1,0 +1,181 @@
+//! Splitting migration files into statements without depending on a full parse.
+//!
+//! sqlparser's full parser rejects valid PostgreSQL found in real migrations (`DO $$ ... $$`,
+//! `REINDEX`, `DROP INDEX CONCURRENTLY IF EXISTS`, ...), so pgwarden splits on top-level
+//! semicolons using only sqlparser's tokenizer, which understands strings, dollar quoting and
+//! comments, and classifies each statement by its leading keywords. PostgreSQL stays the judge
+//! of validity.
+
+mod classify;
+
+pub use classify::{IndexBuild, TxRequirement, classify};
+
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
+
+/// The directive comment that makes a file run statement by statement outside a transaction.
+pub const NO_TRANSACTION_DIRECTIVE: &str = "pgwarden:no-transaction";
+
+/// One top-level statement of a SQL file, with where it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// The exact source text, from its first token to (not including) its semicolon.
+    pub text: String,
+    /// 1-based line of the statement's first token.
+    pub line: u64,
+    /// 1-based column (in characters) of the statement's first token.
+    pub column: u64,
+    /// Whether the statement can run inside a transaction block.
+    pub tx: TxRequirement,
+    /// For `CREATE INDEX CONCURRENTLY`: the index it builds, for invalid-index recovery.
+    pub index_build: Option<IndexBuild>,
+}
+
+/// A SQL file split into statements, with the file-level directives it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitFile {
+    pub statements: Vec<Statement>,
+    /// True when a top-level comment holds [`NO_TRANSACTION_DIRECTIVE`].
+    pub no_transaction_directive: bool,
+}
+
+/// The tokenizer could not read the file (an unterminated string or comment, say).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot tokenize SQL at line {line}, column {column}: {message}")]
+pub struct SplitError {
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+/// Splits `sql` on top-level semicolons. Comments and whitespace between statements are dropped;
+/// a trailing statement without a semicolon is kept.
+pub fn split(sql: &str) -> Result<SplitFile, SplitError> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .map_err(|e| SplitError {
+            line: e.location.line,
+            column: e.location.column,
+            message: e.message,
+        })?;
+    let offsets = LineOffsets::new(sql);
+    let mut statements = Vec::new();
+    let mut no_transaction_directive = false;
+    let mut current: Vec<&TokenWithSpan> = Vec::new();
+    let mut atomic_depth = 0usize;
+    for tok in &tokens {
+        if let Token::Whitespace(ws) = &tok.token {
+            if is_directive(ws) {
+                no_transaction_directive = true;
+            }
+            if !current.is_empty() {
+                current.push(tok);
+            }
+            continue;
+        }
+        if tok.token == Token::SemiColon && atomic_depth == 0 {
+            if !current.is_empty() {
+                statements.push(build_statement(sql, &offsets, &current, Some(tok)));
+            }
+            current.clear();
+            continue;
+        }
+        atomic_depth = track_atomic(&current, tok, atomic_depth);
+        current.push(tok);
+    }
+    if current.iter().any(|t| !matches!(t.token, Token::Whitespace(_))) {
+        statements.push(build_statement(sql, &offsets, &current, None));
+    }
+    Ok(SplitFile {
+        statements,
+        no_transaction_directive,
+    })
+}
+
+fn is_directive(ws: &Whitespace) -> bool {
+    match ws {
+        Whitespace::SingleLineComment { comment, .. } | Whitespace::MultiLineComment(comment) => {
+            comment.trim() == NO_TRANSACTION_DIRECTIVE
+        }
+        _ => false,
+    }
+}
+
+/// Tracks `BEGIN ATOMIC ... END` bodies of SQL-standard functions, whose inner semicolons do
+/// not end the statement. `CASE ... END` inside such a body is counted so its END matches.
+fn track_atomic(current: &[&TokenWithSpan], tok: &TokenWithSpan, depth: usize) -> usize {
+    let Token::Word(w) = &tok.token else {
+        return depth;
+    };
+    if w.quote_style.is_some() {
+        return depth;
+    }
+    let word = w.value.to_ascii_uppercase();
+    let previous = current
+        .iter()
+        .rev()
+        .find(|t| !matches!(t.token, Token::Whitespace(_)));
+    let after_begin = matches!(previous, Some(t) if matches!(&t.token, Token::Word(p) if p.quote_style.is_none() && p.value.eq_ignore_ascii_case("BEGIN")));
+    match word.as_str() {
+        "ATOMIC" if after_begin => depth + 1,
+        "CASE" if depth > 0 => depth + 1,
+        "END" if depth > 0 => depth - 1,
+        _ => depth,
+    }
+}
+
+fn build_statement(
+    sql: &str,
+    offsets: &LineOffsets,
+    tokens: &[&TokenWithSpan],
+    terminator: Option<&TokenWithSpan>,
+) -> Statement {
+    let first = tokens[0].span.start;
+    let start = offsets.byte_offset(sql, first.line, first.column);
+    let end = match terminator {
+        Some(t) => offsets.byte_offset(sql, t.span.start.line, t.span.start.column),
+        None => sql.len(),
+    };
+    let text = sql[start..end].trim_end().to_string();
+    let words: Vec<&TokenWithSpan> = tokens
+        .iter()
+        .copied()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let (tx, index_build) = classify(&words);
+    Statement {
+        text,
+        line: first.line,
+        column: first.column,
+        tx,
+        index_build,
+    }
+}
+
+/// Converts the tokenizer's (line, character column) locations into byte offsets.
+struct LineOffsets {
+    starts: Vec<usize>,
+}
+
+impl LineOffsets {
+    fn new(sql: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
+        Self { starts }
+    }
+
+    fn byte_offset(&self, sql: &str, line: u64, column: u64) -> usize {
+        let line_index = (line.max(1) - 1) as usize;
+        let Some(&line_start) = self.starts.get(line_index) else {
+            return sql.len();
+        };
+        let skip = (column.max(1) - 1) as usize;
+        sql[line_start..]
+            .char_indices()
+            .nth(skip)
+            .map_or(sql.len(), |(i, _)| line_start + i)
+    }
+}
+
+#[cfg(test)]
+mod tests;

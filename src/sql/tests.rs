@@ -1,0 +1,161 @@
+use super::*;
+
+fn texts(sql: &str) -> Vec<String> {
+    split(sql)
+        .unwrap()
+        .statements
+        .into_iter()
+        .map(|s| s.text)
+        .collect()
+}
+
+#[test]
+fn splits_on_top_level_semicolons_and_keeps_exact_text() {
+    let sql = "CREATE TABLE a (id int);\n\n-- comment; not a statement\nINSERT INTO a VALUES (1)  ;\n";
+    assert_eq!(
+        texts(sql),
+        vec!["CREATE TABLE a (id int)", "INSERT INTO a VALUES (1)"]
+    );
+}
+
+#[test]
+fn semicolons_inside_strings_dollar_quotes_and_comments_do_not_split() {
+    let sql = "INSERT INTO t VALUES ('a;b', E'it\\'s;ok');\n\
+               DO $body$ BEGIN PERFORM 1; RAISE NOTICE 'x;y'; END $body$;\n\
+               /* block; comment */ SELECT 1";
+    let got = texts(sql);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got[1].starts_with("DO $body$") && got[1].ends_with("END $body$"));
+    assert_eq!(got[2], "SELECT 1");
+}
+
+#[test]
+fn statements_sqlparser_cannot_parse_still_split_and_classify() {
+    let sql = "DROP INDEX CONCURRENTLY IF EXISTS idx_a;\n\
+               REINDEX INDEX CONCURRENTLY idx_b;\n\
+               ALTER INDEX IF EXISTS idx_c RENAME TO idx_d;\n\
+               CREATE STATISTICS s1 (dependencies) ON a, b FROM t;\n\
+               COMMENT ON CONSTRAINT c1 ON t IS 'x';\n\
+               DO $$ BEGIN NULL; END $$;";
+    let file = split(sql).unwrap();
+    let kinds: Vec<TxRequirement> = file.statements.iter().map(|s| s.tx).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            TxRequirement::NoTransaction("DROP INDEX CONCURRENTLY"),
+            TxRequirement::NoTransaction("REINDEX ... CONCURRENTLY"),
+            TxRequirement::Transactional,
+            TxRequirement::Transactional,
+            TxRequirement::Transactional,
+            TxRequirement::Transactional,
+        ]
+    );
+}
+
+#[test]
+fn begin_atomic_function_bodies_are_one_statement() {
+    let sql = "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql\n\
+               BEGIN ATOMIC\n  SELECT CASE WHEN x > 0 THEN 1 ELSE 0 END;\n  SELECT 2;\nEND;\nSELECT 3;";
+    let got = texts(sql);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got[0].ends_with("END"));
+    assert_eq!(got[1], "SELECT 3");
+}
+
+#[test]
+fn locations_point_at_the_first_token() {
+    let sql = "-- header\n  CREATE TABLE a (x int);\n\tSELECT 'é';  SELECT 2;";
+    let file = split(sql).unwrap();
+    let at: Vec<(u64, u64)> = file.statements.iter().map(|s| (s.line, s.column)).collect();
+    assert_eq!(at, vec![(2, 3), (3, 2), (3, 15)]);
+    assert_eq!(file.statements[2].text, "SELECT 2");
+}
+
+#[test]
+fn concurrent_index_builds_name_their_index_and_table() {
+    let sql = "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"Idx_Mixed\" ON ONLY app.\"Order Items\" (id);\n\
+               CREATE INDEX CONCURRENTLY idx_Plain ON tasks (developer_id);\n\
+               CREATE INDEX CONCURRENTLY ON tasks (x);";
+    let file = split(sql).unwrap();
+    let builds: Vec<Option<IndexBuild>> = file
+        .statements
+        .iter()
+        .map(|s| s.index_build.clone())
+        .collect();
+    assert_eq!(
+        builds[0],
+        Some(IndexBuild {
+            index_name: "Idx_Mixed".into(),
+            table: "app.\"Order Items\"".into(),
+            if_not_exists: true,
+        })
+    );
+    assert_eq!(
+        builds[1],
+        Some(IndexBuild {
+            index_name: "idx_plain".into(),
+            table: "tasks".into(),
+            if_not_exists: false,
+        })
+    );
+    assert_eq!(builds[2], None);
+}
+
+#[test]
+fn classification_table() {
+    let cases = [
+        ("CREATE INDEX i ON t (a)", TxRequirement::Transactional),
+        (
+            "create index concurrently i on t (a)",
+            TxRequirement::NoTransaction("CREATE INDEX CONCURRENTLY"),
+        ),
+        ("VACUUM ANALYZE t", TxRequirement::NoTransaction("VACUUM")),
+        (
+            "ALTER TABLE p DETACH PARTITION c CONCURRENTLY",
+            TxRequirement::NoTransaction("ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY"),
+        ),
+        ("REINDEX TABLE t", TxRequirement::Transactional),
+        (
+            "REINDEX DATABASE d",
+            TxRequirement::NoTransaction("REINDEX SCHEMA/DATABASE/SYSTEM"),
+        ),
+        ("BEGIN", TxRequirement::TransactionControl),
+        ("COMMIT", TxRequirement::TransactionControl),
+        ("PREPARE q AS SELECT 1", TxRequirement::Transactional),
+        ("ALTER TYPE mood ADD VALUE 'meh'", TxRequirement::Transactional),
+        (
+            "CREATE DATABASE x",
+            TxRequirement::NoTransaction("CREATE DATABASE"),
+        ),
+    ];
+    for (sql, want) in cases {
+        let file = split(sql).unwrap();
+        assert_eq!(file.statements[0].tx, want, "{sql}");
+    }
+}
+
+#[test]
+fn no_transaction_directive_is_found_in_comments_only() {
+    assert!(
+        split("-- pgwarden:no-transaction\nCREATE TABLE a (x int);")
+            .unwrap()
+            .no_transaction_directive
+    );
+    assert!(
+        !split("SELECT '-- pgwarden:no-transaction';")
+            .unwrap()
+            .no_transaction_directive
+    );
+}
+
+#[test]
+fn unterminated_string_is_a_located_error() {
+    let err = split("SELECT 1;\nSELECT 'oops;").unwrap_err();
+    assert_eq!(err.line, 2);
+}
+
+#[test]
+fn empty_and_comment_only_files_have_no_statements() {
+    assert!(split("").unwrap().statements.is_empty());
+    assert!(split("-- nothing\n/* here */\n;;").unwrap().statements.is_empty());
+}
