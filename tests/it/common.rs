@@ -1,0 +1,118 @@
+//! Test harness: one throwaway PostgreSQL server per test run, a fresh database per test, so
+//! tests run in parallel against real PostgreSQL.
+
+use assert_cmd::Command;
+use pgwarden::db::ConnectionTarget;
+use pgwarden::ephemeral::EphemeralServer;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static SERVER: OnceLock<EphemeralServer> = OnceLock::new();
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+pub fn server() -> &'static EphemeralServer {
+    SERVER.get_or_init(|| EphemeralServer::start().expect("start the throwaway PostgreSQL server"))
+}
+
+/// A fresh, empty database on the shared server.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub target: ConnectionTarget,
+}
+
+impl TestDb {
+    pub fn new(label: &str) -> Self {
+        let n = NEXT_DB.fetch_add(1, Ordering::SeqCst);
+        let name = format!("t_{label}_{n}");
+        let target = server().create_database(&name).expect("create test database");
+        Self {
+            url: server().url(&name),
+            name,
+            target,
+        }
+    }
+
+    pub fn client(&self) -> postgres::Client {
+        self.target.connect().expect("connect to test database")
+    }
+
+    /// One value from a query.
+    pub fn scalar<T: for<'a> postgres::types::FromSql<'a>>(&self, sql: &str) -> T {
+        self.client().query_one(sql, &[]).expect(sql).get(0)
+    }
+
+    /// `pgwarden` with --database-url pointing here and --migrations `dir`.
+    pub fn pgwarden(&self, dir: &Path) -> Command {
+        let mut cmd = pgwarden();
+        cmd.arg("--database-url").arg(&self.url).arg("--migrations").arg(dir);
+        cmd
+    }
+
+    /// The catalog in a comparable form: relations, columns, indexes with definitions.
+    pub fn catalog_snapshot(&self) -> Vec<String> {
+        let rows = self
+            .client()
+            .query(
+                "SELECT c.relkind::text || ' ' || n.nspname || '.' || c.relname || ' ' || \
+                   coalesce(pg_get_indexdef(i.indexrelid), '') || ' ' || coalesce(i.indisvalid::text, '') || ' ' || \
+                   coalesce((SELECT string_agg(attname || ':' || format_type(atttypid, atttypmod), ',' ORDER BY attnum) \
+                             FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped), '') \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 LEFT JOIN pg_index i ON i.indexrelid = c.oid \
+                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1",
+                &[],
+            )
+            .expect("catalog snapshot");
+        rows.iter().map(|r| r.get(0)).collect()
+    }
+}
+
+/// The built binary, with logs kept quiet unless a test asks.
+pub fn pgwarden() -> Command {
+    let mut cmd = Command::cargo_bin("pgwarden").expect("binary built");
+    cmd.env_remove("DATABASE_URL").env_remove("RUST_LOG").env("NO_COLOR", "1");
+    cmd
+}
+
+/// A migrations directory holding `files`.
+pub fn migrations_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, sql) in files {
+        write(dir.path(), name, sql);
+    }
+    dir
+}
+
+pub fn write(dir: &Path, name: &str, sql: &str) {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(path, sql).expect("write migration");
+}
+
+/// The product's own migrations directory.
+pub fn shipped_migrations() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")
+}
+
+/// Parses a command's JSON stdout.
+pub fn json(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
