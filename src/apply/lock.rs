@@ -64,7 +64,10 @@ impl AdvisoryLock {
 
     pub fn release(self, client: &mut Client) {
         if let Err(e) = client.query_one(UNLOCK, &[&self.key]) {
-            tracing::warn!("could not release the pgwarden lock (it ends with the session): {}", db::describe(&e));
+            tracing::warn!(
+                "could not release the pgwarden lock (it ends with the session): {}",
+                db::describe(&e)
+            );
         }
     }
 }

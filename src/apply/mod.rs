@@ -101,7 +101,12 @@ pub enum ExecError {
     Session(String),
 }
 
-fn lock_timeout_message(line: &u64, attempts: &u32, timeout: &Duration, blockers: &[Blocker]) -> String {
+fn lock_timeout_message(
+    line: &u64,
+    attempts: &u32,
+    timeout: &Duration,
+    blockers: &[Blocker],
+) -> String {
     let who = if blockers.is_empty() {
         "the blocking session could not be identified".to_string()
     } else {
@@ -123,7 +128,11 @@ pub struct Executor {
 
 impl Executor {
     /// Wraps `client`; opens a monitor session on `target` (best effort).
-    pub fn new(mut client: Client, target: &ConnectionTarget, settings: ExecSettings) -> Result<Self, ExecError> {
+    pub fn new(
+        mut client: Client,
+        target: &ConnectionTarget,
+        settings: ExecSettings,
+    ) -> Result<Self, ExecError> {
         let pid: i32 = client
             .query_one("SELECT pg_backend_pid()", &[])
             .map_err(|e| ExecError::Session(db::describe(&e)))?
@@ -142,7 +151,12 @@ impl Executor {
 
     /// Runs `statements` and then `finish` in one transaction, retrying the whole transaction
     /// on lock timeout or deadlock.
-    pub fn run_transaction<F>(&mut self, label: &str, statements: &[Statement], finish: F) -> Result<StepOutcome, ExecError>
+    pub fn run_transaction<F>(
+        &mut self,
+        label: &str,
+        statements: &[Statement],
+        finish: F,
+    ) -> Result<StepOutcome, ExecError>
     where
         F: Fn(&mut Transaction) -> Result<(), postgres::Error>,
     {
@@ -150,7 +164,8 @@ impl Executor {
         let first_line = statements.first().map_or(0, |s| s.line);
         self.with_retries(label, first_line, |client| {
             let mut tx = client.transaction().map_err(|e| (None, e))?;
-            tx.batch_execute(&settings.transaction_setup_sql()).map_err(|e| (None, e))?;
+            tx.batch_execute(&settings.transaction_setup_sql())
+                .map_err(|e| (None, e))?;
             for s in statements {
                 tx.batch_execute(&s.text).map_err(|e| (Some(s), e))?;
             }
@@ -162,7 +177,11 @@ impl Executor {
 
     /// Runs one statement outside a transaction (autocommit). For a concurrent index build it
     /// first drops an INVALID index of the same name, and afterwards checks the index is valid.
-    pub fn run_alone(&mut self, label: &str, statement: &Statement) -> Result<StepOutcome, ExecError> {
+    pub fn run_alone(
+        &mut self,
+        label: &str,
+        statement: &Statement,
+    ) -> Result<StepOutcome, ExecError> {
         let settings = self.settings.clone();
         self.with_retries(label, statement.line, |client| {
             client.batch_execute(&settings.alone_setup_sql()).map_err(|e| (None, e))?;
@@ -180,7 +199,12 @@ impl Executor {
         })
     }
 
-    fn with_retries<'s, F>(&mut self, label: &str, line: u64, mut attempt: F) -> Result<StepOutcome, ExecError>
+    fn with_retries<'s, F>(
+        &mut self,
+        label: &str,
+        line: u64,
+        mut attempt: F,
+    ) -> Result<StepOutcome, ExecError>
     where
         F: FnMut(&mut Client) -> Result<Vec<String>, (Option<&'s Statement>, postgres::Error)>,
     {
@@ -236,7 +260,10 @@ impl Executor {
 }
 
 fn is_retryable(e: &postgres::Error) -> bool {
-    matches!(db::sqlstate(e), Some(LOCK_NOT_AVAILABLE | DEADLOCK_DETECTED))
+    matches!(
+        db::sqlstate(e),
+        Some(LOCK_NOT_AVAILABLE | DEADLOCK_DETECTED)
+    )
 }
 
 fn backoff(base: Duration, attempt: u32) -> Duration {

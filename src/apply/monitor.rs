@@ -168,7 +168,9 @@ fn watch(mut client: postgres::Client, pid: i32, show_bar: bool, shared: &Shared
 
 fn new_bar() -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {percent:>3}% {elapsed}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {percent:>3}% {elapsed}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar

@@ -12,7 +12,10 @@ const FIND_INVALID: &str = "SELECT n.nspname, c.relname FROM pg_index i \
        AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = to_regclass($2))";
 
 /// The qualified name of an INVALID index that `build` would create, if there is one.
-pub fn find_invalid(client: &mut Client, build: &IndexBuild) -> Result<Option<String>, postgres::Error> {
+pub fn find_invalid(
+    client: &mut Client,
+    build: &IndexBuild,
+) -> Result<Option<String>, postgres::Error> {
     let row = client.query_opt(FIND_INVALID, &[&build.index_name, &build.table])?;
     Ok(row.map(|r| {
         let (schema, name): (String, String) = (r.get(0), r.get(1));
@@ -21,7 +24,10 @@ pub fn find_invalid(client: &mut Client, build: &IndexBuild) -> Result<Option<St
 }
 
 /// Drops (concurrently) an INVALID index that `build` would create; returns what it dropped.
-pub fn drop_invalid(client: &mut Client, build: &IndexBuild) -> Result<Vec<String>, postgres::Error> {
+pub fn drop_invalid(
+    client: &mut Client,
+    build: &IndexBuild,
+) -> Result<Vec<String>, postgres::Error> {
     let Some(name) = find_invalid(client, build)? else {
         return Ok(Vec::new());
     };

@@ -24,7 +24,9 @@ pub struct InvalidIndex {
 }
 
 /// Every INVALID index outside the system schemas.
-pub fn invalid_indexes(client: &mut impl GenericClient) -> Result<Vec<InvalidIndex>, postgres::Error> {
+pub fn invalid_indexes(
+    client: &mut impl GenericClient,
+) -> Result<Vec<InvalidIndex>, postgres::Error> {
     Ok(client
         .query(INVALID_INDEXES, &[])?
         .iter()

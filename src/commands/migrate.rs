@@ -23,7 +23,11 @@ pub struct StatusReport {
 
 impl StatusReport {
     pub fn needs_attention(&self) -> bool {
-        !self.invalid_indexes.is_empty() || self.migrations.iter().any(|m| runner::needs_attention(&m.state))
+        !self.invalid_indexes.is_empty()
+            || self
+                .migrations
+                .iter()
+                .any(|m| runner::needs_attention(&m.state))
     }
 }
 
@@ -73,7 +77,8 @@ fn discover_dir(settings: &Settings) -> anyhow::Result<Discovered> {
 }
 
 fn read_history(client: &mut postgres::Client) -> anyhow::Result<Option<Vec<history::AppliedRow>>> {
-    history::read(client).map_err(|e| anyhow::anyhow!("cannot read {HISTORY_TABLE}: {}", db::describe(&e)))
+    history::read(client)
+        .map_err(|e| anyhow::anyhow!("cannot read {HISTORY_TABLE}: {}", db::describe(&e)))
 }
 
 /// Read-only status: never creates the history table.
@@ -107,7 +112,12 @@ pub fn verify(settings: &Settings) -> anyhow::Result<VerifyReport> {
     let rows = status::compute(&found, &applied);
     let problems = rows
         .iter()
-        .filter(|r| matches!(r.state, MigrationState::Modified { .. } | MigrationState::MissingFile))
+        .filter(|r| {
+            matches!(
+                r.state,
+                MigrationState::Modified { .. } | MigrationState::MissingFile
+            )
+        })
         .map(|r| {
             let (applied_checksum, file_checksum) = match &r.state {
                 MigrationState::Modified {
@@ -115,7 +125,13 @@ pub fn verify(settings: &Settings) -> anyhow::Result<VerifyReport> {
                     file_checksum,
                     ..
                 } => (Some(applied_checksum.clone()), Some(file_checksum.clone())),
-                _ => (applied.iter().find(|a| Some(a.version) == r.version).map(|a| a.checksum.clone()), None),
+                _ => (
+                    applied
+                        .iter()
+                        .find(|a| Some(a.version) == r.version)
+                        .map(|a| a.checksum.clone()),
+                    None,
+                ),
             };
             VerifyProblem {
                 version: r.version.unwrap_or_default(),
@@ -138,11 +154,14 @@ pub fn new_migration(settings: &Settings, name: &str) -> anyhow::Result<NewRepor
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         bail!(
             "migration name `{name}` must be letters, digits and underscores (refinery skips other names); try `{}`",
-            name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>()
+            name.chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect::<String>()
         );
     }
     let dir = &settings.migrations_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create migrations directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create migrations directory {}", dir.display()))?;
     let found = discover(dir)?;
     let (version, path) = crate::migrations::discovery::next_file_path(dir, &found, name);
     let body = format!(
@@ -160,7 +179,11 @@ pub fn new_migration(settings: &Settings, name: &str) -> anyhow::Result<NewRepor
 }
 
 /// Records files up to `version` as applied without running them.
-pub fn baseline(settings: &Settings, version: i32, confirm: &mut dyn FnMut(&str) -> bool) -> anyhow::Result<RecordReport> {
+pub fn baseline(
+    settings: &Settings,
+    version: i32,
+    confirm: &mut dyn FnMut(&str) -> bool,
+) -> anyhow::Result<RecordReport> {
     let found = discover_dir(settings)?;
     if !found.files.iter().any(|f| f.version == version) {
         bail!(
@@ -186,7 +209,10 @@ pub fn baseline(settings: &Settings, version: i32, confirm: &mut dyn FnMut(&str)
 }
 
 /// Records the files' current checksums for applied migrations whose files changed.
-pub fn repair(settings: &Settings, confirm: &mut dyn FnMut(&str) -> bool) -> anyhow::Result<RecordReport> {
+pub fn repair(
+    settings: &Settings,
+    confirm: &mut dyn FnMut(&str) -> bool,
+) -> anyhow::Result<RecordReport> {
     let found = discover_dir(settings)?;
     let target = settings.target()?;
     let mut client = target.connect()?;
@@ -223,7 +249,12 @@ fn write_rows(
         rows,
         written: false,
     };
-    if report.rows.is_empty() || !confirm(&format!("write {} row(s) to {HISTORY_TABLE}?", report.rows.len())) {
+    if report.rows.is_empty()
+        || !confirm(&format!(
+            "write {} row(s) to {HISTORY_TABLE}?",
+            report.rows.len()
+        ))
+    {
         return Ok(report);
     }
     let lock = AdvisoryLock::acquire(client, MIGRATION_LOCK_KEY, Duration::from_secs(60))?;

@@ -9,7 +9,11 @@ use crate::migrations::runner::ApplyRequest;
 use crate::report::Report;
 
 /// Runs `command`. `confirm` asks the person at the terminal (or answers from `--yes`).
-pub fn run(command: &Command, settings: &Settings, confirm: &mut dyn FnMut(&str) -> bool) -> anyhow::Result<Report> {
+pub fn run(
+    command: &Command,
+    settings: &Settings,
+    confirm: &mut dyn FnMut(&str) -> bool,
+) -> anyhow::Result<Report> {
     Ok(match command {
         Command::Demo => Report::Demo(demo::run(settings)?),
         Command::Migrate(m) => match m {
@@ -24,11 +28,17 @@ pub fn run(command: &Command, settings: &Settings, confirm: &mut dyn FnMut(&str)
                 },
             )?),
             MigrateCommand::Verify => Report::MigrateVerify(migrate::verify(settings)?),
-            MigrateCommand::New { name } => Report::MigrateNew(migrate::new_migration(settings, name)?),
-            MigrateCommand::Baseline { version, yes } => {
-                Report::MigrateBaseline(migrate::baseline(settings, *version, &mut |q| *yes || confirm(q))?)
+            MigrateCommand::New { name } => {
+                Report::MigrateNew(migrate::new_migration(settings, name)?)
             }
-            MigrateCommand::Repair { yes } => Report::MigrateRepair(migrate::repair(settings, &mut |q| *yes || confirm(q))?),
+            MigrateCommand::Baseline { version, yes } => {
+                Report::MigrateBaseline(migrate::baseline(settings, *version, &mut |q| {
+                    *yes || confirm(q)
+                })?)
+            }
+            MigrateCommand::Repair { yes } => {
+                Report::MigrateRepair(migrate::repair(settings, &mut |q| *yes || confirm(q))?)
+            }
         },
     })
 }

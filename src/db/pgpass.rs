@@ -46,21 +46,17 @@ fn matches(pattern: &str, value: &str) -> bool {
 }
 
 fn fields(line: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
+    let mut out = Vec::new();
+    let mut field = String::new();
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    out.last_mut().map(|s| s.push(n));
-                }
-            }
-            ':' if out.len() < 5 => out.push(String::new()),
-            _ => {
-                out.last_mut().map(|s| s.push(c));
-            }
+            '\\' => field.extend(chars.next()),
+            ':' if out.len() < 4 => out.push(std::mem::take(&mut field)),
+            _ => field.push(c),
         }
     }
+    out.push(field);
     out
 }
 

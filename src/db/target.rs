@@ -48,7 +48,8 @@ impl ConnectionTarget {
     /// taken out and handled here (the driver knows only disable/prefer/require).
     pub fn from_url(url: &str) -> Result<Self, ConnectError> {
         let (rest, sslmode, rootcert) = take_tls_params(url);
-        let mut config = Config::from_str(&rest).map_err(|e| ConnectError::Invalid(e.to_string()))?;
+        let mut config =
+            Config::from_str(&rest).map_err(|e| ConnectError::Invalid(e.to_string()))?;
         let mode = match sslmode.or_else(|| env("PGSSLMODE")) {
             Some(m) => TlsMode::parse(&m).map_err(ConnectError::Invalid)?,
             None => TlsMode::Prefer,
@@ -224,7 +225,9 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let Some(h) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(h) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(h);
             i += 3;
@@ -255,10 +258,14 @@ mod tests {
 
     #[test]
     fn redacted_form_never_holds_the_password() {
-        let t = ConnectionTarget::from_url("postgres://alice:hunter2@db.internal:6543/app").unwrap();
+        let t =
+            ConnectionTarget::from_url("postgres://alice:hunter2@db.internal:6543/app").unwrap();
         let shown = t.redacted();
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.starts_with("postgres://alice@db.internal:6543/app"), "{shown}");
+        assert!(
+            shown.starts_with("postgres://alice@db.internal:6543/app"),
+            "{shown}"
+        );
         assert!(!format!("{t:?}").contains("hunter2"));
     }
 

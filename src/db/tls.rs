@@ -84,9 +84,14 @@ impl TlsSettings {
                 )
             })?;
             let cert = Certificate::from_pem(&pem).map_err(|e| {
-                format!("sslrootcert {} is not a PEM certificate: {e}", path.display())
+                format!(
+                    "sslrootcert {} is not a PEM certificate: {e}",
+                    path.display()
+                )
             })?;
-            builder.add_root_certificate(cert).disable_built_in_roots(true);
+            builder
+                .add_root_certificate(cert)
+                .disable_built_in_roots(true);
         }
         let connector = builder
             .build()

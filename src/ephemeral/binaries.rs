@@ -6,7 +6,11 @@ use std::process::Command;
 /// The directory holding `initdb`, `pg_ctl` and `postgres`: `PGWARDEN_PG_BINDIR`, then `PATH`,
 /// then `pg_config --bindir`, then the newest `/usr/lib/postgresql/*/bin`.
 pub fn find_bindir() -> Option<PathBuf> {
-    let complete = |d: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|b| d.join(b).is_file());
+    let complete = |d: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|b| d.join(b).is_file())
+    };
     if let Some(dir) = std::env::var_os("PGWARDEN_PG_BINDIR").map(PathBuf::from) {
         return complete(&dir).then_some(dir);
     }

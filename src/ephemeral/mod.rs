@@ -117,9 +117,15 @@ impl EphemeralServer {
 
     /// A URL with the superuser's password for database `dbname`.
     pub fn url(&self, dbname: &str) -> String {
+        self.url_with("127.0.0.1", dbname, "sslmode=disable")
+    }
+
+    /// A URL for `dbname` through host name `host` (it must resolve to loopback) with extra
+    /// query parameters such as `sslmode=verify-full&sslrootcert=...`.
+    pub fn url_with(&self, host: &str, dbname: &str, params: &str) -> String {
         format!(
-            "postgres://postgres:{}@127.0.0.1:{}/{}?sslmode=disable",
-            self.password, self.port, dbname
+            "postgres://postgres:{}@{host}:{}/{dbname}?{params}",
+            self.password, self.port
         )
     }
 
@@ -206,7 +212,8 @@ impl EphemeralServer {
         }
         conf.extend(options.extra_conf.iter().cloned());
         let path = self.data_dir().join("postgresql.conf");
-        let mut text = std::fs::read_to_string(&path).map_err(|e| step_err("reading postgresql.conf", e))?;
+        let mut text =
+            std::fs::read_to_string(&path).map_err(|e| step_err("reading postgresql.conf", e))?;
         text.push_str("\n# pgwarden throwaway server\n");
         text.push_str(&conf.join("\n"));
         text.push('\n');
@@ -282,7 +289,9 @@ impl Drop for EphemeralServer {
 
 /// `Some((uid, gid))` of `postgres` when this process runs as root (initdb refuses root).
 fn server_user() -> Result<Option<(u32, u32)>, EphemeralError> {
-    let euid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1);
+    let euid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(1);
     if euid != 0 {
         return Ok(None);
     }
@@ -297,7 +306,8 @@ fn server_user() -> Result<Option<(u32, u32)>, EphemeralError> {
 }
 
 fn free_port() -> Result<u16, EphemeralError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| step_err("finding a free port", e))?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| step_err("finding a free port", e))?;
     listener
         .local_addr()
         .map(|a| a.port())
@@ -305,7 +315,11 @@ fn free_port() -> Result<u16, EphemeralError> {
 }
 
 fn random_token() -> String {
-    let a = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    let b = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let a = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let b = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
     format!("pw{a:016x}{b:016x}")
 }

@@ -34,7 +34,9 @@ pub struct PlannedMigration {
 /// Why a migration cannot be planned; names the file and the place.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("migration {file}: {source}; fix the SQL (PostgreSQL's rules for quotes and comments apply)")]
+    #[error(
+        "migration {file}: {source}; fix the SQL (PostgreSQL's rules for quotes and comments apply)"
+    )]
     Tokenize {
         file: String,
         source: sql::SplitError,
@@ -81,7 +83,9 @@ pub fn plan(file: &MigrationFile) -> Result<PlannedMigration, PlanError> {
     });
     let any_tx = split.statements.iter().any(|s| s.tx.in_transaction());
     let mode = match (split.no_transaction_directive, non_tx, any_tx) {
-        (true, _, _) => RunMode::NoTransaction(format!("the file says `{NO_TRANSACTION_DIRECTIVE}`")),
+        (true, _, _) => {
+            RunMode::NoTransaction(format!("the file says `{NO_TRANSACTION_DIRECTIVE}`"))
+        }
         (false, Some((form, line)), true) => {
             return Err(PlanError::Mixed {
                 file: name,
@@ -102,7 +106,10 @@ pub fn plan(file: &MigrationFile) -> Result<PlannedMigration, PlanError> {
 }
 
 fn first_word(text: &str) -> String {
-    text.split_whitespace().next().unwrap_or_default().to_uppercase()
+    text.split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_uppercase()
 }
 
 #[cfg(test)]
@@ -136,7 +143,10 @@ mod tests {
 
     #[test]
     fn mixed_file_is_refused_with_the_line() {
-        let err = plan(&file("CREATE TABLE a (x int);\nCREATE INDEX CONCURRENTLY i ON a (x);")).unwrap_err();
+        let err = plan(&file(
+            "CREATE TABLE a (x int);\nCREATE INDEX CONCURRENTLY i ON a (x);",
+        ))
+        .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("V3__x.sql") && msg.contains("line 2"), "{msg}");
     }

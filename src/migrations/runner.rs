@@ -74,14 +74,22 @@ pub struct ApplyReport {
 }
 
 /// Applies (or, in a dry run, shows) the pending migrations.
-pub fn apply(target: &ConnectionTarget, found: &Discovered, req: &ApplyRequest) -> anyhow::Result<ApplyReport> {
+pub fn apply(
+    target: &ConnectionTarget,
+    found: &Discovered,
+    req: &ApplyRequest,
+) -> anyhow::Result<ApplyReport> {
     refuse_unusable(found)?;
     let started = Instant::now();
     let mut client = target.connect()?;
     let lock = if req.dry_run {
         None
     } else {
-        Some(AdvisoryLock::acquire(&mut client, MIGRATION_LOCK_KEY, req.lock_wait)?)
+        Some(AdvisoryLock::acquire(
+            &mut client,
+            MIGRATION_LOCK_KEY,
+            req.lock_wait,
+        )?)
     };
     if !req.dry_run {
         history::ensure_table(&mut client)
@@ -110,7 +118,9 @@ pub fn apply(target: &ConnectionTarget, found: &Discovered, req: &ApplyRequest) 
     if req.dry_run {
         for p in &pending {
             let invalid = invalid_to_recover(&mut client, p)?;
-            report.migrations.push(run_entry(p, script(p, &req.exec, &invalid), None));
+            report
+                .migrations
+                .push(run_entry(p, script(p, &req.exec, &invalid), None));
         }
     } else {
         let mut exec = Executor::new(client, target, req.exec.clone())?;
@@ -148,10 +158,18 @@ fn refuse_drift(rows: &[status::MigrationStatus]) -> anyhow::Result<()> {
     if drift.is_empty() {
         return Ok(());
     }
-    bail!("nothing was applied: the migrations have drifted from the database:\n  {}", drift.join("\n  "))
+    bail!(
+        "nothing was applied: the migrations have drifted from the database:\n  {}",
+        drift.join("\n  ")
+    )
 }
 
-fn run_all(exec: &mut Executor, pending: &[PlannedMigration], settings: &ExecSettings, report: &mut ApplyReport) {
+fn run_all(
+    exec: &mut Executor,
+    pending: &[PlannedMigration],
+    settings: &ExecSettings,
+    report: &mut ApplyReport,
+) {
     for p in pending {
         let started = Instant::now();
         tracing::info!(version = p.file.version, name = %p.file.name, "applying migration");
@@ -162,7 +180,9 @@ fn run_all(exec: &mut Executor, pending: &[PlannedMigration], settings: &ExecSet
                     attempts: outcome.attempts,
                     recovered_indexes: outcome.recovered_indexes,
                 };
-                report.migrations.push(run_entry(p, script(p, settings, &[]), Some(outcome)));
+                report
+                    .migrations
+                    .push(run_entry(p, script(p, settings, &[]), Some(outcome)));
             }
             Err((committed, e)) => {
                 report.failure = Some(MigrationFailure {
@@ -179,13 +199,23 @@ fn run_all(exec: &mut Executor, pending: &[PlannedMigration], settings: &ExecSet
 }
 
 /// Runs one migration; on failure returns how many statements had committed.
-fn run_one(exec: &mut Executor, p: &PlannedMigration) -> Result<StepOutcome, (usize, anyhow::Error)> {
+fn run_one(
+    exec: &mut Executor,
+    p: &PlannedMigration,
+) -> Result<StepOutcome, (usize, anyhow::Error)> {
     let label = p.file.file_name();
     let (version, name, checksum) = (p.file.version, p.file.name.clone(), p.file.checksum);
     match p.mode {
         RunMode::Transaction => exec
-            .run_transaction(&label, &p.statements, |tx| history::insert(tx, version, &name, checksum))
-            .map_err(|e| (0, anyhow::Error::new(e).context(format!("migration {label} was rolled back")))),
+            .run_transaction(&label, &p.statements, |tx| {
+                history::insert(tx, version, &name, checksum)
+            })
+            .map_err(|e| {
+                (
+                    0,
+                    anyhow::Error::new(e).context(format!("migration {label} was rolled back")),
+                )
+            }),
         RunMode::NoTransaction(_) => {
             let mut total = StepOutcome::default();
             for (i, s) in p.statements.iter().enumerate() {
@@ -200,14 +230,20 @@ fn run_one(exec: &mut Executor, p: &PlannedMigration) -> Result<StepOutcome, (us
                 total.recovered_indexes.extend(o.recovered_indexes);
             }
             history::insert(exec.client(), version, &name, checksum)
-                .with_context(|| format!("migration {label} ran but recording it in {HISTORY_TABLE} failed"))
+                .with_context(|| {
+                    format!("migration {label} ran but recording it in {HISTORY_TABLE} failed")
+                })
                 .map_err(|e| (p.statements.len(), e))?;
             Ok(total)
         }
     }
 }
 
-fn run_entry(p: &PlannedMigration, script: Vec<ScriptLine>, outcome: Option<RunOutcome>) -> MigrationRun {
+fn run_entry(
+    p: &PlannedMigration,
+    script: Vec<ScriptLine>,
+    outcome: Option<RunOutcome>,
+) -> MigrationRun {
     MigrationRun {
         version: p.file.version,
         name: p.file.name.clone(),
@@ -231,16 +267,20 @@ fn invalid_to_recover(client: &mut Client, p: &PlannedMigration) -> anyhow::Resu
 }
 
 /// The exact SQL a migration runs, in order, for dry runs and reports.
-pub fn script(p: &PlannedMigration, settings: &ExecSettings, invalid: &[String]) -> Vec<ScriptLine> {
-    let record = format!(
-        "{}",
-        history::INSERT_HISTORY
-            .replace("$1", &p.file.version.to_string())
-            .replace("$2", &quote_literal(&p.file.name))
-            .replace("$3", "'<now, RFC 3339>'")
-            .replace("$4", &quote_literal(&p.file.checksum.to_string()))
-    );
-    let line = |sql: String, in_transaction| ScriptLine { sql, in_transaction };
+pub fn script(
+    p: &PlannedMigration,
+    settings: &ExecSettings,
+    invalid: &[String],
+) -> Vec<ScriptLine> {
+    let record = history::INSERT_HISTORY
+        .replace("$1", &p.file.version.to_string())
+        .replace("$2", &quote_literal(&p.file.name))
+        .replace("$3", "'<now, RFC 3339>'")
+        .replace("$4", &quote_literal(&p.file.checksum.to_string()));
+    let line = |sql: String, in_transaction| ScriptLine {
+        sql,
+        in_transaction,
+    };
     let mut out = Vec::new();
     match p.mode {
         RunMode::Transaction => {

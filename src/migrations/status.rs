@@ -24,7 +24,9 @@ pub enum MigrationState {
     /// Recorded as applied, but no file has this version.
     MissingFile,
     /// A `.sql` file refinery cannot use.
-    Unparseable { reason: String },
+    Unparseable {
+        reason: String,
+    },
 }
 
 impl MigrationState {
@@ -110,7 +112,11 @@ pub fn compute(found: &Discovered, applied: &[AppliedRow]) -> Vec<MigrationStatu
     rows
 }
 
-fn file_row(file: &MigrationFile, row: Option<&AppliedRow>, state: MigrationState) -> MigrationStatus {
+fn file_row(
+    file: &MigrationFile,
+    row: Option<&AppliedRow>,
+    state: MigrationState,
+) -> MigrationStatus {
     MigrationStatus {
         version: Some(file.version),
         name: file.name.clone(),
@@ -147,7 +153,10 @@ pub fn drift_message(row: &MigrationStatus) -> String {
         ),
         MigrationState::Unparseable { reason } => format!(
             "migration file {}: {reason}; rename it to V<version>__<name>.sql",
-            row.path.as_ref().map(|p| p.display().to_string()).unwrap_or(file)
+            row.path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or(file)
         ),
         MigrationState::Applied | MigrationState::Pending => String::new(),
     }
@@ -179,7 +188,10 @@ mod tests {
     }
 
     fn states(found: &Discovered, applied: &[AppliedRow]) -> Vec<&'static str> {
-        compute(found, applied).iter().map(|r| r.state.label()).collect()
+        compute(found, applied)
+            .iter()
+            .map(|r| r.state.label())
+            .collect()
     }
 
     #[test]
@@ -194,7 +206,12 @@ mod tests {
     #[test]
     fn applied_modified_missing_and_out_of_order() {
         let found = Discovered {
-            files: vec![file(1, "a", 11), file(2, "b", 99), file(3, "late", 33), file(5, "new", 55)],
+            files: vec![
+                file(1, "a", 11),
+                file(2, "b", 99),
+                file(3, "late", 33),
+                file(5, "new", 55),
+            ],
             unusable: vec![UnusableFile {
                 path: PathBuf::from("V6__bad-name.sql"),
                 reason: "bad".into(),
@@ -220,7 +237,10 @@ mod tests {
             files: vec![file(1, "renamed", 11)],
             unusable: vec![],
         };
-        assert_eq!(states(&found, &[row(1, "a", "11")]), vec!["modified since applied"]);
+        assert_eq!(
+            states(&found, &[row(1, "a", "11")]),
+            vec!["modified since applied"]
+        );
     }
 
     #[test]
@@ -231,7 +251,10 @@ mod tests {
             files: vec![late, file(2, "b", 2)],
             unusable: vec![],
         };
-        assert_eq!(states(&found, &[row(2, "b", "2")]), vec!["pending", "applied"]);
+        assert_eq!(
+            states(&found, &[row(2, "b", "2")]),
+            vec!["pending", "applied"]
+        );
     }
 
     #[test]

@@ -37,7 +37,9 @@ fn status(r: &StatusReport) -> String {
         .iter()
         .map(|m| {
             vec![
-                m.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+                m.version
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 m.name.clone(),
                 m.state.label().to_string(),
                 m.applied_on.clone().unwrap_or_default(),
@@ -56,13 +58,22 @@ fn status(r: &StatusReport) -> String {
                 } else {
                     "left by a failed concurrent build; `migrate apply` rebuilds it"
                 };
-                vec![format!("{}.{}", i.schema, i.name), i.table.clone(), note.into()]
+                vec![
+                    format!("{}.{}", i.schema, i.name),
+                    i.table.clone(),
+                    note.into(),
+                ]
             })
             .collect();
         out.push_str("INVALID indexes:\n");
         out.push_str(&table(&["index", "table", "note"], rows));
     }
-    let count = |label: &str| r.migrations.iter().filter(|m| m.state.label() == label).count();
+    let count = |label: &str| {
+        r.migrations
+            .iter()
+            .filter(|m| m.state.label() == label)
+            .count()
+    };
     let _ = writeln!(
         out,
         "{} applied, {} pending, {} need attention, {} invalid index(es){}",
@@ -70,7 +81,11 @@ fn status(r: &StatusReport) -> String {
         count("pending"),
         r.migrations.len() - count("applied") - count("pending"),
         r.invalid_indexes.len(),
-        if r.history_table_exists { "" } else { " (no history table yet)" }
+        if r.history_table_exists {
+            ""
+        } else {
+            " (no history table yet)"
+        }
     );
     out
 }
@@ -90,7 +105,12 @@ fn apply(r: &ApplyReport) -> String {
                 let _ = writeln!(out, "/* {marker} */ {};", line.sql);
             }
         }
-        let _ = writeln!(out, "\n-- {} migration(s) would be applied; {} already applied", r.migrations.len(), r.already_applied);
+        let _ = writeln!(
+            out,
+            "\n-- {} migration(s) would be applied; {} already applied",
+            r.migrations.len(),
+            r.already_applied
+        );
         return out;
     }
     let rows = r
@@ -108,7 +128,12 @@ fn apply(r: &ApplyReport) -> String {
             if !o.recovered_indexes.is_empty() {
                 let _ = write!(note, ", rebuilt INVALID {}", o.recovered_indexes.join(", "));
             }
-            vec![m.version.to_string(), m.name.clone(), format!("{} ms", o.duration_ms), note]
+            vec![
+                m.version.to_string(),
+                m.name.clone(),
+                format!("{} ms", o.duration_ms),
+                note,
+            ]
         })
         .collect::<Vec<_>>();
     let _ = writeln!(out, "database {}", r.database);
@@ -143,7 +168,12 @@ fn verify(r: &VerifyReport) -> String {
     for p in &r.problems {
         let _ = writeln!(out, "- {}", p.message);
     }
-    let _ = writeln!(out, "{} applied migration(s) checked, {} problem(s)", r.checked, r.problems.len());
+    let _ = writeln!(
+        out,
+        "{} applied migration(s) checked, {} problem(s)",
+        r.checked,
+        r.problems.len()
+    );
     out
 }
 
@@ -165,8 +195,15 @@ fn record(r: &RecordReport) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(&["version", "name", "recorded checksum", "new checksum"], rows));
-    let verb = if r.written { "wrote" } else { "would write (nothing written)" };
+    out.push_str(&table(
+        &["version", "name", "recorded checksum", "new checksum"],
+        rows,
+    ));
+    let verb = if r.written {
+        "wrote"
+    } else {
+        "would write (nothing written)"
+    };
     let _ = writeln!(out, "{}: {verb} {} row(s)", r.action, r.rows.len());
     out
 }

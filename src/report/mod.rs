@@ -46,11 +46,7 @@ impl Report {
             Report::MigrateVerify(r) => u8::from(!r.problems.is_empty()),
             Report::MigrateNew(_) => 0,
             Report::MigrateBaseline(r) | Report::MigrateRepair(r) => {
-                if r.written || r.rows.is_empty() {
-                    0
-                } else {
-                    2
-                }
+                if r.written || r.rows.is_empty() { 0 } else { 2 }
             }
             Report::Demo(r) => r.exit_code(),
         }
@@ -60,10 +56,14 @@ impl Report {
     pub fn error_message(&self) -> Option<String> {
         match self {
             Report::MigrateApply(r) => r.failure.as_ref().map(|f| f.error.clone()),
-            Report::MigrateBaseline(r) | Report::MigrateRepair(r) if !r.written && !r.rows.is_empty() => Some(format!(
-                "{} wrote nothing: confirm at the prompt or pass --yes to write the rows shown",
-                r.action
-            )),
+            Report::MigrateBaseline(r) | Report::MigrateRepair(r)
+                if !r.written && !r.rows.is_empty() =>
+            {
+                Some(format!(
+                    "{} wrote nothing: confirm at the prompt or pass --yes to write the rows shown",
+                    r.action
+                ))
+            }
             _ => None,
         }
     }
@@ -76,7 +76,9 @@ impl Report {
                     schema_version: SCHEMA_VERSION,
                     report: self,
                 };
-                serde_json::to_string_pretty(&env).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
+                serde_json::to_string_pretty(&env)
+                    .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+                    + "\n"
             }
             Format::Human => human::render(self),
         }

@@ -40,7 +40,11 @@ pub fn classify(tokens: &[&TokenWithSpan]) -> (TxRequirement, Option<IndexBuild>
     let has = |k: &str| words.iter().any(|x| x == k);
     let tx = match w(0) {
         "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE"
-        | "PREPARE" if is_transaction_control(&words) => TxRequirement::TransactionControl,
+        | "PREPARE"
+            if is_transaction_control(&words) =>
+        {
+            TxRequirement::TransactionControl
+        }
         "CREATE" => {
             let i = if w(1) == "UNIQUE" { 2 } else { 1 };
             match (w(i), w(i + 1)) {

@@ -83,7 +83,10 @@ pub fn split(sql: &str) -> Result<SplitFile, SplitError> {
         atomic_depth = track_atomic(&current, tok, atomic_depth);
         current.push(tok);
     }
-    if current.iter().any(|t| !matches!(t.token, Token::Whitespace(_))) {
+    if current
+        .iter()
+        .any(|t| !matches!(t.token, Token::Whitespace(_)))
+    {
         statements.push(build_statement(sql, &offsets, &current, None));
     }
     Ok(SplitFile {

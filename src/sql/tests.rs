@@ -11,7 +11,8 @@ fn texts(sql: &str) -> Vec<String> {
 
 #[test]
 fn splits_on_top_level_semicolons_and_keeps_exact_text() {
-    let sql = "CREATE TABLE a (id int);\n\n-- comment; not a statement\nINSERT INTO a VALUES (1)  ;\n";
+    let sql =
+        "CREATE TABLE a (id int);\n\n-- comment; not a statement\nINSERT INTO a VALUES (1)  ;\n";
     assert_eq!(
         texts(sql),
         vec!["CREATE TABLE a (id int)", "INSERT INTO a VALUES (1)"]
@@ -122,7 +123,10 @@ fn classification_table() {
         ("BEGIN", TxRequirement::TransactionControl),
         ("COMMIT", TxRequirement::TransactionControl),
         ("PREPARE q AS SELECT 1", TxRequirement::Transactional),
-        ("ALTER TYPE mood ADD VALUE 'meh'", TxRequirement::Transactional),
+        (
+            "ALTER TYPE mood ADD VALUE 'meh'",
+            TxRequirement::Transactional,
+        ),
         (
             "CREATE DATABASE x",
             TxRequirement::NoTransaction("CREATE DATABASE"),
@@ -157,5 +161,10 @@ fn unterminated_string_is_a_located_error() {
 #[test]
 fn empty_and_comment_only_files_have_no_statements() {
     assert!(split("").unwrap().statements.is_empty());
-    assert!(split("-- nothing\n/* here */\n;;").unwrap().statements.is_empty());
+    assert!(
+        split("-- nothing\n/* here */\n;;")
+            .unwrap()
+            .statements
+            .is_empty()
+    );
 }

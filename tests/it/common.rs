@@ -26,7 +26,9 @@ impl TestDb {
     pub fn new(label: &str) -> Self {
         let n = NEXT_DB.fetch_add(1, Ordering::SeqCst);
         let name = format!("t_{label}_{n}");
-        let target = server().create_database(&name).expect("create test database");
+        let target = server()
+            .create_database(&name)
+            .expect("create test database");
         Self {
             url: server().url(&name),
             name,
@@ -46,7 +48,10 @@ impl TestDb {
     /// `pgwarden` with --database-url pointing here and --migrations `dir`.
     pub fn pgwarden(&self, dir: &Path) -> Command {
         let mut cmd = pgwarden();
-        cmd.arg("--database-url").arg(&self.url).arg("--migrations").arg(dir);
+        cmd.arg("--database-url")
+            .arg(&self.url)
+            .arg("--migrations")
+            .arg(dir);
         cmd
     }
 
@@ -72,7 +77,9 @@ impl TestDb {
 /// The built binary, with logs kept quiet unless a test asks.
 pub fn pgwarden() -> Command {
     let mut cmd = Command::cargo_bin("pgwarden").expect("binary built");
-    cmd.env_remove("DATABASE_URL").env_remove("RUST_LOG").env("NO_COLOR", "1");
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1");
     cmd
 }
 

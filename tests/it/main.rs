@@ -1,4 +1,8 @@
 //! Integration tests against a real PostgreSQL server (throwaway, started by the harness).
 
+mod cli;
 mod common;
+mod concurrency;
 mod migrate_apply;
+mod refinery_compat;
+mod tls;

@@ -8,7 +8,11 @@ const SEED_INDEXES: &str = "SELECT string_agg(pg_get_indexdef(i.indexrelid) || '
 #[test]
 fn fresh_database_reaches_latest_with_the_four_seed_indexes_valid() {
     let db = TestDb::new("seed");
-    let out = db.pgwarden(&shipped_migrations()).args(["migrate", "apply"]).output().unwrap();
+    let out = db
+        .pgwarden(&shipped_migrations())
+        .args(["migrate", "apply"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let indexes: String = db.scalar(SEED_INDEXES);
     assert_eq!(
@@ -23,7 +27,9 @@ fn fresh_database_reaches_latest_with_the_four_seed_indexes_valid() {
          AND indexname NOT LIKE '%pkey' AND indexname NOT LIKE '%email_key' AND tablename <> 'refinery_schema_history'",
     );
     assert_eq!(secondary, 0, "V1 creates no secondary indexes");
-    let versions: String = db.scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM refinery_schema_history");
+    let versions: String = db.scalar(
+        "SELECT string_agg(version::text, ',' ORDER BY version) FROM refinery_schema_history",
+    );
     assert_eq!(versions, "1,2,3,4,5");
 
     // A second deploy applies nothing.
@@ -36,7 +42,11 @@ fn fresh_database_reaches_latest_with_the_four_seed_indexes_valid() {
     let report = json(&again);
     assert_eq!(report["migrations"].as_array().unwrap().len(), 0);
     assert_eq!(report["already_applied"], 5);
-    let status = db.pgwarden(&shipped_migrations()).args(["migrate", "status"]).output().unwrap();
+    let status = db
+        .pgwarden(&shipped_migrations())
+        .args(["migrate", "status"])
+        .output()
+        .unwrap();
     assert_eq!(status.status.code(), Some(0), "{}", stdout(&status));
 }
 
@@ -48,7 +58,11 @@ fn status_is_read_only_and_reports_pending_with_exit_1() {
         .args(["--format", "json", "migrate", "status"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "pending migrations are findings");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "pending migrations are findings"
+    );
     let report = json(&out);
     assert_eq!(report["schema_version"], 1);
     assert_eq!(report["history_table_exists"], false);
@@ -123,15 +137,26 @@ fn real_world_sql_that_sqlparser_rejects_still_runs() {
              COMMENT ON CONSTRAINT t_a_pos ON t IS 'a; must be positive';\n",
         ),
         ("V2__reindex.sql", "REINDEX INDEX CONCURRENTLY t_a_idx;\n"),
-        ("V3__drop.sql", "DROP INDEX CONCURRENTLY IF EXISTS t_a_idx;\nDROP INDEX CONCURRENTLY IF EXISTS t_never_was;\n"),
+        (
+            "V3__drop.sql",
+            "DROP INDEX CONCURRENTLY IF EXISTS t_a_idx;\nDROP INDEX CONCURRENTLY IF EXISTS t_never_was;\n",
+        ),
     ]);
-    let out = db.pgwarden(dir.path()).args(["migrate", "apply"]).output().unwrap();
+    let out = db
+        .pgwarden(dir.path())
+        .args(["migrate", "apply"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let stats: i64 = db.scalar("SELECT count(*) FROM pg_statistic_ext WHERE stxname = 't_ab_stats'");
+    let stats: i64 =
+        db.scalar("SELECT count(*) FROM pg_statistic_ext WHERE stxname = 't_ab_stats'");
     assert_eq!(stats, 1);
-    let comment: String = db.scalar("SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conname = 't_a_pos'");
+    let comment: String = db.scalar(
+        "SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conname = 't_a_pos'",
+    );
     assert_eq!(comment, "a; must be positive");
-    let index_left: i64 = db.scalar("SELECT count(*) FROM pg_class WHERE relname IN ('t_a_idx', 't_a_old')");
+    let index_left: i64 =
+        db.scalar("SELECT count(*) FROM pg_class WHERE relname IN ('t_a_idx', 't_a_old')");
     assert_eq!(index_left, 0);
     let recorded: i64 = db.scalar("SELECT count(*) FROM refinery_schema_history");
     assert_eq!(recorded, 3);
@@ -142,7 +167,10 @@ fn a_failing_migration_rolls_back_with_its_history_row_and_names_the_line() {
     let db = TestDb::new("rollback");
     let dir = migrations_dir(&[
         ("V1__ok.sql", "CREATE TABLE ok (x int);"),
-        ("V2__broken.sql", "CREATE TABLE half (x int);\n\nALTER TABLE nope ADD COLUMN y int;\n"),
+        (
+            "V2__broken.sql",
+            "CREATE TABLE half (x int);\n\nALTER TABLE nope ADD COLUMN y int;\n",
+        ),
         ("V3__later.sql", "CREATE TABLE later (x int);"),
     ]);
     let out = db
@@ -152,52 +180,98 @@ fn a_failing_migration_rolls_back_with_its_history_row_and_names_the_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("V2__broken.sql") && err.contains("line 3") && err.contains("\"nope\""), "{err}");
+    assert!(
+        err.contains("V2__broken.sql") && err.contains("line 3") && err.contains("\"nope\""),
+        "{err}"
+    );
     let report = json(&out);
-    assert_eq!(report["migrations"].as_array().unwrap().len(), 1, "V1 is reported as applied before the failure");
+    assert_eq!(
+        report["migrations"].as_array().unwrap().len(),
+        1,
+        "V1 is reported as applied before the failure"
+    );
     assert_eq!(report["failure"]["version"], 2);
     let half: bool = db.scalar("SELECT to_regclass('half') IS NOT NULL");
     assert!(!half, "V2's first statement must roll back with it");
     let later: bool = db.scalar("SELECT to_regclass('later') IS NOT NULL");
     assert!(!later, "nothing runs after a failure");
-    let versions: String = db.scalar("SELECT string_agg(version::text, ',') FROM refinery_schema_history");
+    let versions: String =
+        db.scalar("SELECT string_agg(version::text, ',') FROM refinery_schema_history");
     assert_eq!(versions, "1");
 }
 
 #[test]
 fn drift_is_refused_before_anything_runs() {
     let db = TestDb::new("drift");
-    let dir = migrations_dir(&[("V1__a.sql", "CREATE TABLE a (x int);"), ("V2__b.sql", "CREATE TABLE b (x int);")]);
-    let ok = db.pgwarden(dir.path()).args(["migrate", "apply"]).output().unwrap();
+    let dir = migrations_dir(&[
+        ("V1__a.sql", "CREATE TABLE a (x int);"),
+        ("V2__b.sql", "CREATE TABLE b (x int);"),
+    ]);
+    let ok = db
+        .pgwarden(dir.path())
+        .args(["migrate", "apply"])
+        .output()
+        .unwrap();
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
     write(dir.path(), "V3__c.sql", "CREATE TABLE c (x int);");
 
     // Modified: an applied file edited.
     write(dir.path(), "V1__a.sql", "CREATE TABLE a (x int, y int);");
     let before = db.catalog_snapshot();
-    let out = db.pgwarden(dir.path()).args(["migrate", "apply"]).output().unwrap();
+    let out = db
+        .pgwarden(dir.path())
+        .args(["migrate", "apply"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("V1__a.sql") && err.contains("hashes to") && err.contains("migrate repair"), "{err}");
-    assert_eq!(db.catalog_snapshot(), before, "V3 must not run when V1 drifted");
+    assert!(
+        err.contains("V1__a.sql") && err.contains("hashes to") && err.contains("migrate repair"),
+        "{err}"
+    );
+    assert_eq!(
+        db.catalog_snapshot(),
+        before,
+        "V3 must not run when V1 drifted"
+    );
     write(dir.path(), "V1__a.sql", "CREATE TABLE a (x int);");
 
     // Missing: an applied file deleted.
     std::fs::remove_file(dir.path().join("V2__b.sql")).unwrap();
-    let out = db.pgwarden(dir.path()).args(["migrate", "apply"]).output().unwrap();
+    let out = db
+        .pgwarden(dir.path())
+        .args(["migrate", "apply"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("V2__b") && stderr(&out).contains("no file has version 2"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("V2__b") && stderr(&out).contains("no file has version 2"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(db.catalog_snapshot(), before);
     write(dir.path(), "V2__b.sql", "CREATE TABLE b (x int);");
 
     // Unparseable: a file refinery would silently skip.
     write(dir.path(), "V4__add-index.sql", "CREATE TABLE d (x int);");
-    let out = db.pgwarden(dir.path()).args(["migrate", "apply"]).output().unwrap();
+    let out = db
+        .pgwarden(dir.path())
+        .args(["migrate", "apply"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("V4__add-index.sql"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("V4__add-index.sql"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(db.catalog_snapshot(), before);
 
-    let status = db.pgwarden(dir.path()).args(["--format", "json", "migrate", "status"]).output().unwrap();
+    let status = db
+        .pgwarden(dir.path())
+        .args(["--format", "json", "migrate", "status"])
+        .output()
+        .unwrap();
     assert_eq!(status.status.code(), Some(1));
     let states: Vec<String> = json(&status)["migrations"]
         .as_array()
@@ -213,12 +287,24 @@ fn mixed_file_is_refused_before_any_migration_runs() {
     let db = TestDb::new("mixed");
     let dir = migrations_dir(&[
         ("V1__a.sql", "CREATE TABLE a (x int);"),
-        ("V2__mixed.sql", "CREATE TABLE b (x int);\nCREATE INDEX CONCURRENTLY b_x ON b (x);"),
+        (
+            "V2__mixed.sql",
+            "CREATE TABLE b (x int);\nCREATE INDEX CONCURRENTLY b_x ON b (x);",
+        ),
     ]);
-    let out = db.pgwarden(dir.path()).args(["migrate", "apply"]).output().unwrap();
+    let out = db
+        .pgwarden(dir.path())
+        .args(["migrate", "apply"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("V2__mixed.sql") && err.contains("line 2") && err.contains("pgwarden:no-transaction"), "{err}");
+    assert!(
+        err.contains("V2__mixed.sql")
+            && err.contains("line 2")
+            && err.contains("pgwarden:no-transaction"),
+        "{err}"
+    );
     let a: bool = db.scalar("SELECT to_regclass('a') IS NOT NULL");
     assert!(!a, "V1 must not run when a later file cannot be planned");
 
@@ -228,8 +314,13 @@ fn mixed_file_is_refused_before_any_migration_runs() {
         "V2__mixed.sql",
         "-- pgwarden:no-transaction\nCREATE TABLE b (x int);\nCREATE INDEX CONCURRENTLY b_x ON b (x);",
     );
-    let out = db.pgwarden(dir.path()).args(["migrate", "apply"]).output().unwrap();
+    let out = db
+        .pgwarden(dir.path())
+        .args(["migrate", "apply"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let valid: bool = db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'b_x'::regclass");
+    let valid: bool =
+        db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'b_x'::regclass");
     assert!(valid);
 }
