@@ -8,12 +8,14 @@ mod recover;
 
 pub use lock::{AdvisoryLock, LockError};
 pub use monitor::{Blocker, Monitor};
-pub use recover::find_invalid;
+pub use recover::{drop_invalid_sql, find_invalid, invalid_index_query};
 
 use crate::db::{self, ConnectionTarget};
+use crate::migrations::history::HISTORY_TABLE;
 use crate::sql::Statement;
-use postgres::{Client, Transaction};
+use postgres::Client;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 const LOCK_NOT_AVAILABLE: &str = "55P03";
@@ -52,15 +54,16 @@ impl Default for ExecSettings {
 
 impl ExecSettings {
     /// Session settings sent at the start of each migration transaction.
+    /// `lock_timeout` is already set for the session; only `statement_timeout` differs.
     pub fn transaction_setup_sql(&self) -> String {
         format!(
-            "SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = '{}ms'",
-            self.lock_timeout.as_millis(),
+            "SET LOCAL statement_timeout = '{}ms'",
             self.statement_timeout.as_millis()
         )
     }
 
-    /// Session settings sent before each statement that runs outside a transaction.
+    /// Session settings sent once per run (and after a migration that changes them); they
+    /// govern statements that run outside a transaction.
     pub fn alone_setup_sql(&self) -> String {
         format!(
             "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'",
@@ -124,7 +127,14 @@ pub struct Executor {
     client: Client,
     settings: ExecSettings,
     monitor: Option<Monitor>,
+    /// Names of INVALID indexes when the run started: only builds of these names (or retried
+    /// builds) need the per-build check, which saves a round trip per build.
+    invalid_index_names: HashSet<String>,
 }
+
+/// This session's pid (for the monitor) and the names of INVALID indexes, in one round trip.
+const SESSION_FACTS: &str = "SELECT pg_backend_pid(), \
+     (SELECT string_agg(c.relname, ',') FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid)";
 
 impl Executor {
     /// Wraps `client`; opens a monitor session on `target` (best effort).
@@ -133,15 +143,28 @@ impl Executor {
         target: &ConnectionTarget,
         settings: ExecSettings,
     ) -> Result<Self, ExecError> {
-        let pid: i32 = client
-            .query_one("SELECT pg_backend_pid()", &[])
-            .map_err(|e| ExecError::Session(db::describe(&e)))?
-            .get(0);
+        let start = format!("{};\n{SESSION_FACTS}", settings.alone_setup_sql());
+        let messages = client
+            .simple_query(&start)
+            .map_err(|e| ExecError::Session(db::describe(&e)))?;
+        let row = messages.iter().find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => Some((r.get(0), r.get(1))),
+            _ => None,
+        });
+        let (pid, invalid) = row.unwrap_or_default();
+        let pid: i32 = pid.and_then(|p| p.parse().ok()).unwrap_or_default();
+        let invalid_index_names = invalid
+            .unwrap_or_default()
+            .split(',')
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect();
         let monitor = Monitor::start(target, pid, settings.progress_bar);
         Ok(Self {
             client,
             settings,
             monitor,
+            invalid_index_names,
         })
     }
 
@@ -149,54 +172,89 @@ impl Executor {
         &mut self.client
     }
 
-    /// Runs `statements` and then `finish` in one transaction, retrying the whole transaction
-    /// on lock timeout or deadlock.
-    pub fn run_transaction<F>(
+    /// Runs `statements` and then `record_sql` in one transaction, retrying the whole
+    /// transaction on lock timeout or deadlock. `BEGIN` and the timeouts travel with the first
+    /// statement and `record_sql; COMMIT` with the last, so a migration of n statements costs n
+    /// round trips, as in psql.
+    pub fn run_transaction(
         &mut self,
         label: &str,
         statements: &[Statement],
-        finish: F,
-    ) -> Result<StepOutcome, ExecError>
-    where
-        F: Fn(&mut Transaction) -> Result<(), postgres::Error>,
-    {
-        let settings = self.settings.clone();
+        record_sql: &str,
+    ) -> Result<StepOutcome, ExecError> {
+        let setup = format!("BEGIN;\n{}", self.settings.transaction_setup_sql());
         let first_line = statements.first().map_or(0, |s| s.line);
-        self.with_retries(label, first_line, |client| {
-            let mut tx = client.transaction().map_err(|e| (None, e))?;
-            tx.batch_execute(&settings.transaction_setup_sql())
-                .map_err(|e| (None, e))?;
-            for s in statements {
-                tx.batch_execute(&s.text).map_err(|e| (Some(s), e))?;
+        let outcome = self.with_retries(label, first_line, |client| {
+            let result = run_batches(client, &setup, statements, record_sql);
+            if result.is_err() {
+                let _ = client.batch_execute("ROLLBACK");
             }
-            finish(&mut tx).map_err(|e| (None, e))?;
-            tx.commit().map_err(|e| (None, e))?;
-            Ok(Vec::new())
-        })
+            result.map(|()| Vec::new())
+        })?;
+        self.restore_session_if_changed(statements)?;
+        Ok(outcome)
     }
 
-    /// Runs one statement outside a transaction (autocommit). For a concurrent index build it
-    /// first drops an INVALID index of the same name, and afterwards checks the index is valid.
+    /// Runs one statement outside a transaction (autocommit). Before a concurrent index build it
+    /// drops an INVALID index of the same name, so the build cannot silently keep a broken one.
     pub fn run_alone(
         &mut self,
         label: &str,
         statement: &Statement,
     ) -> Result<StepOutcome, ExecError> {
-        let settings = self.settings.clone();
-        self.with_retries(label, statement.line, |client| {
-            client.batch_execute(&settings.alone_setup_sql()).map_err(|e| (None, e))?;
+        let mut attempt = 0;
+        let known_invalid = statement
+            .index_build
+            .as_ref()
+            .is_some_and(|b| self.invalid_index_names.contains(&b.index_name));
+        let outcome = self.with_retries(label, statement.line, |client| {
+            attempt += 1;
             let mut recovered = Vec::new();
-            if let Some(build) = &statement.index_build {
-                recovered = recover::drop_invalid(client, build).map_err(|e| (Some(statement), e))?;
-            }
-            client.batch_execute(&statement.text).map_err(|e| (Some(statement), e))?;
             if let Some(build) = &statement.index_build
-                && let Some(name) = recover::find_invalid(client, build).map_err(|e| (Some(statement), e))?
+                && (known_invalid || attempt > 1)
             {
-                tracing::warn!(index = %name, "index is still INVALID after the build; it will be rebuilt on the next run");
+                recovered =
+                    recover::drop_invalid(client, build).map_err(|e| (Some(statement), e))?;
             }
+            client
+                .batch_execute(&statement.text)
+                .map_err(|e| (Some(statement), e))?;
             Ok(recovered)
-        })
+        })?;
+        self.restore_session_if_changed(std::slice::from_ref(statement))?;
+        Ok(outcome)
+    }
+
+    /// Runs a history statement on its own; returns the rows it wrote.
+    pub fn record(&mut self, record_sql: &str) -> Result<u64, ExecError> {
+        let messages = self.client.simple_query(record_sql).map_err(|e| {
+            ExecError::Session(format!(
+                "recording the migration failed: {}",
+                db::describe(&e)
+            ))
+        })?;
+        Ok(messages
+            .iter()
+            .map(|m| match m {
+                postgres::SimpleQueryMessage::CommandComplete(n) => *n,
+                _ => 0,
+            })
+            .sum())
+    }
+
+    /// A migration that runs `SET`/`RESET` itself changes the session for later steps: put
+    /// pgwarden's timeouts back.
+    fn restore_session_if_changed(&mut self, statements: &[Statement]) -> Result<(), ExecError> {
+        let changes_session = statements.iter().any(|s| {
+            let first = s.text.split_whitespace().next().unwrap_or_default();
+            first.eq_ignore_ascii_case("SET") || first.eq_ignore_ascii_case("RESET")
+        });
+        if changes_session {
+            self.client
+                .batch_execute(&self.settings.alone_setup_sql())
+                .map_err(|e| ExecError::Session(db::describe(&e)))?;
+        }
+        Ok(())
     }
 
     fn with_retries<'s, F>(
@@ -257,6 +315,41 @@ impl Executor {
             }
         }
     }
+}
+
+/// Sends the statements of one transaction: setup with the first, record and COMMIT with the last.
+fn run_batches<'s>(
+    client: &mut Client,
+    setup: &str,
+    statements: &'s [Statement],
+    record_sql: &str,
+) -> Result<(), (Option<&'s Statement>, postgres::Error)> {
+    let finish = format!("{record_sql};\nCOMMIT");
+    if statements.is_empty() {
+        return client
+            .batch_execute(&format!("{setup};\n{finish}"))
+            .map_err(|e| (None, e));
+    }
+    let last = statements.len() - 1;
+    for (i, s) in statements.iter().enumerate() {
+        let mut batch = String::new();
+        if i == 0 {
+            batch.push_str(setup);
+            batch.push_str(";\n");
+        }
+        batch.push_str(&s.text);
+        if i == last {
+            batch.push_str(";\n");
+            batch.push_str(&finish);
+        }
+        client.batch_execute(&batch).map_err(|e| {
+            let about_history = e
+                .as_db_error()
+                .is_some_and(|d| d.table() == Some(HISTORY_TABLE));
+            (if about_history { None } else { Some(s) }, e)
+        })?;
+    }
+    Ok(())
 }
 
 fn is_retryable(e: &postgres::Error) -> bool {

@@ -5,8 +5,7 @@
 use crate::db::ConnectionTarget;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -46,7 +45,6 @@ impl std::fmt::Display for Blocker {
 
 #[derive(Default)]
 struct Shared {
-    stop: AtomicBool,
     active: Mutex<Option<String>>,
     blockers: Mutex<Vec<Blocker>>,
 }
@@ -54,27 +52,29 @@ struct Shared {
 /// Handle to the watching thread; stops it on drop.
 pub struct Monitor {
     shared: Arc<Shared>,
+    /// Dropping it wakes the thread and ends it at once.
+    stop: Option<mpsc::Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl Monitor {
     /// Opens the watching session for backend `pid`. `bar` shows a progress bar on stderr.
+    /// The session is opened on the monitor's own thread, so starting costs the caller nothing.
     pub fn start(target: &ConnectionTarget, pid: i32, bar: bool) -> Option<Monitor> {
-        let client = match target.with_application_name("pgwarden-monitor").connect() {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!("no progress or blocker reporting: {e}");
-                return None;
-            }
-        };
+        let target = target.with_application_name("pgwarden-monitor");
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
+        let (stop, stopped) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("pgwarden-monitor".into())
-            .spawn(move || watch(client, pid, bar, &thread_shared))
+            .spawn(move || match target.connect() {
+                Ok(client) => watch(client, pid, bar, &thread_shared, &stopped),
+                Err(e) => tracing::warn!("no progress or blocker reporting: {e}"),
+            })
             .ok()?;
         Some(Monitor {
             shared,
+            stop: Some(stop),
             handle: Some(handle),
         })
     }
@@ -104,18 +104,29 @@ impl Monitor {
 
 impl Drop for Monitor {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
+        drop(self.stop.take());
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
     }
 }
 
-fn watch(mut client: postgres::Client, pid: i32, show_bar: bool, shared: &Shared) {
+fn watch(
+    mut client: postgres::Client,
+    pid: i32,
+    show_bar: bool,
+    shared: &Shared,
+    stopped: &mpsc::Receiver<()>,
+) {
+    let (Ok(blockers_query), Ok(progress_query)) =
+        (client.prepare(BLOCKERS), client.prepare(PROGRESS))
+    else {
+        tracing::warn!("no progress or blocker reporting: cannot prepare the monitor queries");
+        return;
+    };
     let mut bar: Option<ProgressBar> = None;
     let mut last_log = Instant::now();
-    while !shared.stop.load(Ordering::SeqCst) {
-        std::thread::sleep(POLL);
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(POLL) {
         let label = shared.active.lock().ok().and_then(|a| a.clone());
         let Some(label) = label else {
             if let Some(b) = bar.take() {
@@ -123,7 +134,7 @@ fn watch(mut client: postgres::Client, pid: i32, show_bar: bool, shared: &Shared
             }
             continue;
         };
-        if let Ok(rows) = client.query(BLOCKERS, &[&pid]) {
+        if let Ok(rows) = client.query(&blockers_query, &[&pid]) {
             let seen: Vec<Blocker> = rows
                 .iter()
                 .map(|r| Blocker {
@@ -140,7 +151,7 @@ fn watch(mut client: postgres::Client, pid: i32, show_bar: bool, shared: &Shared
                 *b = seen;
             }
         }
-        let Ok(Some(row)) = client.query_opt(PROGRESS, &[&pid]) else {
+        let Ok(Some(row)) = client.query_opt(&progress_query, &[&pid]) else {
             continue;
         };
         let phase: String = row.get(0);

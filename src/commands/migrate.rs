@@ -73,6 +73,7 @@ pub struct RecordRow {
 }
 
 fn discover_dir(settings: &Settings) -> anyhow::Result<Discovered> {
+    tracing::debug!(dir = %settings.migrations_dir.display(), "reading migrations");
     Ok(discover(&settings.migrations_dir)?)
 }
 

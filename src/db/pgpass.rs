@@ -14,6 +14,9 @@ pub fn default_path() -> Option<PathBuf> {
 /// wins, `*` matches anything, `\:` and `\\` are escapes. A file readable by group or others is
 /// ignored, as libpq does.
 pub fn lookup(path: &Path, host: &str, port: u16, dbname: &str, user: &str) -> Option<String> {
+    if !path.is_file() {
+        return None;
+    }
     if !private_enough(path) {
         tracing::warn!(
             file = %path.display(),

@@ -135,13 +135,17 @@ impl ConnectionTarget {
 
     /// Opens a session.
     pub fn connect(&self) -> Result<Client, ConnectError> {
-        let connector = self.tls.connector().map_err(ConnectError::Tls)?;
-        self.config
-            .connect(connector)
-            .map_err(|e| ConnectError::Connect {
-                target: self.redacted(),
-                cause: super::describe(&e),
-            })
+        tracing::debug!(target = %self.redacted(), "connecting");
+        let connected = if self.tls.mode == TlsMode::Disable {
+            self.config.connect(postgres::NoTls)
+        } else {
+            let connector = self.tls.connector().map_err(ConnectError::Tls)?;
+            self.config.connect(connector)
+        };
+        connected.map_err(|e| ConnectError::Connect {
+            target: self.redacted(),
+            cause: super::describe(&e),
+        })
     }
 
     /// `postgres://user@host:port/db` with no password, for every log line and message.

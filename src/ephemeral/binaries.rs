@@ -18,7 +18,13 @@ pub fn find_bindir() -> Option<PathBuf> {
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default();
     if let Some(dir) = on_path.into_iter().find(|d| complete(d)) {
-        return Some(dir);
+        // Follow symlinks (/usr/local/bin/initdb -> /usr/lib/postgresql/15/bin/initdb) so the
+        // server's own directory, with pg_config and psql beside it, is used.
+        let real = std::fs::canonicalize(dir.join("initdb"))
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .filter(|d| complete(d));
+        return Some(real.unwrap_or(dir));
     }
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
         let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());

@@ -1,6 +1,9 @@
 //! refinery's history table, read and written without refinery's runner (which panics on
 //! rows in unexpected formats and commits a migration and its row separately).
 
+use crate::apply::invalid_index_query;
+use crate::db::quote_literal;
+use crate::sql::IndexBuild;
 use postgres::GenericClient;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -18,7 +21,7 @@ pub const CREATE_HISTORY_TABLE: &str = "CREATE TABLE IF NOT EXISTS refinery_sche
 const HISTORY_EXISTS: &str = "SELECT to_regclass('refinery_schema_history') IS NOT NULL";
 const SELECT_HISTORY: &str = "SELECT version::int4, coalesce(name, ''), coalesce(applied_on, ''), \
      coalesce(checksum, '') FROM refinery_schema_history ORDER BY version";
-pub const INSERT_HISTORY: &str = "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+const INSERT_HISTORY: &str = "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
      VALUES ($1, $2, $3, $4)";
 const UPDATE_CHECKSUM: &str =
     "UPDATE refinery_schema_history SET checksum = $2, name = $3 WHERE version = $1";
@@ -76,6 +79,33 @@ pub fn insert(
         &[&version, &name, &now_rfc3339(), &checksum.to_string()],
     )?;
     Ok(())
+}
+
+/// The statement that records a migration, as literal SQL so it can share a round trip with the
+/// migration's last statement and be shown verbatim in dry runs. With `built` indexes, the row is
+/// written only if none of them is INVALID (the insert then affects zero rows).
+pub fn record_sql(
+    version: i32,
+    name: &str,
+    checksum: u64,
+    applied_on: &str,
+    built: &[IndexBuild],
+) -> String {
+    let values = format!(
+        "{version}, {}, {}, {}",
+        quote_literal(name),
+        quote_literal(applied_on),
+        quote_literal(&checksum.to_string())
+    );
+    let insert = "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)";
+    if built.is_empty() {
+        return format!("{insert} VALUES ({values})");
+    }
+    let valid: Vec<String> = built
+        .iter()
+        .map(|b| format!("NOT EXISTS ({})", invalid_index_query(b)))
+        .collect();
+    format!("{insert} SELECT {values} WHERE {}", valid.join(" AND "))
 }
 
 /// Rewrites the recorded checksum (and name) of one version (`migrate repair`).

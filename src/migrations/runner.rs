@@ -6,9 +6,12 @@ use super::discovery::Discovered;
 use super::history::{self, HISTORY_TABLE};
 use super::plan::{self, PlannedMigration, RunMode};
 use super::status::{self, MigrationState};
-use crate::apply::{AdvisoryLock, ExecSettings, Executor, StepOutcome, lock::MIGRATION_LOCK_KEY};
-use crate::db::{self, ConnectionTarget, quote_literal};
-use anyhow::{Context, bail};
+use crate::apply::{
+    AdvisoryLock, ExecSettings, Executor, StepOutcome, drop_invalid_sql, lock::MIGRATION_LOCK_KEY,
+};
+use crate::db::{self, ConnectionTarget};
+use crate::sql::IndexBuild;
+use anyhow::bail;
 use postgres::Client;
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -67,6 +70,8 @@ pub struct MigrationFailure {
 pub struct ApplyReport {
     pub dry_run: bool,
     pub database: String,
+    /// Session settings sent once before the first migration.
+    pub session_setup: String,
     pub already_applied: usize,
     pub migrations: Vec<MigrationRun>,
     pub failure: Option<MigrationFailure>,
@@ -98,6 +103,7 @@ pub fn apply(
     let applied = history::read(&mut client)
         .map_err(|e| anyhow::anyhow!("cannot read {HISTORY_TABLE}: {}", db::describe(&e)))?
         .unwrap_or_default();
+    tracing::debug!(applied = applied.len(), "history read");
     let rows = status::compute(found, &applied);
     refuse_drift(&rows)?;
     let pending: Vec<PlannedMigration> = found
@@ -110,6 +116,7 @@ pub fn apply(
     let mut report = ApplyReport {
         dry_run: req.dry_run,
         database: target.redacted(),
+        session_setup: req.exec.alone_setup_sql(),
         already_applied: applied.len(),
         migrations: Vec::new(),
         failure: None,
@@ -123,8 +130,10 @@ pub fn apply(
                 .push(run_entry(p, script(p, &req.exec, &invalid), None));
         }
     } else {
+        tracing::debug!(pending = pending.len(), "planned");
         let mut exec = Executor::new(client, target, req.exec.clone())?;
         run_all(&mut exec, &pending, &req.exec, &mut report);
+        tracing::debug!("all migrations run");
         if let Some(lock) = lock {
             lock.release(exec.client());
         }
@@ -204,12 +213,10 @@ fn run_one(
     p: &PlannedMigration,
 ) -> Result<StepOutcome, (usize, anyhow::Error)> {
     let label = p.file.file_name();
-    let (version, name, checksum) = (p.file.version, p.file.name.clone(), p.file.checksum);
+    let record = record_sql(p, &history::now_rfc3339());
     match p.mode {
         RunMode::Transaction => exec
-            .run_transaction(&label, &p.statements, |tx| {
-                history::insert(tx, version, &name, checksum)
-            })
+            .run_transaction(&label, &p.statements, &record)
             .map_err(|e| {
                 (
                     0,
@@ -229,14 +236,40 @@ fn run_one(
                 total.attempts = total.attempts.max(o.attempts);
                 total.recovered_indexes.extend(o.recovered_indexes);
             }
-            history::insert(exec.client(), version, &name, checksum)
-                .with_context(|| {
-                    format!("migration {label} ran but recording it in {HISTORY_TABLE} failed")
-                })
-                .map_err(|e| (p.statements.len(), e))?;
-            Ok(total)
+            let done = p.statements.len();
+            match exec.record(&record) {
+                Ok(0) => Err((
+                    done,
+                    anyhow::anyhow!(
+                        "migration {label} ran, but an index it builds is INVALID, so it was not recorded; the next `migrate apply` drops and rebuilds it"
+                    ),
+                )),
+                Ok(_) => Ok(total),
+                Err(e) => Err((
+                    done,
+                    anyhow::Error::new(e)
+                        .context(format!("migration {label} ran but was not recorded")),
+                )),
+            }
         }
     }
+}
+
+/// The history statement of a migration; a no-transaction migration that builds indexes is
+/// recorded only if they are all valid.
+fn record_sql(p: &PlannedMigration, applied_on: &str) -> String {
+    let builds: Vec<IndexBuild> = p
+        .statements
+        .iter()
+        .filter_map(|s| s.index_build.clone())
+        .collect();
+    history::record_sql(
+        p.file.version,
+        &p.file.name,
+        p.file.checksum,
+        applied_on,
+        &builds,
+    )
 }
 
 fn run_entry(
@@ -266,21 +299,19 @@ fn invalid_to_recover(client: &mut Client, p: &PlannedMigration) -> anyhow::Resu
     Ok(found)
 }
 
-/// The exact SQL a migration runs, in order, for dry runs and reports.
+/// The exact SQL a migration runs, in order, for dry runs and reports. `invalid` lists INVALID
+/// indexes that recovery drops first. The session settings are sent once per run (see
+/// [`ApplyReport::session_setup`]).
 pub fn script(
     p: &PlannedMigration,
     settings: &ExecSettings,
     invalid: &[String],
 ) -> Vec<ScriptLine> {
-    let record = history::INSERT_HISTORY
-        .replace("$1", &p.file.version.to_string())
-        .replace("$2", &quote_literal(&p.file.name))
-        .replace("$3", "'<now, RFC 3339>'")
-        .replace("$4", &quote_literal(&p.file.checksum.to_string()));
     let line = |sql: String, in_transaction| ScriptLine {
         sql,
         in_transaction,
     };
+    let record = record_sql(p, "<now, RFC 3339>");
     let mut out = Vec::new();
     match p.mode {
         RunMode::Transaction => {
@@ -291,10 +322,11 @@ pub fn script(
             out.push(line("COMMIT".into(), true));
         }
         RunMode::NoTransaction(_) => {
-            out.push(line(settings.alone_setup_sql(), false));
-            for name in invalid {
-                out.push(line(format!("DROP INDEX CONCURRENTLY IF EXISTS {name} -- INVALID, left by a failed build"), false));
-            }
+            out.extend(
+                invalid
+                    .iter()
+                    .map(|name| line(drop_invalid_sql(name), false)),
+            );
             out.extend(p.statements.iter().map(|s| line(s.text.clone(), false)));
             out.push(line(record, false));
         }

@@ -94,6 +94,11 @@ fn apply(r: &ApplyReport) -> String {
     let mut out = String::new();
     if r.dry_run {
         let _ = writeln!(out, "-- dry run on {}: nothing was changed", r.database);
+        let _ = writeln!(
+            out,
+            "\n-- session settings, once per run\n/* session */ {};",
+            r.session_setup
+        );
         for m in &r.migrations {
             let how = match &m.mode {
                 RunMode::Transaction => "in one transaction".to_string(),

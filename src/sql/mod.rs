@@ -19,7 +19,8 @@ pub const NO_TRANSACTION_DIRECTIVE: &str = "pgwarden:no-transaction";
 /// One top-level statement of a SQL file, with where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
-    /// The exact source text, from its first token to (not including) its semicolon.
+    /// The exact source text, from its first token to the end of its last token (comments
+    /// before the semicolon and the semicolon itself are not included).
     pub text: String,
     /// 1-based line of the statement's first token.
     pub line: u64,
@@ -75,7 +76,7 @@ pub fn split(sql: &str) -> Result<SplitFile, SplitError> {
         }
         if tok.token == Token::SemiColon && atomic_depth == 0 {
             if !current.is_empty() {
-                statements.push(build_statement(sql, &offsets, &current, Some(tok)));
+                statements.push(build_statement(sql, &offsets, &current));
             }
             current.clear();
             continue;
@@ -87,7 +88,7 @@ pub fn split(sql: &str) -> Result<SplitFile, SplitError> {
         .iter()
         .any(|t| !matches!(t.token, Token::Whitespace(_)))
     {
-        statements.push(build_statement(sql, &offsets, &current, None));
+        statements.push(build_statement(sql, &offsets, &current));
     }
     Ok(SplitFile {
         statements,
@@ -127,19 +128,19 @@ fn track_atomic(current: &[&TokenWithSpan], tok: &TokenWithSpan, depth: usize) -
     }
 }
 
-fn build_statement(
-    sql: &str,
-    offsets: &LineOffsets,
-    tokens: &[&TokenWithSpan],
-    terminator: Option<&TokenWithSpan>,
-) -> Statement {
+fn build_statement(sql: &str, offsets: &LineOffsets, tokens: &[&TokenWithSpan]) -> Statement {
     let first = tokens[0].span.start;
     let start = offsets.byte_offset(sql, first.line, first.column);
-    let end = match terminator {
-        Some(t) => offsets.byte_offset(sql, t.span.start.line, t.span.start.column),
-        None => sql.len(),
-    };
-    let text = sql[start..end].trim_end().to_string();
+    // Up to the end of the last significant token (span ends are exclusive): a trailing
+    // comment is left out, so `text` can always be followed by `;`.
+    let end = tokens
+        .iter()
+        .rev()
+        .find(|t| !matches!(t.token, Token::Whitespace(_)))
+        .map_or(start, |t| {
+            offsets.byte_offset(sql, t.span.end.line, t.span.end.column)
+        });
+    let text = sql[start..end.max(start)].to_string();
     let words: Vec<&TokenWithSpan> = tokens
         .iter()
         .copied()

@@ -168,3 +168,9 @@ fn empty_and_comment_only_files_have_no_statements() {
             .is_empty()
     );
 }
+
+#[test]
+fn trailing_comment_before_the_semicolon_is_not_part_of_the_text() {
+    let got = texts("SELECT 1 -- one\n;\nSELECT 2 /* two */;");
+    assert_eq!(got, vec!["SELECT 1", "SELECT 2"]);
+}

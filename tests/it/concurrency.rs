@@ -243,7 +243,7 @@ fn a_concurrent_index_build_killed_half_way_is_recovered_by_the_next_apply() {
         .output()
         .unwrap();
     assert!(
-        stdout(&dry).contains("DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"t_v_idx\""),
+        stdout(&dry).contains("DROP INDEX CONCURRENTLY IF EXISTS public.t_v_idx"),
         "{}",
         stdout(&dry)
     );
@@ -256,7 +256,7 @@ fn a_concurrent_index_build_killed_half_way_is_recovered_by_the_next_apply() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         json(&out)["migrations"][0]["outcome"]["recovered_indexes"][0],
-        "\"public\".\"t_v_idx\""
+        "public.t_v_idx"
     );
     let valid: bool =
         db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_v_idx'::regclass");
