@@ -324,3 +324,26 @@ fn mixed_file_is_refused_before_any_migration_runs() {
         db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'b_x'::regclass");
     assert!(valid);
 }
+
+#[test]
+fn a_migration_that_sets_timeouts_does_not_change_them_for_later_migrations() {
+    // Regression: session settings are sent once per run, so a migration's own SET must not
+    // leak into the steps after it.
+    let db = TestDb::new("setleak");
+    let dir = migrations_dir(&[
+        (
+            "V1__short.sql",
+            "SET statement_timeout = '1ms';\nCREATE TABLE a (x int);",
+        ),
+        (
+            "V2__slow.sql",
+            "-- pgwarden:no-transaction\nSELECT pg_sleep(0.2);",
+        ),
+    ]);
+    let out = db
+        .pgwarden(dir.path())
+        .args(["migrate", "apply"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
