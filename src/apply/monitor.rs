@@ -164,9 +164,9 @@ fn watch(
         };
         if show_bar {
             let b = bar.get_or_insert_with(new_bar);
+            b.set_message(format!("{label}: {phase} ({unit})"));
             b.set_length(total.max(0) as u64);
             b.set_position(done.max(0) as u64);
-            b.set_message(format!("{label}: {phase} ({unit})"));
         } else if last_log.elapsed() >= Duration::from_secs(5) {
             last_log = Instant::now();
             tracing::info!(step = %label, %phase, done, total, unit, "index build progress");

@@ -268,3 +268,19 @@ fn json_logs_go_to_stderr_and_results_to_stdout() {
         "no password in logs"
     );
 }
+
+#[test]
+fn demo_without_server_binaries_is_a_clear_error() {
+    let out = pgwarden()
+        .env("PGWARDEN_PG_BINDIR", "/nonexistent/pg/bin")
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no PostgreSQL server binaries found")
+            && err.contains("apt-get install postgresql-15"),
+        "{err}"
+    );
+}
