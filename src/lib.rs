@@ -5,10 +5,14 @@
 
 pub mod apply;
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod datagen;
 pub mod db;
 pub mod ephemeral;
+pub mod explain;
 pub mod migrations;
+pub mod policy;
 pub mod report;
 pub mod sql;

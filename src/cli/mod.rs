@@ -39,6 +39,9 @@ pub struct GlobalArgs {
     /// Log line format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Policy file (budgets, workload).
+    #[arg(long, global = true, default_value = "policies/default.toml")]
+    pub policy: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,8 +61,41 @@ pub enum Command {
     /// Versioned migrations: status, apply, verify, new, baseline, repair.
     #[command(subcommand)]
     Migrate(MigrateCommand),
+    /// Check the workload's live query plans against the budgets. Exit 1 when a query is over.
+    Check(CheckArgs),
+    /// Demo data for the seed schema.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// The main job on a built-in throwaway database: no setup needed.
-    Demo,
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// analyze: run each query (rolled back) and time it; explain: planner cost only, runs
+    /// nothing; stats: judge pg_stat_statements, adds no load.
+    #[arg(long, value_enum, default_value_t = crate::check::CheckMode::Analyze)]
+    pub mode: crate::check::CheckMode,
+    /// Also write a JUnit XML report here (for CI systems).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Fill the (empty) seed schema with deterministic synthetic data.
+    Generate {
+        /// 1.0 is about 11 million rows (users 1.6M, projects 1.5M, tasks 4M, payments 4M).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Data scale for the demo database (see `data generate`).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
 }
 
 #[derive(Debug, Subcommand)]

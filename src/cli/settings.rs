@@ -16,6 +16,7 @@ pub struct Settings {
     pub progress_bar: bool,
     /// Confirmation prompts are possible (stdin and stderr are terminals).
     pub interactive: bool,
+    pub policy_path: PathBuf,
 }
 
 impl Settings {
@@ -26,6 +27,7 @@ impl Settings {
             migrations_dir: args.migrations.clone(),
             progress_bar: !args.quiet && std::io::stderr().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            policy_path: args.policy.clone(),
         }
     }
 

@@ -1,15 +1,19 @@
 //! `pgwarden demo`: the main job on a built-in throwaway database, no setup needed.
-//! Today it shows the deploy path on the seed platform's migrations: status, the dry run,
-//! the apply (concurrent index builds included), and the clean status after.
+//! Start a server, apply the base schema only, generate data, run `check` (violations and
+//! why), apply the fix (for now the seed index migrations, concurrently, through the safe
+//! executor), run `check` again, and end with a before/after table.
 
-use super::migrate;
+use super::{check, migrate};
 use crate::apply::ExecSettings;
 use crate::cli::settings::Settings;
 use crate::ephemeral::EphemeralServer;
+use crate::explain::Verdict;
 use crate::migrations::runner::ApplyRequest;
+use crate::policy::{self, Policy};
 use crate::report::Report;
 use anyhow::Context;
 use serde::Serialize;
+use std::path::Path;
 use std::time::Duration;
 
 /// The seed platform's migrations, shipped inside the binary so the demo runs anywhere.
@@ -36,6 +40,9 @@ pub const SHIPPED_MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The product's default policy, shipped inside the binary.
+pub const DEFAULT_POLICY: &str = include_str!("../../policies/default.toml");
+
 /// One titled step of the demo.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoSection {
@@ -43,42 +50,59 @@ pub struct DemoSection {
     pub report: Report,
 }
 
+/// One workload query before and after the fix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub query: String,
+    pub before_ms: f64,
+    pub before: Option<Verdict>,
+    pub after_ms: f64,
+    pub after: Option<Verdict>,
+}
+
 /// Everything the demo showed.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoReport {
     pub sections: Vec<DemoSection>,
+    pub comparison: Vec<Comparison>,
 }
 
 impl DemoReport {
-    /// The demo fails when any of its steps did.
+    /// The demo fails when a step failed (2) or the workload is still over budget after the
+    /// fix (1); the "before" check is expected to find violations.
     pub fn exit_code(&self) -> u8 {
-        self.sections
+        let step_error = self.sections.iter().any(|s| s.report.exit_code() == 2);
+        let still_over = self
+            .comparison
             .iter()
-            .map(|s| s.report.exit_code())
-            .max()
-            .unwrap_or(0)
+            .any(|c| c.after != Some(Verdict::Within));
+        if step_error { 2 } else { u8::from(still_over) }
     }
 }
 
-pub fn run(settings: &Settings) -> anyhow::Result<DemoReport> {
+pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
     tracing::info!("starting a throwaway PostgreSQL server");
     let server =
         EphemeralServer::start().context("the demo needs a throwaway PostgreSQL server")?;
-    let target = server.create_database("pgwarden_demo")?;
+    server.create_database("pgwarden_demo")?;
     let dir = tempfile::tempdir().context("cannot create a temp dir for the shipped migrations")?;
     for (name, sql) in SHIPPED_MIGRATIONS {
         std::fs::write(dir.path().join(name), sql)
             .with_context(|| format!("cannot write {name}"))?;
     }
-    let demo_settings = Settings {
+    let policy: Policy = policy::parse(
+        DEFAULT_POLICY,
+        Path::new("policies/default.toml (built in)"),
+    )?;
+    let demo = Settings {
         database_url: Some(server.url("pgwarden_demo")),
         migrations_dir: dir.path().to_path_buf(),
+        policy_path: "policies/default.toml (built in)".into(),
         ..settings.clone()
     };
-    tracing::info!(database = %target.redacted(), "throwaway database ready");
-    let request = |dry_run| ApplyRequest {
-        dry_run,
-        target_version: None,
+    let apply = |target_version| ApplyRequest {
+        dry_run: false,
+        target_version,
         exec: ExecSettings {
             progress_bar: settings.progress_bar,
             ..ExecSettings::default()
@@ -93,20 +117,52 @@ pub fn run(settings: &Settings) -> anyhow::Result<DemoReport> {
         })
     };
     push(
-        "migrate status on a fresh database",
-        Report::MigrateStatus(migrate::status(&demo_settings)?),
+        "migrate apply --target 1: the base schema, no secondary indexes",
+        Report::MigrateApply(migrate::apply(&demo, &apply(Some(1)))?),
+    );
+    tracing::info!(scale, "generating demo data");
+    push(
+        "data generate",
+        Report::DataGenerate(check::generate(&demo, scale)?),
+    );
+    tracing::info!("checking the workload before the fix");
+    let before = check::check(&demo, &policy, crate::check::CheckMode::Analyze)?;
+    push(
+        "check: the seed workload against the 100 ms budget",
+        Report::Check(before.clone()),
+    );
+    let dry = migrate::apply(
+        &demo,
+        &ApplyRequest {
+            dry_run: true,
+            ..apply(None)
+        },
+    )?;
+    push(
+        "the fix, as a dry run: the seed index migrations",
+        Report::MigrateApply(dry),
     );
     push(
-        "migrate apply --dry-run",
-        Report::MigrateApply(migrate::apply(&demo_settings, &request(true))?),
+        "migrate apply: build the indexes concurrently",
+        Report::MigrateApply(migrate::apply(&demo, &apply(None))?),
     );
-    push(
-        "migrate apply",
-        Report::MigrateApply(migrate::apply(&demo_settings, &request(false))?),
-    );
-    push(
-        "migrate status after the deploy",
-        Report::MigrateStatus(migrate::status(&demo_settings)?),
-    );
-    Ok(DemoReport { sections })
+    tracing::info!("checking the workload after the fix");
+    let after = check::check(&demo, &policy, crate::check::CheckMode::Analyze)?;
+    push("check after the fix", Report::Check(after.clone()));
+    let comparison = before
+        .queries
+        .iter()
+        .zip(&after.queries)
+        .map(|(b, a)| Comparison {
+            query: b.name.clone(),
+            before_ms: b.verdict.as_ref().map_or(0.0, |v| v.mean_ms),
+            before: b.verdict.as_ref().map(|v| v.verdict),
+            after_ms: a.verdict.as_ref().map_or(0.0, |v| v.mean_ms),
+            after: a.verdict.as_ref().map(|v| v.verdict),
+        })
+        .collect();
+    Ok(DemoReport {
+        sections,
+        comparison,
+    })
 }

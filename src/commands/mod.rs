@@ -1,12 +1,14 @@
 //! One module per subcommand. Commands orchestrate and return a [`Report`]; they never print.
 
+pub mod check;
 pub mod demo;
 pub mod migrate;
 
 use crate::cli::settings::Settings;
-use crate::cli::{Command, MigrateCommand};
+use crate::cli::{Command, DataCommand, MigrateCommand};
 use crate::migrations::runner::ApplyRequest;
 use crate::report::Report;
+use anyhow::Context;
 
 /// Runs `command`. `confirm` asks the person at the terminal (or answers from `--yes`).
 pub fn run(
@@ -15,7 +17,19 @@ pub fn run(
     confirm: &mut dyn FnMut(&str) -> bool,
 ) -> anyhow::Result<Report> {
     Ok(match command {
-        Command::Demo => Report::Demo(demo::run(settings)?),
+        Command::Demo(args) => Report::Demo(demo::run(settings, args.scale)?),
+        Command::Check(args) => {
+            let policy = check::load_policy(settings)?;
+            let report = check::check(settings, &policy, args.mode)?;
+            if let Some(path) = &args.junit {
+                std::fs::write(path, crate::report::junit(&report))
+                    .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
+            }
+            Report::Check(report)
+        }
+        Command::Data(DataCommand::Generate { scale }) => {
+            Report::DataGenerate(check::generate(settings, *scale)?)
+        }
         Command::Migrate(m) => match m {
             MigrateCommand::Status => Report::MigrateStatus(migrate::status(settings)?),
             MigrateCommand::Apply(args) => Report::MigrateApply(migrate::apply(

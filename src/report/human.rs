@@ -1,8 +1,12 @@
 //! Human output: tables plus a one-line summary.
 
 use super::Report;
+use crate::check::CheckMode;
+use crate::commands::check::CheckReport;
 use crate::commands::demo::DemoReport;
 use crate::commands::migrate::{RecordReport, StatusReport, VerifyReport};
+use crate::datagen::GenerateReport;
+use crate::explain::Verdict;
 use crate::migrations::plan::RunMode;
 use crate::migrations::runner::ApplyReport;
 use std::fmt::Write;
@@ -16,8 +20,95 @@ pub fn render(report: &Report) -> String {
         Report::MigrateVerify(r) => verify(r),
         Report::MigrateNew(r) => format!("created {} (version {})\n", r.path.display(), r.version),
         Report::MigrateBaseline(r) | Report::MigrateRepair(r) => record(r),
+        Report::Check(r) => check(r),
+        Report::DataGenerate(r) => generate(r),
         Report::Demo(r) => demo(r),
     }
+}
+
+fn check(r: &CheckReport) -> String {
+    let unit = if r.mode == CheckMode::Explain {
+        ""
+    } else {
+        " ms"
+    };
+    let rows = r
+        .queries
+        .iter()
+        .map(|q| {
+            let (mean, p95, max, verdict) = match &q.verdict {
+                Some(v) => (
+                    format!("{:.1}{unit}", v.mean_ms),
+                    format!("{:.1}{unit}", v.p95_ms),
+                    format!("{:.1}{unit}", v.max_ms),
+                    match v.verdict {
+                        Verdict::Within => "ok".to_string(),
+                        Verdict::Over => "OVER".to_string(),
+                    },
+                ),
+                None => ("-".into(), "-".into(), "-".into(), "ERROR".into()),
+            };
+            let budget = match r.mode {
+                CheckMode::Explain => "cost".to_string(),
+                _ => format!("{:.0} ms", q.budget.mean_ms),
+            };
+            let why = match (&q.error, &q.verdict) {
+                (Some(e), _) => e.clone(),
+                (None, Some(v)) if v.verdict == Verdict::Over => {
+                    format!("{}; {}", v.reasons.join("; "), q.findings.summary())
+                }
+                _ => q.findings.summary(),
+            };
+            vec![q.name.clone(), mean, p95, max, budget, verdict, why]
+        })
+        .collect();
+    let mut out = format!(
+        "database {} (mode {}, policy {})\n",
+        r.database,
+        r.mode.as_str(),
+        r.policy
+    );
+    out.push_str(&table(
+        &["query", "mean", "p95", "max", "budget", "verdict", "why"],
+        rows,
+    ));
+    let _ = writeln!(
+        out,
+        "{} quer{} checked, {} over budget, {} error(s)",
+        r.queries.len(),
+        if r.queries.len() == 1 { "y" } else { "ies" },
+        r.over_budget,
+        r.errors
+    );
+    out
+}
+
+fn generate(r: &GenerateReport) -> String {
+    let rows = r
+        .tables
+        .iter()
+        .map(|t| {
+            vec![
+                t.table.clone(),
+                t.rows.to_string(),
+                format!("{:.1} s", t.duration_ms as f64 / 1000.0),
+            ]
+        })
+        .collect();
+    let mut out = format!("database {} (scale {})\n", r.database, r.scale);
+    out.push_str(&table(&["table", "rows", "time"], rows));
+    let total: i64 = r.tables.iter().map(|t| t.rows).sum();
+    let _ = writeln!(
+        out,
+        "{total} rows generated in {:.1} s{}",
+        r.duration_ms as f64 / 1000.0,
+        if r.fast_path {
+            ""
+        } else {
+            " (foreign-key checks on: not a superuser)"
+        }
+    );
+    out
 }
 
 fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
@@ -219,6 +310,50 @@ fn demo(r: &DemoReport) -> String {
         let _ = writeln!(out, "== {}\n", section.title);
         out.push_str(&render(&section.report));
         out.push('\n');
+    }
+    if !r.comparison.is_empty() {
+        let _ = writeln!(out, "== before and after the fix\n");
+        let verdict = |v: &Option<Verdict>| match v {
+            Some(Verdict::Within) => "ok",
+            Some(Verdict::Over) => "OVER",
+            None => "ERROR",
+        };
+        let rows = r
+            .comparison
+            .iter()
+            .map(|c| {
+                vec![
+                    c.query.clone(),
+                    format!("{:.1} ms", c.before_ms),
+                    verdict(&c.before).to_string(),
+                    format!("{:.1} ms", c.after_ms),
+                    verdict(&c.after).to_string(),
+                    if c.after_ms > 0.0 {
+                        format!("{:.0}x", c.before_ms / c.after_ms)
+                    } else {
+                        "-".into()
+                    },
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["query", "before", "", "after", "", "speedup"],
+            rows,
+        ));
+        let within = |f: fn(&crate::commands::demo::Comparison) -> &Option<Verdict>| {
+            r.comparison
+                .iter()
+                .filter(|c| *f(c) == Some(Verdict::Within))
+                .count()
+        };
+        let _ = writeln!(
+            out,
+            "within budget: {} of {} queries before, {} of {} after",
+            within(|c| &c.before),
+            r.comparison.len(),
+            within(|c| &c.after),
+            r.comparison.len()
+        );
     }
     out
 }

@@ -1,10 +1,15 @@
 //! The only place that writes results: human tables (tabled) and JSON with a `schema_version`.
 
 mod human;
+mod junit;
+
+pub use junit::junit;
 
 use crate::cli::Format;
+use crate::commands::check::CheckReport;
 use crate::commands::demo::DemoReport;
 use crate::commands::migrate::{NewReport, RecordReport, StatusReport, VerifyReport};
+use crate::datagen::GenerateReport;
 use crate::migrations::runner::ApplyReport;
 use serde::Serialize;
 
@@ -21,6 +26,8 @@ pub enum Report {
     MigrateNew(NewReport),
     MigrateBaseline(RecordReport),
     MigrateRepair(RecordReport),
+    Check(CheckReport),
+    DataGenerate(GenerateReport),
     Demo(DemoReport),
 }
 
@@ -48,6 +55,8 @@ impl Report {
             Report::MigrateBaseline(r) | Report::MigrateRepair(r) => {
                 if r.written || r.rows.is_empty() { 0 } else { 2 }
             }
+            Report::Check(r) => r.exit_code(),
+            Report::DataGenerate(_) => 0,
             Report::Demo(r) => r.exit_code(),
         }
     }
@@ -56,6 +65,11 @@ impl Report {
     pub fn error_message(&self) -> Option<String> {
         match self {
             Report::MigrateApply(r) => r.failure.as_ref().map(|f| f.error.clone()),
+            Report::Check(r) if r.errors > 0 => Some(format!(
+                "{} workload quer{} could not be measured; see the error column",
+                r.errors,
+                if r.errors == 1 { "y" } else { "ies" }
+            )),
             Report::MigrateBaseline(r) | Report::MigrateRepair(r)
                 if !r.written && !r.rows.is_empty() =>
             {

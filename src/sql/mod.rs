@@ -96,6 +96,52 @@ pub fn split(sql: &str) -> Result<SplitFile, SplitError> {
     })
 }
 
+/// Every `$n` placeholder outside strings and comments: its byte range in `sql` and its number.
+pub fn placeholders(sql: &str) -> Result<Vec<(std::ops::Range<usize>, usize)>, SplitError> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .map_err(|e| SplitError {
+            line: e.location.line,
+            column: e.location.column,
+            message: e.message,
+        })?;
+    let offsets = LineOffsets::new(sql);
+    Ok(tokens
+        .iter()
+        .filter_map(|t| match &t.token {
+            Token::Placeholder(p) => {
+                let n = p.strip_prefix('$')?.parse().ok()?;
+                let start = offsets.byte_offset(sql, t.span.start.line, t.span.start.column);
+                let end = offsets.byte_offset(sql, t.span.end.line, t.span.end.column);
+                Some((start..end, n))
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+/// The keyword that makes a query change data or schema (`DELETE`, a writable CTE's `INSERT`,
+/// `CREATE`, ...), or `None` for a read-only query (SELECT, VALUES, TABLE, WITH ... SELECT).
+/// `SELECT ... FOR UPDATE` and functions with side effects are left to the READ ONLY
+/// transaction checks run in.
+pub fn data_changing_keyword(sql: &str) -> Option<String> {
+    const WRITES: [&str; 4] = ["INSERT", "UPDATE", "DELETE", "MERGE"];
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let words: Vec<String> = tokens
+        .iter()
+        .filter_map(|t| match t {
+            Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+            _ => None,
+        })
+        .collect();
+    let first = words.first()?.as_str();
+    match first {
+        "SELECT" | "VALUES" | "TABLE" | "SHOW" => None,
+        "WITH" => words.iter().find(|w| WRITES.contains(&w.as_str())).cloned(),
+        other => Some(other.to_string()),
+    }
+}
+
 fn is_directive(ws: &Whitespace) -> bool {
     match ws {
         Whitespace::SingleLineComment { comment, .. } | Whitespace::MultiLineComment(comment) => {

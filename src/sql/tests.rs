@@ -174,3 +174,26 @@ fn trailing_comment_before_the_semicolon_is_not_part_of_the_text() {
     let got = texts("SELECT 1 -- one\n;\nSELECT 2 /* two */;");
     assert_eq!(got, vec!["SELECT 1", "SELECT 2"]);
 }
+
+#[test]
+fn data_changing_queries_are_named() {
+    assert_eq!(data_changing_keyword("SELECT * FROM t"), None);
+    assert_eq!(
+        data_changing_keyword("  with x AS (SELECT 1) SELECT * FROM x"),
+        None
+    );
+    assert_eq!(
+        data_changing_keyword("DELETE FROM t WHERE id = $1").as_deref(),
+        Some("DELETE")
+    );
+    assert_eq!(
+        data_changing_keyword("WITH d AS (DELETE FROM t RETURNING *) SELECT count(*) FROM d")
+            .as_deref(),
+        Some("DELETE")
+    );
+    assert_eq!(data_changing_keyword("SELECT 'delete'"), None);
+    assert_eq!(
+        data_changing_keyword("create table x (a int)").as_deref(),
+        Some("CREATE")
+    );
+}

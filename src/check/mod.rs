@@ -1,0 +1,253 @@
+//! Measuring a workload against its budgets on a live database. Every query runs inside a
+//! transaction that is always rolled back (READ ONLY unless the policy allows writes), with a
+//! `statement_timeout` derived from its budget, so a check can neither change data nor run away.
+
+mod stats;
+
+pub use stats::check_stats;
+
+use crate::db;
+use crate::explain::{
+    self, Budget, BudgetVerdict, Measurement, PlanFindings, judge_cost, judge_times,
+};
+use crate::policy::{Policy, WorkloadQuery, bind_literals};
+use postgres::Client;
+use serde::Serialize;
+
+const QUERY_CANCELED: &str = "57014";
+
+/// How queries are judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckMode {
+    /// EXPLAIN (ANALYZE, BUFFERS): runs the queries (rolled back) and times them.
+    Analyze,
+    /// EXPLAIN only: planner cost against `max_cost`; runs nothing.
+    Explain,
+    /// pg_stat_statements: production timings, zero added load.
+    Stats,
+}
+
+impl CheckMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckMode::Analyze => "analyze",
+            CheckMode::Explain => "explain",
+            CheckMode::Stats => "stats",
+        }
+    }
+}
+
+/// The result for one query.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryCheck {
+    pub name: String,
+    /// The SQL as measured with the first parameter set bound.
+    pub sql: String,
+    pub param_sets: usize,
+    pub runs: usize,
+    pub weight: Option<f64>,
+    pub budget: Budget,
+    /// `None` when the query could not be measured (see `error`).
+    pub verdict: Option<BudgetVerdict>,
+    pub findings: PlanFindings,
+    pub error: Option<String>,
+}
+
+/// A workload query refused before anything ran.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "query `{name}` in the policy changes data ({keyword}); checks never change data: remove it, or set `allow_writes = true` to measure it in a transaction that is rolled back"
+)]
+pub struct WriteRefused {
+    pub name: String,
+    pub keyword: String,
+}
+
+/// Refuses data-changing workload queries that the policy does not allow.
+pub fn refuse_writes(policy: &Policy) -> Result<(), WriteRefused> {
+    for q in &policy.queries {
+        if let Some(keyword) = crate::sql::data_changing_keyword(&q.sql)
+            && !q.allow_writes
+        {
+            return Err(WriteRefused {
+                name: q.name.clone(),
+                keyword,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs every workload query in `mode` (analyze or explain).
+pub fn check_workload(client: &mut Client, policy: &Policy, mode: CheckMode) -> Vec<QueryCheck> {
+    policy
+        .queries
+        .iter()
+        .map(|q| {
+            tracing::info!(query = %q.name, "checking");
+            let budget = policy.budget_for(q);
+            let first_sql = q
+                .params
+                .first()
+                .map_or_else(|| Ok(q.sql.clone()), |p| bind_literals(&q.sql, p))
+                .unwrap_or_else(|_| q.sql.clone());
+            let mut result = QueryCheck {
+                name: q.name.clone(),
+                sql: first_sql.trim().to_string(),
+                param_sets: q.params.len().max(1),
+                runs: 0,
+                weight: q.weight,
+                budget,
+                verdict: None,
+                findings: PlanFindings::default(),
+                error: None,
+            };
+            let measured = match mode {
+                CheckMode::Explain => explain_query(client, policy, q, &mut result),
+                _ => analyze_query(client, policy, q, &mut result),
+            };
+            if let Err(e) = measured {
+                result.error = Some(e);
+            }
+            result
+        })
+        .collect()
+}
+
+fn param_sets(q: &WorkloadQuery) -> Result<Vec<String>, String> {
+    if q.params.is_empty() {
+        return Ok(vec![q.sql.clone()]);
+    }
+    q.params.iter().map(|p| bind_literals(&q.sql, p)).collect()
+}
+
+fn timeout_ms(policy: &Policy, budget: &Budget) -> u64 {
+    ((budget.mean_ms * policy.check.timeout_factor).max(1000.0)) as u64
+}
+
+fn begin(client: &mut Client, q: &WorkloadQuery, timeout_ms: u64) -> Result<(), postgres::Error> {
+    let access = if q.allow_writes {
+        "READ WRITE"
+    } else {
+        "READ ONLY"
+    };
+    client.batch_execute(&format!(
+        "BEGIN {access}; SET LOCAL statement_timeout = '{timeout_ms}ms'"
+    ))
+}
+
+/// One EXPLAIN in the open transaction; `Ok(None)` when cut by the timeout.
+fn explain_once(
+    client: &mut Client,
+    options: &str,
+    sql: &str,
+) -> Result<Option<explain::Explain>, String> {
+    let text = format!("EXPLAIN ({options}, FORMAT JSON) {sql}");
+    match client.simple_query(&text) {
+        Ok(messages) => {
+            let json = messages
+                .iter()
+                .find_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                    _ => None,
+                })
+                .ok_or("EXPLAIN returned no plan")?;
+            let parsed = explain::parse(&json).map_err(|e| format!("cannot read the plan: {e}"))?;
+            Ok(Some(parsed))
+        }
+        Err(e) if db::sqlstate(&e) == Some(QUERY_CANCELED) => Ok(None),
+        Err(e) => Err(db::describe(&e)),
+    }
+}
+
+fn analyze_query(
+    client: &mut Client,
+    policy: &Policy,
+    q: &WorkloadQuery,
+    out: &mut QueryCheck,
+) -> Result<(), String> {
+    let timeout = timeout_ms(policy, &out.budget);
+    let mut measurement = Measurement::default();
+    let mut slowest: Option<(f64, explain::PlanNode)> = None;
+    for sql in param_sets(q)? {
+        begin(client, q, timeout).map_err(|e| db::describe(&e))?;
+        let result = (|| -> Result<(), String> {
+            for run in 0..(policy.check.warmup + policy.check.runs) {
+                let Some(e) = explain_once(client, "ANALYZE, BUFFERS", &sql)? else {
+                    measurement.cut_at_ms = Some(timeout as f64);
+                    return Ok(());
+                };
+                if run < policy.check.warmup {
+                    continue;
+                }
+                let ms = e.planning_time.unwrap_or(0.0) + e.execution_time.unwrap_or(0.0);
+                measurement.samples_ms.push(ms);
+                if slowest.as_ref().is_none_or(|(t, _)| ms > *t) {
+                    slowest = Some((ms, e.plan));
+                }
+            }
+            Ok(())
+        })();
+        let _ = client.batch_execute("ROLLBACK");
+        result?;
+        if measurement.cut_at_ms.is_some() {
+            break;
+        }
+    }
+    out.runs = measurement.samples_ms.len();
+    out.verdict = Some(judge_times(&out.budget, &measurement));
+    if let Some((_, plan)) = slowest {
+        out.findings = explain::findings(&plan);
+    } else if measurement.cut_at_ms.is_some() {
+        // Cut before any run finished: the plain plan still says where the time would go.
+        out.findings = plain_plan_findings(client, q, timeout)?;
+    }
+    Ok(())
+}
+
+fn plain_plan_findings(
+    client: &mut Client,
+    q: &WorkloadQuery,
+    timeout: u64,
+) -> Result<PlanFindings, String> {
+    let sql = param_sets(q)?.into_iter().next().unwrap_or_default();
+    begin(client, q, timeout).map_err(|e| db::describe(&e))?;
+    let plan = explain_once(client, "COSTS", &sql);
+    let _ = client.batch_execute("ROLLBACK");
+    Ok(plan?
+        .map(|e| explain::findings(&e.plan))
+        .unwrap_or_default())
+}
+
+fn explain_query(
+    client: &mut Client,
+    policy: &Policy,
+    q: &WorkloadQuery,
+    out: &mut QueryCheck,
+) -> Result<(), String> {
+    let max_cost = q.max_cost.unwrap_or(policy.budget.max_cost);
+    let mut costs = Vec::new();
+    let mut worst: Option<explain::PlanNode> = None;
+    for sql in param_sets(q)? {
+        begin(client, q, 10_000).map_err(|e| db::describe(&e))?;
+        let plan = explain_once(client, "COSTS", &sql);
+        let _ = client.batch_execute("ROLLBACK");
+        let Some(e) = plan? else {
+            return Err("planning took longer than 10 s".into());
+        };
+        if worst
+            .as_ref()
+            .is_none_or(|w| e.plan.total_cost > w.total_cost)
+        {
+            costs.push(e.plan.total_cost);
+            worst = Some(e.plan);
+        } else {
+            costs.push(e.plan.total_cost);
+        }
+    }
+    out.runs = costs.len();
+    out.verdict = Some(judge_cost(max_cost, &costs));
+    out.findings = worst.map(|p| explain::findings(&p)).unwrap_or_default();
+    Ok(())
+}

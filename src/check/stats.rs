@@ -1,0 +1,88 @@
+//! `check --mode stats`: judges the statements in `pg_stat_statements` against the default
+//! budget, adding no load to the database. p95 is estimated as mean + 1.645 standard
+//! deviations (capped at the observed maximum), as the view keeps no percentiles.
+
+use super::QueryCheck;
+use crate::db;
+use crate::explain::{BudgetVerdict, PlanFindings, Verdict};
+use crate::policy::Policy;
+use postgres::Client;
+
+const HAS_VIEW: &str = "SELECT to_regclass('pg_stat_statements') IS NOT NULL";
+const TOP_STATEMENTS: &str = "SELECT queryid::text, query, calls, mean_exec_time, stddev_exec_time, max_exec_time \
+     FROM pg_stat_statements \
+     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+       AND calls >= $1 \
+       AND query !~* '^\\s*(EXPLAIN|BEGIN|COMMIT|ROLLBACK|SET|RESET|SHOW)\\M' \
+       AND query !~* 'pg_stat_statements' \
+     ORDER BY total_exec_time DESC LIMIT $2";
+
+/// Reads and judges the top statements. Errors name the extension and the fix.
+pub fn check_stats(client: &mut Client, policy: &Policy) -> Result<Vec<QueryCheck>, String> {
+    let exists: bool = client
+        .query_one(HAS_VIEW, &[])
+        .map_err(|e| db::describe(&e))?
+        .get(0);
+    if !exists {
+        return Err("pg_stat_statements is not installed in this database: add it to shared_preload_libraries, restart, and run `CREATE EXTENSION pg_stat_statements`; or use --mode analyze".into());
+    }
+    let rows = client
+        .query(
+            TOP_STATEMENTS,
+            &[&policy.stats.min_calls, &policy.stats.top],
+        )
+        .map_err(|e| format!("cannot read pg_stat_statements: {}", db::describe(&e)))?;
+    let budget = crate::explain::Budget {
+        mean_ms: policy.budget.mean_ms,
+        p95_ms: policy.budget.p95_ms,
+    };
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let (id, query, calls): (String, String, i64) = (r.get(0), r.get(1), r.get(2));
+            let (mean, stddev, max): (f64, f64, f64) = (r.get(3), r.get(4), r.get(5));
+            let verdict = judge(&budget, mean, stddev, max);
+            QueryCheck {
+                name: format!("queryid {id}"),
+                sql: query.split_whitespace().collect::<Vec<_>>().join(" "),
+                param_sets: 1,
+                runs: calls as usize,
+                weight: None,
+                budget,
+                verdict: Some(verdict),
+                findings: PlanFindings::default(),
+                error: None,
+            }
+        })
+        .collect())
+}
+
+fn judge(budget: &crate::explain::Budget, mean: f64, stddev: f64, max: f64) -> BudgetVerdict {
+    let p95 = (mean + 1.645 * stddev).min(max.max(mean));
+    let mut reasons = Vec::new();
+    if mean > budget.mean_ms {
+        reasons.push(format!(
+            "mean {mean:.1} ms > budget {:.1} ms",
+            budget.mean_ms
+        ));
+    }
+    if let Some(limit) = budget.p95_ms
+        && p95 > limit
+    {
+        reasons.push(format!(
+            "p95 (estimated) {p95:.1} ms > budget {limit:.1} ms"
+        ));
+    }
+    let r = |x: f64| (x * 100.0).round() / 100.0;
+    BudgetVerdict {
+        verdict: if reasons.is_empty() {
+            Verdict::Within
+        } else {
+            Verdict::Over
+        },
+        mean_ms: r(mean),
+        p95_ms: r(p95),
+        max_ms: r(max),
+        reasons,
+    }
+}

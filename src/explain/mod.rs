@@ -1,0 +1,222 @@
+//! A typed model of `EXPLAIN (FORMAT JSON)` output and what pgwarden reads from it: where the
+//! time goes, sequential scans of large tables, row misestimates, rows removed by filters.
+
+mod budget;
+
+pub use budget::{Budget, BudgetVerdict, Measurement, Verdict, judge_cost, judge_times};
+
+use serde::{Deserialize, Serialize};
+
+/// One element of the top-level EXPLAIN JSON array.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Explain {
+    #[serde(rename = "Plan")]
+    pub plan: PlanNode,
+    #[serde(rename = "Planning Time")]
+    pub planning_time: Option<f64>,
+    #[serde(rename = "Execution Time")]
+    pub execution_time: Option<f64>,
+}
+
+/// A plan node; fields absent without ANALYZE or BUFFERS are `None`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlanNode {
+    #[serde(rename = "Node Type")]
+    pub node_type: String,
+    #[serde(rename = "Relation Name")]
+    pub relation_name: Option<String>,
+    #[serde(rename = "Schema")]
+    pub schema: Option<String>,
+    #[serde(rename = "Index Name")]
+    pub index_name: Option<String>,
+    #[serde(rename = "Total Cost")]
+    pub total_cost: f64,
+    #[serde(rename = "Plan Rows")]
+    pub plan_rows: f64,
+    #[serde(rename = "Actual Total Time")]
+    pub actual_total_time: Option<f64>,
+    #[serde(rename = "Actual Rows")]
+    pub actual_rows: Option<f64>,
+    #[serde(rename = "Actual Loops")]
+    pub actual_loops: Option<f64>,
+    #[serde(rename = "Rows Removed by Filter")]
+    pub rows_removed_by_filter: Option<f64>,
+    #[serde(rename = "Filter")]
+    pub filter: Option<String>,
+    #[serde(rename = "Shared Hit Blocks")]
+    pub shared_hit_blocks: Option<i64>,
+    #[serde(rename = "Shared Read Blocks")]
+    pub shared_read_blocks: Option<i64>,
+    #[serde(rename = "Workers Launched")]
+    pub workers_launched: Option<i64>,
+    #[serde(rename = "Plans", default)]
+    pub plans: Vec<PlanNode>,
+}
+
+/// Parses the JSON text PostgreSQL returns for `EXPLAIN (FORMAT JSON)`.
+pub fn parse(json: &str) -> Result<Explain, serde_json::Error> {
+    let mut all: Vec<Explain> = serde_json::from_str(json)?;
+    all.pop()
+        .ok_or_else(|| serde::de::Error::custom("EXPLAIN returned an empty array"))
+}
+
+impl PlanNode {
+    /// Wall time of this node over all its loops, in ms (ANALYZE only). Below a Gather, loops
+    /// are parallel workers running at once, so the per-loop time is the wall time.
+    pub fn inclusive_ms(&self, parallel: bool) -> f64 {
+        let loops = if parallel {
+            1.0
+        } else {
+            self.actual_loops.unwrap_or(1.0)
+        };
+        self.actual_total_time.unwrap_or(0.0) * loops
+    }
+
+    fn starts_parallel(&self) -> bool {
+        self.node_type.starts_with("Gather")
+    }
+
+    /// Every node with its exclusive time (its own wall time minus its children's).
+    pub fn timed_nodes(&self) -> Vec<(&PlanNode, f64)> {
+        let mut out = Vec::new();
+        self.collect_timed(false, &mut out);
+        out
+    }
+
+    fn collect_timed<'a>(&'a self, parallel: bool, out: &mut Vec<(&'a PlanNode, f64)>) {
+        let below = parallel || self.starts_parallel();
+        let children: f64 = self.plans.iter().map(|c| c.inclusive_ms(below)).sum();
+        out.push((self, (self.inclusive_ms(parallel) - children).max(0.0)));
+        for child in &self.plans {
+            child.collect_timed(below, out);
+        }
+    }
+
+    /// Rows produced over all loops.
+    pub fn total_actual_rows(&self) -> Option<f64> {
+        self.actual_rows
+            .map(|r| r * self.actual_loops.unwrap_or(1.0))
+    }
+
+    /// This node and all below it, depth first.
+    pub fn walk(&self) -> Vec<&PlanNode> {
+        let mut out = vec![self];
+        for child in &self.plans {
+            out.extend(child.walk());
+        }
+        out
+    }
+
+    /// "Seq Scan on payments" and the like.
+    pub fn label(&self) -> String {
+        match (&self.relation_name, &self.index_name) {
+            (Some(rel), Some(idx)) => format!("{} using {idx} on {rel}", self.node_type),
+            (Some(rel), None) => format!("{} on {rel}", self.node_type),
+            _ => self.node_type.clone(),
+        }
+    }
+}
+
+/// What a plan says about why a query is slow.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PlanFindings {
+    /// The node with the most exclusive time, and that time in ms.
+    pub dominant_node: Option<String>,
+    pub dominant_ms: Option<f64>,
+    /// Tables read by sequential scans that produced or filtered many rows.
+    pub seq_scans: Vec<String>,
+    /// Nodes whose actual rows differ from the estimate by 10x or more.
+    pub misestimates: Vec<String>,
+    /// The most rows any node threw away with a filter.
+    pub rows_removed_by_filter: Option<f64>,
+}
+
+/// Rows a sequential scan must touch before it is worth naming.
+const LARGE_SCAN_ROWS: f64 = 10_000.0;
+/// Planner cost of a sequential scan worth naming when no actual rows are known (about a
+/// thousand pages or a hundred thousand rows).
+const LARGE_SCAN_COST: f64 = 1_000.0;
+/// Estimate error ratio worth naming.
+const MISESTIMATE_FACTOR: f64 = 10.0;
+
+/// Reads the findings from a plan (ANALYZE gives times and actual rows; a plain plan gives
+/// only estimated seq scans).
+pub fn findings(plan: &PlanNode) -> PlanFindings {
+    let nodes = plan.walk();
+    let mut out = PlanFindings::default();
+    if let Some((top, ms)) = plan
+        .timed_nodes()
+        .into_iter()
+        .filter(|(n, _)| n.actual_total_time.is_some())
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+    {
+        out.dominant_node = Some(top.label());
+        out.dominant_ms = Some(round2(ms));
+    }
+    for n in &nodes {
+        // With ANALYZE, rows read are known; without, a high scan cost stands in for a large table.
+        let large = match n.total_actual_rows() {
+            Some(rows) => {
+                rows + n.rows_removed_by_filter.unwrap_or(0.0) * n.actual_loops.unwrap_or(1.0)
+                    >= LARGE_SCAN_ROWS
+            }
+            None => n.total_cost >= LARGE_SCAN_COST,
+        };
+        if n.node_type.ends_with("Seq Scan") && large {
+            let rel = n.relation_name.clone().unwrap_or_default();
+            if !out.seq_scans.contains(&rel) {
+                out.seq_scans.push(rel);
+            }
+        }
+        if let Some(actual) = n.total_actual_rows() {
+            let loops = n.actual_loops.unwrap_or(1.0).max(1.0);
+            let estimated = (n.plan_rows * loops).max(1.0);
+            let ratio = actual.max(1.0) / estimated;
+            if !(1.0 / MISESTIMATE_FACTOR..=MISESTIMATE_FACTOR).contains(&ratio) {
+                out.misestimates.push(format!(
+                    "{}: estimated {} rows, got {}",
+                    n.label(),
+                    estimated.round(),
+                    actual.round()
+                ));
+            }
+        }
+        if let Some(removed) = n.rows_removed_by_filter {
+            let removed = removed * n.actual_loops.unwrap_or(1.0);
+            if removed > out.rows_removed_by_filter.unwrap_or(0.0) {
+                out.rows_removed_by_filter = Some(removed);
+            }
+        }
+    }
+    out
+}
+
+impl PlanFindings {
+    /// One sentence for a table cell.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if let (Some(node), Some(ms)) = (&self.dominant_node, self.dominant_ms) {
+            parts.push(format!("{node} takes {ms:.1} ms"));
+        }
+        if !self.seq_scans.is_empty() {
+            parts.push(format!("seq scan of {}", self.seq_scans.join(", ")));
+        }
+        if let Some(r) = self
+            .rows_removed_by_filter
+            .filter(|r| *r >= LARGE_SCAN_ROWS)
+        {
+            parts.push(format!("{r:.0} rows removed by filter"));
+        }
+        if let Some(m) = self.misestimates.first() {
+            parts.push(format!("misestimate: {m}"));
+        }
+        parts.join("; ")
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests;

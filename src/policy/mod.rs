@@ -1,0 +1,252 @@
+//! Policy files (TOML, versioned): budgets, check settings and the workload of named queries.
+//! Unknown fields are errors, reported with file, line and column.
+
+mod params;
+
+pub use params::{ParamValue, bind_literals};
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The only policy format version this build reads.
+pub const POLICY_VERSION: u32 = 1;
+
+/// A whole policy file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Format version; must be 1.
+    pub version: u32,
+    #[serde(default)]
+    pub budget: BudgetPolicy,
+    #[serde(default)]
+    pub check: CheckPolicy,
+    #[serde(default)]
+    pub stats: StatsPolicy,
+    /// The workload: named queries with parameter sets.
+    #[serde(default, rename = "query")]
+    pub queries: Vec<WorkloadQuery>,
+}
+
+/// Default budgets for every query.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetPolicy {
+    /// Mean time per query, ms (the seed: under 100 ms on average).
+    #[serde(default = "default_mean_ms")]
+    pub mean_ms: f64,
+    /// Optional 95th percentile, ms.
+    pub p95_ms: Option<f64>,
+    /// Planner cost limit for `--mode explain`.
+    #[serde(default = "default_max_cost")]
+    pub max_cost: f64,
+}
+
+impl Default for BudgetPolicy {
+    fn default() -> Self {
+        Self {
+            mean_ms: default_mean_ms(),
+            p95_ms: None,
+            max_cost: default_max_cost(),
+        }
+    }
+}
+
+fn default_mean_ms() -> f64 {
+    100.0
+}
+
+fn default_max_cost() -> f64 {
+    10_000.0
+}
+
+/// How `check --mode analyze` measures.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckPolicy {
+    /// Unmeasured runs per parameter set, to warm caches.
+    #[serde(default = "default_warmup")]
+    pub warmup: u32,
+    /// Measured runs per parameter set.
+    #[serde(default = "default_runs")]
+    pub runs: u32,
+    /// `statement_timeout` = this factor x the query's mean budget (at least 1 s), so a check
+    /// can never run away.
+    #[serde(default = "default_timeout_factor")]
+    pub timeout_factor: f64,
+}
+
+impl Default for CheckPolicy {
+    fn default() -> Self {
+        Self {
+            warmup: default_warmup(),
+            runs: default_runs(),
+            timeout_factor: default_timeout_factor(),
+        }
+    }
+}
+
+fn default_warmup() -> u32 {
+    1
+}
+
+fn default_runs() -> u32 {
+    5
+}
+
+fn default_timeout_factor() -> f64 {
+    10.0
+}
+
+/// How `check --mode stats` reads `pg_stat_statements`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsPolicy {
+    /// Ignore statements called fewer times than this.
+    #[serde(default = "default_min_calls")]
+    pub min_calls: i64,
+    /// Judge at most this many statements, by total time.
+    #[serde(default = "default_top")]
+    pub top: i64,
+}
+
+impl Default for StatsPolicy {
+    fn default() -> Self {
+        Self {
+            min_calls: default_min_calls(),
+            top: default_top(),
+        }
+    }
+}
+
+fn default_min_calls() -> i64 {
+    5
+}
+
+fn default_top() -> i64 {
+    50
+}
+
+/// One named query of the workload.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadQuery {
+    pub name: String,
+    /// SQL with `$1`-style parameters.
+    pub sql: String,
+    /// Parameter sets: each a list of values for `$1`, `$2`, ...; none for a query without
+    /// parameters.
+    #[serde(default)]
+    pub params: Vec<Vec<ParamValue>>,
+    /// Calls per minute in production (for weighting).
+    pub weight: Option<f64>,
+    /// Overrides of the default budget.
+    pub mean_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub max_cost: Option<f64>,
+    /// Allow a data-changing statement; it still runs in a transaction that is rolled back.
+    #[serde(default)]
+    pub allow_writes: bool,
+}
+
+/// A policy that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy file {}: {cause}; pass --policy FILE", path.display())]
+    Read { path: PathBuf, cause: String },
+    #[error("policy file {}:{line}:{column}: {message}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("policy file {}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Reads and validates a policy file.
+pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+    let text = std::fs::read_to_string(path).map_err(|e| PolicyError::Read {
+        path: path.to_path_buf(),
+        cause: e.to_string(),
+    })?;
+    parse(&text, path)
+}
+
+/// Parses policy text; `path` names it in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Policy, PolicyError> {
+    let policy: Policy = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((0, 0), |s| line_column(text, s.start));
+        PolicyError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: e.message().to_string(),
+        }
+    })?;
+    validate(&policy).map_err(|message| PolicyError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok(policy)
+}
+
+fn validate(p: &Policy) -> Result<(), String> {
+    if p.version != POLICY_VERSION {
+        return Err(format!(
+            "version {} is not supported; this pgwarden reads version {POLICY_VERSION}",
+            p.version
+        ));
+    }
+    if p.budget.mean_ms <= 0.0 || p.check.runs == 0 || p.check.timeout_factor < 1.0 {
+        return Err(
+            "budget.mean_ms must be > 0, check.runs >= 1 and check.timeout_factor >= 1".into(),
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    for q in &p.queries {
+        if !seen.insert(q.name.as_str()) {
+            return Err(format!(
+                "query `{}` is defined twice; names must be unique",
+                q.name
+            ));
+        }
+        let expected =
+            params::placeholder_count(&q.sql).map_err(|e| format!("query `{}`: {e}", q.name))?;
+        if expected > 0 && q.params.is_empty() {
+            return Err(format!(
+                "query `{}` uses ${expected} but has no `params` sets",
+                q.name
+            ));
+        }
+        if let Some(set) = q.params.iter().find(|set| set.len() != expected) {
+            return Err(format!(
+                "query `{}` takes {expected} parameter(s) but a `params` set has {}",
+                q.name,
+                set.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl Policy {
+    /// The budget for `q`: its overrides over the defaults.
+    pub fn budget_for(&self, q: &WorkloadQuery) -> crate::explain::Budget {
+        crate::explain::Budget {
+            mean_ms: q.mean_ms.unwrap_or(self.budget.mean_ms),
+            p95_ms: q.p95_ms.or(self.budget.p95_ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

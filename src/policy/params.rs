@@ -1,0 +1,101 @@
+//! Parameter values of workload queries and their binding as SQL literals.
+//!
+//! Values are bound as untyped quoted literals (`'open'`, `'42'`, `'{"rust","go"}'`), which
+//! PostgreSQL types from context exactly as it types `$1` parameters, so the plan is the custom
+//! plan the application's parameters would get, and the measured SQL can be shown as it ran.
+
+use crate::db::quote_literal;
+use serde::{Deserialize, Serialize};
+
+/// One parameter value from a policy file.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    Bool(bool),
+    Integer(i64),
+    Float(f64),
+    Text(String),
+    Array(Vec<ParamValue>),
+}
+
+impl ParamValue {
+    /// The value as PostgreSQL's text input form (arrays as `{...}`).
+    fn text_form(&self) -> String {
+        match self {
+            ParamValue::Bool(b) => b.to_string(),
+            ParamValue::Integer(i) => i.to_string(),
+            ParamValue::Float(f) => f.to_string(),
+            ParamValue::Text(s) => s.clone(),
+            ParamValue::Array(items) => {
+                let inner: Vec<String> = items.iter().map(ParamValue::array_element).collect();
+                format!("{{{}}}", inner.join(","))
+            }
+        }
+    }
+
+    fn array_element(&self) -> String {
+        match self {
+            ParamValue::Array(_) => self.text_form(),
+            other => format!(
+                "\"{}\"",
+                other.text_form().replace('\\', "\\\\").replace('"', "\\\"")
+            ),
+        }
+    }
+}
+
+/// The highest `$n` in `sql`.
+pub fn placeholder_count(sql: &str) -> Result<usize, String> {
+    let found = crate::sql::placeholders(sql).map_err(|e| e.to_string())?;
+    Ok(found.iter().map(|(_, n)| *n).max().unwrap_or(0))
+}
+
+/// `sql` with each `$n` replaced by the literal of `values[n-1]`; strings, comments and dollar
+/// quotes are left alone.
+pub fn bind_literals(sql: &str, values: &[ParamValue]) -> Result<String, String> {
+    let found = crate::sql::placeholders(sql).map_err(|e| e.to_string())?;
+    let mut out = String::with_capacity(sql.len());
+    let mut last = 0;
+    for (range, n) in found {
+        let value = values
+            .get(n.wrapping_sub(1))
+            .ok_or_else(|| format!("${n} has no value ({} given)", values.len()))?;
+        out.push_str(&sql[last..range.start]);
+        out.push_str(&quote_literal(&value.text_form()));
+        last = range.end;
+    }
+    out.push_str(&sql[last..]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_become_untyped_literals() {
+        let sql = "SELECT * FROM t WHERE a = $1 AND b > $2 AND c @> $3 AND d = '$1' -- $2\n";
+        let got = bind_literals(
+            sql,
+            &[
+                ParamValue::Text("it's".into()),
+                ParamValue::Integer(42),
+                ParamValue::Array(vec![
+                    ParamValue::Text("rust".into()),
+                    ParamValue::Text("c\"q".into()),
+                ]),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            "SELECT * FROM t WHERE a = 'it''s' AND b > '42' AND c @> '{\"rust\",\"c\\\"q\"}' AND d = '$1' -- $2\n"
+        );
+    }
+
+    #[test]
+    fn missing_value_is_an_error() {
+        assert!(bind_literals("SELECT $2", &[ParamValue::Bool(true)]).is_err());
+        assert_eq!(placeholder_count("SELECT $1, $3, '$9'").unwrap(), 3);
+    }
+}

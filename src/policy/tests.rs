@@ -1,0 +1,74 @@
+use super::*;
+
+fn parse_str(text: &str) -> Result<Policy, PolicyError> {
+    parse(text, Path::new("policies/test.toml"))
+}
+
+#[test]
+fn shipped_default_policy_parses() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/default.toml");
+    let p = load(&path).unwrap();
+    assert_eq!(p.budget.mean_ms, 100.0);
+    assert!(p.queries.len() >= 6);
+}
+
+#[test]
+fn overrides_apply_per_query() {
+    let p = parse_str(
+        "version = 1\n[budget]\nmean_ms = 100\np95_ms = 300\n\n[[query]]\nname = \"a\"\nsql = \"SELECT 1\"\nmean_ms = 20\n",
+    )
+    .unwrap();
+    let b = p.budget_for(&p.queries[0]);
+    assert_eq!((b.mean_ms, b.p95_ms), (20.0, Some(300.0)));
+}
+
+#[test]
+fn unknown_field_is_located() {
+    let err = parse_str("version = 1\n\n[budget]\nmean_ms = 100\nmaen_ms = 5\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("policy file policies/test.toml:5:1:"),
+        "{msg}"
+    );
+    assert!(msg.contains("maen_ms"), "{msg}");
+}
+
+#[test]
+fn syntax_error_is_located() {
+    let err = parse_str("version = 1\n[[query]]\nname = \"a\nsql = \"x\"\n").unwrap_err();
+    assert!(err.to_string().contains("test.toml:3:"), "{err}");
+}
+
+#[test]
+fn wrong_type_is_located() {
+    let err = parse_str("version = 1\n[budget]\nmean_ms = \"fast\"\n").unwrap_err();
+    assert!(err.to_string().contains("test.toml:3:11"), "{err}");
+}
+
+#[test]
+fn parameter_sets_must_match_the_placeholders() {
+    let err = parse_str(
+        "version = 1\n[[query]]\nname = \"a\"\nsql = \"SELECT $1, $2\"\nparams = [[1]]\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("takes 2 parameter(s)"), "{err}");
+    let err = parse_str("version = 1\n[[query]]\nname = \"a\"\nsql = \"SELECT $1\"\n").unwrap_err();
+    assert!(err.to_string().contains("no `params`"), "{err}");
+}
+
+#[test]
+fn unsupported_version_and_duplicates_are_refused() {
+    assert!(
+        parse_str("version = 2\n")
+            .unwrap_err()
+            .to_string()
+            .contains("version 2")
+    );
+    let dup = "version = 1\n[[query]]\nname = \"a\"\nsql = \"SELECT 1\"\n[[query]]\nname = \"a\"\nsql = \"SELECT 2\"\n";
+    assert!(
+        parse_str(dup)
+            .unwrap_err()
+            .to_string()
+            .contains("defined twice")
+    );
+}
