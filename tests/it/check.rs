@@ -1,0 +1,328 @@
+//! `pgwarden check` against real PostgreSQL: the budget gate, its safety (read-only,
+//! rolled back, timeouts), stats mode, policy errors; `data generate`; the demo's wiring.
+
+use crate::common::*;
+use std::path::Path;
+
+/// The seed workload's four index-backed queries with a tight budget, so a small data scale
+/// shows the same verdicts as the demo's 100 ms at scale 1.
+const SEED_POLICY: &str = r#"
+version = 1
+[budget]
+mean_ms = 15.0
+[check]
+warmup = 1
+runs = 3
+
+[[query]]
+name = "projects_by_status"
+sql = "SELECT count(*) FROM projects WHERE status = $1"
+params = [["draft"], ["cancelled"]]
+
+[[query]]
+name = "developer_tasks"
+sql = "SELECT id, title, status, due_date FROM tasks WHERE developer_id = $1 ORDER BY due_date"
+params = [[4242], [77]]
+
+[[query]]
+name = "users_with_skill"
+sql = "SELECT id, display_name, hourly_rate FROM users WHERE skills @> $1"
+params = [[["haskell"]], [["elixir", "postgres"]]]
+
+[[query]]
+name = "payments_by_status_in_range"
+sql = "SELECT id, amount, created_at FROM payments WHERE status = $1 AND created_at >= $2 AND created_at < $3 ORDER BY created_at LIMIT 100"
+params = [["failed", "2026-08-01", "2026-11-01"]]
+"#;
+
+fn policy_file(text: &str) -> tempfile::NamedTempFile {
+    let f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(f.path(), text).unwrap();
+    f
+}
+
+fn check(db: &TestDb, policy: &Path, extra: &[&str]) -> std::process::Output {
+    db.pgwarden(&shipped_migrations())
+        .arg("--policy")
+        .arg(policy)
+        .args(["--format", "json", "check"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// The seed schema (V1 only) filled at `scale`.
+fn seed_database(label: &str, scale: &str) -> TestDb {
+    let db = TestDb::new(label);
+    let out = db
+        .pgwarden(&shipped_migrations())
+        .args(["migrate", "apply", "--target", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = db
+        .pgwarden(&shipped_migrations())
+        .args(["data", "generate", "--scale", scale])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db
+}
+
+#[test]
+fn check_fails_on_the_unindexed_seed_schema_and_passes_after_the_seed_indexes() {
+    let db = seed_database("gate", "0.2");
+    let policy = policy_file(SEED_POLICY);
+    let junit = tempfile::NamedTempFile::new().unwrap();
+    let before = check(
+        &db,
+        policy.path(),
+        &["--junit", junit.path().to_str().unwrap()],
+    );
+    assert_eq!(before.status.code(), Some(1), "{}", stderr(&before));
+    let report = json(&before);
+    assert_eq!(report["over_budget"], 4, "{report:#}");
+    for q in report["queries"].as_array().unwrap() {
+        let scans = q["findings"]["seq_scans"].as_array().unwrap();
+        assert_eq!(
+            scans.len(),
+            1,
+            "each slow query is explained by its seq scan: {q:#}"
+        );
+        assert_eq!(q["verdict"]["verdict"], "over");
+    }
+    let xml = std::fs::read_to_string(junit.path()).unwrap();
+    assert!(
+        xml.contains("failures=\"4\"") && xml.contains("<failure message=\"mean "),
+        "{xml}"
+    );
+
+    let out = db
+        .pgwarden(&shipped_migrations())
+        .args(["migrate", "apply"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let after = check(&db, policy.path(), &[]);
+    assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
+    assert_eq!(json(&after)["over_budget"], 0);
+}
+
+#[test]
+fn a_delete_is_refused_unless_allowed_and_then_rolled_back() {
+    let db = TestDb::new("delete");
+    db.client()
+        .batch_execute("CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100);")
+        .unwrap();
+    let refused = policy_file(
+        "version = 1\n[[query]]\nname = \"purge\"\nsql = \"DELETE FROM t WHERE id > $1\"\nparams = [[10]]\n",
+    );
+    let out = check(&db, refused.path(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("`purge`") && err.contains("DELETE") && err.contains("allow_writes = true"),
+        "{err}"
+    );
+
+    let allowed = policy_file(
+        "version = 1\n[[query]]\nname = \"purge\"\nsql = \"DELETE FROM t WHERE id > $1\"\nparams = [[10]]\nallow_writes = true\n",
+    );
+    let out = check(&db, allowed.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(json(&out)["queries"][0]["runs"].as_u64().unwrap() >= 1);
+    let rows: i64 = db.scalar("SELECT count(*) FROM t");
+    assert_eq!(rows, 100, "the DELETE ran but was rolled back");
+}
+
+#[test]
+fn read_only_transaction_stops_hidden_writes() {
+    let db = TestDb::new("hidden");
+    db.client()
+        .batch_execute("CREATE SEQUENCE s; CREATE TABLE t (id int);")
+        .unwrap();
+    let policy =
+        policy_file("version = 1\n[[query]]\nname = \"sneaky\"\nsql = \"SELECT nextval('s')\"\n");
+    let out = check(&db, policy.path(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let q = &json(&out)["queries"][0];
+    assert!(
+        q["error"]
+            .as_str()
+            .unwrap()
+            .contains("read-only transaction"),
+        "{q:#}"
+    );
+}
+
+#[test]
+fn a_runaway_query_is_cut_by_the_timeout_and_reported_over_budget() {
+    let db = TestDb::new("runaway");
+    let policy = policy_file(
+        "version = 1\n[budget]\nmean_ms = 50\n[[query]]\nname = \"slow\"\nsql = \"SELECT pg_sleep(30)\"\n",
+    );
+    let started = std::time::Instant::now();
+    let out = check(&db, policy.path(), &[]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the timeout must cut it"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "over budget, not an error: {}",
+        stderr(&out)
+    );
+    let v = &json(&out)["queries"][0]["verdict"];
+    assert_eq!(v["verdict"], "over");
+    assert!(
+        v["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("cut by statement_timeout after 1000 ms"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn stats_mode_judges_pg_stat_statements_rows() {
+    let db = TestDb::new("stats");
+    let mut c = db.client();
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .unwrap();
+    c.batch_execute("CREATE TABLE stats_marker (x int)")
+        .unwrap();
+    for _ in 0..6 {
+        c.batch_execute("SELECT pg_sleep(0.03), 'stats_slow_marker'")
+            .unwrap();
+        c.batch_execute("SELECT count(*) FROM stats_marker")
+            .unwrap();
+    }
+    let policy = policy_file("version = 1\n[budget]\nmean_ms = 10\n[stats]\nmin_calls = 5\n");
+    let out = check(&db, policy.path(), &["--mode", "stats"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    let queries = report["queries"].as_array().unwrap();
+    let slow = queries
+        .iter()
+        .find(|q| q["sql"].as_str().unwrap().contains("pg_sleep"))
+        .expect("the slow statement");
+    assert_eq!(slow["verdict"]["verdict"], "over");
+    assert!(slow["verdict"]["mean_ms"].as_f64().unwrap() >= 29.0);
+    let fast = queries
+        .iter()
+        .find(|q| q["sql"].as_str().unwrap().contains("stats_marker"))
+        .expect("the fast statement");
+    assert_eq!(fast["verdict"]["verdict"], "within");
+
+    let without = TestDb::new("nostats");
+    let out = check(&without, policy.path(), &["--mode", "stats"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("CREATE EXTENSION pg_stat_statements"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn explain_mode_judges_cost_without_running() {
+    let db = TestDb::new("explain");
+    db.client()
+        .batch_execute("CREATE TABLE big (id int, v int); INSERT INTO big SELECT g, g % 10 FROM generate_series(1, 200000) g; ANALYZE big;")
+        .unwrap();
+    let policy = policy_file(
+        "version = 1\n[budget]\nmax_cost = 1000\n[[query]]\nname = \"scan\"\nsql = \"SELECT * FROM big WHERE v = $1\"\nparams = [[3]]\n[[query]]\nname = \"one\"\nsql = \"SELECT 1\"\n",
+    );
+    let out = check(&db, policy.path(), &["--mode", "explain"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["queries"][0]["verdict"]["verdict"], "over");
+    assert_eq!(report["queries"][0]["findings"]["seq_scans"][0], "big");
+    assert_eq!(report["queries"][1]["verdict"]["verdict"], "within");
+}
+
+#[test]
+fn broken_policy_files_give_located_errors() {
+    let db = TestDb::new("badpolicy");
+    let cases = [
+        (
+            "version = 1\n[budget]\nmean_ms = 100\nmean_msec = 5\n",
+            ":4:1:",
+        ),
+        (
+            "version = 1\n[[query]]\nname = \"q\"\nsql = \"SELECT $1\"\nparams = [[1, 2]]\n",
+            "takes 1 parameter",
+        ),
+        ("version = 1\n[budget\n", ":2:"),
+    ];
+    for (text, expected) in cases {
+        let f = policy_file(text);
+        let out = check(&db, f.path(), &[]);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(f.path().to_str().unwrap()) && err.contains(expected),
+            "{text}: {err}"
+        );
+    }
+    let out = check(&db, Path::new("/nonexistent/policy.toml"), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("/nonexistent/policy.toml"));
+}
+
+#[test]
+fn data_generate_refuses_a_missing_or_filled_schema() {
+    let db = TestDb::new("gen_missing");
+    let out = db
+        .pgwarden(&shipped_migrations())
+        .args(["data", "generate", "--scale", "0.001"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("migrate apply --target 1"),
+        "{}",
+        stderr(&out)
+    );
+    let db = seed_database("gen_twice", "0.001");
+    let users: i64 = db.scalar("SELECT count(*) FROM users");
+    assert_eq!(users, 1600);
+    let orphans: i64 = db.scalar("SELECT count(*) FROM tasks t LEFT JOIN users u ON u.id = t.developer_id WHERE u.id IS NULL");
+    assert_eq!(orphans, 0, "generated foreign keys are consistent");
+    let out = db
+        .pgwarden(&shipped_migrations())
+        .args(["data", "generate", "--scale", "0.001"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("already has rows"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn demo_runs_end_to_end_at_a_small_scale() {
+    let out = pgwarden()
+        .args(["--format", "json", "demo", "--scale", "0.01"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let comparison = report["comparison"].as_array().unwrap();
+    assert_eq!(comparison.len(), 7);
+    assert!(
+        comparison.iter().all(|c| c["after"] == "within"),
+        "{comparison:#?}"
+    );
+    let titles: Vec<&str> = report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    assert!(titles.iter().any(|t| t.starts_with("data generate")));
+    assert!(titles.iter().any(|t| t.contains("dry run")));
+}
