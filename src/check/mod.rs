@@ -126,41 +126,49 @@ fn timeout_ms(policy: &Policy, budget: &Budget) -> u64 {
     ((budget.mean_ms * policy.check.timeout_factor).max(1000.0)) as u64
 }
 
-fn begin(client: &mut Client, q: &WorkloadQuery, timeout_ms: u64) -> Result<(), postgres::Error> {
+/// Runs `explains` (each `EXPLAIN (...) sql`) in one transaction that is rolled back, as a
+/// single round trip. `Ok(None)` when the statement_timeout cut it.
+fn explain_batch(
+    client: &mut Client,
+    q: &WorkloadQuery,
+    timeout_ms: u64,
+    explains: &[String],
+) -> Result<Option<Vec<explain::Explain>>, String> {
     let access = if q.allow_writes {
         "READ WRITE"
     } else {
         "READ ONLY"
     };
-    client.batch_execute(&format!(
-        "BEGIN {access}; SET LOCAL statement_timeout = '{timeout_ms}ms'"
-    ))
-}
-
-/// One EXPLAIN in the open transaction; `Ok(None)` when cut by the timeout.
-fn explain_once(
-    client: &mut Client,
-    options: &str,
-    sql: &str,
-) -> Result<Option<explain::Explain>, String> {
-    let text = format!("EXPLAIN ({options}, FORMAT JSON) {sql}");
-    match client.simple_query(&text) {
-        Ok(messages) => {
-            let json = messages
-                .iter()
-                .find_map(|m| match m {
-                    postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-                    _ => None,
-                })
-                .ok_or("EXPLAIN returned no plan")?;
-            let parsed = explain::parse(&json).map_err(|e| format!("cannot read the plan: {e}"))?;
-            Ok(Some(parsed))
-        }
-        Err(e) if db::sqlstate(&e) == Some(QUERY_CANCELED) => Ok(None),
-        Err(e) => Err(db::describe(&e)),
+    let mut batch = format!("BEGIN {access};\nSET LOCAL statement_timeout = '{timeout_ms}ms';\n");
+    for e in explains {
+        batch.push_str(e);
+        batch.push_str(";\n");
     }
+    batch.push_str("ROLLBACK");
+    let messages = match client.simple_query(&batch) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK");
+            if db::sqlstate(&e) == Some(QUERY_CANCELED) {
+                return Ok(None);
+            }
+            return Err(db::describe(&e));
+        }
+    };
+    let plans = messages
+        .iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => r.get(0).map(explain::parse),
+            _ => None,
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("cannot read the plan: {e}"))?;
+    Ok(Some(plans))
 }
 
+/// Times the query: per parameter set, warm-up runs with per-node timing (their plan explains
+/// where the time goes), then measured runs with `TIMING OFF`, whose totals are not inflated by
+/// per-row clock reads.
 fn analyze_query(
     client: &mut Client,
     policy: &Policy,
@@ -168,32 +176,32 @@ fn analyze_query(
     out: &mut QueryCheck,
 ) -> Result<(), String> {
     let timeout = timeout_ms(policy, &out.budget);
+    let warmup = policy.check.warmup.max(1) as usize;
     let mut measurement = Measurement::default();
     let mut slowest: Option<(f64, explain::PlanNode)> = None;
     for sql in param_sets(q)? {
-        begin(client, q, timeout).map_err(|e| db::describe(&e))?;
-        let result = (|| -> Result<(), String> {
-            for run in 0..(policy.check.warmup + policy.check.runs) {
-                let Some(e) = explain_once(client, "ANALYZE, BUFFERS", &sql)? else {
-                    measurement.cut_at_ms = Some(timeout as f64);
-                    return Ok(());
-                };
-                if run < policy.check.warmup {
-                    continue;
-                }
-                let ms = e.planning_time.unwrap_or(0.0) + e.execution_time.unwrap_or(0.0);
-                measurement.samples_ms.push(ms);
-                if slowest.as_ref().is_none_or(|(t, _)| ms > *t) {
-                    slowest = Some((ms, e.plan));
-                }
-            }
-            Ok(())
-        })();
-        let _ = client.batch_execute("ROLLBACK");
-        result?;
-        if measurement.cut_at_ms.is_some() {
+        let mut explains = vec![format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}"); warmup];
+        explains.extend(vec![
+            format!(
+                "EXPLAIN (ANALYZE, TIMING OFF, BUFFERS, FORMAT JSON) {sql}"
+            );
+            policy.check.runs as usize
+        ]);
+        let Some(plans) = explain_batch(client, q, timeout, &explains)? else {
+            measurement.cut_at_ms = Some(timeout as f64);
             break;
+        };
+        let times: Vec<f64> = plans[warmup..]
+            .iter()
+            .map(|e| e.planning_time.unwrap_or(0.0) + e.execution_time.unwrap_or(0.0))
+            .collect();
+        let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+        if slowest.as_ref().is_none_or(|(t, _)| mean > *t)
+            && let Some(diagnostic) = plans.into_iter().next()
+        {
+            slowest = Some((mean, diagnostic.plan));
         }
+        measurement.samples_ms.extend(times);
     }
     out.runs = measurement.samples_ms.len();
     out.verdict = Some(judge_times(&out.budget, &measurement));
@@ -201,23 +209,19 @@ fn analyze_query(
         out.findings = explain::findings(&plan);
     } else if measurement.cut_at_ms.is_some() {
         // Cut before any run finished: the plain plan still says where the time would go.
-        out.findings = plain_plan_findings(client, q, timeout)?;
+        let sql = param_sets(q)?.into_iter().next().unwrap_or_default();
+        let plan = explain_batch(
+            client,
+            q,
+            timeout,
+            &[format!("EXPLAIN (FORMAT JSON) {sql}")],
+        )?;
+        out.findings = plan
+            .and_then(|p| p.into_iter().next())
+            .map(|e| explain::findings(&e.plan))
+            .unwrap_or_default();
     }
     Ok(())
-}
-
-fn plain_plan_findings(
-    client: &mut Client,
-    q: &WorkloadQuery,
-    timeout: u64,
-) -> Result<PlanFindings, String> {
-    let sql = param_sets(q)?.into_iter().next().unwrap_or_default();
-    begin(client, q, timeout).map_err(|e| db::describe(&e))?;
-    let plan = explain_once(client, "COSTS", &sql);
-    let _ = client.batch_execute("ROLLBACK");
-    Ok(plan?
-        .map(|e| explain::findings(&e.plan))
-        .unwrap_or_default())
 }
 
 fn explain_query(
@@ -230,20 +234,16 @@ fn explain_query(
     let mut costs = Vec::new();
     let mut worst: Option<explain::PlanNode> = None;
     for sql in param_sets(q)? {
-        begin(client, q, 10_000).map_err(|e| db::describe(&e))?;
-        let plan = explain_once(client, "COSTS", &sql);
-        let _ = client.batch_execute("ROLLBACK");
-        let Some(e) = plan? else {
-            return Err("planning took longer than 10 s".into());
-        };
-        if worst
-            .as_ref()
-            .is_none_or(|w| e.plan.total_cost > w.total_cost)
-        {
+        let plans = explain_batch(client, q, 10_000, &[format!("EXPLAIN (FORMAT JSON) {sql}")])?
+            .ok_or("planning took longer than 10 s")?;
+        for e in plans {
             costs.push(e.plan.total_cost);
-            worst = Some(e.plan);
-        } else {
-            costs.push(e.plan.total_cost);
+            if worst
+                .as_ref()
+                .is_none_or(|w| e.plan.total_cost > w.total_cost)
+            {
+                worst = Some(e.plan);
+            }
         }
     }
     out.runs = costs.len();
