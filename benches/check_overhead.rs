@@ -5,6 +5,7 @@
 //!   `EXPLAIN (FORMAT JSON)` statements in one session;
 //! - analyze mode, 20 queries with 1 warm-up and 5 measured runs each: pgwarden against psql
 //!   executing each query 6 times (the queries' own execution).
+//!
 //! Run with `cargo bench --bench check_overhead` (`PGWARDEN_BENCH_SCALE`, default 0.05;
 //! `PGWARDEN_BENCH_ROUNDS`, default 5).
 
