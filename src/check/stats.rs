@@ -4,7 +4,7 @@
 
 use super::QueryCheck;
 use crate::db;
-use crate::explain::{BudgetVerdict, PlanFindings, Verdict};
+use crate::explain::{BudgetVerdict, PlanFindings, Summary, judge_summary};
 use crate::policy::Policy;
 use postgres::Client;
 
@@ -59,30 +59,5 @@ pub fn check_stats(client: &mut Client, policy: &Policy) -> Result<Vec<QueryChec
 
 fn judge(budget: &crate::explain::Budget, mean: f64, stddev: f64, max: f64) -> BudgetVerdict {
     let p95 = (mean + 1.645 * stddev).min(max.max(mean));
-    let mut reasons = Vec::new();
-    if mean > budget.mean_ms {
-        reasons.push(format!(
-            "mean {mean:.1} ms > budget {:.1} ms",
-            budget.mean_ms
-        ));
-    }
-    if let Some(limit) = budget.p95_ms
-        && p95 > limit
-    {
-        reasons.push(format!(
-            "p95 (estimated) {p95:.1} ms > budget {limit:.1} ms"
-        ));
-    }
-    let r = |x: f64| (x * 100.0).round() / 100.0;
-    BudgetVerdict {
-        verdict: if reasons.is_empty() {
-            Verdict::Within
-        } else {
-            Verdict::Over
-        },
-        mean_ms: r(mean),
-        p95_ms: r(p95),
-        max_ms: r(max),
-        reasons,
-    }
+    judge_summary(budget, Summary { mean, p95, max }, None, "p95 (estimated)")
 }

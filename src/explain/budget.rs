@@ -52,20 +52,42 @@ pub fn judge_times(budget: &Budget, m: &Measurement) -> BudgetVerdict {
     };
     let p95 = percentile(&samples, 0.95);
     let max = samples.iter().copied().fold(0.0, f64::max);
-    let mut reasons = Vec::new();
-    if let Some(cut) = m.cut_at_ms {
-        reasons.push(format!("cut by statement_timeout after {cut:.0} ms"));
-    }
-    if mean > budget.mean_ms {
+    let cut = m
+        .cut_at_ms
+        .map(|c| format!("cut by statement_timeout after {c:.0} ms"));
+    judge_summary(budget, Summary { mean, p95, max }, cut, "p95")
+}
+
+/// Mean, p95 and max of a query's times, ms.
+#[derive(Debug, Clone, Copy)]
+pub struct Summary {
+    pub mean: f64,
+    pub p95: f64,
+    pub max: f64,
+}
+
+/// Judges summarised times; `first_reason` (a timeout, say) makes it over budget on its own;
+/// `p95_label` names how p95 was obtained ("p95", "p95 (estimated)").
+pub fn judge_summary(
+    budget: &Budget,
+    t: Summary,
+    first_reason: Option<String>,
+    p95_label: &str,
+) -> BudgetVerdict {
+    let mut reasons: Vec<String> = first_reason.into_iter().collect();
+    if t.mean > budget.mean_ms {
         reasons.push(format!(
-            "mean {mean:.1} ms > budget {:.1} ms",
-            budget.mean_ms
+            "mean {:.1} ms > budget {:.1} ms",
+            t.mean, budget.mean_ms
         ));
     }
     if let Some(limit) = budget.p95_ms
-        && p95 > limit
+        && t.p95 > limit
     {
-        reasons.push(format!("p95 {p95:.1} ms > budget {limit:.1} ms"));
+        reasons.push(format!(
+            "{p95_label} {:.1} ms > budget {limit:.1} ms",
+            t.p95
+        ));
     }
     BudgetVerdict {
         verdict: if reasons.is_empty() {
@@ -73,9 +95,9 @@ pub fn judge_times(budget: &Budget, m: &Measurement) -> BudgetVerdict {
         } else {
             Verdict::Over
         },
-        mean_ms: round2(mean),
-        p95_ms: round2(p95),
-        max_ms: round2(max),
+        mean_ms: round2(t.mean),
+        p95_ms: round2(t.p95),
+        max_ms: round2(t.max),
         reasons,
     }
 }

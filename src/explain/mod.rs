@@ -3,7 +3,9 @@
 
 mod budget;
 
-pub use budget::{Budget, BudgetVerdict, Measurement, Verdict, judge_cost, judge_times};
+pub use budget::{
+    Budget, BudgetVerdict, Measurement, Summary, Verdict, judge_cost, judge_summary, judge_times,
+};
 
 use serde::{Deserialize, Serialize};
 

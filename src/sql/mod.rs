@@ -52,13 +52,7 @@ pub struct SplitError {
 /// Splits `sql` on top-level semicolons. Comments and whitespace between statements are dropped;
 /// a trailing statement without a semicolon is kept.
 pub fn split(sql: &str) -> Result<SplitFile, SplitError> {
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize_with_location()
-        .map_err(|e| SplitError {
-            line: e.location.line,
-            column: e.location.column,
-            message: e.message,
-        })?;
+    let tokens = tokenize(sql)?;
     let offsets = LineOffsets::new(sql);
     let mut statements = Vec::new();
     let mut no_transaction_directive = false;
@@ -98,13 +92,7 @@ pub fn split(sql: &str) -> Result<SplitFile, SplitError> {
 
 /// Every `$n` placeholder outside strings and comments: its byte range in `sql` and its number.
 pub fn placeholders(sql: &str) -> Result<Vec<(std::ops::Range<usize>, usize)>, SplitError> {
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize_with_location()
-        .map_err(|e| SplitError {
-            line: e.location.line,
-            column: e.location.column,
-            message: e.message,
-        })?;
+    let tokens = tokenize(sql)?;
     let offsets = LineOffsets::new(sql);
     Ok(tokens
         .iter()
@@ -140,6 +128,16 @@ pub fn data_changing_keyword(sql: &str) -> Option<String> {
         "WITH" => words.iter().find(|w| WRITES.contains(&w.as_str())).cloned(),
         other => Some(other.to_string()),
     }
+}
+
+fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>, SplitError> {
+    Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .map_err(|e| SplitError {
+            line: e.location.line,
+            column: e.location.column,
+            message: e.message,
+        })
 }
 
 fn is_directive(ws: &Whitespace) -> bool {
