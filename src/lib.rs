@@ -3,6 +3,7 @@
 //! Data flows one way: `cli` (clap) -> `cli::settings` -> `commands` (return a `Report`) ->
 //! `report` (render). Pure modules (`sql`, `migrations::status`, `migrations::plan`) do no IO.
 
+pub mod advisor;
 pub mod apply;
 pub mod catalog;
 pub mod check;

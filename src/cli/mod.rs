@@ -63,6 +63,9 @@ pub enum Command {
     Migrate(MigrateCommand),
     /// Check the workload's live query plans against the budgets. Exit 1 when a query is over.
     Check(CheckArgs),
+    /// Propose indexes that bring the workload under budget, proven on a shadow database or
+    /// with HypoPG. Never changes the target database.
+    Advise(AdviseArgs),
     /// Demo data for the seed schema.
     #[command(subcommand)]
     Data(DataCommand),
@@ -79,6 +82,23 @@ pub struct CheckArgs {
     /// Also write a JUnit XML report here (for CI systems).
     #[arg(long)]
     pub junit: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdviseArgs {
+    /// A copy of the target database (same schema and data, never production) where candidates
+    /// are built for real and timed. Without it, HypoPG in the target is used (btree only).
+    #[arg(long, env = "PGWARDEN_SHADOW_URL", hide_env_values = true)]
+    pub shadow_url: Option<String>,
+    /// Write the proposals as the next versioned migration in --migrations.
+    #[arg(long)]
+    pub write_migration: bool,
+    /// At most this many new indexes per table.
+    #[arg(long, default_value_t = 3)]
+    pub max_indexes_per_table: usize,
+    /// At most this many bytes of new indexes in total.
+    #[arg(long, default_value_t = i64::MAX)]
+    pub max_total_bytes: i64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,10 +1,12 @@
 //! `pgwarden demo`: the main job on a built-in throwaway database, no setup needed.
 //! Start a server, apply the base schema only, generate data, run `check` (violations and
-//! why), apply the fix (for now the seed index migrations, concurrently, through the safe
-//! executor), run `check` again, and end with a before/after table.
+//! why), run `advise` (candidates proven on a shadow copy) which writes its proposals as the
+//! next migration, apply it (concurrently, through the safe executor), run `check` again, and
+//! end with a before/after table.
 
-use super::{check, migrate};
+use super::{advise, check, migrate};
 use crate::apply::ExecSettings;
+use crate::cli::AdviseArgs;
 use crate::cli::settings::Settings;
 use crate::ephemeral::EphemeralServer;
 use crate::explain::Verdict;
@@ -86,10 +88,9 @@ pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
         EphemeralServer::start().context("the demo needs a throwaway PostgreSQL server")?;
     server.create_database("pgwarden_demo")?;
     let dir = tempfile::tempdir().context("cannot create a temp dir for the shipped migrations")?;
-    for (name, sql) in SHIPPED_MIGRATIONS {
-        std::fs::write(dir.path().join(name), sql)
-            .with_context(|| format!("cannot write {name}"))?;
-    }
+    // Only the base schema: the advisor has to find the indexes.
+    let (name, sql) = SHIPPED_MIGRATIONS[0];
+    std::fs::write(dir.path().join(name), sql).with_context(|| format!("cannot write {name}"))?;
     let policy: Policy = policy::parse(
         DEFAULT_POLICY,
         Path::new("policies/default.toml (built in)"),
@@ -131,6 +132,19 @@ pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
         "check: the seed workload against the 100 ms budget",
         Report::Check(before.clone()),
     );
+    tracing::info!("copying the database to a shadow for the advisor");
+    server.copy_database("pgwarden_demo", "pgwarden_shadow")?;
+    let advise_args = AdviseArgs {
+        shadow_url: Some(server.url("pgwarden_shadow")),
+        write_migration: true,
+        max_indexes_per_table: 3,
+        max_total_bytes: i64::MAX,
+    };
+    let advice = advise::advise(&demo, &policy, &advise_args)?;
+    push(
+        "advise --write-migration: candidates proven on a shadow copy",
+        Report::Advise(advice),
+    );
     let dry = migrate::apply(
         &demo,
         &ApplyRequest {
@@ -139,7 +153,7 @@ pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
         },
     )?;
     push(
-        "the fix, as a dry run: the seed index migrations",
+        "the fix, as a dry run: the advisor's migration",
         Report::MigrateApply(dry),
     );
     push(

@@ -1,5 +1,6 @@
 //! One module per subcommand. Commands orchestrate and return a [`Report`]; they never print.
 
+pub mod advise;
 pub mod check;
 pub mod demo;
 pub mod migrate;
@@ -26,6 +27,10 @@ pub fn run(
                     .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
             }
             Report::Check(report)
+        }
+        Command::Advise(args) => {
+            let policy = check::load_policy(settings)?;
+            Report::Advise(advise::advise(settings, &policy, args)?)
         }
         Command::Data(DataCommand::Generate { scale }) => {
             Report::DataGenerate(check::generate(settings, *scale)?)

@@ -173,6 +173,12 @@ pub fn generate(
     loads.extend(b?);
     loads.sort_by_key(|l| tables.iter().position(|t| t.name == l.table));
     bar.set_message("vacuum analyze");
+    if let Err(e) = second.batch_execute(RESET_WRITE_COUNTERS) {
+        tracing::warn!(
+            "the load will count as writes for the advisor: {}",
+            db::describe(&e)
+        );
+    }
     for stmt in FINISH {
         second.batch_execute(stmt).map_err(|e| GenerateError::Sql {
             table: "(finish)".into(),
@@ -191,6 +197,11 @@ pub fn generate(
 
 /// Skip foreign-key triggers while loading (superuser only); the data is consistent by construction.
 const FAST_PATH: &str = "SET session_replication_role = replica";
+
+/// The load is not production traffic: it must not count as the tables' write rate (best
+/// effort: needs superuser or a grant on the function).
+const RESET_WRITE_COUNTERS: &str = "SELECT pg_stat_reset_single_table_counters(oid) FROM pg_class \
+     WHERE oid IN ('users'::regclass, 'projects'::regclass, 'tasks'::regclass, 'payments'::regclass)";
 
 const FINISH: [&str; 9] = [
     "RESET session_replication_role",
@@ -225,6 +236,11 @@ fn load_tables(
             ms = t0.elapsed().as_millis() as u64,
             "loaded"
         );
+    }
+    // Publish this session's row counts now (PostgreSQL 15 flushes them when the session next
+    // goes idle, before replying), so the counter reset after the load sees them all.
+    if let Err(e) = client.batch_execute("SELECT pg_stat_force_next_flush()") {
+        tracing::debug!("could not flush statistics: {}", db::describe(&e));
     }
     Ok(loads)
 }

@@ -138,13 +138,34 @@ impl EphemeralServer {
 
     /// Creates database `name` and returns its target.
     pub fn create_database(&self, name: &str) -> Result<ConnectionTarget, EphemeralError> {
+        self.run_admin(&format!("CREATE DATABASE {}", quote_ident(name)), name)
+    }
+
+    /// Creates database `name` as a copy of `template` (which must have no open sessions).
+    pub fn copy_database(
+        &self,
+        template: &str,
+        name: &str,
+    ) -> Result<ConnectionTarget, EphemeralError> {
+        let sql = format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            quote_ident(name),
+            quote_ident(template)
+        );
+        self.run_admin(&sql, name)
+    }
+
+    fn run_admin(&self, sql: &str, name: &str) -> Result<ConnectionTarget, EphemeralError> {
         let mut client = self
             .target("postgres")
             .connect()
             .map_err(|e| step_err("connecting to the throwaway server", e))?;
-        client
-            .batch_execute(&format!("CREATE DATABASE {}", quote_ident(name)))
-            .map_err(|e| step_err(&format!("creating database {name}"), e))?;
+        client.batch_execute(sql).map_err(|e| {
+            step_err(
+                &format!("creating database {name}"),
+                crate::db::describe(&e),
+            )
+        })?;
         Ok(self.target(name))
     }
 

@@ -2,6 +2,7 @@
 
 use super::Report;
 use crate::check::CheckMode;
+use crate::commands::advise::AdviseReport;
 use crate::commands::check::CheckReport;
 use crate::commands::demo::DemoReport;
 use crate::commands::migrate::{RecordReport, StatusReport, VerifyReport};
@@ -22,6 +23,7 @@ pub fn render(report: &Report) -> String {
         Report::MigrateBaseline(r) | Report::MigrateRepair(r) => record(r),
         Report::Check(r) => check(r),
         Report::DataGenerate(r) => generate(r),
+        Report::Advise(r) => advise(r),
         Report::Demo(r) => demo(r),
     }
 }
@@ -80,6 +82,88 @@ fn check(r: &CheckReport) -> String {
         r.over_budget,
         r.errors
     );
+    out
+}
+
+fn advise(r: &AdviseReport) -> String {
+    let a = &r.advice;
+    let mut out = format!("database {} (evaluation: {})\n", r.database, a.evaluation);
+    if a.proposals.is_empty() {
+        out.push_str("no index proposed\n");
+    } else {
+        let rows = a
+            .proposals
+            .iter()
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    format!("{}({})", p.table, p.columns.join(", ")),
+                    format!("{:?}", p.method).to_lowercase(),
+                    format!("{:.1} MB", p.size_bytes as f64 / 1e6),
+                    format!("{:.2} ms/min", p.write_overhead_ms_per_min),
+                    p.why.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "proposal",
+                "on",
+                "method",
+                "size",
+                "write overhead",
+                "why (before -> after)",
+            ],
+            rows,
+        ));
+        out.push_str("\ndry-run diff:\n");
+        for p in &a.proposals {
+            let _ = writeln!(out, "+ {};", p.ddl);
+        }
+    }
+    if !a.rejected.is_empty() {
+        out.push_str("\nconsidered and not proposed:\n");
+        for rj in &a.rejected {
+            let _ = writeln!(out, "  {} -- {}", rj.ddl, rj.reason);
+        }
+    }
+    let rows = a
+        .queries
+        .iter()
+        .map(|q| {
+            let verdict = |ms: f64| if ms <= q.budget_ms { "ok" } else { "OVER" };
+            vec![
+                q.name.clone(),
+                format!("{:.1} ms {}", q.before_ms, verdict(q.before_ms)),
+                format!("{:.1} ms {}", q.after_ms, verdict(q.after_ms)),
+                q.note.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push('\n');
+    out.push_str(&table(
+        &["query", "before", "with the proposals", "note"],
+        rows,
+    ));
+    let within = |f: fn(&crate::advisor::QueryOutcome) -> f64| {
+        a.queries.iter().filter(|q| f(q) <= q.budget_ms).count()
+    };
+    let _ = writeln!(
+        out,
+        "{} index(es) proposed; within budget: {} of {} queries now, {} with the proposals ({:.1} s)",
+        a.proposals.len(),
+        within(|q| q.before_ms),
+        a.queries.len(),
+        within(|q| q.after_ms),
+        r.duration_ms as f64 / 1000.0
+    );
+    if let Some(path) = &r.migration {
+        let _ = writeln!(
+            out,
+            "wrote {}; run `pgwarden migrate apply` to build the indexes",
+            path.display()
+        );
+    }
     out
 }
 

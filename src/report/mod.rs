@@ -6,6 +6,7 @@ mod junit;
 pub use junit::junit;
 
 use crate::cli::Format;
+use crate::commands::advise::AdviseReport;
 use crate::commands::check::CheckReport;
 use crate::commands::demo::DemoReport;
 use crate::commands::migrate::{NewReport, RecordReport, StatusReport, VerifyReport};
@@ -27,6 +28,7 @@ pub enum Report {
     MigrateBaseline(RecordReport),
     MigrateRepair(RecordReport),
     Check(CheckReport),
+    Advise(AdviseReport),
     DataGenerate(GenerateReport),
     Demo(DemoReport),
 }
@@ -57,6 +59,8 @@ impl Report {
             }
             Report::Check(r) => r.exit_code(),
             Report::DataGenerate(_) => 0,
+            // Proposals are findings: there is something to do.
+            Report::Advise(r) => u8::from(!r.advice.proposals.is_empty()),
             Report::Demo(r) => r.exit_code(),
         }
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// The seed workload's four index-backed queries with a tight budget, so a small data scale
 /// shows the same verdicts as the demo's 100 ms at scale 1.
-const SEED_POLICY: &str = r#"
+pub const SEED_POLICY: &str = r#"
 version = 1
 [budget]
 mean_ms = 15.0
@@ -35,7 +35,7 @@ sql = "SELECT id, amount, created_at FROM payments WHERE status = $1 AND created
 params = [["failed", "2026-08-01", "2026-11-01"]]
 "#;
 
-fn policy_file(text: &str) -> tempfile::NamedTempFile {
+pub fn policy_file(text: &str) -> tempfile::NamedTempFile {
     let f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     std::fs::write(f.path(), text).unwrap();
     f
@@ -52,7 +52,7 @@ fn check(db: &TestDb, policy: &Path, extra: &[&str]) -> std::process::Output {
 }
 
 /// The seed schema (V1 only) filled at `scale`.
-fn seed_database(label: &str, scale: &str) -> TestDb {
+pub fn seed_database(label: &str, scale: &str) -> TestDb {
     let db = TestDb::new(label);
     let out = db
         .pgwarden(&shipped_migrations())

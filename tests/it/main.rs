@@ -1,5 +1,6 @@
 //! Integration tests against a real PostgreSQL server (throwaway, started by the harness).
 
+mod advise;
 mod check;
 mod cli;
 mod common;

@@ -1,0 +1,225 @@
+//! Index candidates from query shapes, for any schema: btree with equality columns first, then
+//! a range or the sort columns; GIN for containment; join keys. Candidates an existing index
+//! already serves are dropped. Pure.
+
+use super::shape::{QueryShape, Use};
+use crate::db::quote_ident;
+use serde::Serialize;
+
+/// Index access methods the advisor proposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    Btree,
+    Gin,
+}
+
+/// A proposed index, before evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct IndexCandidate {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub method: Method,
+}
+
+/// An index that exists: its table, key columns in order, and method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingIndex {
+    pub name: String,
+    pub table: String,
+    pub columns: Vec<String>,
+    pub method: String,
+    /// Partial indexes serve only some queries; they are not counted as covering.
+    pub partial: bool,
+}
+
+impl IndexCandidate {
+    /// pgwarden's naming scheme: `idx_<table>_<col>[_<col>...]`, at most 63 bytes.
+    pub fn name(&self) -> String {
+        let mut name = format!("idx_{}_{}", self.table, self.columns.join("_"));
+        name.retain(|c| c.is_ascii_alphanumeric() || c == '_');
+        name.truncate(63);
+        name
+    }
+
+    /// `CREATE INDEX [CONCURRENTLY] IF NOT EXISTS name ON table [USING gin] (cols)`.
+    pub fn ddl(&self, concurrently: bool) -> String {
+        let using = match self.method {
+            Method::Btree => "",
+            Method::Gin => " USING gin",
+        };
+        let cols: Vec<String> = self.columns.iter().map(|c| quote_ident(c)).collect();
+        format!(
+            "CREATE INDEX {}IF NOT EXISTS {} ON {}{using} ({})",
+            if concurrently { "CONCURRENTLY " } else { "" },
+            quote_ident(&self.name()),
+            quote_ident(&self.table),
+            cols.join(", ")
+        )
+    }
+
+    /// True when `existing` already serves this candidate: same method and the candidate's
+    /// columns are a leading prefix of the existing index's (btree), or the same column (GIN).
+    pub fn served_by(&self, existing: &ExistingIndex) -> bool {
+        if existing.partial || existing.table != self.table {
+            return false;
+        }
+        match self.method {
+            Method::Btree => {
+                existing.method == "btree" && existing.columns.starts_with(&self.columns)
+            }
+            Method::Gin => existing.method == "gin" && existing.columns == self.columns,
+        }
+    }
+}
+
+/// Candidates for one query, minus those an existing index serves.
+pub fn candidates(shape: &QueryShape, existing: &[ExistingIndex]) -> Vec<IndexCandidate> {
+    let mut out: Vec<IndexCandidate> = Vec::new();
+    let mut add = |c: IndexCandidate| {
+        if !c.columns.is_empty() && !out.contains(&c) {
+            out.push(c);
+        }
+    };
+    for table in &shape.tables {
+        let cols = |pred: &dyn Fn(&Use) -> bool| -> Vec<String> {
+            let mut v: Vec<String> = Vec::new();
+            for u in shape
+                .uses
+                .iter()
+                .filter(|u| &u.table == table && pred(&u.usage))
+            {
+                if !v.contains(&u.column) {
+                    v.push(u.column.clone());
+                }
+            }
+            v
+        };
+        let eq = cols(&|u| matches!(u, Use::Eq(_) | Use::IsNull));
+        let range = cols(&|u| *u == Use::Range);
+        let contains = cols(&|u| *u == Use::Contains);
+        let joins = cols(&|u| *u == Use::JoinKey);
+        let sort: Vec<String> = shape
+            .order_by
+            .iter()
+            .filter(|(t, _)| t == table)
+            .map(|(_, c)| c.clone())
+            .collect();
+        let btree = |columns: Vec<String>| IndexCandidate {
+            table: table.clone(),
+            columns,
+            method: Method::Btree,
+        };
+        let with = |extra: &[String]| {
+            let mut v = eq.clone();
+            v.extend(extra.iter().filter(|c| !eq.contains(c)).cloned());
+            v
+        };
+        add(btree(eq.clone()));
+        for r in &range {
+            add(btree(with(std::slice::from_ref(r))));
+        }
+        if !sort.is_empty() && (shape.has_limit || !eq.is_empty()) {
+            add(btree(with(&sort)));
+        }
+        for j in &joins {
+            add(btree(vec![j.clone()]));
+        }
+        for c in &contains {
+            add(IndexCandidate {
+                table: table.clone(),
+                columns: vec![c.clone()],
+                method: Method::Gin,
+            });
+        }
+    }
+    out.retain(|c| !existing.iter().any(|e| c.served_by(e)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advisor::shape::shape;
+    use std::collections::HashMap;
+
+    fn cands(sql: &str, existing: &[ExistingIndex]) -> Vec<String> {
+        let s = shape(sql, &HashMap::new()).unwrap();
+        candidates(&s, existing)
+            .iter()
+            .map(|c| c.ddl(false))
+            .collect()
+    }
+
+    #[test]
+    fn equality_first_then_range_or_sort() {
+        let got = cands(
+            "SELECT id FROM payments WHERE status = 'failed' AND created_at >= '2026-01-01' ORDER BY created_at LIMIT 100",
+            &[],
+        );
+        assert_eq!(
+            got,
+            vec![
+                "CREATE INDEX IF NOT EXISTS \"idx_payments_status\" ON \"payments\" (\"status\")",
+                "CREATE INDEX IF NOT EXISTS \"idx_payments_status_created_at\" ON \"payments\" (\"status\", \"created_at\")",
+            ]
+        );
+    }
+
+    #[test]
+    fn containment_gets_gin() {
+        let got = cands("SELECT id FROM users WHERE skills @> '{rust}'", &[]);
+        assert_eq!(
+            got,
+            vec![
+                "CREATE INDEX IF NOT EXISTS \"idx_users_skills\" ON \"users\" USING gin (\"skills\")"
+            ]
+        );
+    }
+
+    #[test]
+    fn existing_prefix_covering_index_serves_the_candidate() {
+        let existing = ExistingIndex {
+            name: "payments_status_created".into(),
+            table: "payments".into(),
+            columns: vec!["status".into(), "created_at".into(), "id".into()],
+            method: "btree".into(),
+            partial: false,
+        };
+        let got = cands(
+            "SELECT id FROM payments WHERE status = 'failed' AND created_at >= '2026-01-01'",
+            std::slice::from_ref(&existing),
+        );
+        assert!(got.is_empty(), "{got:?}");
+        let partial = ExistingIndex {
+            partial: true,
+            ..existing
+        };
+        assert_eq!(
+            cands("SELECT id FROM payments WHERE status = 'x'", &[partial]).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn sort_with_equality_and_join_keys() {
+        let got = cands(
+            "SELECT t.id FROM tasks t JOIN projects p ON p.id = t.project_id WHERE t.developer_id = 7 ORDER BY t.due_date",
+            &[],
+        );
+        assert!(got.contains(&"CREATE INDEX IF NOT EXISTS \"idx_tasks_developer_id\" ON \"tasks\" (\"developer_id\")".to_string()));
+        assert!(got.contains(&"CREATE INDEX IF NOT EXISTS \"idx_tasks_developer_id_due_date\" ON \"tasks\" (\"developer_id\", \"due_date\")".to_string()));
+        assert!(got.contains(&"CREATE INDEX IF NOT EXISTS \"idx_tasks_project_id\" ON \"tasks\" (\"project_id\")".to_string()));
+    }
+
+    #[test]
+    fn names_are_sanitised_and_short() {
+        let c = IndexCandidate {
+            table: "Order Items".into(),
+            columns: vec!["x".repeat(80)],
+            method: Method::Btree,
+        };
+        assert!(c.name().len() <= 63 && !c.name().contains(' '));
+        assert!(c.ddl(true).contains("ON \"Order Items\""));
+    }
+}

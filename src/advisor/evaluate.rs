@@ -1,0 +1,196 @@
+//! Proving candidates on a database. Materialized: on a shadow database (a copy, never the
+//! target) each candidate is built for real, the queries it could serve are timed with and
+//! without it (the same rolled-back EXPLAIN ANALYZE as `check`), and its size is read; then it
+//! is dropped. Hypothetical: with HypoPG in the target, planner costs with and without each
+//! candidate scale the measured time; HypoPG objects live only in this session.
+
+use super::candidates::{IndexCandidate, Method};
+use crate::check::{CheckMode, check_workload};
+use crate::db::{self, quote_ident};
+use crate::explain::{self, Verdict};
+use crate::policy::{Policy, WorkloadQuery, bind_literals};
+use postgres::Client;
+
+/// Measured times of one query, ms, and whether it was over budget.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub mean_ms: f64,
+    pub over: bool,
+}
+
+/// A candidate's measured effect.
+#[derive(Debug, Clone)]
+pub struct Effect {
+    pub size_bytes: i64,
+    /// Per workload query (policy order): the time with this index, `None` if no better.
+    pub after_ms: Vec<Option<f64>>,
+    /// Why it could not be evaluated, if so.
+    pub unproven: Option<String>,
+}
+
+/// Times every workload query (as `check` does).
+pub fn baselines(client: &mut Client, policy: &Policy) -> Result<Vec<Baseline>, String> {
+    let checks = check_workload(client, policy, CheckMode::Analyze);
+    checks
+        .into_iter()
+        .map(|c| match (c.error, c.verdict) {
+            (Some(e), _) => Err(format!("query `{}`: {e}", c.name)),
+            (None, Some(v)) => Ok(Baseline {
+                mean_ms: v.mean_ms,
+                over: v.verdict == Verdict::Over,
+            }),
+            (None, None) => Err(format!("query `{}` was not measured", c.name)),
+        })
+        .collect()
+}
+
+/// The policy restricted to the queries whose index (in `relevant`) is true.
+fn sub_policy(policy: &Policy, relevant: &[bool]) -> Policy {
+    let mut p = policy.clone();
+    p.queries = policy
+        .queries
+        .iter()
+        .zip(relevant)
+        .filter(|(_, r)| **r)
+        .map(|(q, _)| q.clone())
+        .collect();
+    p
+}
+
+/// Builds `candidate` on the shadow, times the relevant queries, reads the size, drops it.
+pub fn materialized(
+    shadow: &mut Client,
+    policy: &Policy,
+    candidate: &IndexCandidate,
+    relevant: &[bool],
+    before: &[Baseline],
+) -> Result<Effect, String> {
+    let ddl = candidate.ddl(false);
+    shadow.batch_execute(&ddl).map_err(|e| {
+        format!(
+            "building {} on the shadow: {}",
+            candidate.name(),
+            db::describe(&e)
+        )
+    })?;
+    let size: i64 = shadow
+        .query_one(
+            "SELECT pg_relation_size(to_regclass($1))",
+            &[&quote_ident(&candidate.name())],
+        )
+        .map_err(|e| db::describe(&e))?
+        .get(0);
+    let measured = check_workload(shadow, &sub_policy(policy, relevant), CheckMode::Analyze);
+    let drop = format!("DROP INDEX IF EXISTS {}", quote_ident(&candidate.name()));
+    shadow.batch_execute(&drop).map_err(|e| db::describe(&e))?;
+    let mut times = measured.into_iter();
+    let after_ms = relevant
+        .iter()
+        .zip(before)
+        .map(|(r, b)| {
+            if !*r {
+                return None;
+            }
+            let ms = times.next()?.verdict?.mean_ms;
+            // Noise is not an improvement: count it only when at least 10% faster.
+            (ms < b.mean_ms * 0.9).then_some(ms)
+        })
+        .collect();
+    Ok(Effect {
+        size_bytes: size,
+        after_ms,
+        unproven: None,
+    })
+}
+
+/// Whether HypoPG is installed in the connected database (never installed by pgwarden).
+pub fn hypopg_available(client: &mut Client) -> bool {
+    client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg')",
+            &[],
+        )
+        .map(|r| r.get(0))
+        .unwrap_or(false)
+}
+
+fn plan_cost(client: &mut Client, q: &WorkloadQuery) -> Result<f64, String> {
+    let mut total = 0.0;
+    let sets: Vec<String> = if q.params.is_empty() {
+        vec![q.sql.clone()]
+    } else {
+        q.params
+            .iter()
+            .map(|p| bind_literals(&q.sql, p))
+            .collect::<Result<_, _>>()?
+    };
+    for sql in &sets {
+        let row = client
+            .simple_query(&format!("EXPLAIN (FORMAT JSON) {sql}"))
+            .map_err(|e| db::describe(&e))?
+            .into_iter()
+            .find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            })
+            .ok_or("EXPLAIN returned no plan")?;
+        total += explain::parse(&row)
+            .map_err(|e| e.to_string())?
+            .plan
+            .total_cost;
+    }
+    Ok(total / sets.len() as f64)
+}
+
+/// Evaluates `candidate` with HypoPG: the measured time scaled by the cost ratio.
+pub fn hypothetical(
+    client: &mut Client,
+    policy: &Policy,
+    candidate: &IndexCandidate,
+    relevant: &[bool],
+    before: &[Baseline],
+) -> Result<Effect, String> {
+    if candidate.method == Method::Gin {
+        return Ok(Effect {
+            size_bytes: 0,
+            after_ms: vec![None; relevant.len()],
+            unproven: Some(
+                "HypoPG cannot model GIN indexes; pass --shadow-url to prove it with a real build"
+                    .into(),
+            ),
+        });
+    }
+    let mut costs_before = Vec::new();
+    for (q, r) in policy.queries.iter().zip(relevant) {
+        costs_before.push(if *r {
+            Some(plan_cost(client, q)?)
+        } else {
+            None
+        });
+    }
+    let row = client
+        .query_one(
+            "SELECT indexrelid, hypopg_relation_size(indexrelid) FROM hypopg_create_index($1)",
+            &[&candidate.ddl(false)],
+        )
+        .map_err(|e| format!("hypopg: {}", db::describe(&e)))?;
+    let size: i64 = row.get(1);
+    let mut after_ms = Vec::new();
+    for ((q, cost), b) in policy.queries.iter().zip(&costs_before).zip(before) {
+        after_ms.push(match cost {
+            Some(c0) if *c0 > 0.0 => {
+                let c1 = plan_cost(client, q)?;
+                (c1 < c0 * 0.9).then_some(b.mean_ms * c1 / c0)
+            }
+            _ => None,
+        });
+    }
+    client
+        .batch_execute("SELECT hypopg_reset()")
+        .map_err(|e| db::describe(&e))?;
+    Ok(Effect {
+        size_bytes: size,
+        after_ms,
+        unproven: None,
+    })
+}

@@ -1,0 +1,320 @@
+//! The index advisor: candidates from each over-budget query's shape, proven on a shadow
+//! database (or with HypoPG), then chosen across the whole workload for the most queries under
+//! budget at the least size and write overhead. Never changes the target database.
+
+pub mod candidates;
+mod evaluate;
+pub mod select;
+pub mod shape;
+
+use crate::db;
+use crate::policy::{Policy, bind_literals};
+use candidates::{ExistingIndex, IndexCandidate, Method};
+use postgres::Client;
+use select::{CandidateEffect, Limits, QueryCost};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Estimated index maintenance per written row, ms (btree, GIN). Rough, documented constants:
+/// they only need to separate a hot table from a quiet one.
+const BTREE_WRITE_MS: f64 = 0.01;
+const GIN_WRITE_MS: f64 = 0.05;
+
+const COLUMNS: &str = "SELECT c.relname::text, array_agg(a.attname::text ORDER BY a.attnum) \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+     WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname = ANY (current_schemas(false)) GROUP BY 1";
+const EXISTING: &str = "SELECT c.relname::text, t.relname::text, am.amname::text, \
+       i.indpred IS NOT NULL OR i.indexprs IS NOT NULL, \
+       array(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord) \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             WHERE k.ord <= i.indnkeyatts ORDER BY k.ord) \
+     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
+     JOIN pg_am am ON am.oid = c.relam JOIN pg_namespace n ON n.oid = t.relnamespace \
+     WHERE i.indisvalid AND n.nspname = ANY (current_schemas(false))";
+const WRITE_RATES: &str = "SELECT relname::text, (n_tup_ins + n_tup_upd + n_tup_del)::float8 / \
+       greatest(extract(epoch FROM now() - coalesce((SELECT stats_reset FROM pg_stat_database \
+         WHERE datname = current_database()), pg_postmaster_start_time()))::float8 / 60.0, 1.0) \
+     FROM pg_stat_user_tables";
+
+/// Where candidates are proven.
+pub enum Lab<'a> {
+    /// A copy of the database (never the target): candidates are built for real.
+    Shadow {
+        client: &'a mut Client,
+        label: String,
+    },
+    /// HypoPG in the target: planner costs only, no index is built.
+    Hypothetical,
+}
+
+/// One proposed index with its evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Proposal {
+    pub name: String,
+    pub table: String,
+    pub method: Method,
+    pub columns: Vec<String>,
+    pub ddl: String,
+    pub serves: Vec<String>,
+    pub size_bytes: i64,
+    pub write_overhead_ms_per_min: f64,
+    pub why: String,
+}
+
+/// A candidate considered and not proposed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejected {
+    pub ddl: String,
+    pub reason: String,
+}
+
+/// A workload query before and after the proposals.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryOutcome {
+    pub name: String,
+    pub budget_ms: f64,
+    pub before_ms: f64,
+    pub after_ms: f64,
+    pub note: Option<String>,
+}
+
+/// The advisor's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Advice {
+    pub evaluation: String,
+    pub queries: Vec<QueryOutcome>,
+    pub proposals: Vec<Proposal>,
+    pub rejected: Vec<Rejected>,
+}
+
+fn describe(e: postgres::Error) -> String {
+    db::describe(&e)
+}
+
+/// What the advisor reads from the target's catalog.
+struct TargetCatalog {
+    /// table -> column names
+    columns: HashMap<String, Vec<String>>,
+    existing: Vec<ExistingIndex>,
+    /// table -> rows written per minute since the statistics were reset
+    write_rates: HashMap<String, f64>,
+}
+
+/// Reads what the advisor needs from the target's catalog: columns, indexes, write rates.
+fn read_catalog(target: &mut Client) -> Result<TargetCatalog, String> {
+    let columns = target
+        .query(COLUMNS, &[])
+        .map_err(describe)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let existing = target
+        .query(EXISTING, &[])
+        .map_err(describe)?
+        .iter()
+        .map(|r| ExistingIndex {
+            name: r.get(0),
+            table: r.get(1),
+            method: r.get(2),
+            partial: r.get(3),
+            columns: r.get(4),
+        })
+        .collect();
+    let rates = target
+        .query(WRITE_RATES, &[])
+        .map_err(describe)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    Ok(TargetCatalog {
+        columns,
+        existing,
+        write_rates: rates,
+    })
+}
+
+/// Runs the advisor. `target` is only read; `lab` proves the candidates.
+pub fn advise(
+    target: &mut Client,
+    mut lab: Lab,
+    policy: &Policy,
+    limits: Limits,
+) -> Result<Advice, String> {
+    let TargetCatalog {
+        columns,
+        existing,
+        write_rates: rates,
+    } = read_catalog(target)?;
+    let (evaluation, before) = match &mut lab {
+        Lab::Shadow { client, label } => (
+            format!("materialized on {label}"),
+            evaluate::baselines(client, policy)?,
+        ),
+        Lab::Hypothetical => {
+            if !evaluate::hypopg_available(target) {
+                return Err("advise needs somewhere to prove its candidates: pass --shadow-url URL (a copy of this database, never production), or install HypoPG in this database (`CREATE EXTENSION hypopg`)".into());
+            }
+            (
+                "hypothetical (HypoPG planner costs scaling measured times)".to_string(),
+                evaluate::baselines(target, policy)?,
+            )
+        }
+    };
+    let mut notes: Vec<Option<String>> = vec![None; policy.queries.len()];
+    let mut cands: Vec<IndexCandidate> = Vec::new();
+    let mut relevant: Vec<Vec<bool>> = Vec::new();
+    for (i, q) in policy.queries.iter().enumerate() {
+        if !before[i].over {
+            continue;
+        }
+        let sql = q
+            .params
+            .first()
+            .map_or_else(|| Ok(q.sql.clone()), |p| bind_literals(&q.sql, p))?;
+        let shape = match shape::shape(&sql, &columns) {
+            Ok(s) => s,
+            Err(e) => {
+                notes[i] = Some(format!("not analysed: {e}"));
+                continue;
+            }
+        };
+        for c in candidates::candidates(&shape, &existing) {
+            let k = cands.iter().position(|x| *x == c).unwrap_or_else(|| {
+                cands.push(c);
+                relevant.push(vec![false; policy.queries.len()]);
+                cands.len() - 1
+            });
+            relevant[k][i] = true;
+        }
+    }
+    let mut effects = Vec::new();
+    let mut rejected = Vec::new();
+    for (k, c) in cands.iter().enumerate() {
+        tracing::info!(candidate = %c.name(), "evaluating");
+        let effect = match &mut lab {
+            Lab::Shadow { client, .. } => {
+                evaluate::materialized(client, policy, c, &relevant[k], &before)?
+            }
+            Lab::Hypothetical => evaluate::hypothetical(target, policy, c, &relevant[k], &before)?,
+        };
+        if let Some(why) = &effect.unproven {
+            rejected.push(Rejected {
+                ddl: c.ddl(true),
+                reason: why.clone(),
+            });
+        }
+        let per_row = if c.method == Method::Gin {
+            GIN_WRITE_MS
+        } else {
+            BTREE_WRITE_MS
+        };
+        effects.push(CandidateEffect {
+            id: k,
+            size_bytes: effect.size_bytes,
+            write_cost_ms_per_min: rates.get(&c.table).copied().unwrap_or(0.0) * per_row,
+            after_ms: effect.after_ms,
+        });
+    }
+    let queries: Vec<QueryCost> = policy
+        .queries
+        .iter()
+        .zip(&before)
+        .map(|(q, b)| QueryCost {
+            name: q.name.clone(),
+            weight: q.weight.unwrap_or(1.0),
+            budget_ms: policy.budget_for(q).mean_ms,
+            before_ms: b.mean_ms,
+        })
+        .collect();
+    let tables: Vec<String> = cands.iter().map(|c| c.table.clone()).collect();
+    let proven: Vec<CandidateEffect> = effects
+        .iter()
+        .filter(|e| !rejected.iter().any(|r| r.ddl == cands[e.id].ddl(true)))
+        .cloned()
+        .collect();
+    let selection = select::select(&queries, &proven, &tables, limits);
+    let proposals = selection
+        .chosen
+        .iter()
+        .map(|&k| proposal(&cands[k], &effects[k], &queries))
+        .collect();
+    rejected.extend(selection.rejected.iter().map(|r| Rejected {
+        ddl: cands[r.id].ddl(true),
+        reason: r.reason.clone(),
+    }));
+    let outcomes = queries
+        .iter()
+        .zip(&selection.after_ms)
+        .zip(notes)
+        .map(|((q, after), note)| QueryOutcome {
+            name: q.name.clone(),
+            budget_ms: q.budget_ms,
+            before_ms: q.before_ms,
+            after_ms: *after,
+            note,
+        })
+        .collect();
+    Ok(Advice {
+        evaluation,
+        queries: outcomes,
+        proposals,
+        rejected,
+    })
+}
+
+fn proposal(c: &IndexCandidate, e: &CandidateEffect, queries: &[QueryCost]) -> Proposal {
+    let served: Vec<(usize, f64)> = e
+        .after_ms
+        .iter()
+        .enumerate()
+        .filter_map(|(q, a)| a.map(|a| (q, a)))
+        .collect();
+    let why = served
+        .iter()
+        .map(|(q, a)| {
+            format!(
+                "{}: {:.1} ms -> {:.1} ms (budget {:.0} ms)",
+                queries[*q].name, queries[*q].before_ms, a, queries[*q].budget_ms
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Proposal {
+        name: c.name(),
+        table: c.table.clone(),
+        method: c.method,
+        columns: c.columns.clone(),
+        ddl: c.ddl(true),
+        serves: served
+            .iter()
+            .map(|(q, _)| queries[*q].name.clone())
+            .collect(),
+        size_bytes: e.size_bytes,
+        write_overhead_ms_per_min: (e.write_cost_ms_per_min * 100.0).round() / 100.0,
+        why,
+    }
+}
+
+/// The proposals as a versioned migration: one concurrent build per statement, with the
+/// evidence in a comment block.
+pub fn migration_sql(advice: &Advice) -> String {
+    let mut out = String::from("-- Written by `pgwarden advise`. Evidence (");
+    out.push_str(&advice.evaluation);
+    out.push_str("):\n");
+    for p in &advice.proposals {
+        out.push_str(&format!(
+            "--   {} ({} bytes, write overhead {:.2} ms/min): {}\n",
+            p.name, p.size_bytes, p.write_overhead_ms_per_min, p.why
+        ));
+    }
+    for r in &advice.rejected {
+        out.push_str(&format!("--   not proposed: {} -- {}\n", r.ddl, r.reason));
+    }
+    out.push('\n');
+    for p in &advice.proposals {
+        out.push_str(&p.ddl);
+        out.push_str(";\n");
+    }
+    out
+}

@@ -1,0 +1,289 @@
+//! What a query asks of each table, read from sqlparser's AST: equality and range columns,
+//! IN lists, IS NULL, prefix LIKE, containment operators, join keys, ORDER BY, GROUP BY, LIMIT.
+//! Pure: columns are resolved against a map of table -> columns supplied by the caller.
+
+use sqlparser::ast::{
+    BinaryOperator, Expr, GroupByExpr, JoinConstraint, JoinOperator, ObjectName, OrderByKind,
+    Query, SetExpr, Statement, TableFactor, Value, ValueWithSpan,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use std::collections::HashMap;
+
+/// How a column is used by a predicate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Use {
+    /// `col = constant` (with the constant's text when it is a literal), `col IN (...)`.
+    Eq(Option<String>),
+    /// `<`, `<=`, `>`, `>=`, `BETWEEN`, `LIKE 'prefix%'`.
+    Range,
+    IsNull,
+    /// `@>`, `<@`, `&&`, `?`: served by GIN.
+    Contains,
+    /// `a.x = b.y`.
+    JoinKey,
+}
+
+/// One column use on one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnUse {
+    pub table: String,
+    pub column: String,
+    pub usage: Use,
+}
+
+/// The shape of one SELECT.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryShape {
+    pub tables: Vec<String>,
+    pub uses: Vec<ColumnUse>,
+    /// ORDER BY columns (when they all belong to one table).
+    pub order_by: Vec<(String, String)>,
+    pub group_by: Vec<(String, String)>,
+    pub has_limit: bool,
+}
+
+/// Parses `sql` (literals already bound) and reads its shape. Errors are sqlparser's message.
+pub fn shape(sql: &str, columns: &HashMap<String, Vec<String>>) -> Result<QueryShape, String> {
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| e.to_string())?;
+    let Some(Statement::Query(query)) = statements.first() else {
+        return Err("not a SELECT".into());
+    };
+    let mut out = QueryShape::default();
+    read_query(query, columns, &mut out)?;
+    Ok(out)
+}
+
+fn read_query(
+    query: &Query,
+    columns: &HashMap<String, Vec<String>>,
+    out: &mut QueryShape,
+) -> Result<(), String> {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return Err("only plain SELECT queries are analysed".into());
+    };
+    let mut scope = Scope::default();
+    for twj in &select.from {
+        scope.add(&twj.relation);
+        for join in &twj.joins {
+            scope.add(&join.relation);
+        }
+    }
+    scope.columns = columns.clone();
+    out.tables = scope.tables();
+    for twj in &select.from {
+        for join in &twj.joins {
+            if let Some(JoinConstraint::On(expr)) = join_constraint(&join.join_operator) {
+                read_conjuncts(expr, &scope, out);
+            }
+        }
+    }
+    if let Some(selection) = &select.selection {
+        read_conjuncts(selection, &scope, out);
+    }
+    if let GroupByExpr::Expressions(exprs, _) = &select.group_by {
+        out.group_by = exprs.iter().filter_map(|e| scope.column(e)).collect();
+    }
+    if let Some(order) = &query.order_by
+        && let OrderByKind::Expressions(items) = &order.kind
+    {
+        let cols: Vec<(String, String)> =
+            items.iter().filter_map(|o| scope.column(&o.expr)).collect();
+        let one_table = cols.windows(2).all(|w| w[0].0 == w[1].0);
+        if cols.len() == items.len() && one_table {
+            out.order_by = cols;
+        }
+    }
+    out.has_limit = query.limit_clause.is_some() || query.fetch.is_some();
+    Ok(())
+}
+
+fn join_constraint(op: &JoinOperator) -> Option<&JoinConstraint> {
+    match op {
+        JoinOperator::Join(c)
+        | JoinOperator::Inner(c)
+        | JoinOperator::Left(c)
+        | JoinOperator::LeftOuter(c)
+        | JoinOperator::Right(c)
+        | JoinOperator::RightOuter(c)
+        | JoinOperator::FullOuter(c) => Some(c),
+        _ => None,
+    }
+}
+
+fn read_conjuncts(expr: &Expr, scope: &Scope, out: &mut QueryShape) {
+    match expr {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            read_conjuncts(left, scope, out);
+            read_conjuncts(right, scope, out);
+        }
+        Expr::Nested(inner) => read_conjuncts(inner, scope, out),
+        _ => read_predicate(expr, scope, out),
+    }
+}
+
+fn read_predicate(expr: &Expr, scope: &Scope, out: &mut QueryShape) {
+    let mut push = |(table, column): (String, String), usage| {
+        out.uses.push(ColumnUse {
+            table,
+            column,
+            usage,
+        })
+    };
+    match expr {
+        Expr::BinaryOp { left, op, right } => {
+            let (l, r) = (scope.column(left), scope.column(right));
+            match (op, l, r) {
+                (BinaryOperator::Eq, Some(a), Some(b)) if a.0 != b.0 => {
+                    push(a, Use::JoinKey);
+                    push(b, Use::JoinKey);
+                }
+                (BinaryOperator::Eq, Some(c), None) => push(c, Use::Eq(literal(right))),
+                (BinaryOperator::Eq, None, Some(c)) => push(c, Use::Eq(literal(left))),
+                (
+                    BinaryOperator::Lt
+                    | BinaryOperator::LtEq
+                    | BinaryOperator::Gt
+                    | BinaryOperator::GtEq,
+                    Some(c),
+                    None,
+                )
+                | (
+                    BinaryOperator::Lt
+                    | BinaryOperator::LtEq
+                    | BinaryOperator::Gt
+                    | BinaryOperator::GtEq,
+                    None,
+                    Some(c),
+                ) => push(c, Use::Range),
+                (
+                    BinaryOperator::AtArrow
+                    | BinaryOperator::ArrowAt
+                    | BinaryOperator::PGOverlap
+                    | BinaryOperator::Question
+                    | BinaryOperator::QuestionAnd
+                    | BinaryOperator::QuestionPipe,
+                    Some(c),
+                    None,
+                ) => push(c, Use::Contains),
+                _ => {}
+            }
+        }
+        Expr::Between {
+            expr,
+            negated: false,
+            ..
+        } => {
+            if let Some(c) = scope.column(expr) {
+                push(c, Use::Range);
+            }
+        }
+        Expr::In {
+            expr,
+            negated: false,
+            ..
+        } => {
+            if let Some(c) = scope.column(expr) {
+                push(c, Use::Eq(None));
+            }
+        }
+        Expr::IsNull(inner) => {
+            if let Some(c) = scope.column(inner) {
+                push(c, Use::IsNull);
+            }
+        }
+        Expr::Like {
+            negated: false,
+            expr,
+            pattern,
+            ..
+        } => {
+            let prefix =
+                literal(pattern).is_some_and(|p| !p.starts_with('%') && !p.starts_with('_'));
+            if let (Some(c), true) = (scope.column(expr), prefix) {
+                push(c, Use::Range);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The text of a string or number literal (through casts), if `expr` is one.
+fn literal(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Value(ValueWithSpan { value, .. }) => match value {
+            Value::SingleQuotedString(s) => Some(s.clone()),
+            Value::Number(n, _) => Some(n.to_string()),
+            _ => None,
+        },
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => literal(expr),
+        _ => None,
+    }
+}
+
+/// Tables in FROM, by alias and by name.
+#[derive(Default)]
+struct Scope {
+    /// alias or name (lower case) -> table name
+    names: Vec<(String, String)>,
+    columns: HashMap<String, Vec<String>>,
+}
+
+impl Scope {
+    fn add(&mut self, factor: &TableFactor) {
+        if let TableFactor::Table { name, alias, .. } = factor {
+            let table = table_name(name);
+            if let Some(a) = alias {
+                self.names
+                    .push((a.name.value.to_lowercase(), table.clone()));
+            }
+            self.names.push((table.clone(), table));
+        }
+    }
+
+    fn tables(&self) -> Vec<String> {
+        let mut t: Vec<String> = self.names.iter().map(|(_, t)| t.clone()).collect();
+        t.dedup();
+        t
+    }
+
+    /// (table, column) for a column reference, resolving aliases and unqualified names.
+    fn column(&self, expr: &Expr) -> Option<(String, String)> {
+        match expr {
+            Expr::Identifier(id) => {
+                let col = id.value.to_lowercase();
+                let tables = self.tables();
+                let owners: Vec<&String> = tables
+                    .iter()
+                    .filter(|t| {
+                        tables.len() == 1
+                            || self.columns.get(*t).is_some_and(|cols| cols.contains(&col))
+                    })
+                    .collect();
+                (owners.len() == 1).then(|| (owners[0].clone(), col))
+            }
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let qualifier = parts[parts.len() - 2].value.to_lowercase();
+                let table = self.names.iter().find(|(n, _)| *n == qualifier)?.1.clone();
+                Some((table, parts[parts.len() - 1].value.to_lowercase()))
+            }
+            Expr::Nested(inner) => self.column(inner),
+            _ => None,
+        }
+    }
+}
+
+fn table_name(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|i| i.value.to_lowercase())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;
