@@ -6,6 +6,7 @@ pub mod candidates;
 mod evaluate;
 pub mod select;
 pub mod shape;
+pub mod workload;
 
 use crate::db;
 use crate::policy::{Policy, bind_literals};
@@ -102,6 +103,10 @@ struct TargetCatalog {
 }
 
 /// Reads what the advisor needs from the target's catalog: columns, indexes, write rates.
+pub fn read_columns(target: &mut Client) -> Result<HashMap<String, Vec<String>>, String> {
+    Ok(read_catalog(target)?.columns)
+}
+
 fn read_catalog(target: &mut Client) -> Result<TargetCatalog, String> {
     let columns = target
         .query(COLUMNS, &[])

@@ -93,6 +93,14 @@ pub struct AdviseArgs {
     /// Write the proposals as the next versioned migration in --migrations.
     #[arg(long)]
     pub write_migration: bool,
+    /// Workload from a SQL file of SELECTs with literal values (`-` for stdin) instead of the
+    /// policy's queries (the policy still gives the budget).
+    #[arg(long, conflicts_with = "from_stats")]
+    pub sql: Option<PathBuf>,
+    /// Workload from pg_stat_statements (top statements by total time; parameter values from
+    /// pg_stats).
+    #[arg(long)]
+    pub from_stats: bool,
     /// At most this many new indexes per table.
     #[arg(long, default_value_t = 3)]
     pub max_indexes_per_table: usize,

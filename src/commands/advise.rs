@@ -16,9 +16,53 @@ pub struct AdviseReport {
     pub database: String,
     #[serde(flatten)]
     pub advice: Advice,
+    /// Where the workload came from.
+    pub workload: String,
+    /// Statements left out of the workload, and why.
+    pub skipped: Vec<String>,
     /// The migration written with --write-migration.
     pub migration: Option<PathBuf>,
     pub duration_ms: u128,
+}
+
+/// The workload to advise on: the policy's queries, a SQL file, or pg_stat_statements.
+fn workload(
+    policy: &Policy,
+    args: &AdviseArgs,
+    client: &mut postgres::Client,
+) -> anyhow::Result<(Policy, String, Vec<String>)> {
+    let mut p = policy.clone();
+    if let Some(path) = &args.sql {
+        let (text, source) = if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("cannot read the workload from stdin")?;
+            (text, "stdin".to_string())
+        } else {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read workload file {}", path.display()))?;
+            (text, path.display().to_string())
+        };
+        p.queries = advisor::workload::from_sql_text(&text, &source).map_err(anyhow::Error::msg)?;
+        return Ok((p, format!("SQL file {source}"), Vec::new()));
+    }
+    if args.from_stats {
+        let columns = advisor::read_columns(client).map_err(anyhow::Error::msg)?;
+        let (queries, skipped) = advisor::workload::from_stats(
+            client,
+            &columns,
+            policy.stats.min_calls,
+            policy.stats.top,
+        )
+        .map_err(anyhow::Error::msg)?;
+        p.queries = queries;
+        return Ok((
+            p,
+            "pg_stat_statements (values from pg_stats)".into(),
+            skipped,
+        ));
+    }
+    Ok((p, "policy".into(), Vec::new()))
 }
 
 pub fn advise(
@@ -30,6 +74,8 @@ pub fn advise(
     crate::check::refuse_writes(policy)?;
     let target = settings.target()?;
     let mut client = target.connect()?;
+    let (policy, workload, skipped) = workload(policy, args, &mut client)?;
+    let policy = &policy;
     let limits = Limits {
         max_indexes_per_table: args.max_indexes_per_table,
         max_total_bytes: args.max_total_bytes,
@@ -58,6 +104,8 @@ pub fn advise(
         None
     };
     Ok(AdviseReport {
+        workload,
+        skipped,
         database: target.redacted(),
         advice,
         migration,

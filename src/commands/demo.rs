@@ -137,6 +137,8 @@ pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
     let advise_args = AdviseArgs {
         shadow_url: Some(server.url("pgwarden_shadow")),
         write_migration: true,
+        sql: None,
+        from_stats: false,
         max_indexes_per_table: 3,
         max_total_bytes: i64::MAX,
     };

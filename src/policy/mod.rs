@@ -3,7 +3,7 @@
 
 mod params;
 
-pub use params::{ParamValue, bind_literals};
+pub use params::{ParamValue, bind_literals, placeholder_count};
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

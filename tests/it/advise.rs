@@ -258,3 +258,89 @@ fn hypothetical_evaluation_needs_hypopg_and_cannot_prove_gin() {
             .contains("HypoPG cannot model GIN")
     );
 }
+
+#[test]
+fn a_workload_from_pg_stat_statements_produces_proposals() {
+    let db = seed_database("advise_stats", "0.2");
+    let mut c = db.client();
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .unwrap();
+    for id in [11, 4242, 90001, 123, 777, 31337] {
+        c.batch_execute(&format!("SELECT id, title, status, due_date FROM tasks WHERE developer_id = {id} ORDER BY due_date")).unwrap();
+        c.batch_execute("SELECT id, amount, created_at FROM payments WHERE status = 'failed' AND created_at >= '2026-06-01' AND created_at < '2026-07-01' ORDER BY created_at LIMIT 100").unwrap();
+    }
+    drop(c);
+    let policy = policy_file("version = 1\n[budget]\nmean_ms = 15.0\n[stats]\nmin_calls = 5\n");
+    let shadow = shadow_of(&db);
+    let before = db.catalog_snapshot();
+    let out = advise(
+        &db,
+        &shipped_migrations(),
+        policy.path(),
+        &["--from-stats", "--shadow-url", &shadow],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    assert_eq!(db.catalog_snapshot(), before);
+    let report = json(&out);
+    assert!(
+        report["workload"]
+            .as_str()
+            .unwrap()
+            .starts_with("pg_stat_statements")
+    );
+    let names: Vec<&str> = report["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"idx_tasks_developer_id"), "{report:#}");
+    assert!(
+        names.contains(&"idx_payments_status_created_at"),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_sql_file_workload_is_advised_on() {
+    let db = TestDb::new("advise_sqlfile");
+    let mut c = db.client();
+    c.batch_execute("CREATE TABLE items (id int, sku text); INSERT INTO items SELECT g, 'sku' || g FROM generate_series(1, 100000) g; ANALYZE items;")
+        .unwrap();
+    // The load is not traffic: publish its counters, then reset them so the table reads as quiet.
+    c.batch_execute("SELECT pg_stat_force_next_flush()")
+        .unwrap();
+    c.batch_execute("SELECT pg_stat_reset()").unwrap();
+    drop(c);
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("workload.sql");
+    std::fs::write(
+        &sql,
+        "-- hot lookup\nSELECT * FROM items WHERE sku = 'sku4242';\n",
+    )
+    .unwrap();
+    let policy = policy_file("version = 1\n[budget]\nmean_ms = 1.0\n");
+    let shadow = shadow_of(&db);
+    let out = advise(
+        &db,
+        &shipped_migrations(),
+        policy.path(),
+        &["--sql", sql.to_str().unwrap(), "--shadow-url", &shadow],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    let report = json(&out);
+    assert_eq!(report["proposals"][0]["name"], "idx_items_sku");
+    assert_eq!(report["queries"][0]["name"], format!("{}:2", sql.display()));
+}

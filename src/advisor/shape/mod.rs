@@ -3,8 +3,8 @@
 //! Pure: columns are resolved against a map of table -> columns supplied by the caller.
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, GroupByExpr, JoinConstraint, JoinOperator, ObjectName, OrderByKind,
-    Query, SetExpr, Statement, TableFactor, Value, ValueWithSpan,
+    BinaryOperator, Expr, GroupByExpr, InTarget, JoinConstraint, JoinOperator, LimitClause,
+    ObjectName, OrderByKind, Query, SetExpr, Statement, TableFactor, Value, ValueWithSpan,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -41,6 +41,20 @@ pub struct QueryShape {
     pub order_by: Vec<(String, String)>,
     pub group_by: Vec<(String, String)>,
     pub has_limit: bool,
+    /// `$n` placeholders and the column each is compared with (normalized queries).
+    pub params: Vec<ParamUse>,
+    /// `LIMIT $n` and `OFFSET $n` placeholders.
+    pub limit_param: Option<usize>,
+    pub offset_param: Option<usize>,
+}
+
+/// A placeholder compared with a column: `col = $1`, `col >= $2`, `col @> $3`, ...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamUse {
+    pub number: usize,
+    pub table: String,
+    pub column: String,
+    pub usage: Use,
 }
 
 /// Parses `sql` (literals already bound) and reads its shape. Errors are sqlparser's message.
@@ -95,6 +109,10 @@ fn read_query(
         }
     }
     out.has_limit = query.limit_clause.is_some() || query.fetch.is_some();
+    if let Some(LimitClause::LimitOffset { limit, offset, .. }) = &query.limit_clause {
+        out.limit_param = limit.as_ref().and_then(placeholder);
+        out.offset_param = offset.as_ref().and_then(|o| placeholder(&o.value));
+    }
     Ok(())
 }
 
@@ -122,7 +140,71 @@ fn read_conjuncts(expr: &Expr, scope: &Scope, out: &mut QueryShape) {
             read_conjuncts(right, scope, out);
         }
         Expr::Nested(inner) => read_conjuncts(inner, scope, out),
-        _ => read_predicate(expr, scope, out),
+        _ => {
+            read_predicate(expr, scope, out);
+            record_params(expr, scope, out);
+        }
+    }
+}
+
+/// Records which column each `$n` of a predicate is compared with.
+fn record_params(expr: &Expr, scope: &Scope, out: &mut QueryShape) {
+    let (column, values, usage): (Option<(String, String)>, Vec<&Expr>, Use) = match expr {
+        Expr::BinaryOp { left, op, right } => {
+            let usage = match op {
+                BinaryOperator::Eq => Use::Eq(None),
+                BinaryOperator::Lt
+                | BinaryOperator::LtEq
+                | BinaryOperator::Gt
+                | BinaryOperator::GtEq => Use::Range,
+                BinaryOperator::AtArrow | BinaryOperator::ArrowAt | BinaryOperator::PGOverlap => {
+                    Use::Contains
+                }
+                _ => return,
+            };
+            match (scope.column(left), scope.column(right)) {
+                (Some(c), None) => (Some(c), vec![right.as_ref()], usage),
+                (None, Some(c)) => (Some(c), vec![left.as_ref()], usage),
+                _ => return,
+            }
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => (
+            scope.column(expr),
+            vec![low.as_ref(), high.as_ref()],
+            Use::Range,
+        ),
+        Expr::In {
+            expr,
+            target: InTarget::List(list),
+            ..
+        } => (scope.column(expr), list.iter().collect(), Use::Eq(None)),
+        _ => return,
+    };
+    let Some((table, column)) = column else {
+        return;
+    };
+    for v in values {
+        if let Some(number) = placeholder(v) {
+            out.params.push(ParamUse {
+                number,
+                table: table.clone(),
+                column: column.clone(),
+                usage: usage.clone(),
+            });
+        }
+    }
+}
+
+fn placeholder(expr: &Expr) -> Option<usize> {
+    match expr {
+        Expr::Value(ValueWithSpan {
+            value: Value::Placeholder(p),
+            ..
+        }) => p.strip_prefix('$')?.parse().ok(),
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => placeholder(expr),
+        _ => None,
     }
 }
 
