@@ -20,7 +20,14 @@ pub struct IndexCandidate {
     pub table: String,
     pub columns: Vec<String>,
     pub method: Method,
+    /// INCLUDE columns, for index-only scans.
+    pub include: Vec<String>,
+    /// `column = 'value'` for a partial index on a rare constant: (column, value).
+    pub predicate: Option<(String, String)>,
 }
+
+/// A constant a query always filters on, with a rare value: (table, column, value).
+pub type RareConstant = (String, String, String);
 
 /// An index that exists: its table, key columns in order, and method.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +44,12 @@ impl IndexCandidate {
     /// pgwarden's naming scheme: `idx_<table>_<col>[_<col>...]`, at most 63 bytes.
     pub fn name(&self) -> String {
         let mut name = format!("idx_{}_{}", self.table, self.columns.join("_"));
+        if !self.include.is_empty() {
+            name.push_str("_covering");
+        }
+        if let Some((col, value)) = &self.predicate {
+            name.push_str(&format!("_where_{col}_{value}"));
+        }
         name.retain(|c| c.is_ascii_alphanumeric() || c == '_');
         name.truncate(63);
         name
@@ -48,14 +61,30 @@ impl IndexCandidate {
             Method::Btree => "",
             Method::Gin => " USING gin",
         };
-        let cols: Vec<String> = self.columns.iter().map(|c| quote_ident(c)).collect();
-        format!(
+        let list = |cols: &[String]| {
+            cols.iter()
+                .map(|c| quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut ddl = format!(
             "CREATE INDEX {}IF NOT EXISTS {} ON {}{using} ({})",
             if concurrently { "CONCURRENTLY " } else { "" },
             quote_ident(&self.name()),
             quote_ident(&self.table),
-            cols.join(", ")
-        )
+            list(&self.columns)
+        );
+        if !self.include.is_empty() {
+            ddl.push_str(&format!(" INCLUDE ({})", list(&self.include)));
+        }
+        if let Some((col, value)) = &self.predicate {
+            ddl.push_str(&format!(
+                " WHERE {} = {}",
+                quote_ident(col),
+                crate::db::quote_literal(value)
+            ));
+        }
+        ddl
     }
 
     /// True when `existing` already serves this candidate: same method and the candidate's
@@ -66,15 +95,22 @@ impl IndexCandidate {
         }
         match self.method {
             Method::Btree => {
-                existing.method == "btree" && existing.columns.starts_with(&self.columns)
+                existing.method == "btree"
+                    && existing.columns.starts_with(&self.columns)
+                    && self.include.iter().all(|c| existing.columns.contains(c))
             }
             Method::Gin => existing.method == "gin" && existing.columns == self.columns,
         }
     }
 }
 
-/// Candidates for one query, minus those an existing index serves.
-pub fn candidates(shape: &QueryShape, existing: &[ExistingIndex]) -> Vec<IndexCandidate> {
+/// Candidates for one query, minus those an existing index serves. `rare` lists constants the
+/// query always filters on whose value is rare: each gets a partial-index candidate.
+pub fn candidates(
+    shape: &QueryShape,
+    existing: &[ExistingIndex],
+    rare: &[RareConstant],
+) -> Vec<IndexCandidate> {
     let mut out: Vec<IndexCandidate> = Vec::new();
     let mut add = |c: IndexCandidate| {
         if !c.columns.is_empty() && !out.contains(&c) {
@@ -109,6 +145,8 @@ pub fn candidates(shape: &QueryShape, existing: &[ExistingIndex]) -> Vec<IndexCa
             table: table.clone(),
             columns,
             method: Method::Btree,
+            include: Vec::new(),
+            predicate: None,
         };
         let with = |extra: &[String]| {
             let mut v = eq.clone();
@@ -130,6 +168,58 @@ pub fn candidates(shape: &QueryShape, existing: &[ExistingIndex]) -> Vec<IndexCa
                 table: table.clone(),
                 columns: vec![c.clone()],
                 method: Method::Gin,
+                include: Vec::new(),
+                predicate: None,
+            });
+        }
+        // The widest key (equality, then range or sort) with the selected columns INCLUDEd, so
+        // the query can be answered by an index-only scan; only for a few extra columns.
+        let key = if !range.is_empty() {
+            with(&range[..1])
+        } else if !sort.is_empty() {
+            with(&sort)
+        } else {
+            eq.clone()
+        };
+        let referenced: Vec<String> = shape
+            .selected
+            .iter()
+            .filter(|(t, _)| t == table)
+            .map(|(_, c)| c.clone())
+            .chain(
+                shape
+                    .uses
+                    .iter()
+                    .filter(|u| &u.table == table)
+                    .map(|u| u.column.clone()),
+            )
+            .collect();
+        let mut extra: Vec<String> = Vec::new();
+        for c in referenced {
+            if !key.contains(&c) && !extra.contains(&c) {
+                extra.push(c);
+            }
+        }
+        if shape.projection_simple
+            && !key.is_empty()
+            && (1..=3).contains(&extra.len())
+            && contains.is_empty()
+        {
+            add(IndexCandidate {
+                include: extra,
+                ..btree(key.clone())
+            });
+        }
+        for (_, column, value) in rare.iter().filter(|(t, _, _)| t == table) {
+            let others: Vec<String> = key.iter().filter(|c| *c != column).cloned().collect();
+            let columns = if others.is_empty() {
+                vec![column.clone()]
+            } else {
+                others
+            };
+            add(IndexCandidate {
+                predicate: Some((column.clone(), value.clone())),
+                ..btree(columns)
             });
         }
     }
@@ -145,7 +235,7 @@ mod tests {
 
     fn cands(sql: &str, existing: &[ExistingIndex]) -> Vec<String> {
         let s = shape(sql, &HashMap::new()).unwrap();
-        candidates(&s, existing)
+        candidates(&s, existing, &[])
             .iter()
             .map(|c| c.ddl(false))
             .collect()
@@ -162,6 +252,7 @@ mod tests {
             vec![
                 "CREATE INDEX IF NOT EXISTS \"idx_payments_status\" ON \"payments\" (\"status\")",
                 "CREATE INDEX IF NOT EXISTS \"idx_payments_status_created_at\" ON \"payments\" (\"status\", \"created_at\")",
+                "CREATE INDEX IF NOT EXISTS \"idx_payments_status_created_at_covering\" ON \"payments\" (\"status\", \"created_at\") INCLUDE (\"id\")",
             ]
         );
     }
@@ -197,7 +288,8 @@ mod tests {
         };
         assert_eq!(
             cands("SELECT id FROM payments WHERE status = 'x'", &[partial]).len(),
-            1
+            2,
+            "(status) and (status) INCLUDE (id): a partial index serves neither"
         );
     }
 
@@ -213,11 +305,29 @@ mod tests {
     }
 
     #[test]
+    fn covering_and_partial_candidates() {
+        let s = shape("SELECT id, amount FROM payments WHERE status = 'failed' AND created_at >= '2026-01-01'", &HashMap::new()).unwrap();
+        let rare = [(
+            "payments".to_string(),
+            "status".to_string(),
+            "failed".to_string(),
+        )];
+        let got: Vec<String> = candidates(&s, &[], &rare)
+            .iter()
+            .map(|c| c.ddl(false))
+            .collect();
+        assert!(got.contains(&"CREATE INDEX IF NOT EXISTS \"idx_payments_status_created_at_covering\" ON \"payments\" (\"status\", \"created_at\") INCLUDE (\"id\", \"amount\")".to_string()), "{got:#?}");
+        assert!(got.contains(&"CREATE INDEX IF NOT EXISTS \"idx_payments_created_at_where_status_failed\" ON \"payments\" (\"created_at\") WHERE \"status\" = 'failed'".to_string()), "{got:#?}");
+    }
+
+    #[test]
     fn names_are_sanitised_and_short() {
         let c = IndexCandidate {
             table: "Order Items".into(),
             columns: vec!["x".repeat(80)],
             method: Method::Btree,
+            include: Vec::new(),
+            predicate: None,
         };
         assert!(c.name().len() <= 63 && !c.name().contains(' '));
         assert!(c.ddl(true).contains("ON \"Order Items\""));

@@ -184,7 +184,8 @@ pub fn advise(
                 continue;
             }
         };
-        for c in candidates::candidates(&shape, &existing) {
+        let rare = rare_constants(target, &q.sql, &columns)?;
+        for c in candidates::candidates(&shape, &existing, &rare) {
             let k = cands.iter().position(|x| *x == c).unwrap_or_else(|| {
                 cands.push(c);
                 relevant.push(vec![false; policy.queries.len()]);
@@ -266,6 +267,41 @@ pub fn advise(
         proposals,
         rejected,
     })
+}
+
+/// Frequency of `value` among a column's most common values (NULL when it is not one: then the
+/// column is not categorical for this value, e.g. a unique key, and a partial index would only
+/// serve that one literal).
+const VALUE_FREQUENCY: &str = "SELECT (SELECT u.f FROM pg_stats s, \
+       unnest(s.most_common_vals::text::text[], s.most_common_freqs) AS u(v, f) \
+       WHERE s.tablename = $1 AND s.attname = $2 AND s.schemaname = ANY (current_schemas(false)) \
+         AND u.v = $3 LIMIT 1)::float8";
+
+/// A common value found in 10% of rows or fewer is rare enough for a partial index.
+const RARE_FREQUENCY: f64 = 0.10;
+
+/// Constants the query's own text (not a parameter) filters on, with rare values.
+fn rare_constants(
+    target: &mut Client,
+    sql: &str,
+    columns: &HashMap<String, Vec<String>>,
+) -> Result<Vec<candidates::RareConstant>, String> {
+    let Ok(unbound) = shape::shape(sql, columns) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for u in &unbound.uses {
+        if let shape::Use::Eq(Some(value)) = &u.usage {
+            let freq: Option<f64> = target
+                .query_one(VALUE_FREQUENCY, &[&u.table, &u.column, value])
+                .map_err(describe)?
+                .get(0);
+            if freq.is_some_and(|f| f <= RARE_FREQUENCY) {
+                out.push((u.table.clone(), u.column.clone(), value.clone()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn proposal(c: &IndexCandidate, e: &CandidateEffect, queries: &[QueryCost]) -> Proposal {

@@ -101,12 +101,12 @@ pub struct AdviseArgs {
     /// pg_stats).
     #[arg(long)]
     pub from_stats: bool,
-    /// At most this many new indexes per table.
-    #[arg(long, default_value_t = 3)]
-    pub max_indexes_per_table: usize,
-    /// At most this many bytes of new indexes in total.
-    #[arg(long, default_value_t = i64::MAX)]
-    pub max_total_bytes: i64,
+    /// At most this many new indexes per table (default: the policy's `[advise]`, else 3).
+    #[arg(long)]
+    pub max_indexes_per_table: Option<usize>,
+    /// At most this many megabytes of new indexes in total (default: the policy's, else none).
+    #[arg(long)]
+    pub max_total_mb: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -76,9 +76,12 @@ pub fn advise(
     let mut client = target.connect()?;
     let (policy, workload, skipped) = workload(policy, args, &mut client)?;
     let policy = &policy;
+    let max_mb = args.max_total_mb.or(policy.advise.max_total_mb);
     let limits = Limits {
-        max_indexes_per_table: args.max_indexes_per_table,
-        max_total_bytes: args.max_total_bytes,
+        max_indexes_per_table: args
+            .max_indexes_per_table
+            .unwrap_or(policy.advise.max_indexes_per_table),
+        max_total_bytes: max_mb.map_or(i64::MAX, |mb| (mb * 1e6) as i64),
     };
     let advice = match &args.shadow_url {
         Some(url) => {

@@ -139,8 +139,8 @@ pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
         write_migration: true,
         sql: None,
         from_stats: false,
-        max_indexes_per_table: 3,
-        max_total_bytes: i64::MAX,
+        max_indexes_per_table: None,
+        max_total_mb: None,
     };
     let advice = advise::advise(&demo, &policy, &advise_args)?;
     push(

@@ -23,6 +23,8 @@ pub struct Policy {
     pub check: CheckPolicy,
     #[serde(default)]
     pub stats: StatsPolicy,
+    #[serde(default)]
+    pub advise: AdvisePolicy,
     /// The workload: named queries with parameter sets.
     #[serde(default, rename = "query")]
     pub queries: Vec<WorkloadQuery>,
@@ -125,6 +127,30 @@ fn default_min_calls() -> i64 {
 
 fn default_top() -> i64 {
     50
+}
+
+/// Limits on what `advise` may propose.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvisePolicy {
+    /// At most this many new indexes per table.
+    #[serde(default = "default_max_indexes_per_table")]
+    pub max_indexes_per_table: usize,
+    /// At most this many megabytes of new indexes in total.
+    pub max_total_mb: Option<f64>,
+}
+
+impl Default for AdvisePolicy {
+    fn default() -> Self {
+        Self {
+            max_indexes_per_table: default_max_indexes_per_table(),
+            max_total_mb: None,
+        }
+    }
+}
+
+fn default_max_indexes_per_table() -> usize {
+    3
 }
 
 /// One named query of the workload.

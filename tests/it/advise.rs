@@ -344,3 +344,42 @@ fn a_sql_file_workload_is_advised_on() {
     assert_eq!(report["proposals"][0]["name"], "idx_items_sku");
     assert_eq!(report["queries"][0]["name"], format!("{}:2", sql.display()));
 }
+
+#[test]
+fn a_rare_constant_gets_a_partial_index() {
+    let db = TestDb::new("advise_partial");
+    let mut c = db.client();
+    c.batch_execute(
+        "CREATE TABLE orders (id int, status text, amount int); \
+         INSERT INTO orders SELECT g, CASE WHEN g % 200 = 0 THEN 'failed' ELSE 'paid' END, g % 97 FROM generate_series(1, 200000) g;",
+    )
+    .unwrap();
+    c.batch_execute("VACUUM ANALYZE orders").unwrap();
+    c.batch_execute("SELECT pg_stat_force_next_flush()")
+        .unwrap();
+    c.batch_execute("SELECT pg_stat_reset()").unwrap();
+    drop(c);
+    let policy = policy_file(
+        "version = 1\n[budget]\nmean_ms = 0.5\n[[query]]\nname = \"failed_orders\"\nsql = \"SELECT * FROM orders WHERE status = 'failed'\"\nweight = 60.0\n",
+    );
+    let shadow = shadow_of(&db);
+    let out = advise(
+        &db,
+        &shipped_migrations(),
+        policy.path(),
+        &["--shadow-url", &shadow],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    let report = json(&out);
+    let ddl = report["proposals"][0]["ddl"].as_str().unwrap();
+    assert!(
+        ddl.ends_with("(\"status\") WHERE \"status\" = 'failed'"),
+        "the smaller partial index wins: {report:#}"
+    );
+}

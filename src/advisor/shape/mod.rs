@@ -4,7 +4,8 @@
 
 use sqlparser::ast::{
     BinaryOperator, Expr, GroupByExpr, InTarget, JoinConstraint, JoinOperator, LimitClause,
-    ObjectName, OrderByKind, Query, SetExpr, Statement, TableFactor, Value, ValueWithSpan,
+    ObjectName, OrderByKind, Query, SelectItem, SetExpr, Statement, TableFactor, Value,
+    ValueWithSpan,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -41,6 +42,11 @@ pub struct QueryShape {
     pub order_by: Vec<(String, String)>,
     pub group_by: Vec<(String, String)>,
     pub has_limit: bool,
+    /// Plain columns in the select list.
+    pub selected: Vec<(String, String)>,
+    /// The select list is only plain columns and `count(*)`: an index holding every
+    /// referenced column could answer the query alone (index-only scan).
+    pub projection_simple: bool,
     /// `$n` placeholders and the column each is compared with (normalized queries).
     pub params: Vec<ParamUse>,
     /// `LIMIT $n` and `OFFSET $n` placeholders.
@@ -85,6 +91,7 @@ fn read_query(
     }
     scope.columns = columns.clone();
     out.tables = scope.tables();
+    read_projection(&select.projection, &scope, out);
     for twj in &select.from {
         for join in &twj.joins {
             if let Some(JoinConstraint::On(expr)) = join_constraint(&join.join_operator) {
@@ -114,6 +121,29 @@ fn read_query(
         out.offset_param = offset.as_ref().and_then(|o| placeholder(&o.value));
     }
     Ok(())
+}
+
+fn read_projection(items: &[SelectItem], scope: &Scope, out: &mut QueryShape) {
+    out.projection_simple = true;
+    for item in items {
+        let expr = match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+            _ => {
+                out.projection_simple = false;
+                continue;
+            }
+        };
+        match scope.column(expr) {
+            Some(c) => out.selected.push(c),
+            None if is_count_star(expr) => {}
+            None => out.projection_simple = false,
+        }
+    }
+}
+
+fn is_count_star(expr: &Expr) -> bool {
+    matches!(expr, Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("count")
+        && f.args.to_string().trim_matches(|c| c == '(' || c == ')') == "*")
 }
 
 fn join_constraint(op: &JoinOperator) -> Option<&JoinConstraint> {

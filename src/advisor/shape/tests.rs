@@ -115,3 +115,28 @@ fn non_select_is_an_error() {
     assert!(shape("DELETE FROM users", &columns()).is_err());
     assert!(shape("SELEC nonsense", &columns()).is_err());
 }
+
+#[test]
+fn projection_is_read_for_index_only_scans() {
+    let s = shape(
+        "SELECT id, amount FROM payments WHERE status = 'x'",
+        &columns(),
+    )
+    .unwrap();
+    assert!(s.projection_simple);
+    assert_eq!(s.selected.len(), 2);
+    let s = shape(
+        "SELECT count(*) FROM payments WHERE status = 'x'",
+        &columns(),
+    )
+    .unwrap();
+    assert!(s.projection_simple && s.selected.is_empty());
+    let s = shape(
+        "SELECT sum(amount) FROM payments WHERE status = 'x'",
+        &columns(),
+    )
+    .unwrap();
+    assert!(!s.projection_simple);
+    let s = shape("SELECT * FROM payments", &columns()).unwrap();
+    assert!(!s.projection_simple);
+}
