@@ -50,8 +50,9 @@ pub struct Limits {
     pub max_total_bytes: i64,
 }
 
-/// Time differences below this are measurement noise.
-const NOISE_MS: f64 = 0.1;
+/// A query made faster by less than this per call gives no reason for another index: below a
+/// millisecond, differences between index variants are mostly noise, and never a budget matter.
+const NOISE_MS: f64 = 1.0;
 
 fn current_with(queries: &[QueryCost], chosen: &[&CandidateEffect]) -> Vec<f64> {
     queries
@@ -78,7 +79,7 @@ fn score(queries: &[QueryCost], current: &[f64], c: &CandidateEffect) -> Score {
     for (q, query) in queries.iter().enumerate() {
         if let Some(after) = c.after_ms[q] {
             let now = current[q];
-            // Less than 10% (or 0.1 ms) faster is noise, not a reason for another index.
+            // Less than 10% (or 1 ms) faster is noise, not a reason for another index.
             if after < now * 0.9 && now - after >= NOISE_MS {
                 gain += query.weight * (now - after);
                 if now > query.budget_ms && after <= query.budget_ms {
@@ -261,6 +262,21 @@ mod tests {
             &queries,
             &[narrow, wide],
             &["t".into(), "t".into()],
+            NO_LIMITS,
+        );
+        assert_eq!(s.chosen, vec![0]);
+    }
+
+    #[test]
+    fn a_covering_variant_is_not_added_for_a_tenth_of_a_millisecond() {
+        // Regression: (status, created_at) then its INCLUDE variant 0.1 ms faster replaced it.
+        let queries = [q("payments", 120.0, 170.0)];
+        let plain = c(0, 1000, 0.0, &[Some(0.15)]);
+        let covering = c(1, 1300, 0.0, &[Some(0.05)]);
+        let s = select(
+            &queries,
+            &[plain, covering],
+            &["p".into(), "p".into()],
             NO_LIMITS,
         );
         assert_eq!(s.chosen, vec![0]);
