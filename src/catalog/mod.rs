@@ -1,5 +1,10 @@
-//! Reading the live catalog. For now: INVALID indexes, which `migrate status` reports and
-//! `migrate apply` repairs.
+//! Reading a database's catalog into one plain data model (tables, indexes, foreign keys),
+//! and the INVALID indexes that `migrate status` reports and `migrate apply` repairs.
+
+pub mod model;
+pub mod reader;
+
+pub use model::{Catalog, ForeignKey, Index, Table};
 
 use postgres::GenericClient;
 use serde::Serialize;

@@ -1,5 +1,6 @@
 //! Command-line arguments (clap) and their resolution into settings.
 
+pub mod prompt;
 pub mod settings;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -66,6 +67,11 @@ pub enum Command {
     /// Propose indexes that bring the workload under budget, proven on a shadow database or
     /// with HypoPG. Never changes the target database.
     Advise(AdviseArgs),
+    /// What is wrong with the indexes, against the migrations, and the exact SQL that fixes it.
+    /// Exit 1 when the plan is not empty.
+    Plan(PlanArgs),
+    /// Run the plan safely (per-change confirmation, or --yes), recorded as a new migration.
+    Apply(ApplyChangesArgs),
     /// Demo data for the seed schema.
     #[command(subcommand)]
     Data(DataCommand),
@@ -107,6 +113,37 @@ pub struct AdviseArgs {
     /// At most this many megabytes of new indexes in total (default: the policy's, else none).
     #[arg(long)]
     pub max_total_mb: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// An empty database to replay the migrations into (default: a throwaway server).
+    #[arg(long, env = "PGWARDEN_SHADOW_URL", hide_env_values = true)]
+    pub shadow_url: Option<String>,
+    /// Also save the plan's SQL to this file.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyChangesArgs {
+    /// An empty database to replay the migrations into (default: a throwaway server).
+    #[arg(long, env = "PGWARDEN_SHADOW_URL", hide_env_values = true)]
+    pub shadow_url: Option<String>,
+    /// Apply every change without asking (drops still need --allow-drop).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Allow DROP INDEX changes.
+    #[arg(long)]
+    pub allow_drop: bool,
+    /// Only changes of these rules (repeatable), e.g. --only invalid-index.
+    #[arg(long)]
+    pub only: Vec<String>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@ pub mod advise;
 pub mod check;
 pub mod demo;
 pub mod migrate;
+pub mod plan;
 
 use crate::cli::settings::Settings;
 use crate::cli::{Command, DataCommand, MigrateCommand};
@@ -27,6 +28,29 @@ pub fn run(
                     .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
             }
             Report::Check(report)
+        }
+        Command::Plan(args) => {
+            let policy = check::load_policy(settings).ok();
+            Report::Plan(plan::plan(
+                settings,
+                policy.as_ref(),
+                args.shadow_url.as_deref(),
+                args.output.as_ref(),
+            )?)
+        }
+        Command::Apply(args) => {
+            let policy = check::load_policy(settings).ok();
+            let opts = plan::ApplyChangesOptions {
+                shadow_url: args.shadow_url.as_deref(),
+                yes: args.yes,
+                dry_run: args.dry_run,
+                allow_drop: args.allow_drop,
+                only: &args.only,
+                exec: args.exec.settings(settings.progress_bar),
+            };
+            let interactive = settings.interactive;
+            let mut ask = |q: &str| crate::cli::prompt::ask_change(q, interactive);
+            Report::Apply(plan::apply(settings, policy.as_ref(), &opts, &mut ask)?)
         }
         Command::Advise(args) => {
             let policy = check::load_policy(settings)?;

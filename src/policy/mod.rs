@@ -25,6 +25,8 @@ pub struct Policy {
     pub stats: StatsPolicy,
     #[serde(default)]
     pub advise: AdvisePolicy,
+    #[serde(default)]
+    pub plan: PlanPolicy,
     /// The workload: named queries with parameter sets.
     #[serde(default, rename = "query")]
     pub queries: Vec<WorkloadQuery>,
@@ -127,6 +129,14 @@ fn default_min_calls() -> i64 {
 
 fn default_top() -> i64 {
     50
+}
+
+/// Thresholds of `plan`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanPolicy {
+    /// Report an index never scanned when the statistics are at least this old (default 14).
+    pub unused_after_days: Option<f64>,
 }
 
 /// Limits on what `advise` may propose.

@@ -6,6 +6,7 @@ use crate::commands::advise::AdviseReport;
 use crate::commands::check::CheckReport;
 use crate::commands::demo::DemoReport;
 use crate::commands::migrate::{RecordReport, StatusReport, VerifyReport};
+use crate::commands::plan::{ApplyChangesReport, PlanReport};
 use crate::datagen::GenerateReport;
 use crate::explain::Verdict;
 use crate::migrations::plan::RunMode;
@@ -24,6 +25,8 @@ pub fn render(report: &Report) -> String {
         Report::Check(r) => check(r),
         Report::DataGenerate(r) => generate(r),
         Report::Advise(r) => advise(r),
+        Report::Plan(r) => plan(r),
+        Report::Apply(r) => apply_changes(r),
         Report::Demo(r) => demo(r),
     }
 }
@@ -163,6 +166,85 @@ fn advise(r: &AdviseReport) -> String {
             "wrote {}; run `pgwarden migrate apply` to build the indexes",
             path.display()
         );
+    }
+    out
+}
+
+fn plan(r: &PlanReport) -> String {
+    let mut out = format!("database {} (desired: {})\n", r.database, r.desired_from);
+    if !r.findings.is_empty() {
+        let rows = r
+            .findings
+            .iter()
+            .map(|f| {
+                vec![
+                    format!("{:?}", f.severity).to_lowercase(),
+                    f.rule.to_string(),
+                    f.object.clone(),
+                    f.message.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["severity", "rule", "object", "finding"], rows));
+    }
+    if r.changes.is_empty() {
+        out.push_str("no changes: the indexes match the migrations\n");
+        return out;
+    }
+    out.push_str("\nplan (dry run: nothing was changed):\n");
+    out.push_str(&diff_lines(&r.changes));
+    let drops = r.changes.iter().filter(|c| c.is_drop).count();
+    let _ = writeln!(
+        out,
+        "{} finding(s), {} change(s), {drops} of them drops",
+        r.findings.len(),
+        r.changes.len()
+    );
+    if let Some(path) = &r.output {
+        let _ = writeln!(out, "SQL saved to {}", path.display());
+    }
+    out
+}
+
+fn diff_lines(changes: &[crate::diff::Change]) -> String {
+    let mut out = String::new();
+    for c in changes {
+        for s in &c.statements {
+            let _ = writeln!(out, "{} {s};", c.sign);
+        }
+        let _ = writeln!(
+            out,
+            "    -- {}: {}; lock {}; about {:.0} s",
+            c.rule,
+            c.reason,
+            c.lock,
+            c.estimate_seconds.ceil()
+        );
+    }
+    out
+}
+
+fn apply_changes(r: &ApplyChangesReport) -> String {
+    if r.dry_run {
+        return plan(&r.plan);
+    }
+    let mut out = format!("database {}\n", r.plan.database);
+    if r.plan.changes.is_empty() {
+        out.push_str("no changes: the indexes match the migrations\n");
+        return out;
+    }
+    if !r.accepted.is_empty() {
+        out.push_str("applied:\n");
+        out.push_str(&diff_lines(&r.accepted));
+    }
+    for (object, why) in &r.skipped {
+        let _ = writeln!(out, "skipped {object}: {why}");
+    }
+    if let Some(path) = &r.migration {
+        let _ = writeln!(out, "recorded as {}", path.display());
+    }
+    if let Some(run) = &r.run {
+        out.push_str(&apply(run));
     }
     out
 }

@@ -10,6 +10,7 @@ use crate::commands::advise::AdviseReport;
 use crate::commands::check::CheckReport;
 use crate::commands::demo::DemoReport;
 use crate::commands::migrate::{NewReport, RecordReport, StatusReport, VerifyReport};
+use crate::commands::plan::{ApplyChangesReport, PlanReport};
 use crate::datagen::GenerateReport;
 use crate::migrations::runner::ApplyReport;
 use serde::Serialize;
@@ -29,6 +30,8 @@ pub enum Report {
     MigrateRepair(RecordReport),
     Check(CheckReport),
     Advise(AdviseReport),
+    Plan(PlanReport),
+    Apply(ApplyChangesReport),
     DataGenerate(GenerateReport),
     Demo(DemoReport),
 }
@@ -61,6 +64,16 @@ impl Report {
             Report::DataGenerate(_) => 0,
             // Proposals are findings: there is something to do.
             Report::Advise(r) => u8::from(!r.advice.proposals.is_empty()),
+            Report::Plan(r) => r.exit_code(),
+            Report::Apply(r) => {
+                if r.run.as_ref().is_some_and(|run| run.failure.is_some()) {
+                    2
+                } else if r.dry_run {
+                    r.plan.exit_code()
+                } else {
+                    u8::from(!r.skipped.is_empty())
+                }
+            }
             Report::Demo(r) => r.exit_code(),
         }
     }
@@ -69,6 +82,14 @@ impl Report {
     pub fn error_message(&self) -> Option<String> {
         match self {
             Report::MigrateApply(r) => r.failure.as_ref().map(|f| f.error.clone()),
+            Report::Apply(r) => match &r.run {
+                Some(run) => run.failure.as_ref().map(|f| f.error.clone()),
+                None if !r.dry_run && !r.skipped.is_empty() => Some(format!(
+                    "{} change(s) not applied: confirm at the prompt, or pass --yes (and --allow-drop for drops)",
+                    r.skipped.len()
+                )),
+                None => None,
+            },
             Report::Check(r) if r.errors > 0 => Some(format!(
                 "{} workload quer{} could not be measured; see the error column",
                 r.errors,

@@ -1,0 +1,24 @@
+//! Asking the person at the terminal about each change (stderr, stdin). Without a terminal the
+//! answer is always no, so automation must say `--yes` (and `--allow-drop` for drops).
+
+use crate::commands::plan::Answer;
+use std::io::{BufRead, Write};
+
+/// `[y]es / [n]o / [a]ll / [q]uit` for one change.
+pub fn ask_change(change: &str, interactive: bool) -> Answer {
+    if !interactive {
+        return Answer::No;
+    }
+    eprint!("{change}\napply? [y]es / [n]o / [a]ll / [q]uit: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return Answer::Quit;
+    }
+    match line.trim() {
+        "y" | "Y" | "yes" => Answer::Yes,
+        "a" | "A" | "all" => Answer::All,
+        "q" | "Q" | "quit" => Answer::Quit,
+        _ => Answer::No,
+    }
+}

@@ -1,0 +1,305 @@
+//! `pgwarden plan` and `pgwarden apply`: index health and drift against the migrations.
+//!
+//! The desired state is what the migrations produce: they are replayed into a shadow database
+//! (a throwaway server, or `--shadow-url`, which must be empty), whose catalog is read by the
+//! same reader as the target's. `apply` writes the accepted changes as the next versioned
+//! migration and runs it through `migrate apply`, so the history records it and the next deploy
+//! does not fight it.
+
+use crate::apply::ExecSettings;
+use crate::catalog::{Catalog, reader};
+use crate::cli::settings::Settings;
+use crate::db::{self, ConnectionTarget};
+use crate::diff::{self, Change, DiffSettings};
+use crate::ephemeral::EphemeralServer;
+use crate::finding::{Finding, Severity};
+use crate::migrations::runner::{self, ApplyReport, ApplyRequest};
+use crate::migrations::{MigrationState, discover, discovery, history, status};
+use crate::policy::Policy;
+use anyhow::{Context, bail};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The result of `plan`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanReport {
+    pub database: String,
+    pub desired_from: String,
+    pub findings: Vec<Finding>,
+    pub changes: Vec<Change>,
+    pub output: Option<PathBuf>,
+}
+
+impl PlanReport {
+    /// 1 when there is anything to change or any warning: a CI gate for drift.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(
+            !self.changes.is_empty()
+                || self
+                    .findings
+                    .iter()
+                    .any(|f| f.severity >= Severity::Warning),
+        )
+    }
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyChangesReport {
+    pub plan: PlanReport,
+    pub accepted: Vec<Change>,
+    pub skipped: Vec<(String, String)>,
+    pub migration: Option<PathBuf>,
+    pub run: Option<ApplyReport>,
+    pub dry_run: bool,
+}
+
+/// Reads the desired catalog by replaying the migrations into an empty shadow database.
+fn desired_catalog(
+    settings: &Settings,
+    shadow_url: Option<&str>,
+) -> anyhow::Result<(Catalog, String)> {
+    let found = discover(&settings.migrations_dir)?;
+    let replay = |target: &ConnectionTarget| -> anyhow::Result<Catalog> {
+        let mut client = target.connect()?;
+        let tables: i64 = client
+            .query_one("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'", &[])
+            .map_err(|e| anyhow::anyhow!(db::describe(&e)))?
+            .get(0);
+        if tables > 0 {
+            bail!(
+                "the shadow database {} is not empty ({tables} tables); give --shadow-url an empty database",
+                target.redacted()
+            );
+        }
+        let request = ApplyRequest {
+            dry_run: false,
+            target_version: None,
+            exec: ExecSettings::default(),
+            lock_wait: Duration::from_secs(60),
+        };
+        let report = runner::apply(target, &found, &request)?;
+        if let Some(f) = report.failure {
+            bail!(
+                "replaying the migrations into the shadow failed at {}: {}",
+                f.file,
+                f.error
+            );
+        }
+        reader::read(&mut client)
+            .map_err(|e| anyhow::anyhow!("reading the shadow's catalog: {}", db::describe(&e)))
+    };
+    match shadow_url {
+        Some(url) => {
+            let target = ConnectionTarget::from_url(url)?;
+            Ok((
+                replay(&target)?,
+                format!("migrations replayed into {}", target.redacted()),
+            ))
+        }
+        None => {
+            let server = EphemeralServer::start().context(
+                "plan replays the migrations into a throwaway server (or pass --shadow-url)",
+            )?;
+            let target = server.create_database("pgwarden_shadow")?;
+            Ok((
+                replay(&target)?,
+                "migrations replayed into a throwaway server".into(),
+            ))
+        }
+    }
+}
+
+fn diff_settings(policy: Option<&Policy>) -> DiffSettings {
+    let mut s = DiffSettings::default();
+    if let Some(days) = policy.and_then(|p| p.plan.unused_after_days) {
+        s.unused_after_seconds = days * 86_400.0;
+    }
+    s
+}
+
+/// Findings and the ordered changes that fix them.
+pub fn plan(
+    settings: &Settings,
+    policy: Option<&Policy>,
+    shadow_url: Option<&str>,
+    output: Option<&PathBuf>,
+) -> anyhow::Result<PlanReport> {
+    let (desired, desired_from) = desired_catalog(settings, shadow_url)?;
+    let target = settings.target()?;
+    let mut client = target.connect()?;
+    let live = reader::read(&mut client).map_err(|e| {
+        anyhow::anyhow!(
+            "reading the catalog of {}: {}",
+            target.redacted(),
+            db::describe(&e)
+        )
+    })?;
+    let (findings, changes) = diff::compare(&desired, &live, &diff_settings(policy));
+    if let Some(path) = output {
+        std::fs::write(path, changes_sql(&changes))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(PlanReport {
+        database: target.redacted(),
+        desired_from,
+        findings,
+        changes,
+        output: output.cloned(),
+    })
+}
+
+/// The changes as a SQL script (one statement per line, reasons as comments).
+pub fn changes_sql(changes: &[Change]) -> String {
+    let mut out = String::from(
+        "-- pgwarden:no-transaction\n-- Written by pgwarden: every statement runs on its own (none can run in a transaction).\n",
+    );
+    for c in changes {
+        out.push_str(&format!("\n-- {} {}: {}\n", c.rule, c.object, c.reason));
+        for s in &c.statements {
+            out.push_str(s);
+            out.push_str(";\n");
+        }
+    }
+    out
+}
+
+/// Options of `apply`.
+pub struct ApplyChangesOptions<'a> {
+    pub shadow_url: Option<&'a str>,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub allow_drop: bool,
+    pub only: &'a [String],
+    pub exec: ExecSettings,
+}
+
+/// Runs the plan through the safe executor, as a recorded migration.
+pub fn apply(
+    settings: &Settings,
+    policy: Option<&Policy>,
+    opts: &ApplyChangesOptions,
+    ask: &mut dyn FnMut(&str) -> Answer,
+) -> anyhow::Result<ApplyChangesReport> {
+    if let Some(rule) = opts
+        .only
+        .iter()
+        .find(|r| !crate::finding::ALL_RULES.contains(&r.as_str()))
+    {
+        bail!(
+            "unknown rule `{rule}` in --only; rules: {}",
+            crate::finding::ALL_RULES.join(", ")
+        );
+    }
+    refuse_pending(settings)?;
+    let plan = plan(settings, policy, opts.shadow_url, None)?;
+    let mut report = ApplyChangesReport {
+        plan: plan.clone(),
+        accepted: Vec::new(),
+        skipped: Vec::new(),
+        migration: None,
+        run: None,
+        dry_run: opts.dry_run,
+    };
+    let mut all = opts.yes;
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| opts.only.is_empty() || opts.only.iter().any(|r| r == c.rule))
+    {
+        if opts.dry_run {
+            report.accepted.push(c.clone());
+            continue;
+        }
+        let decision = if c.is_drop && !opts.allow_drop {
+            ask(&format!(
+                "{} {} ({}) -- a drop",
+                c.sign,
+                c.statements.join("; "),
+                c.reason
+            ))
+        } else if all {
+            Answer::Yes
+        } else {
+            ask(&format!(
+                "{} {} ({})",
+                c.sign,
+                c.statements.join("; "),
+                c.reason
+            ))
+        };
+        match decision {
+            Answer::Yes => report.accepted.push(c.clone()),
+            Answer::All => {
+                all = true;
+                report.accepted.push(c.clone());
+            }
+            Answer::No => report.skipped.push((
+                c.object.clone(),
+                if c.is_drop {
+                    "drops need --allow-drop or a yes at the prompt".into()
+                } else {
+                    "declined".into()
+                },
+            )),
+            Answer::Quit => break,
+        }
+    }
+    if opts.dry_run || report.accepted.is_empty() {
+        return Ok(report);
+    }
+    let dir = &settings.migrations_dir;
+    let found = discover(dir)?;
+    let (version, path) = discovery::next_file_path(dir, &found, "pgwarden_apply");
+    std::fs::write(&path, changes_sql(&report.accepted))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    report.migration = Some(path);
+    let found = discover(dir)?;
+    let request = ApplyRequest {
+        dry_run: false,
+        target_version: Some(version),
+        exec: opts.exec.clone(),
+        lock_wait: Duration::from_secs(600),
+    };
+    report.run = Some(runner::apply(&settings.target()?, &found, &request)?);
+    Ok(report)
+}
+
+/// How the person (or `--yes`) answered for one change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Yes,
+    No,
+    All,
+    Quit,
+}
+
+/// `apply` adds a migration: every earlier one must be applied first, or it would run them too.
+fn refuse_pending(settings: &Settings) -> anyhow::Result<()> {
+    let found = discover(&settings.migrations_dir)?;
+    let target = settings.target()?;
+    let mut client = target.connect()?;
+    let applied = history::read(&mut client)
+        .map_err(|e| anyhow::anyhow!(db::describe(&e)))?
+        .unwrap_or_default();
+    let pending: Vec<String> = status::compute(&found, &applied)
+        .iter()
+        .filter(|r| r.state != MigrationState::Applied)
+        .map(|r| {
+            format!(
+                "V{}__{} ({})",
+                r.version.unwrap_or_default(),
+                r.name,
+                r.state.label()
+            )
+        })
+        .collect();
+    if !pending.is_empty() {
+        bail!(
+            "apply records its changes as a new migration, so every migration must be applied first: {}; run `pgwarden migrate apply`",
+            pending.join(", ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+#![cfg(test)]
+
+use super::*;
+use crate::catalog::{ForeignKey, Table};
+
+fn ix(name: &str, table: &str, cols: &[&str]) -> Index {
+    Index {
+        schema: "public".into(),
+        name: name.into(),
+        table: table.into(),
+        definition: format!(
+            "CREATE INDEX {name} ON public.{table} USING btree ({})",
+            cols.join(", ")
+        ),
+        method: "btree".into(),
+        columns: cols.iter().map(|c| c.to_string()).collect(),
+        predicate: None,
+        unique: false,
+        primary: false,
+        constraint: None,
+        valid: true,
+        size_bytes: 8192,
+        scans: 10,
+    }
+}
+
+fn table(name: &str, writes: i64) -> Table {
+    Table {
+        schema: "public".into(),
+        name: name.into(),
+        size_bytes: 100_000_000,
+        writes,
+    }
+}
+
+fn catalog(indexes: Vec<Index>) -> Catalog {
+    Catalog {
+        tables: vec![table("t", 0)],
+        indexes,
+        foreign_keys: vec![],
+        stats_age_seconds: 3600.0,
+    }
+}
+
+fn rules_of(desired: &Catalog, live: &Catalog) -> Vec<&'static str> {
+    compare(desired, live, &DiffSettings::default())
+        .0
+        .iter()
+        .map(|f| f.rule)
+        .collect()
+}
+
+#[test]
+fn a_clean_database_has_no_findings() {
+    let c = catalog(vec![ix("t_a", "t", &["a"]), ix("t_b_c", "t", &["b", "c"])]);
+    let (findings, changes) = compare(&c, &c, &DiffSettings::default());
+    assert!(findings.is_empty() && changes.is_empty(), "{findings:?}");
+}
+
+#[test]
+fn missing_and_unexpected() {
+    let desired = catalog(vec![ix("t_a", "t", &["a"])]);
+    let live = catalog(vec![ix("t_z", "t", &["z"])]);
+    assert_eq!(
+        rules_of(&desired, &live),
+        vec![rules::MISSING_INDEX, rules::UNEXPECTED_INDEX]
+    );
+    let (_, changes) = compare(&desired, &live, &DiffSettings::default());
+    assert_eq!(
+        changes[0].statements[0],
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON public.t USING btree (a)"
+    );
+    assert_eq!(changes[0].estimate_seconds, 2.0);
+    assert!(
+        changes[1].is_drop
+            && changes[1].statements[0] == "DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"t_z\""
+    );
+}
+
+#[test]
+fn a_changed_definition_is_built_under_a_temporary_name_then_swapped() {
+    let desired = catalog(vec![ix("t_a", "t", &["a", "b"])]);
+    let live = catalog(vec![ix("t_a", "t", &["a"])]);
+    let (findings, changes) = compare(&desired, &live, &DiffSettings::default());
+    assert_eq!(findings[0].rule, rules::INDEX_DEFINITION_DIFFERS);
+    assert_eq!(
+        changes[0].statements,
+        vec![
+            "CREATE INDEX CONCURRENTLY \"t_a_pgw_new\" ON public.t USING btree (a, b)".to_string(),
+            "DROP INDEX CONCURRENTLY \"public\".\"t_a\"".to_string(),
+            "ALTER INDEX \"public\".\"t_a_pgw_new\" RENAME TO \"t_a\"".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn invalid_duplicate_redundant_and_unused() {
+    let mut invalid = ix("t_bad", "t", &["q"]);
+    invalid.valid = false;
+    let live = catalog(vec![
+        invalid.clone(),
+        ix("t_a1", "t", &["a"]),
+        ix("t_a2", "t", &["a"]),
+        ix("t_b", "t", &["b"]),
+        ix("t_b_c", "t", &["b", "c"]),
+    ]);
+    let desired = live.clone();
+    let got = rules_of(&desired, &live);
+    assert_eq!(
+        got,
+        vec![
+            rules::INVALID_INDEX,
+            rules::DUPLICATE_INDEX,
+            rules::REDUNDANT_INDEX
+        ],
+        "{got:?}"
+    );
+    let mut old = live.clone();
+    old.stats_age_seconds = 30.0 * 86_400.0;
+    old.indexes.iter_mut().for_each(|i| i.scans = 0);
+    assert!(rules_of(&old, &old).contains(&rules::UNUSED_INDEX));
+}
+
+#[test]
+fn constraint_backing_indexes_are_never_dropped() {
+    let mut pk = ix("t_pkey", "t", &["id"]);
+    pk.unique = true;
+    pk.primary = true;
+    pk.constraint = Some("t_pkey".into());
+    pk.scans = 0;
+    let desired = catalog(vec![]);
+    let mut live = catalog(vec![pk]);
+    live.stats_age_seconds = 90.0 * 86_400.0;
+    let (findings, changes) = compare(&desired, &live, &DiffSettings::default());
+    assert!(findings.is_empty() && changes.is_empty(), "{findings:?}");
+}
+
+#[test]
+fn a_foreign_key_without_an_index_on_a_written_table() {
+    let mut live = catalog(vec![]);
+    live.tables = vec![table("tasks", 500)];
+    live.foreign_keys = vec![ForeignKey {
+        schema: "public".into(),
+        table: "tasks".into(),
+        name: "tasks_project_id_fkey".into(),
+        columns: vec!["project_id".into()],
+        referenced_table: "projects".into(),
+    }];
+    let (findings, changes) = compare(&live.clone(), &live, &DiffSettings::default());
+    assert_eq!(findings[0].rule, rules::FK_WITHOUT_INDEX);
+    assert_eq!(
+        changes[0].statements[0],
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"idx_tasks_project_id\" ON \"public\".\"tasks\" (\"project_id\")"
+    );
+    live.tables[0].writes = 0;
+    assert!(
+        compare(&live.clone(), &live, &DiffSettings::default())
+            .0
+            .is_empty(),
+        "a table never written to is left alone"
+    );
+}
+
+#[test]
+fn builds_come_before_drops() {
+    let desired = catalog(vec![ix("t_new", "t", &["n"])]);
+    let live = catalog(vec![ix("t_old", "t", &["o"])]);
+    let (_, changes) = compare(&desired, &live, &DiffSettings::default());
+    let signs: Vec<char> = changes.iter().map(|c| c.sign).collect();
+    assert_eq!(signs, vec!['+', '-']);
+}
+
+#[test]
+fn an_unexpected_twin_is_dropped_and_the_migrations_index_kept() {
+    // Regression: the duplicate rule dropped the index the migrations want, keeping the stray.
+    let desired = catalog(vec![ix("idx_tasks_dev", "t", &["d"])]);
+    let live = catalog(vec![
+        ix("idx_tasks_dev", "t", &["d"]),
+        ix("a_stray", "t", &["d"]),
+    ]);
+    let (findings, changes) = compare(&desired, &live, &DiffSettings::default());
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].object, "public.a_stray");
+}
