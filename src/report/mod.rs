@@ -82,8 +82,8 @@ impl Report {
     pub fn error_message(&self) -> Option<String> {
         match self {
             Report::MigrateApply(r) => r.failure.as_ref().map(|f| f.error.clone()),
-            Report::Apply(r) => match &r.run {
-                Some(run) => run.failure.as_ref().map(|f| f.error.clone()),
+            Report::Apply(r) => match r.run.as_ref().and_then(|run| run.failure.as_ref()) {
+                Some(f) => Some(f.error.clone()),
                 None if !r.dry_run && !r.skipped.is_empty() => Some(format!(
                     "{} change(s) not applied: confirm at the prompt, or pass --yes (and --allow-drop for drops)",
                     r.skipped.len()

@@ -6,5 +6,6 @@ mod cli;
 mod common;
 mod concurrency;
 mod migrate_apply;
+mod plan;
 mod refinery_compat;
 mod tls;
