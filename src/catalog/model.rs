@@ -29,7 +29,8 @@ pub struct Index {
     /// `pg_get_indexdef` as PostgreSQL prints it.
     pub definition: String,
     pub method: String,
-    /// Key columns in order (expressions as `pg_get_indexdef` prints them).
+    /// Key columns in order, as SQL (quoted where needed; expressions as `pg_get_indexdef`
+    /// prints them).
     pub columns: Vec<String>,
     /// The WHERE predicate of a partial index.
     pub predicate: Option<String>,
@@ -40,6 +41,9 @@ pub struct Index {
     pub valid: bool,
     pub size_bytes: i64,
     pub scans: i64,
+    /// Structural key (method, uniqueness, columns, operator classes, options, predicate):
+    /// equal keys mean equal definitions whatever the names.
+    pub key: String,
 }
 
 impl Index {
@@ -48,19 +52,9 @@ impl Index {
         format!("{}.{}", self.schema, self.name)
     }
 
-    /// The definition without the index's own name, to compare definitions across names.
-    pub fn shape(&self) -> String {
-        match self.definition.split_once(" ON ") {
-            Some((head, rest)) => {
-                let kind = if head.starts_with("CREATE UNIQUE INDEX") {
-                    "CREATE UNIQUE INDEX"
-                } else {
-                    "CREATE INDEX"
-                };
-                format!("{kind} ON {rest}")
-            }
-            None => self.definition.clone(),
-        }
+    /// What is compared across names: the structural key.
+    pub fn shape(&self) -> &str {
+        &self.key
     }
 }
 
@@ -69,6 +63,7 @@ pub struct ForeignKey {
     pub schema: String,
     pub table: String,
     pub name: String,
+    /// Columns as SQL (quoted where needed), comparable with index columns.
     pub columns: Vec<String>,
     pub referenced_table: String,
 }

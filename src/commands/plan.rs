@@ -64,7 +64,7 @@ fn desired_catalog(
     let replay = |target: &ConnectionTarget| -> anyhow::Result<Catalog> {
         let mut client = target.connect()?;
         let tables: i64 = client
-            .query_one("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'", &[])
+            .query_one("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND c.relname <> 'refinery_schema_history'", &[])
             .map_err(|e| anyhow::anyhow!(db::describe(&e)))?
             .get(0);
         if tables > 0 {
@@ -87,7 +87,7 @@ fn desired_catalog(
                 f.error
             );
         }
-        reader::read(&mut client)
+        reader::read(&mut client, true)
             .map_err(|e| anyhow::anyhow!("reading the shadow's catalog: {}", db::describe(&e)))
     };
     match shadow_url {
@@ -129,7 +129,7 @@ pub fn plan(
     let (desired, desired_from) = desired_catalog(settings, shadow_url)?;
     let target = settings.target()?;
     let mut client = target.connect()?;
-    let live = reader::read(&mut client).map_err(|e| {
+    let live = reader::read(&mut client, false).map_err(|e| {
         anyhow::anyhow!(
             "reading the catalog of {}: {}",
             target.redacted(),

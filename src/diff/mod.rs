@@ -9,6 +9,7 @@ use crate::catalog::{Catalog, Index};
 use crate::db::quote_ident;
 use crate::finding::{self as rules, Finding, Severity};
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 
 mod tests;
 
@@ -69,138 +70,56 @@ fn concurrent(definition: &str, rename_to: Option<&str>) -> String {
     format!("CREATE {unique}INDEX CONCURRENTLY {rest}")
 }
 
-/// Findings and the plan that fixes them.
-pub fn compare(
-    desired: &Catalog,
-    live: &Catalog,
-    settings: &DiffSettings,
-) -> (Vec<Finding>, Vec<Change>) {
-    let mut findings = Vec::new();
-    let mut changes = Vec::new();
-    let table_size = |schema: &str, table: &str| {
-        live.tables
-            .iter()
-            .find(|t| t.schema == schema && t.name == table)
-            .map_or(0, |t| t.size_bytes)
-    };
-    let estimate = |schema: &str, table: &str| {
-        table_size(schema, table) as f64 / settings.build_bytes_per_second
-    };
-    let find = |cat: &'_ Catalog, ix: &Index| -> Option<Index> {
-        cat.indexes
-            .iter()
-            .find(|l| l.schema == ix.schema && l.name == ix.name)
-            .cloned()
-    };
-    for want in &desired.indexes {
-        match find(live, want) {
-            None => {
-                findings.push(Finding {
-                    rule: rules::MISSING_INDEX,
-                    severity: Severity::Error,
-                    object: want.qualified(),
-                    message: format!("index {} is in the migrations but not in the database", want.qualified()),
-                    help: "build it concurrently (plan/apply), or find out why the migration that creates it did not".into(),
-                });
-                if want.constraint.is_none() {
-                    changes.push(Change {
-                        rule: rules::MISSING_INDEX,
-                        sign: '+',
-                        object: want.qualified(),
-                        statements: vec![concurrent(&want.definition, None).replacen(
-                            "CONCURRENTLY ",
-                            "CONCURRENTLY IF NOT EXISTS ",
-                            1,
-                        )],
-                        reason: "in the migrations, missing in the database".into(),
-                        lock: SUE,
-                        estimate_seconds: estimate(&want.schema, &want.table),
-                        is_drop: false,
-                    });
-                }
-            }
-            Some(have) if have.shape() != want.shape() => {
-                findings.push(Finding {
-                    rule: rules::INDEX_DEFINITION_DIFFERS,
-                    severity: Severity::Error,
-                    object: have.qualified(),
-                    message: format!("index {} is `{}` in the database but `{}` in the migrations", have.qualified(), have.definition, want.definition),
-                    help: "rebuild it from the migrations' definition (built under a temporary name, then swapped)".into(),
-                });
-                if have.constraint.is_none() {
-                    let temp = format!("{}_pgw_new", have.name);
-                    changes.push(Change {
-                        rule: rules::INDEX_DEFINITION_DIFFERS,
-                        sign: '~',
-                        object: have.qualified(),
-                        statements: vec![
-                            concurrent(&want.definition, Some(&temp)),
-                            format!("DROP INDEX CONCURRENTLY {}", qualified(&have.schema, &have.name)),
-                            format!("ALTER INDEX {} RENAME TO {}", qualified(&have.schema, &temp), quote_ident(&have.name)),
-                        ],
-                        reason: "definition differs from the migrations; the new one is valid before the old one goes".into(),
-                        lock: SUE,
-                        estimate_seconds: estimate(&have.schema, &have.table),
-                        is_drop: false,
-                    });
-                }
-            }
-            Some(_) => {}
+/// Lookups built once, so a comparison is linear in the number of indexes.
+struct Index2<'a> {
+    by_name: HashMap<(&'a str, &'a str), &'a Index>,
+    by_table: HashMap<(&'a str, &'a str), Vec<&'a Index>>,
+}
+
+impl<'a> Index2<'a> {
+    fn new(cat: &'a Catalog) -> Self {
+        let mut by_name = HashMap::new();
+        let mut by_table: HashMap<(&str, &str), Vec<&Index>> = HashMap::new();
+        for ix in &cat.indexes {
+            by_name.insert((ix.schema.as_str(), ix.name.as_str()), ix);
+            by_table
+                .entry((ix.schema.as_str(), ix.table.as_str()))
+                .or_default()
+                .push(ix);
         }
+        Self { by_name, by_table }
     }
-    for have in live.indexes.iter().filter(|h| !h.valid) {
-        let wanted = find(desired, have).is_some();
-        findings.push(Finding {
-            rule: rules::INVALID_INDEX,
-            severity: Severity::Error,
-            object: have.qualified(),
-            message: format!("index {} is INVALID (a failed concurrent build): it costs writes and serves no query", have.qualified()),
-            help: if wanted { "rebuild it concurrently".into() } else { "drop it: no migration wants it".into() },
-        });
-        // Rebuild what the migrations want; drop a leftover they do not know.
-        let (sign, statement, reason) = if wanted {
-            (
-                '~',
-                format!(
-                    "REINDEX INDEX CONCURRENTLY {}",
-                    qualified(&have.schema, &have.name)
-                ),
-                "INVALID after a failed concurrent build",
-            )
-        } else {
-            (
-                '-',
-                format!(
-                    "DROP INDEX CONCURRENTLY IF EXISTS {}",
-                    qualified(&have.schema, &have.name)
-                ),
-                "INVALID leftover of a failed build, in no migration",
-            )
-        };
-        changes.push(Change {
-            rule: rules::INVALID_INDEX,
-            sign,
-            object: have.qualified(),
-            statements: vec![statement],
-            reason: reason.into(),
-            lock: SUE,
-            estimate_seconds: if wanted {
-                estimate(&have.schema, &have.table)
-            } else {
-                0.0
-            },
-            is_drop: !wanted,
-        });
+
+    fn get(&self, ix: &'a Index) -> Option<&'a Index> {
+        self.by_name
+            .get(&(ix.schema.as_str(), ix.name.as_str()))
+            .copied()
     }
-    let mut dropped: Vec<String> = Vec::new();
-    let mut drop = |have: &Index,
-                    rule: &'static str,
-                    severity: Severity,
-                    message: String,
-                    reason: String,
-                    findings: &mut Vec<Finding>,
-                    changes: &mut Vec<Change>| {
-        findings.push(Finding {
+
+    fn on_table(&self, schema: &'a str, table: &'a str) -> &[&'a Index] {
+        self.by_table
+            .get(&(schema, table))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Accumulates findings and changes; remembers what is dropped.
+struct Plan {
+    findings: Vec<Finding>,
+    changes: Vec<Change>,
+    dropped: HashSet<String>,
+}
+
+impl Plan {
+    fn drop(
+        &mut self,
+        have: &Index,
+        rule: &'static str,
+        severity: Severity,
+        message: String,
+        reason: String,
+    ) {
+        self.findings.push(Finding {
             rule,
             severity,
             object: have.qualified(),
@@ -208,9 +127,8 @@ pub fn compare(
             help: "drop it (needs --allow-drop or a yes at the prompt), or keep it in a migration"
                 .into(),
         });
-        if have.constraint.is_none() && !dropped.contains(&have.qualified()) {
-            dropped.push(have.qualified());
-            changes.push(Change {
+        if have.constraint.is_none() && self.dropped.insert(have.qualified()) {
+            self.changes.push(Change {
                 rule,
                 sign: '-',
                 object: have.qualified(),
@@ -224,109 +142,236 @@ pub fn compare(
                 is_drop: true,
             });
         }
+    }
+
+    fn is_dropped(&self, ix: &Index) -> bool {
+        self.dropped.contains(&ix.qualified())
+    }
+}
+
+/// Findings and the plan that fixes them.
+pub fn compare(
+    desired: &Catalog,
+    live: &Catalog,
+    settings: &DiffSettings,
+) -> (Vec<Finding>, Vec<Change>) {
+    let sizes: HashMap<(&str, &str), i64> = live
+        .tables
+        .iter()
+        .map(|t| ((t.schema.as_str(), t.name.as_str()), t.size_bytes))
+        .collect();
+    let estimate = |schema: &str, table: &str| {
+        sizes.get(&(schema, table)).copied().unwrap_or(0) as f64 / settings.build_bytes_per_second
     };
-    // Unexpected indexes first, so that a duplicate of a wanted index is the one dropped.
-    for have in live.indexes.iter().filter(|h| h.valid) {
-        if find(desired, have).is_none() && have.constraint.is_none() {
-            drop(
-                have,
-                rules::UNEXPECTED_INDEX,
-                Severity::Warning,
-                format!(
-                    "index {} is in the database but in no migration",
-                    have.qualified()
-                ),
-                "not in the migrations".into(),
-                &mut findings,
-                &mut changes,
-            );
+    let (want_ix, live_ix) = (Index2::new(desired), Index2::new(live));
+    let mut plan = Plan {
+        findings: Vec::new(),
+        changes: Vec::new(),
+        dropped: HashSet::new(),
+    };
+    for want in &desired.indexes {
+        match live_ix.get(want) {
+            None => missing(&mut plan, want, estimate(&want.schema, &want.table)),
+            Some(have) if have.shape() != want.shape() => {
+                differs(&mut plan, have, want, estimate(&have.schema, &have.table))
+            }
+            Some(_) => {}
         }
     }
+    for have in live.indexes.iter().filter(|h| !h.valid) {
+        invalid(
+            &mut plan,
+            have,
+            want_ix.get(have).is_some(),
+            estimate(&have.schema, &have.table),
+        );
+    }
+    // Unexpected indexes first, so that a duplicate of a wanted index is the one dropped.
+    for have in live
+        .indexes
+        .iter()
+        .filter(|h| h.valid && h.constraint.is_none() && want_ix.get(h).is_none())
+    {
+        let message = format!(
+            "index {} is in the database but in no migration",
+            have.qualified()
+        );
+        plan.drop(
+            have,
+            rules::UNEXPECTED_INDEX,
+            Severity::Warning,
+            message,
+            "not in the migrations".into(),
+        );
+    }
     for have in live.indexes.iter().filter(|h| h.valid) {
-        if changes
-            .iter()
-            .any(|c| c.is_drop && c.object == have.qualified())
-        {
+        if plan.is_dropped(have) {
             continue;
         }
-        // A twin that is kept (not dropped already).
-        let kept_twin = live.indexes.iter().find(|o| {
-            o.valid
-                && o.name != have.name
-                && o.schema == have.schema
-                && o.shape() == have.shape()
-                && !changes
-                    .iter()
-                    .any(|c| c.is_drop && c.object == o.qualified())
-        });
-        if let Some(twin) = kept_twin {
-            drop(
+        let siblings = live_ix.on_table(&have.schema, &have.table);
+        let shape = have.shape();
+        if let Some(twin) = siblings
+            .iter()
+            .find(|o| o.valid && o.name != have.name && !plan.is_dropped(o) && o.shape() == shape)
+        {
+            let message = format!(
+                "index {} has the same definition as {}",
+                have.qualified(),
+                twin.qualified()
+            );
+            plan.drop(
                 have,
                 rules::DUPLICATE_INDEX,
                 Severity::Warning,
-                format!(
-                    "index {} has the same definition as {}",
-                    have.qualified(),
-                    twin.qualified()
-                ),
+                message,
                 format!("duplicate of {}", twin.qualified()),
-                &mut findings,
-                &mut changes,
             );
-            continue;
-        }
-        if let Some(wider) = redundant_with(have, live) {
-            drop(
+        } else if let Some(wider) = redundant_with(have, siblings) {
+            let message = format!(
+                "index {} is a leading prefix of {}",
+                have.qualified(),
+                wider.qualified()
+            );
+            plan.drop(
                 have,
                 rules::REDUNDANT_INDEX,
                 Severity::Warning,
-                format!(
-                    "index {} is a leading prefix of {}",
-                    have.qualified(),
-                    wider.qualified()
-                ),
+                message,
                 format!("{} serves the same queries", wider.qualified()),
-                &mut findings,
-                &mut changes,
             );
-            continue;
-        }
-        if have.scans == 0
+        } else if have.scans == 0
             && !have.unique
             && have.constraint.is_none()
             && live.stats_age_seconds >= settings.unused_after_seconds
         {
-            drop(
+            let message = format!(
+                "index {} has not been scanned in {:.0} days",
+                have.qualified(),
+                live.stats_age_seconds / 86_400.0
+            );
+            plan.drop(
                 have,
                 rules::UNUSED_INDEX,
                 Severity::Note,
-                format!(
-                    "index {} has not been scanned in {:.0} days",
-                    have.qualified(),
-                    live.stats_age_seconds / 86_400.0
-                ),
+                message,
                 "never scanned since the statistics reset".into(),
-                &mut findings,
-                &mut changes,
             );
         }
     }
-    fk_findings(live, &mut findings, &mut changes, &estimate);
-    changes.sort_by_key(|c| match c.sign {
+    fk_findings(live, &live_ix, &mut plan, &estimate);
+    plan.changes.sort_by_key(|c| match c.sign {
         '+' => 0,
         '~' => 1,
         _ => 2,
     });
-    (findings, changes)
+    (plan.findings, plan.changes)
+}
+
+fn missing(plan: &mut Plan, want: &Index, estimate_seconds: f64) {
+    plan.findings.push(Finding {
+        rule: rules::MISSING_INDEX,
+        severity: Severity::Error,
+        object: want.qualified(),
+        message: format!("index {} is in the migrations but not in the database", want.qualified()),
+        help: "build it concurrently (plan/apply), or find out why the migration that creates it did not".into(),
+    });
+    if want.constraint.is_none() {
+        plan.changes.push(Change {
+            rule: rules::MISSING_INDEX,
+            sign: '+',
+            object: want.qualified(),
+            statements: vec![concurrent(&want.definition, None).replacen(
+                "CONCURRENTLY ",
+                "CONCURRENTLY IF NOT EXISTS ",
+                1,
+            )],
+            reason: "in the migrations, missing in the database".into(),
+            lock: SUE,
+            estimate_seconds,
+            is_drop: false,
+        });
+    }
+}
+
+fn differs(plan: &mut Plan, have: &Index, want: &Index, estimate_seconds: f64) {
+    plan.findings.push(Finding {
+        rule: rules::INDEX_DEFINITION_DIFFERS,
+        severity: Severity::Error,
+        object: have.qualified(),
+        message: format!("index {} differs from the migrations, which define `{}`", have.qualified(), want.definition),
+        help: "rebuild it from the migrations' definition (built under a temporary name, then swapped)".into(),
+    });
+    if have.constraint.is_none() {
+        let temp = format!("{}_pgw_new", have.name);
+        plan.changes.push(Change {
+            rule: rules::INDEX_DEFINITION_DIFFERS,
+            sign: '~',
+            object: have.qualified(),
+            statements: vec![
+                concurrent(&want.definition, Some(&temp)),
+                format!("DROP INDEX CONCURRENTLY {}", qualified(&have.schema, &have.name)),
+                format!("ALTER INDEX {} RENAME TO {}", qualified(&have.schema, &temp), quote_ident(&have.name)),
+            ],
+            reason: "definition differs from the migrations; the new one is valid before the old one goes".into(),
+            lock: SUE,
+            estimate_seconds,
+            is_drop: false,
+        });
+    }
+}
+
+/// Rebuild an INVALID index the migrations want; drop a leftover they do not know.
+fn invalid(plan: &mut Plan, have: &Index, wanted: bool, estimate_seconds: f64) {
+    plan.findings.push(Finding {
+        rule: rules::INVALID_INDEX,
+        severity: Severity::Error,
+        object: have.qualified(),
+        message: format!(
+            "index {} is INVALID (a failed concurrent build): it costs writes and serves no query",
+            have.qualified()
+        ),
+        help: if wanted {
+            "rebuild it concurrently".into()
+        } else {
+            "drop it: no migration wants it".into()
+        },
+    });
+    let name = qualified(&have.schema, &have.name);
+    let (sign, statement, reason) = if wanted {
+        (
+            '~',
+            format!("REINDEX INDEX CONCURRENTLY {name}"),
+            "INVALID after a failed concurrent build",
+        )
+    } else {
+        (
+            '-',
+            format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"),
+            "INVALID leftover of a failed build, in no migration",
+        )
+    };
+    if !wanted {
+        plan.dropped.insert(have.qualified());
+    }
+    plan.changes.push(Change {
+        rule: rules::INVALID_INDEX,
+        sign,
+        object: have.qualified(),
+        statements: vec![statement],
+        reason: reason.into(),
+        lock: SUE,
+        estimate_seconds: if wanted { estimate_seconds } else { 0.0 },
+        is_drop: !wanted,
+    });
 }
 
 /// A plain btree whose key columns are a strict leading prefix of another btree's, with the same
 /// predicate, and that backs no constraint.
-fn redundant_with<'a>(ix: &Index, live: &'a Catalog) -> Option<&'a Index> {
+fn redundant_with<'a>(ix: &Index, siblings: &[&'a Index]) -> Option<&'a Index> {
     if ix.method != "btree" || ix.unique || ix.constraint.is_some() {
         return None;
     }
-    live.indexes.iter().find(|o| {
+    siblings.iter().copied().find(|o| {
         o.valid
             && o.name != ix.name
             && o.schema == ix.schema
@@ -340,28 +385,30 @@ fn redundant_with<'a>(ix: &Index, live: &'a Catalog) -> Option<&'a Index> {
 
 fn fk_findings(
     live: &Catalog,
-    findings: &mut Vec<Finding>,
-    changes: &mut Vec<Change>,
+    live_ix: &Index2,
+    plan: &mut Plan,
     estimate: &dyn Fn(&str, &str) -> f64,
 ) {
+    let written: HashSet<(&str, &str)> = live
+        .tables
+        .iter()
+        .filter(|t| t.writes > 0)
+        .map(|t| (t.schema.as_str(), t.name.as_str()))
+        .collect();
     for fk in &live.foreign_keys {
-        let covered = live.indexes.iter().any(|ix| {
-            ix.valid
-                && ix.schema == fk.schema
-                && ix.table == fk.table
-                && ix.predicate.is_none()
-                && ix.columns.starts_with(&fk.columns)
-        });
-        let written = live
-            .tables
+        let covered = live_ix
+            .on_table(&fk.schema, &fk.table)
             .iter()
-            .any(|t| t.schema == fk.schema && t.name == fk.table && t.writes > 0);
+            .any(|ix| ix.valid && ix.predicate.is_none() && ix.columns.starts_with(&fk.columns));
+        let written = written.contains(&(fk.schema.as_str(), fk.table.as_str()));
         if covered || !written {
             continue;
         }
-        let name = format!("idx_{}_{}", fk.table, fk.columns.join("_"));
-        let cols: Vec<String> = fk.columns.iter().map(|c| quote_ident(c)).collect();
-        findings.push(Finding {
+        let mut name = format!("idx_{}_{}", fk.table, fk.columns.join("_"));
+        name.retain(|c| c != '"');
+        name.truncate(63);
+        let cols = fk.columns.clone();
+        plan.findings.push(Finding {
             rule: rules::FK_WITHOUT_INDEX,
             severity: Severity::Warning,
             object: format!("{}.{}", fk.schema, fk.name),
@@ -371,7 +418,7 @@ fn fk_findings(
             ),
             help: format!("index {}.{} ({})", fk.schema, fk.table, fk.columns.join(", ")),
         });
-        changes.push(Change {
+        plan.changes.push(Change {
             rule: rules::FK_WITHOUT_INDEX,
             sign: '+',
             object: format!("{}.{}", fk.schema, name),

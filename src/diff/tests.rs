@@ -21,6 +21,7 @@ fn ix(name: &str, table: &str, cols: &[&str]) -> Index {
         valid: true,
         size_bytes: 8192,
         scans: 10,
+        key: format!("btree|false|{}", cols.join(",")),
     }
 }
 
@@ -150,7 +151,7 @@ fn a_foreign_key_without_an_index_on_a_written_table() {
     assert_eq!(findings[0].rule, rules::FK_WITHOUT_INDEX);
     assert_eq!(
         changes[0].statements[0],
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"idx_tasks_project_id\" ON \"public\".\"tasks\" (\"project_id\")"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"idx_tasks_project_id\" ON \"public\".\"tasks\" (project_id)"
     );
     live.tables[0].writes = 0;
     assert!(
