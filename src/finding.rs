@@ -11,6 +11,7 @@ pub const DUPLICATE_INDEX: &str = "duplicate-index";
 pub const REDUNDANT_INDEX: &str = "redundant-index";
 pub const UNUSED_INDEX: &str = "unused-index";
 pub const FK_WITHOUT_INDEX: &str = "fk-without-index";
+pub const BLOATED_INDEX: &str = "bloated-index";
 
 /// Every rule id, for `--only` validation and documentation.
 pub const ALL_RULES: &[&str] = &[
@@ -22,6 +23,7 @@ pub const ALL_RULES: &[&str] = &[
     REDUNDANT_INDEX,
     UNUSED_INDEX,
     FK_WITHOUT_INDEX,
+    BLOATED_INDEX,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -44,6 +44,8 @@ pub struct Index {
     /// Structural key (method, uniqueness, columns, operator classes, options, predicate):
     /// equal keys mean equal definitions whatever the names.
     pub key: String,
+    /// Estimated size without bloat (large btree indexes only).
+    pub expected_bytes: Option<i64>,
 }
 
 impl Index {

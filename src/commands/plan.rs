@@ -113,8 +113,16 @@ fn desired_catalog(
 
 fn diff_settings(policy: Option<&Policy>) -> DiffSettings {
     let mut s = DiffSettings::default();
-    if let Some(days) = policy.and_then(|p| p.plan.unused_after_days) {
-        s.unused_after_seconds = days * 86_400.0;
+    if let Some(p) = policy.map(|p| &p.plan) {
+        if let Some(days) = p.unused_after_days {
+            s.unused_after_seconds = days * 86_400.0;
+        }
+        if let Some(ratio) = p.bloat_ratio {
+            s.bloat_ratio = ratio;
+        }
+        if let Some(mb) = p.bloat_min_mb {
+            s.bloat_min_bytes = (mb * 1e6) as i64;
+        }
     }
     s
 }

@@ -20,6 +20,10 @@ pub struct DiffSettings {
     pub unused_after_seconds: f64,
     /// Build speed used for duration estimates, bytes of table per second.
     pub build_bytes_per_second: f64,
+    /// An index this many times its estimated size (or more) is bloated.
+    pub bloat_ratio: f64,
+    /// Smaller indexes are not reported as bloated.
+    pub bloat_min_bytes: i64,
 }
 
 impl Default for DiffSettings {
@@ -27,6 +31,8 @@ impl Default for DiffSettings {
         Self {
             unused_after_seconds: 14.0 * 86_400.0,
             build_bytes_per_second: 50e6,
+            bloat_ratio: 2.0,
+            bloat_min_bytes: 10_000_000,
         }
     }
 }
@@ -258,6 +264,22 @@ pub fn compare(
             );
         }
     }
+    for have in live.indexes.iter().filter(|h| h.valid) {
+        if plan.is_dropped(have) {
+            continue;
+        }
+        if let Some(expected) = have.expected_bytes.filter(|e| *e > 0)
+            && have.size_bytes >= settings.bloat_min_bytes
+            && have.size_bytes as f64 >= settings.bloat_ratio * expected as f64
+        {
+            bloated(
+                &mut plan,
+                have,
+                expected,
+                estimate(&have.schema, &have.table),
+            );
+        }
+    }
     fk_findings(live, &live_ix, &mut plan, &estimate);
     plan.changes.sort_by_key(|c| match c.sign {
         '+' => 0,
@@ -318,6 +340,40 @@ fn differs(plan: &mut Plan, have: &Index, want: &Index, estimate_seconds: f64) {
             is_drop: false,
         });
     }
+}
+
+fn bloated(plan: &mut Plan, have: &Index, expected: i64, estimate_seconds: f64) {
+    let mb = |b: i64| b as f64 / 1e6;
+    plan.findings.push(Finding {
+        rule: rules::BLOATED_INDEX,
+        severity: Severity::Warning,
+        object: have.qualified(),
+        message: format!(
+            "index {} takes {:.1} MB where its rows need about {:.1} MB ({:.1}x)",
+            have.qualified(),
+            mb(have.size_bytes),
+            mb(expected),
+            have.size_bytes as f64 / expected as f64
+        ),
+        help: "rebuild it concurrently".into(),
+    });
+    plan.changes.push(Change {
+        rule: rules::BLOATED_INDEX,
+        sign: '~',
+        object: have.qualified(),
+        statements: vec![format!(
+            "REINDEX INDEX CONCURRENTLY {}",
+            qualified(&have.schema, &have.name)
+        )],
+        reason: format!(
+            "bloated: {:.1} MB, about {:.1} MB needed",
+            mb(have.size_bytes),
+            mb(expected)
+        ),
+        lock: SUE,
+        estimate_seconds,
+        is_drop: false,
+    });
 }
 
 /// Rebuild an INVALID index the migrations want; drop a leftover they do not know.

@@ -22,6 +22,7 @@ fn ix(name: &str, table: &str, cols: &[&str]) -> Index {
         size_bytes: 8192,
         scans: 10,
         key: format!("btree|false|{}", cols.join(",")),
+        expected_bytes: None,
     }
 }
 
@@ -183,4 +184,18 @@ fn an_unexpected_twin_is_dropped_and_the_migrations_index_kept() {
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].object, "public.a_stray");
+}
+
+#[test]
+fn a_bloated_index_is_rebuilt() {
+    let mut big = ix("t_a", "t", &["a"]);
+    big.size_bytes = 50_000_000;
+    big.expected_bytes = Some(10_000_000);
+    let c = catalog(vec![big.clone()]);
+    let (findings, changes) = compare(&c, &c, &DiffSettings::default());
+    assert_eq!(findings[0].rule, rules::BLOATED_INDEX);
+    assert!(changes[0].statements[0].starts_with("REINDEX INDEX CONCURRENTLY"));
+    big.expected_bytes = Some(40_000_000);
+    let c = catalog(vec![big]);
+    assert!(compare(&c, &c, &DiffSettings::default()).0.is_empty());
 }

@@ -137,6 +137,10 @@ fn default_top() -> i64 {
 pub struct PlanPolicy {
     /// Report an index never scanned when the statistics are at least this old (default 14).
     pub unused_after_days: Option<f64>,
+    /// Report an index at least this many times its estimated size (default 2).
+    pub bloat_ratio: Option<f64>,
+    /// ... and at least this large, in MB (default 10).
+    pub bloat_min_mb: Option<f64>,
 }
 
 /// Limits on what `advise` may propose.

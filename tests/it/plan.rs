@@ -297,3 +297,30 @@ fn a_definition_change_is_swapped_without_a_window_without_the_index() {
         "CREATE INDEX items_parent ON public.\"Order Items\" USING btree (parent_id)"
     );
 }
+
+#[test]
+fn a_bloated_index_is_found_and_rebuilt() {
+    let db = TestDb::new("plan_bloat");
+    let dir = migrations_dir(&[
+        ("V1__t.sql", "CREATE TABLE events (id int, kind int);\nINSERT INTO events SELECT g, g % 10 FROM generate_series(1, 200000) g;\n"),
+        ("V2__idx.sql", "CREATE INDEX CONCURRENTLY IF NOT EXISTS events_id ON events (id);\n"),
+    ]);
+    assert_eq!(db.pgwarden(dir.path()).args(["migrate", "apply"]).output().unwrap().status.code(), Some(0));
+    let mut c = db.client();
+    c.batch_execute("DELETE FROM events WHERE id % 20 <> 0").unwrap();
+    c.batch_execute("VACUUM ANALYZE events").unwrap();
+    drop(c);
+    let policy = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(policy.path(), "version = 1\n[plan]\nbloat_min_mb = 1\n").unwrap();
+    let run = |args: &[&str]| db.pgwarden(dir.path()).arg("--policy").arg(policy.path()).args(args).output().unwrap();
+    let out = run(&["--format", "json", "plan"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(rules(&report), vec!["bloated-index"], "{report:#}");
+    let before: i64 = db.scalar("SELECT pg_relation_size('events_id')");
+    let out = run(&["apply", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let after: i64 = db.scalar("SELECT pg_relation_size('events_id')");
+    assert!(after * 4 < before, "rebuilt smaller: {before} -> {after}");
+    assert_eq!(run(&["plan"]).status.code(), Some(0));
+}
