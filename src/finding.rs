@@ -12,6 +12,7 @@ pub const REDUNDANT_INDEX: &str = "redundant-index";
 pub const UNUSED_INDEX: &str = "unused-index";
 pub const FK_WITHOUT_INDEX: &str = "fk-without-index";
 pub const BLOATED_INDEX: &str = "bloated-index";
+pub const ADVISOR_PROPOSAL: &str = "advisor-proposal";
 
 /// Every rule id, for `--only` validation and documentation.
 pub const ALL_RULES: &[&str] = &[
@@ -24,6 +25,7 @@ pub const ALL_RULES: &[&str] = &[
     UNUSED_INDEX,
     FK_WITHOUT_INDEX,
     BLOATED_INDEX,
+    ADVISOR_PROPOSAL,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -123,6 +123,13 @@ pub struct PlanArgs {
     /// Also save the plan's SQL to this file.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Add the index advisor's proposals for the policy's workload.
+    #[arg(long)]
+    pub advise: bool,
+    /// With --advise: a copy of the database (with data) where candidates are proven; without
+    /// it, HypoPG in the target.
+    #[arg(long, requires = "advise")]
+    pub advise_shadow_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

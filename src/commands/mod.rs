@@ -31,12 +31,13 @@ pub fn run(
         }
         Command::Plan(args) => {
             let policy = check::load_policy(settings).ok();
-            Report::Plan(plan::plan(
-                settings,
-                policy.as_ref(),
-                args.shadow_url.as_deref(),
-                args.output.as_ref(),
-            )?)
+            let opts = plan::PlanOptions {
+                shadow_url: args.shadow_url.as_deref(),
+                output: args.output.as_ref(),
+                advise: args.advise,
+                advise_shadow_url: args.advise_shadow_url.as_deref(),
+            };
+            Report::Plan(plan::plan(settings, policy.as_ref(), &opts)?)
         }
         Command::Apply(args) => {
             let policy = check::load_policy(settings).ok();

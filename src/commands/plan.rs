@@ -128,12 +128,23 @@ fn diff_settings(policy: Option<&Policy>) -> DiffSettings {
 }
 
 /// Findings and the ordered changes that fix them.
+/// Options of `plan`.
+#[derive(Default)]
+pub struct PlanOptions<'a> {
+    pub shadow_url: Option<&'a str>,
+    pub output: Option<&'a PathBuf>,
+    /// Add the index advisor's proposals for the policy's workload.
+    pub advise: bool,
+    /// A data copy where the advisor proves candidates (else HypoPG in the target).
+    pub advise_shadow_url: Option<&'a str>,
+}
+
 pub fn plan(
     settings: &Settings,
     policy: Option<&Policy>,
-    shadow_url: Option<&str>,
-    output: Option<&PathBuf>,
+    opts: &PlanOptions,
 ) -> anyhow::Result<PlanReport> {
+    let (shadow_url, output) = (opts.shadow_url, opts.output);
     let (desired, desired_from) = desired_catalog(settings, shadow_url)?;
     let target = settings.target()?;
     let mut client = target.connect()?;
@@ -144,7 +155,19 @@ pub fn plan(
             db::describe(&e)
         )
     })?;
-    let (findings, changes) = diff::compare(&desired, &live, &diff_settings(policy));
+    let (mut findings, mut changes) = diff::compare(&desired, &live, &diff_settings(policy));
+    if opts.advise {
+        let policy = policy.ok_or_else(|| {
+            anyhow::anyhow!("plan --advise needs a policy with a workload (--policy FILE)")
+        })?;
+        advisor_changes(
+            &mut client,
+            policy,
+            opts.advise_shadow_url,
+            &mut findings,
+            &mut changes,
+        )?;
+    }
     if let Some(path) = output {
         std::fs::write(path, changes_sql(&changes))
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -156,6 +179,66 @@ pub fn plan(
         changes,
         output: output.cloned(),
     })
+}
+
+/// The advisor's proposals as findings and `+` changes, before the other changes' drops.
+fn advisor_changes(
+    client: &mut postgres::Client,
+    policy: &Policy,
+    shadow_url: Option<&str>,
+    findings: &mut Vec<Finding>,
+    changes: &mut Vec<Change>,
+) -> anyhow::Result<()> {
+    let limits = crate::advisor::select::Limits {
+        max_indexes_per_table: policy.advise.max_indexes_per_table,
+        max_total_bytes: policy
+            .advise
+            .max_total_mb
+            .map_or(i64::MAX, |mb| (mb * 1e6) as i64),
+    };
+    let advice = match shadow_url {
+        Some(url) => {
+            let shadow = ConnectionTarget::from_url(url)?;
+            let mut lab = shadow.connect()?;
+            crate::advisor::advise(
+                client,
+                crate::advisor::Lab::Shadow {
+                    client: &mut lab,
+                    label: shadow.redacted(),
+                },
+                policy,
+                limits,
+            )
+        }
+        None => crate::advisor::advise(client, crate::advisor::Lab::Hypothetical, policy, limits),
+    }
+    .map_err(|e| anyhow::anyhow!("plan --advise: {e}"))?;
+    for p in advice.proposals {
+        findings.push(Finding {
+            rule: crate::finding::ADVISOR_PROPOSAL,
+            severity: Severity::Warning,
+            object: format!("{}.{}", p.table, p.name),
+            message: format!("the workload needs {}: {}", p.name, p.why),
+            help: "build it (plan/apply), or record it with `pgwarden advise --write-migration`"
+                .into(),
+        });
+        changes.push(Change {
+            rule: crate::finding::ADVISOR_PROPOSAL,
+            sign: '+',
+            object: p.name.clone(),
+            statements: vec![p.ddl],
+            reason: format!("advisor ({}): {}", advice.evaluation, p.why),
+            lock: "SHARE UPDATE EXCLUSIVE (reads and writes continue)",
+            estimate_seconds: 0.0,
+            is_drop: false,
+        });
+    }
+    changes.sort_by_key(|c| match c.sign {
+        '+' => 0,
+        '~' => 1,
+        _ => 2,
+    });
+    Ok(())
 }
 
 /// The changes as a SQL script (one statement per line, reasons as comments).
@@ -201,7 +284,14 @@ pub fn apply(
         );
     }
     refuse_pending(settings)?;
-    let plan = plan(settings, policy, opts.shadow_url, None)?;
+    let plan = plan(
+        settings,
+        policy,
+        &PlanOptions {
+            shadow_url: opts.shadow_url,
+            ..Default::default()
+        },
+    )?;
     let mut report = ApplyChangesReport {
         plan: plan.clone(),
         accepted: Vec::new(),

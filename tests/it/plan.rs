@@ -302,17 +302,39 @@ fn a_definition_change_is_swapped_without_a_window_without_the_index() {
 fn a_bloated_index_is_found_and_rebuilt() {
     let db = TestDb::new("plan_bloat");
     let dir = migrations_dir(&[
-        ("V1__t.sql", "CREATE TABLE events (id int, kind int);\nINSERT INTO events SELECT g, g % 10 FROM generate_series(1, 200000) g;\n"),
-        ("V2__idx.sql", "CREATE INDEX CONCURRENTLY IF NOT EXISTS events_id ON events (id);\n"),
+        (
+            "V1__t.sql",
+            "CREATE TABLE events (id int, kind int);\nINSERT INTO events SELECT g, g % 10 FROM generate_series(1, 200000) g;\n",
+        ),
+        (
+            "V2__idx.sql",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS events_id ON events (id);\n",
+        ),
     ]);
-    assert_eq!(db.pgwarden(dir.path()).args(["migrate", "apply"]).output().unwrap().status.code(), Some(0));
+    assert_eq!(
+        db.pgwarden(dir.path())
+            .args(["migrate", "apply"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(0)
+    );
     let mut c = db.client();
-    c.batch_execute("DELETE FROM events WHERE id % 20 <> 0").unwrap();
+    c.batch_execute("DELETE FROM events WHERE id % 20 <> 0")
+        .unwrap();
     c.batch_execute("VACUUM ANALYZE events").unwrap();
     drop(c);
     let policy = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     std::fs::write(policy.path(), "version = 1\n[plan]\nbloat_min_mb = 1\n").unwrap();
-    let run = |args: &[&str]| db.pgwarden(dir.path()).arg("--policy").arg(policy.path()).args(args).output().unwrap();
+    let run = |args: &[&str]| {
+        db.pgwarden(dir.path())
+            .arg("--policy")
+            .arg(policy.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
     let out = run(&["--format", "json", "plan"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report = json(&out);
@@ -323,4 +345,39 @@ fn a_bloated_index_is_found_and_rebuilt() {
     let after: i64 = db.scalar("SELECT pg_relation_size('events_id')");
     assert!(after * 4 < before, "rebuilt smaller: {before} -> {after}");
     assert_eq!(run(&["plan"]).status.code(), Some(0));
+}
+
+#[test]
+fn plan_with_advise_adds_the_advisors_proposals() {
+    let (db, dir) = migrated("plan_advise");
+    db.client()
+        .batch_execute("INSERT INTO \"Order Items\" SELECT g, 1 + g % 100, 'x' || g, g % 7 FROM generate_series(5001, 300000) g; ANALYZE \"Order Items\";")
+        .unwrap();
+    let shadow = format!("{}_copy", db.name);
+    server().copy_database(&db.name, &shadow).unwrap();
+    let policy = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(
+        policy.path(),
+        "version = 1\n[budget]\nmean_ms = 0.2\n[[query]]\nname = \"by_qty\"\nsql = \"SELECT id FROM \\\"Order Items\\\" WHERE qty = $1 AND \\\"Select\\\" > $2\"\nparams = [[3, \"x4\"]]\nweight = 1000.0\n",
+    )
+    .unwrap();
+    let out = db
+        .pgwarden(dir.path())
+        .arg("--policy")
+        .arg(policy.path())
+        .args([
+            "--format",
+            "json",
+            "plan",
+            "--advise",
+            "--advise-shadow-url",
+            &server().url(&shadow),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(rules(&report), vec!["advisor-proposal"], "{report:#}");
+    let ddl = report["changes"][0]["statements"][0].as_str().unwrap();
+    assert!(ddl.contains(" ON \"Order Items\" (\"qty\""), "{ddl}");
 }

@@ -367,7 +367,7 @@ impl Scope {
     fn column(&self, expr: &Expr) -> Option<(String, String)> {
         match expr {
             Expr::Identifier(id) => {
-                let col = id.value.to_lowercase();
+                let col = stored(id);
                 let tables = self.tables();
                 let owners: Vec<&String> = tables
                     .iter()
@@ -379,9 +379,9 @@ impl Scope {
                 (owners.len() == 1).then(|| (owners[0].clone(), col))
             }
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
-                let qualifier = parts[parts.len() - 2].value.to_lowercase();
+                let qualifier = stored(&parts[parts.len() - 2]);
                 let table = self.names.iter().find(|(n, _)| *n == qualifier)?.1.clone();
-                Some((table, parts[parts.len() - 1].value.to_lowercase()))
+                Some((table, stored(&parts[parts.len() - 1])))
             }
             Expr::Nested(inner) => self.column(inner),
             _ => None,
@@ -393,8 +393,16 @@ fn table_name(name: &ObjectName) -> String {
     name.0
         .last()
         .and_then(|p| p.as_ident())
-        .map(|i| i.value.to_lowercase())
+        .map(stored)
         .unwrap_or_default()
+}
+
+/// An identifier as PostgreSQL stores it: quoted keeps its case, unquoted is folded.
+fn stored(id: &sqlparser::ast::Ident) -> String {
+    match id.quote_style {
+        Some(_) => id.value.clone(),
+        None => id.value.to_lowercase(),
+    }
 }
 
 #[cfg(test)]

@@ -140,3 +140,15 @@ fn projection_is_read_for_index_only_scans() {
     let s = shape("SELECT * FROM payments", &columns()).unwrap();
     assert!(!s.projection_simple);
 }
+
+#[test]
+fn quoted_identifiers_keep_their_case() {
+    let s = shape(
+        "SELECT id FROM \"Order Items\" o WHERE o.\"Qty\" = 3 AND \"Select\" > 'x'",
+        &HashMap::new(),
+    )
+    .unwrap();
+    assert_eq!(s.tables, vec!["Order Items"]);
+    assert_eq!(s.uses[0].column, "Qty");
+    assert_eq!(s.uses[1].column, "Select");
+}
