@@ -15,7 +15,8 @@ fn main() -> ExitCode {
     match pgwarden::commands::run(&cli.command, &settings, &mut confirm) {
         Ok(report) => {
             let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(report.render(settings.format).as_bytes());
+            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let _ = stdout.write_all(report.render(settings.format, colour).as_bytes());
             let _ = stdout.flush();
             if let Some(msg) = report.error_message() {
                 eprintln!("error: {msg}");

@@ -15,7 +15,8 @@ use std::fmt::Write;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-pub fn render(report: &Report) -> String {
+/// Renders `report`; `colour` marks plan lines (+ green, ~ yellow, - red) for a terminal.
+pub fn render(report: &Report, colour: bool) -> String {
     match report {
         Report::MigrateStatus(r) => status(r),
         Report::MigrateApply(r) => apply(r),
@@ -25,9 +26,9 @@ pub fn render(report: &Report) -> String {
         Report::Check(r) => check(r),
         Report::DataGenerate(r) => generate(r),
         Report::Advise(r) => advise(r),
-        Report::Plan(r) => plan(r),
-        Report::Apply(r) => apply_changes(r),
-        Report::Demo(r) => demo(r),
+        Report::Plan(r) => plan(r, colour),
+        Report::Apply(r) => apply_changes(r, colour),
+        Report::Demo(r) => demo(r, colour),
     }
 }
 
@@ -170,7 +171,7 @@ fn advise(r: &AdviseReport) -> String {
     out
 }
 
-fn plan(r: &PlanReport) -> String {
+fn plan(r: &PlanReport, colour: bool) -> String {
     let mut out = format!("database {} (desired: {})\n", r.database, r.desired_from);
     if !r.findings.is_empty() {
         let rows = r
@@ -192,7 +193,7 @@ fn plan(r: &PlanReport) -> String {
         return out;
     }
     out.push_str("\nplan (dry run: nothing was changed):\n");
-    out.push_str(&diff_lines(&r.changes));
+    out.push_str(&diff_lines(&r.changes, colour));
     let drops = r.changes.iter().filter(|c| c.is_drop).count();
     let _ = writeln!(
         out,
@@ -206,11 +207,17 @@ fn plan(r: &PlanReport) -> String {
     out
 }
 
-fn diff_lines(changes: &[crate::diff::Change]) -> String {
+fn diff_lines(changes: &[crate::diff::Change], colour: bool) -> String {
     let mut out = String::new();
     for c in changes {
+        let (on, off) = match (colour, c.sign) {
+            (false, _) => ("", ""),
+            (true, '+') => ("\x1b[32m", "\x1b[0m"),
+            (true, '-') => ("\x1b[31m", "\x1b[0m"),
+            (true, _) => ("\x1b[33m", "\x1b[0m"),
+        };
         for s in &c.statements {
-            let _ = writeln!(out, "{} {s};", c.sign);
+            let _ = writeln!(out, "{on}{} {s};{off}", c.sign);
         }
         let _ = writeln!(
             out,
@@ -224,9 +231,9 @@ fn diff_lines(changes: &[crate::diff::Change]) -> String {
     out
 }
 
-fn apply_changes(r: &ApplyChangesReport) -> String {
+fn apply_changes(r: &ApplyChangesReport, colour: bool) -> String {
     if r.dry_run {
-        return plan(&r.plan);
+        return plan(&r.plan, colour);
     }
     let mut out = format!("database {}\n", r.plan.database);
     if r.plan.changes.is_empty() {
@@ -235,7 +242,7 @@ fn apply_changes(r: &ApplyChangesReport) -> String {
     }
     if !r.accepted.is_empty() {
         out.push_str("applied:\n");
-        out.push_str(&diff_lines(&r.accepted));
+        out.push_str(&diff_lines(&r.accepted, colour));
     }
     for (object, why) in &r.skipped {
         let _ = writeln!(out, "skipped {object}: {why}");
@@ -470,11 +477,11 @@ fn record(r: &RecordReport) -> String {
     out
 }
 
-fn demo(r: &DemoReport) -> String {
+fn demo(r: &DemoReport, colour: bool) -> String {
     let mut out = String::new();
     for section in &r.sections {
         let _ = writeln!(out, "== {}\n", section.title);
-        out.push_str(&render(&section.report));
+        out.push_str(&render(&section.report, colour));
         out.push('\n');
     }
     if !r.comparison.is_empty() {

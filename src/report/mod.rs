@@ -108,7 +108,8 @@ impl Report {
     }
 
     /// Renders for stdout.
-    pub fn render(&self, format: Format) -> String {
+    /// Renders for stdout; `colour` only on a terminal and never with NO_COLOR (the caller decides).
+    pub fn render(&self, format: Format, colour: bool) -> String {
         match format {
             Format::Json => {
                 let env = Envelope {
@@ -119,7 +120,7 @@ impl Report {
                     .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
                     + "\n"
             }
-            Format::Human => human::render(self),
+            Format::Human => human::render(self, colour),
         }
     }
 }
