@@ -233,11 +233,7 @@ fn advisor_changes(
             is_drop: false,
         });
     }
-    changes.sort_by_key(|c| match c.sign {
-        '+' => 0,
-        '~' => 1,
-        _ => 2,
-    });
+    diff::order(changes);
     Ok(())
 }
 

@@ -281,12 +281,17 @@ pub fn compare(
         }
     }
     fk_findings(live, &live_ix, &mut plan, &estimate);
-    plan.changes.sort_by_key(|c| match c.sign {
+    order(&mut plan.changes);
+    (plan.findings, plan.changes)
+}
+
+/// Builds first, then rebuilds and swaps, then drops: nothing goes before its replacement.
+pub fn order(changes: &mut [Change]) {
+    changes.sort_by_key(|c| match c.sign {
         '+' => 0,
         '~' => 1,
         _ => 2,
     });
-    (plan.findings, plan.changes)
 }
 
 fn missing(plan: &mut Plan, want: &Index, estimate_seconds: f64) {
