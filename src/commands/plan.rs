@@ -56,10 +56,13 @@ pub struct ApplyChangesReport {
 }
 
 /// Reads the desired catalog by replaying the migrations into an empty shadow database.
+/// Then builds the policy's required indexes there too.
 fn desired_catalog(
     settings: &Settings,
+    policy: Option<&Policy>,
     shadow_url: Option<&str>,
 ) -> anyhow::Result<(Catalog, String)> {
+    let required: &[String] = policy.map_or(&[], |p| p.plan.required_indexes.as_slice());
     let found = discover(&settings.migrations_dir)?;
     let replay = |target: &ConnectionTarget| -> anyhow::Result<Catalog> {
         let mut client = target.connect()?;
@@ -86,6 +89,11 @@ fn desired_catalog(
                 f.file,
                 f.error
             );
+        }
+        for ddl in required {
+            client.batch_execute(ddl).map_err(|e| {
+                anyhow::anyhow!("the policy's required index `{ddl}` does not build on the migrations' schema: {}", db::describe(&e))
+            })?;
         }
         reader::read(&mut client, true)
             .map_err(|e| anyhow::anyhow!("reading the shadow's catalog: {}", db::describe(&e)))
@@ -145,7 +153,7 @@ pub fn plan(
     opts: &PlanOptions,
 ) -> anyhow::Result<PlanReport> {
     let (shadow_url, output) = (opts.shadow_url, opts.output);
-    let (desired, desired_from) = desired_catalog(settings, shadow_url)?;
+    let (desired, desired_from) = desired_catalog(settings, policy, shadow_url)?;
     let target = settings.target()?;
     let mut client = target.connect()?;
     let live = reader::read(&mut client, false).map_err(|e| {

@@ -141,6 +141,10 @@ pub struct PlanPolicy {
     pub bloat_ratio: Option<f64>,
     /// ... and at least this large, in MB (default 10).
     pub bloat_min_mb: Option<f64>,
+    /// Indexes the database must have besides those the migrations create: `CREATE INDEX`
+    /// statements (with a name), built in the shadow after the migrations.
+    #[serde(default)]
+    pub required_indexes: Vec<String>,
 }
 
 /// Limits on what `advise` may propose.

@@ -381,3 +381,25 @@ fn plan_with_advise_adds_the_advisors_proposals() {
     let ddl = report["changes"][0]["statements"][0].as_str().unwrap();
     assert!(ddl.contains(" ON \"Order Items\" (\"qty\""), "{ddl}");
 }
+
+#[test]
+fn indexes_the_policy_requires_are_part_of_the_desired_state() {
+    let (db, dir) = migrated("plan_required");
+    let policy = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(
+        policy.path(),
+        "version = 1\n[plan]\nrequired_indexes = [\"CREATE INDEX items_qty ON \\\"Order Items\\\" (qty)\"]\n",
+    )
+    .unwrap();
+    let out = db
+        .pgwarden(dir.path())
+        .arg("--policy")
+        .arg(policy.path())
+        .args(["--format", "json", "plan"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(rules(&report), vec!["missing-index"], "{report:#}");
+    assert_eq!(report["findings"][0]["object"], "public.items_qty");
+}
