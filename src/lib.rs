@@ -15,6 +15,7 @@ pub mod diff;
 pub mod ephemeral;
 pub mod explain;
 pub mod finding;
+pub mod lint;
 pub mod migrations;
 pub mod policy;
 pub mod report;

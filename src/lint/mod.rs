@@ -1,0 +1,147 @@
+//! Migration safety lint: squawk's rules (the `squawk-linter` library, parse errors checked
+//! here since squawk still lints SQL it could not parse) plus pgwarden's own, knowing what
+//! pgwarden's runner guarantees, and weighed by the live table's size when a database is given.
+
+pub(crate) mod own;
+
+use crate::finding::Severity;
+use serde::Serialize;
+use squawk_linter::{Linter, Rule};
+use squawk_syntax::SourceFile;
+use std::collections::HashMap;
+
+pub const SYNTAX_ERROR: &str = "syntax-error";
+pub const MIXED_TRANSACTION: &str = "mixed-transaction-statements";
+pub const INDEX_WITHOUT_NAME: &str = "index-without-name";
+pub const INDEX_NAME_PATTERN: &str = "index-name-pattern";
+pub const CONCURRENT_IF_NOT_EXISTS: &str = "concurrent-index-if-not-exists";
+pub const SHORT_TIMEOUT_BEFORE_BUILD: &str = "short-statement-timeout-before-concurrent-build";
+pub const EDITED_APPLIED_MIGRATION: &str = "edited-applied-migration";
+
+/// squawk rules that only compensate for a runner without per-step timeouts: pgwarden sets
+/// `lock_timeout` and `statement_timeout` for every step, so they do not apply.
+const COMPENSATED: [Rule; 3] = [
+    Rule::RequireTimeoutSettings,
+    Rule::RequireLockTimeout,
+    Rule::RequireStatementTimeout,
+];
+
+/// squawk rules whose harm grows with the table: weighed by its row count when known.
+const LOCKING: [Rule; 10] = [
+    Rule::RequireConcurrentIndexCreation,
+    Rule::RequireConcurrentIndexDeletion,
+    Rule::AddingFieldWithDefault,
+    Rule::ChangingColumnType,
+    Rule::AddingNotNullableField,
+    Rule::ConstraintMissingNotValid,
+    Rule::AddingForeignKeyConstraint,
+    Rule::DisallowedUniqueConstraint,
+    Rule::AddingSerialPrimaryKeyField,
+    Rule::RequireConcurrentReindex,
+];
+
+/// One lint finding with its place in the file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LintFinding {
+    pub rule: String,
+    pub severity: Severity,
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+    pub help: Option<String>,
+    /// The source line, for the caret display.
+    pub source: String,
+}
+
+/// What lint needs besides the SQL.
+#[derive(Debug, Clone, Default)]
+pub struct LintContext {
+    /// Row estimates of live tables (lower-case name -> rows), when a database was given.
+    pub table_rows: Option<HashMap<String, f64>>,
+    /// Rule ids switched off by the policy.
+    pub disabled: Vec<String>,
+    /// A regex index names must match (policy `[lint] index_name_pattern`).
+    pub index_name_pattern: Option<regex::Regex>,
+}
+
+/// Lints one file's SQL.
+pub fn lint_file(file: &str, sql: &str, ctx: &LintContext) -> Vec<LintFinding> {
+    let lines: Vec<&str> = sql.lines().collect();
+    let at = |offset: usize| -> (u64, u64, String) {
+        let before = &sql[..offset.min(sql.len())];
+        let line = before.matches('\n').count();
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (
+            line as u64 + 1,
+            column as u64,
+            lines.get(line).unwrap_or(&"").to_string(),
+        )
+    };
+    let mut out = Vec::new();
+    let parse = SourceFile::parse(sql);
+    for e in parse.errors() {
+        let (line, column, source) = at(usize::from(e.range().start()));
+        out.push(LintFinding {
+            rule: SYNTAX_ERROR.into(),
+            severity: Severity::Error,
+            file: file.into(),
+            line,
+            column,
+            message: format!("cannot parse the SQL: {}", e.message()),
+            help: Some(
+                "fix the statement; PostgreSQL would reject it too, or report a squawk parser gap"
+                    .into(),
+            ),
+            source,
+        });
+    }
+    let mut linter = Linter::with_rules(&[], &COMPENSATED);
+    for v in linter.lint(&parse, sql) {
+        let start = usize::from(v.text_range.start());
+        let (line, column, source) = at(start);
+        let statement = &sql[start..usize::from(v.text_range.end()).min(sql.len())];
+        out.push(LintFinding {
+            rule: v.code.to_string(),
+            severity: squawk_severity(v.code, statement, ctx),
+            file: file.into(),
+            line,
+            column,
+            message: v.message.clone(),
+            help: v.help.clone(),
+            source,
+        });
+    }
+    out.extend(own::lint(file, sql, ctx, &at));
+    let ignored = own::ignored_rules(sql);
+    out.retain(|f| {
+        !ctx.disabled.contains(&f.rule)
+            && !ignored
+                .iter()
+                .any(|(line, rule)| *line + 1 == f.line && *rule == f.rule)
+    });
+    out.sort_by_key(|f| (f.line, f.column));
+    out
+}
+
+/// squawk findings are warnings, except robust-statement advice on index builds (pgwarden's
+/// runner recovers half-built indexes: a note) and locking rules weighed by the table size.
+fn squawk_severity(rule: Rule, statement: &str, ctx: &LintContext) -> Severity {
+    if rule == Rule::PreferRobustStmts && statement.to_ascii_uppercase().contains("INDEX") {
+        return Severity::Note;
+    }
+    if !LOCKING.contains(&rule) {
+        return Severity::Warning;
+    }
+    let (Some(rows), Some(table)) = (&ctx.table_rows, own::touched_table(statement)) else {
+        return Severity::Warning;
+    };
+    match rows.get(&table) {
+        Some(r) if *r >= 1_000_000.0 => Severity::Error,
+        Some(r) if *r >= 10_000.0 => Severity::Warning,
+        _ => Severity::Note,
+    }
+}
+
+#[cfg(test)]
+mod tests;
