@@ -43,7 +43,7 @@ CREATE TABLE payments (
     payer_id     bigint      NOT NULL REFERENCES users (id),
     payee_id     bigint      NOT NULL REFERENCES users (id),
     amount       numeric(12, 2) NOT NULL CHECK (amount > 0),
-    currency     char(3)     NOT NULL DEFAULT 'USD',
+    currency     text        NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3),
     status       text        NOT NULL DEFAULT 'pending'
                  CHECK (status IN ('pending', 'processing', 'completed', 'failed', 'refunded')),
     created_at   timestamptz NOT NULL DEFAULT now()

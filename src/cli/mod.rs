@@ -72,6 +72,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run the plan safely (per-change confirmation, or --yes), recorded as a new migration.
     Apply(ApplyChangesArgs),
+    /// Check migrations for statements that will hurt: squawk's rules plus pgwarden's own,
+    /// weighed by the live table size with --database-url. Exit 1 at or above --fail-on.
+    Lint(LintArgs),
     /// Demo data for the seed schema.
     #[command(subcommand)]
     Data(DataCommand),
@@ -151,6 +154,39 @@ pub struct ApplyChangesArgs {
     pub only: Vec<String>,
     #[command(flatten)]
     pub exec: ExecArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Files or directories (default: the migrations not yet applied with a database, else all).
+    pub paths: Vec<PathBuf>,
+    /// Lint every migration, applied or not.
+    #[arg(long)]
+    pub all: bool,
+    /// Lowest severity that fails the run.
+    #[arg(long, value_enum, default_value_t = FailOn::Warning)]
+    pub fail_on: FailOn,
+    /// Output: human, json, github (Actions annotations), sarif (code scanning), junit.
+    /// Defaults to --format.
+    #[arg(long, value_enum)]
+    pub output_format: Option<LintFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Note,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LintFormat {
+    Human,
+    Json,
+    Github,
+    Sarif,
+    Junit,
 }
 
 #[derive(Debug, Subcommand)]

@@ -33,6 +33,16 @@ pub fn load_policy(settings: &Settings) -> anyhow::Result<Policy> {
     Ok(policy::load(&settings.policy_path)?)
 }
 
+/// The policy when its file exists (a broken file is an error); `None` when the default file is
+/// absent, for commands that work without one.
+pub fn optional_policy(settings: &Settings) -> anyhow::Result<Option<Policy>> {
+    if settings.policy_path.exists() {
+        Ok(Some(policy::load(&settings.policy_path)?))
+    } else {
+        Ok(None)
+    }
+}
+
 /// Checks the workload (or pg_stat_statements) against the budgets.
 pub fn check(settings: &Settings, policy: &Policy, mode: CheckMode) -> anyhow::Result<CheckReport> {
     if mode != CheckMode::Stats {

@@ -3,6 +3,7 @@
 pub mod advise;
 pub mod check;
 pub mod demo;
+pub mod lint;
 pub mod migrate;
 pub mod plan;
 
@@ -30,7 +31,7 @@ pub fn run(
             Report::Check(report)
         }
         Command::Plan(args) => {
-            let policy = check::load_policy(settings).ok();
+            let policy = check::optional_policy(settings)?;
             let opts = plan::PlanOptions {
                 shadow_url: args.shadow_url.as_deref(),
                 output: args.output.as_ref(),
@@ -40,7 +41,7 @@ pub fn run(
             Report::Plan(plan::plan(settings, policy.as_ref(), &opts)?)
         }
         Command::Apply(args) => {
-            let policy = check::load_policy(settings).ok();
+            let policy = check::optional_policy(settings)?;
             let opts = plan::ApplyChangesOptions {
                 shadow_url: args.shadow_url.as_deref(),
                 yes: args.yes,
@@ -52,6 +53,10 @@ pub fn run(
             let interactive = settings.interactive;
             let mut ask = |q: &str| crate::cli::prompt::ask_change(q, interactive);
             Report::Apply(plan::apply(settings, policy.as_ref(), &opts, &mut ask)?)
+        }
+        Command::Lint(args) => {
+            let policy = check::optional_policy(settings)?;
+            Report::Lint(lint::lint(settings, policy.as_ref(), args)?)
         }
         Command::Advise(args) => {
             let policy = check::load_policy(settings)?;

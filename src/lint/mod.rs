@@ -96,8 +96,16 @@ pub fn lint_file(file: &str, sql: &str, ctx: &LintContext) -> Vec<LintFinding> {
             source,
         });
     }
+    // A file that runs in one transaction is atomic under pgwarden: "cannot be rerun if it fails
+    // part way" does not apply to it.
+    let atomic = crate::sql::split(sql).is_ok_and(|f| {
+        !f.no_transaction_directive && f.statements.iter().all(|s| s.tx.in_transaction())
+    });
     let mut linter = Linter::with_rules(&[], &COMPENSATED);
     for v in linter.lint(&parse, sql) {
+        if atomic && v.code == Rule::PreferRobustStmts {
+            continue;
+        }
         let start = usize::from(v.text_range.start());
         let (line, column, source) = at(start);
         let statement = &sql[start..usize::from(v.text_range.end()).min(sql.len())];

@@ -152,3 +152,26 @@ fn the_touched_table_is_read_from_the_statement() {
         Some("a")
     );
 }
+
+#[test]
+fn robust_statement_advice_is_dropped_for_atomic_files_only() {
+    assert!(
+        !has("CREATE TABLE a (id bigint);", "prefer-robust-stmts"),
+        "one transaction: atomic"
+    );
+    assert!(has(
+        "-- pgwarden:no-transaction\nCREATE TABLE a (id bigint);",
+        "prefer-robust-stmts"
+    ));
+}
+
+#[test]
+fn the_shipped_migrations_lint_clean_at_warning() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let sql = std::fs::read_to_string(&path).unwrap();
+        let f = lint_file(&path.display().to_string(), &sql, &LintContext::default());
+        assert!(f.iter().all(|f| f.severity < Severity::Warning), "{f:#?}");
+    }
+}

@@ -27,6 +27,8 @@ pub struct Policy {
     pub advise: AdvisePolicy,
     #[serde(default)]
     pub plan: PlanPolicy,
+    #[serde(default)]
+    pub lint: LintPolicy,
     /// The workload: named queries with parameter sets.
     #[serde(default, rename = "query")]
     pub queries: Vec<WorkloadQuery>,
@@ -129,6 +131,17 @@ fn default_min_calls() -> i64 {
 
 fn default_top() -> i64 {
     50
+}
+
+/// Settings of `lint`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintPolicy {
+    /// Rule ids switched off.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// A regular expression every new index name must match, e.g. `^idx_`.
+    pub index_name_pattern: Option<String>,
 }
 
 /// Thresholds of `plan`.

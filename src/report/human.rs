@@ -27,6 +27,7 @@ pub fn render(report: &Report, colour: bool) -> String {
         Report::DataGenerate(r) => generate(r),
         Report::Advise(r) => advise(r),
         Report::Plan(r) => plan(r, colour),
+        Report::Lint(r) => super::lint::human(r),
         Report::Apply(r) => apply_changes(r, colour),
         Report::Demo(r) => demo(r, colour),
     }

@@ -2,6 +2,7 @@
 
 mod human;
 mod junit;
+mod lint;
 
 pub use junit::junit;
 
@@ -9,6 +10,7 @@ use crate::cli::Format;
 use crate::commands::advise::AdviseReport;
 use crate::commands::check::CheckReport;
 use crate::commands::demo::DemoReport;
+use crate::commands::lint::LintReport;
 use crate::commands::migrate::{NewReport, RecordReport, StatusReport, VerifyReport};
 use crate::commands::plan::{ApplyChangesReport, PlanReport};
 use crate::datagen::GenerateReport;
@@ -31,6 +33,7 @@ pub enum Report {
     Check(CheckReport),
     Advise(AdviseReport),
     Plan(PlanReport),
+    Lint(LintReport),
     Apply(ApplyChangesReport),
     DataGenerate(GenerateReport),
     Demo(DemoReport),
@@ -65,6 +68,7 @@ impl Report {
             // Proposals are findings: there is something to do.
             Report::Advise(r) => u8::from(!r.advice.proposals.is_empty()),
             Report::Plan(r) => r.exit_code(),
+            Report::Lint(r) => r.exit_code(),
             Report::Apply(r) => {
                 if r.run.as_ref().is_some_and(|run| run.failure.is_some()) {
                     2
@@ -90,6 +94,9 @@ impl Report {
                 )),
                 None => None,
             },
+            Report::Lint(r) if r.exit_code() == 2 => Some(
+                "some SQL does not parse (see the syntax-error findings); fix it before linting the rest".into(),
+            ),
             Report::Check(r) if r.errors > 0 => Some(format!(
                 "{} workload quer{} could not be measured; see the error column",
                 r.errors,
@@ -110,6 +117,20 @@ impl Report {
     /// Renders for stdout.
     /// Renders for stdout; `colour` only on a terminal and never with NO_COLOR (the caller decides).
     pub fn render(&self, format: Format, colour: bool) -> String {
+        if let Report::Lint(r) = self {
+            use crate::cli::LintFormat;
+            let chosen = r.output_format.unwrap_or(match format {
+                Format::Human => LintFormat::Human,
+                Format::Json => LintFormat::Json,
+            });
+            match chosen {
+                LintFormat::Human => return lint::human(r),
+                LintFormat::Github => return lint::github(r),
+                LintFormat::Sarif => return lint::sarif(r),
+                LintFormat::Junit => return lint::junit(r),
+                LintFormat::Json => {}
+            }
+        }
         match format {
             Format::Json => {
                 let env = Envelope {

@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod common;
 mod concurrency;
+mod lint;
 mod migrate_apply;
 mod plan;
 mod refinery_compat;

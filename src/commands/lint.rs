@@ -1,0 +1,145 @@
+//! `pgwarden lint`: which files, what the database adds (table sizes, applied checksums), and
+//! the verdict against --fail-on.
+
+use crate::cli::settings::Settings;
+use crate::cli::{FailOn, LintArgs, LintFormat};
+use crate::finding::Severity;
+use crate::lint::{self, EDITED_APPLIED_MIGRATION, LintContext, LintFinding, SYNTAX_ERROR};
+use crate::migrations::{MigrationState, discover, history, status};
+use crate::policy::Policy;
+use anyhow::Context;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The result of `lint`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LintReport {
+    pub files: Vec<String>,
+    pub findings: Vec<LintFinding>,
+    pub fail_on: Severity,
+    /// Whether the live database weighed the findings.
+    pub database: Option<String>,
+    #[serde(skip)]
+    pub output_format: Option<LintFormat>,
+}
+
+impl LintReport {
+    pub fn exit_code(&self) -> u8 {
+        if self.findings.iter().any(|f| f.rule == SYNTAX_ERROR) {
+            2
+        } else {
+            u8::from(self.findings.iter().any(|f| f.severity >= self.fail_on))
+        }
+    }
+}
+
+fn sql_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("cannot read {}", path.display()))?;
+        if entry.path().extension().is_some_and(|e| e == "sql") {
+            out.push(entry.into_path());
+        }
+    }
+    Ok(out)
+}
+
+pub fn lint(
+    settings: &Settings,
+    policy: Option<&Policy>,
+    args: &LintArgs,
+) -> anyhow::Result<LintReport> {
+    let mut ctx = LintContext::default();
+    if let Some(p) = policy {
+        ctx.disabled = p.lint.disable.clone();
+        if let Some(pattern) = &p.lint.index_name_pattern {
+            ctx.index_name_pattern = Some(regex::Regex::new(pattern).with_context(|| {
+                format!(
+                    "policy [lint] index_name_pattern `{pattern}` is not a valid regular expression"
+                )
+            })?);
+        }
+    }
+    let mut findings = Vec::new();
+    let mut database = None;
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in &args.paths {
+        files.extend(sql_files(p)?);
+    }
+    let connected = if settings.database_url.is_some() || std::env::var_os("PGHOST").is_some() {
+        let target = settings.target()?;
+        let mut client = target.connect()?;
+        ctx.table_rows = Some(table_rows(&mut client)?);
+        database = Some(target.redacted());
+        Some(client)
+    } else {
+        None
+    };
+    if args.paths.is_empty() {
+        let found = discover(&settings.migrations_dir)?;
+        let applied = match connected {
+            Some(mut client) => history::read(&mut client)
+                .map_err(|e| anyhow::anyhow!(crate::db::describe(&e)))?
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        for row in status::compute(&found, &applied) {
+            let Some(path) = row.path.clone() else {
+                continue;
+            };
+            match row.state {
+                MigrationState::Applied if !args.all => {}
+                MigrationState::Modified {
+                    ref applied_checksum,
+                    ref file_checksum,
+                    ..
+                } => {
+                    findings.push(LintFinding {
+                        rule: EDITED_APPLIED_MIGRATION.into(),
+                        severity: Severity::Error,
+                        file: path.display().to_string(),
+                        line: 1,
+                        column: 1,
+                        message: format!("this migration was applied with checksum {applied_checksum} and now hashes to {file_checksum}: the database will not see the edit"),
+                        help: Some("restore the file and put the change in a new migration".into()),
+                        source: String::new(),
+                    });
+                    files.push(path);
+                }
+                _ => files.push(path),
+            }
+        }
+    }
+    for file in &files {
+        let sql = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        findings.extend(lint::lint_file(&file.display().to_string(), &sql, &ctx));
+    }
+    let fail_on = match args.fail_on {
+        FailOn::Note => Severity::Note,
+        FailOn::Warning => Severity::Warning,
+        FailOn::Error => Severity::Error,
+    };
+    Ok(LintReport {
+        files: files.iter().map(|f| f.display().to_string()).collect(),
+        findings,
+        fail_on,
+        database,
+        output_format: args.output_format,
+    })
+}
+
+fn table_rows(client: &mut postgres::Client) -> anyhow::Result<HashMap<String, f64>> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text, greatest(c.reltuples, 0)::float8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY (current_schemas(false))",
+            &[],
+        )
+        .map_err(|e| anyhow::anyhow!("cannot read table sizes: {}", crate::db::describe(&e)))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}

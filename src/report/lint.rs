@@ -1,0 +1,173 @@
+//! Lint output: human (source line and caret), GitHub Actions annotations, SARIF 2.1.0 and
+//! JUnit. JSON goes through the common envelope.
+
+use crate::commands::lint::LintReport;
+use crate::finding::Severity;
+use serde_json::json;
+use std::fmt::Write;
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Note => "note",
+    }
+}
+
+pub fn human(r: &LintReport) -> String {
+    let mut out = String::new();
+    for f in &r.findings {
+        let _ = writeln!(
+            out,
+            "{}:{}:{}: {}[{}]: {}",
+            f.file,
+            f.line,
+            f.column,
+            level(f.severity),
+            f.rule,
+            f.message
+        );
+        if !f.source.is_empty() {
+            let _ = writeln!(out, "    | {}", f.source);
+            let _ = writeln!(
+                out,
+                "    | {}^",
+                " ".repeat(f.column.saturating_sub(1) as usize)
+            );
+        }
+        if let Some(help) = &f.help {
+            let _ = writeln!(out, "    = help: {help}");
+        }
+    }
+    let count = |s| r.findings.iter().filter(|f| f.severity == s).count();
+    let _ = writeln!(
+        out,
+        "{} file(s) linted{}: {} error(s), {} warning(s), {} note(s); failing at {}",
+        r.files.len(),
+        r.database
+            .as_ref()
+            .map(|d| format!(" against {d}"))
+            .unwrap_or_default(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Note),
+        level(r.fail_on)
+    );
+    out
+}
+
+/// `::error file=...,line=...,col=...,title=rule::message` lines.
+pub fn github(r: &LintReport) -> String {
+    let escape = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let prop = |s: &str| escape(s).replace(':', "%3A").replace(',', "%2C");
+    r.findings
+        .iter()
+        .map(|f| {
+            let kind = match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Note => "notice",
+            };
+            format!(
+                "::{kind} file={},line={},col={},title={}::{}\n",
+                prop(&f.file),
+                f.line,
+                f.column,
+                prop(&f.rule),
+                escape(&f.message)
+            )
+        })
+        .collect()
+}
+
+/// A SARIF 2.1.0 log with one run.
+pub fn sarif(r: &LintReport) -> String {
+    let mut rules: Vec<&str> = r.findings.iter().map(|f| f.rule.as_str()).collect();
+    rules.sort();
+    rules.dedup();
+    let results: Vec<serde_json::Value> = r
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "ruleId": f.rule,
+                "level": level(f.severity),
+                "message": { "text": f.message },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": f.file },
+                        "region": { "startLine": f.line, "startColumn": f.column }
+                    }
+                }]
+            })
+        })
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "pgwarden",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>()
+            }},
+            "results": results
+        }]
+    });
+    serde_json::to_string_pretty(&log).unwrap_or_default() + "\n"
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One test case per file; a failure per finding at or above --fail-on.
+pub fn junit(r: &LintReport) -> String {
+    let failing = |f: &&crate::lint::LintFinding| f.severity >= r.fail_on;
+    let total = r.findings.iter().filter(failing).count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"pgwarden lint\" tests=\"{}\" failures=\"{total}\">\n  <testsuite name=\"migrations\" tests=\"{}\" failures=\"{total}\">\n",
+        r.files.len(),
+        r.files.len()
+    );
+    for file in &r.files {
+        let mine: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| &f.file == file)
+            .filter(failing)
+            .collect();
+        let _ = write!(
+            out,
+            "    <testcase classname=\"pgwarden.lint\" name=\"{}\"",
+            xml(file)
+        );
+        if mine.is_empty() {
+            out.push_str("/>\n");
+            continue;
+        }
+        out.push_str(">\n");
+        for f in mine {
+            let _ = writeln!(
+                out,
+                "      <failure type=\"{}\" message=\"{}\">{}:{}:{}: {}</failure>",
+                xml(&f.rule),
+                xml(&f.message),
+                xml(&f.file),
+                f.line,
+                f.column,
+                xml(&f.message)
+            );
+        }
+        out.push_str("    </testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}

@@ -1,0 +1,188 @@
+//! `pgwarden lint`: output formats, severities weighed by the live table, the database's view of
+//! applied files, and unparseable SQL.
+
+use crate::common::*;
+
+const FIXTURE: &str = "tests/fixtures/lint/V1__bad.sql";
+
+fn lint(args: &[&str]) -> std::process::Output {
+    pgwarden()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--policy", "/nonexistent/policy.toml", "lint"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn output_formats() {
+    let human = lint(&[FIXTURE]);
+    assert_eq!(human.status.code(), Some(1));
+    insta::assert_snapshot!("lint_human", stdout(&human));
+    let github = lint(&[FIXTURE, "--output-format", "github"]);
+    insta::assert_snapshot!("lint_github", stdout(&github));
+
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&lint(&[FIXTURE, "--output-format", "sarif"]).stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "pgwarden");
+    let results = run["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for r in results {
+        assert!(
+            r["ruleId"].is_string() && r["message"]["text"].is_string(),
+            "{r}"
+        );
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], FIXTURE);
+        assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
+    }
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        results
+            .iter()
+            .all(|r| rules.contains(&r["ruleId"].as_str().unwrap()))
+    );
+
+    let junit = stdout(&lint(&[FIXTURE, "--output-format", "junit"]));
+    assert!(
+        junit.contains(
+            "<testcase classname=\"pgwarden.lint\" name=\"tests/fixtures/lint/V1__bad.sql\">"
+        ),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("<failure type=\"require-concurrent-index-creation\""),
+        "{junit}"
+    );
+
+    let json = json(&lint(&[FIXTURE, "--format", "json"]));
+    assert_eq!(json["command"], "lint");
+    let index = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "require-concurrent-index-creation")
+        .unwrap();
+    assert_eq!(
+        (index["line"].as_u64(), index["column"].as_u64()),
+        (Some(4), Some(1))
+    );
+    assert_eq!(
+        lint(&[FIXTURE, "--fail-on", "error"]).status.code(),
+        Some(0),
+        "warnings only"
+    );
+}
+
+#[test]
+fn severities_follow_the_live_table_size() {
+    let db = TestDb::new("lint_sizes");
+    db.client()
+        .batch_execute(
+            "CREATE TABLE tiny (id int); INSERT INTO tiny SELECT generate_series(1, 10); \
+             CREATE TABLE huge (id int); INSERT INTO huge SELECT generate_series(1, 1000000); ANALYZE tiny; ANALYZE huge;",
+        )
+        .unwrap();
+    let dir = migrations_dir(&[
+        ("V1__tiny.sql", "CREATE INDEX tiny_id ON tiny (id);\n"),
+        ("V2__huge.sql", "CREATE INDEX huge_id ON huge (id);\n"),
+    ]);
+    let out = db
+        .pgwarden(dir.path())
+        .args(["--policy", "/nonexistent.toml", "--format", "json", "lint"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    let severity = |file: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| {
+                f["rule"] == "require-concurrent-index-creation"
+                    && f["file"].as_str().unwrap().ends_with(file)
+            })
+            .map(|f| f["severity"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(severity("V1__tiny.sql"), "note");
+    assert_eq!(severity("V2__huge.sql"), "error");
+}
+
+#[test]
+fn with_a_database_only_pending_files_are_linted_and_edits_of_applied_ones_are_errors() {
+    let db = TestDb::new("lint_applied");
+    let dir = migrations_dir(&[("V1__a.sql", "CREATE TABLE a (id bigint);\n")]);
+    assert_eq!(
+        db.pgwarden(dir.path())
+            .args(["migrate", "apply"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(0)
+    );
+    write(
+        dir.path(),
+        "V2__b.sql",
+        "CREATE INDEX CONCURRENTLY ON a (id);\n",
+    );
+    let out = db
+        .pgwarden(dir.path())
+        .args(["--policy", "/nonexistent.toml", "--format", "json", "lint"])
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(
+        report["files"].as_array().unwrap().len(),
+        1,
+        "only the pending file: {report:#}"
+    );
+    write(
+        dir.path(),
+        "V1__a.sql",
+        "CREATE TABLE a (id bigint, b text);\n",
+    );
+    let out = db
+        .pgwarden(dir.path())
+        .args(["--policy", "/nonexistent.toml", "--format", "json", "lint"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        json(&out)["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "edited-applied-migration")
+    );
+}
+
+#[test]
+fn unparseable_sql_is_an_error_with_its_location() {
+    let dir = migrations_dir(&[(
+        "V1__broken.sql",
+        "CREATE TABLE a (id bigint);\nCREATE TABLE (;\n",
+    )]);
+    let out = pgwarden()
+        .arg("--migrations")
+        .arg(dir.path())
+        .args(["--policy", "/nonexistent.toml", "lint"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout(&out).contains("V1__broken.sql:2:"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("syntax-error"));
+}
