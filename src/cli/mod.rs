@@ -75,6 +75,8 @@ pub enum Command {
     /// Check migrations for statements that will hurt: squawk's rules plus pgwarden's own,
     /// weighed by the live table size with --database-url. Exit 1 at or above --fail-on.
     Lint(LintArgs),
+    /// The CI gate: lint, verify, apply to a throwaway database, check and plan there.
+    Ci(CiArgs),
     /// Demo data for the seed schema.
     #[command(subcommand)]
     Data(DataCommand),
@@ -170,6 +172,13 @@ pub struct LintArgs {
     /// Defaults to --format.
     #[arg(long, value_enum)]
     pub output_format: Option<LintFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// Lowest lint severity that fails the run.
+    #[arg(long, value_enum, default_value_t = FailOn::Warning)]
+    pub fail_on: FailOn,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

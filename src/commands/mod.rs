@@ -2,6 +2,7 @@
 
 pub mod advise;
 pub mod check;
+pub mod ci;
 pub mod demo;
 pub mod lint;
 pub mod migrate;
@@ -54,6 +55,7 @@ pub fn run(
             let mut ask = |q: &str| crate::cli::prompt::ask_change(q, interactive);
             Report::Apply(plan::apply(settings, policy.as_ref(), &opts, &mut ask)?)
         }
+        Command::Ci(args) => Report::Ci(ci::run(settings, args.fail_on)?),
         Command::Lint(args) => {
             let policy = check::optional_policy(settings)?;
             Report::Lint(lint::lint(settings, policy.as_ref(), args)?)

@@ -28,6 +28,21 @@ pub fn render(report: &Report, colour: bool) -> String {
         Report::Advise(r) => advise(r),
         Report::Plan(r) => plan(r, colour),
         Report::Lint(r) => super::lint::human(r),
+        Report::Ci(r) => {
+            let mut out = String::new();
+            for section in &r.sections {
+                let _ = writeln!(
+                    out,
+                    "== {} (exit {})\n",
+                    section.title,
+                    section.report.exit_code()
+                );
+                out.push_str(&render(&section.report, colour));
+                out.push('\n');
+            }
+            let _ = writeln!(out, "ci: exit {}", r.exit_code());
+            out
+        }
         Report::Apply(r) => apply_changes(r, colour),
         Report::Demo(r) => demo(r, colour),
     }

@@ -9,6 +9,7 @@ pub use junit::junit;
 use crate::cli::Format;
 use crate::commands::advise::AdviseReport;
 use crate::commands::check::CheckReport;
+use crate::commands::ci::CiReport;
 use crate::commands::demo::DemoReport;
 use crate::commands::lint::LintReport;
 use crate::commands::migrate::{NewReport, RecordReport, StatusReport, VerifyReport};
@@ -34,6 +35,7 @@ pub enum Report {
     Advise(AdviseReport),
     Plan(PlanReport),
     Lint(LintReport),
+    Ci(CiReport),
     Apply(ApplyChangesReport),
     DataGenerate(GenerateReport),
     Demo(DemoReport),
@@ -69,6 +71,7 @@ impl Report {
             Report::Advise(r) => u8::from(!r.advice.proposals.is_empty()),
             Report::Plan(r) => r.exit_code(),
             Report::Lint(r) => r.exit_code(),
+            Report::Ci(r) => r.exit_code(),
             Report::Apply(r) => {
                 if r.run.as_ref().is_some_and(|run| run.failure.is_some()) {
                     2

@@ -186,3 +186,60 @@ fn unparseable_sql_is_an_error_with_its_location() {
     );
     assert!(stdout(&out).contains("syntax-error"));
 }
+
+#[test]
+fn ci_combines_lint_apply_check_and_plan_into_one_exit_code() {
+    let clean = migrations_dir(&[
+        (
+            "V1__t.sql",
+            "CREATE TABLE t (id bigint PRIMARY KEY, kind text NOT NULL);\n",
+        ),
+        (
+            "V2__idx.sql",
+            "CREATE INDEX CONCURRENTLY t_kind ON t (kind);\n",
+        ),
+    ]);
+    let policy = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(policy.path(), "version = 1\n[[query]]\nname = \"by_kind\"\nsql = \"SELECT id FROM t WHERE kind = $1\"\nparams = [[\"a\"]]\n").unwrap();
+    let ci = |dir: &std::path::Path| {
+        pgwarden()
+            .arg("--migrations")
+            .arg(dir)
+            .arg("--policy")
+            .arg(policy.path())
+            .args(["--format", "json", "ci"])
+            .output()
+            .unwrap()
+    };
+    let out = ci(clean.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    let titles: Vec<String> = json(&out)["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(titles.len(), 4, "lint, apply, check, plan: {titles:?}");
+
+    // A blocking index build is a lint finding: exit 1.
+    write(
+        clean.path(),
+        "V3__blocking.sql",
+        "CREATE INDEX t_id_kind ON t (id, kind);\n",
+    );
+    assert_eq!(ci(clean.path()).status.code(), Some(1));
+    // A migration that breaks a workload query: the check cannot plan it, exit 2.
+    write(
+        clean.path(),
+        "V3__blocking.sql",
+        "ALTER TABLE t RENAME COLUMN kind TO category;\n",
+    );
+    let out = ci(clean.path());
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+}

@@ -1,0 +1,100 @@
+//! `pgwarden ci`: the merge gate in one command. Lint the new migrations, verify the applied
+//! ones (when a database is given), apply everything to a throwaway database and run `check`
+//! (explain mode: every workload query must still plan on the new schema) and `plan` (the
+//! migrations must leave no drift, e.g. no INVALID index) there. One report, one exit code:
+//! the worst of the steps.
+
+use super::demo::DemoSection;
+use super::{check, lint, migrate, plan};
+use crate::apply::ExecSettings;
+use crate::check::CheckMode;
+use crate::cli::settings::Settings;
+use crate::cli::{FailOn, LintArgs};
+use crate::ephemeral::EphemeralServer;
+use crate::migrations::runner::ApplyRequest;
+use crate::report::Report;
+use anyhow::Context;
+use serde::Serialize;
+use std::time::Duration;
+
+/// Every step's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct CiReport {
+    pub sections: Vec<DemoSection>,
+}
+
+impl CiReport {
+    pub fn exit_code(&self) -> u8 {
+        self.sections
+            .iter()
+            .map(|s| s.report.exit_code())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+pub fn run(settings: &Settings, fail_on: FailOn) -> anyhow::Result<CiReport> {
+    let policy = check::optional_policy(settings)?;
+    let mut sections = Vec::new();
+    let mut push = |title: &str, report: Report| {
+        sections.push(DemoSection {
+            title: title.into(),
+            report,
+        })
+    };
+    let lint_args = LintArgs {
+        paths: Vec::new(),
+        all: false,
+        fail_on,
+        output_format: None,
+    };
+    push(
+        "lint the migrations not yet applied",
+        Report::Lint(lint::lint(settings, policy.as_ref(), &lint_args)?),
+    );
+    if settings.database_url.is_some() {
+        push(
+            "migrate verify: applied files unchanged",
+            Report::MigrateVerify(migrate::verify(settings)?),
+        );
+    }
+    let server =
+        EphemeralServer::start().context("ci applies the migrations to a throwaway server")?;
+    server.create_database("pgwarden_ci")?;
+    server.create_database("pgwarden_ci_shadow")?;
+    let scratch = Settings {
+        database_url: Some(server.url("pgwarden_ci")),
+        ..settings.clone()
+    };
+    let request = ApplyRequest {
+        dry_run: false,
+        target_version: None,
+        exec: ExecSettings::default(),
+        lock_wait: Duration::from_secs(60),
+    };
+    let applied = migrate::apply(&scratch, &request)?;
+    let failed = applied.failure.is_some();
+    push(
+        "migrate apply on a throwaway database",
+        Report::MigrateApply(applied),
+    );
+    if failed {
+        return Ok(CiReport { sections });
+    }
+    if let Some(policy) = &policy {
+        push(
+            "check --mode explain: the workload plans on the new schema",
+            Report::Check(check::check(&scratch, policy, CheckMode::Explain)?),
+        );
+    }
+    let shadow = server.url("pgwarden_ci_shadow");
+    let opts = plan::PlanOptions {
+        shadow_url: Some(&shadow),
+        ..Default::default()
+    };
+    push(
+        "plan: the migrations leave no drift",
+        Report::Plan(plan::plan(&scratch, policy.as_ref(), &opts)?),
+    );
+    Ok(CiReport { sections })
+}
