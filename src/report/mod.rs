@@ -117,9 +117,9 @@ impl Report {
         }
     }
 
-    /// Renders for stdout.
     /// Renders for stdout; `colour` only on a terminal and never with NO_COLOR (the caller decides).
     pub fn render(&self, format: Format, colour: bool) -> String {
+        let mut format = format;
         if let Report::Lint(r) = self {
             use crate::cli::LintFormat;
             let chosen = r.output_format.unwrap_or(match format {
@@ -131,7 +131,7 @@ impl Report {
                 LintFormat::Github => return lint::github(r),
                 LintFormat::Sarif => return lint::sarif(r),
                 LintFormat::Junit => return lint::junit(r),
-                LintFormat::Json => {}
+                LintFormat::Json => format = Format::Json,
             }
         }
         match format {

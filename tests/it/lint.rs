@@ -64,6 +64,9 @@ fn output_formats() {
 
     let json = json(&lint(&[FIXTURE, "--format", "json"]));
     assert_eq!(json["command"], "lint");
+    // Regression: --output-format json printed the human form unless --format json was given too.
+    let chosen = crate::common::json(&lint(&[FIXTURE, "--output-format", "json"]));
+    assert_eq!(chosen["command"], "lint");
     let index = json["findings"]
         .as_array()
         .unwrap()
