@@ -22,8 +22,9 @@ fn output_formats() {
     let github = lint(&[FIXTURE, "--output-format", "github"]);
     insta::assert_snapshot!("lint_github", stdout(&github));
 
-    let sarif: serde_json::Value =
-        serde_json::from_slice(&lint(&[FIXTURE, "--output-format", "sarif"]).stdout).unwrap();
+    let sarif_text = stdout(&lint(&[FIXTURE, "--output-format", "sarif"]));
+    insta::assert_snapshot!("lint_sarif", sarif_text);
+    let sarif: serde_json::Value = serde_json::from_str(&sarif_text).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
     let run = &sarif["runs"][0];
     assert_eq!(run["tool"]["driver"]["name"], "pgwarden");
@@ -51,6 +52,7 @@ fn output_formats() {
     );
 
     let junit = stdout(&lint(&[FIXTURE, "--output-format", "junit"]));
+    insta::assert_snapshot!("lint_junit", junit);
     assert!(
         junit.contains(
             "<testcase classname=\"pgwarden.lint\" name=\"tests/fixtures/lint/V1__bad.sql\">"
@@ -65,7 +67,9 @@ fn output_formats() {
     let json = json(&lint(&[FIXTURE, "--format", "json"]));
     assert_eq!(json["command"], "lint");
     // Regression: --output-format json printed the human form unless --format json was given too.
-    let chosen = crate::common::json(&lint(&[FIXTURE, "--output-format", "json"]));
+    let json_text = stdout(&lint(&[FIXTURE, "--output-format", "json"]));
+    insta::assert_snapshot!("lint_json", json_text);
+    let chosen: serde_json::Value = serde_json::from_str(&json_text).unwrap();
     assert_eq!(chosen["command"], "lint");
     let index = json["findings"]
         .as_array()
