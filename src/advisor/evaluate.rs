@@ -4,7 +4,7 @@
 //! is dropped. Hypothetical: with HypoPG in the target, planner costs with and without each
 //! candidate scale the measured time; HypoPG objects live only in this session.
 
-use super::candidates::{IndexCandidate, Method};
+use super::candidates::IndexCandidate;
 use crate::check::{CheckMode, check_workload};
 use crate::db::{self, quote_ident};
 use crate::explain::{self, Verdict};
@@ -150,16 +150,6 @@ pub fn hypothetical(
     relevant: &[bool],
     before: &[Baseline],
 ) -> Result<Effect, String> {
-    if candidate.method == Method::Gin {
-        return Ok(Effect {
-            size_bytes: 0,
-            after_ms: vec![None; relevant.len()],
-            unproven: Some(
-                "HypoPG cannot model GIN indexes; pass --shadow-url to prove it with a real build"
-                    .into(),
-            ),
-        });
-    }
     let mut costs_before = Vec::new();
     for (q, r) in policy.queries.iter().zip(relevant) {
         costs_before.push(if *r {
@@ -168,12 +158,25 @@ pub fn hypothetical(
             None
         });
     }
-    let row = client
-        .query_one(
-            "SELECT indexrelid, hypopg_relation_size(indexrelid) FROM hypopg_create_index($1)",
-            &[&candidate.ddl(false)],
-        )
-        .map_err(|e| format!("hypopg: {}", db::describe(&e)))?;
+    // Whatever the installed HypoPG cannot model (1.3 rejects GIN) is reported as unproven,
+    // with HypoPG's own words, rather than assumed from a version number.
+    let row = match client.query_one(
+        "SELECT indexrelid, hypopg_relation_size(indexrelid) FROM hypopg_create_index($1)",
+        &[&candidate.ddl(false)],
+    ) {
+        Ok(row) => row,
+        Err(e) if db::sqlstate(&e).is_some() => {
+            return Ok(Effect {
+                size_bytes: 0,
+                after_ms: vec![None; relevant.len()],
+                unproven: Some(format!(
+                    "the installed HypoPG cannot model it ({}); pass --shadow-url to prove it with a real build",
+                    db::describe(&e)
+                )),
+            });
+        }
+        Err(e) => return Err(format!("hypopg: {}", db::describe(&e))),
+    };
     let size: i64 = row.get(1);
     let mut after_ms = Vec::new();
     for ((q, cost), b) in policy.queries.iter().zip(&costs_before).zip(before) {
