@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 pub struct LintReport {
     pub files: Vec<String>,
     pub findings: Vec<LintFinding>,
+    /// The lock each statement takes and the tables it touches.
+    pub statements: Vec<lint::locks::StatementLock>,
     pub fail_on: Severity,
     /// Whether the live database weighed the findings.
     pub database: Option<String>,
@@ -114,10 +116,13 @@ pub fn lint(
             }
         }
     }
+    let mut statements = Vec::new();
     for file in &files {
         let sql = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
-        findings.extend(lint::lint_file(&file.display().to_string(), &sql, &ctx));
+        let name = file.display().to_string();
+        findings.extend(lint::lint_file(&name, &sql, &ctx));
+        statements.extend(lint::statement_locks(&name, &sql, &ctx));
     }
     let fail_on = match args.fail_on {
         FailOn::Note => Severity::Note,
@@ -127,6 +132,7 @@ pub fn lint(
     Ok(LintReport {
         files: files.iter().map(|f| f.display().to_string()).collect(),
         findings,
+        statements,
         fail_on,
         database,
         output_format: args.output_format,

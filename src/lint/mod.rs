@@ -2,6 +2,7 @@
 //! here since squawk still lints SQL it could not parse) plus pgwarden's own, knowing what
 //! pgwarden's runner guarantees, and weighed by the live table's size when a database is given.
 
+pub mod locks;
 pub(crate) mod own;
 
 use crate::finding::Severity;
@@ -130,6 +131,33 @@ pub fn lint_file(file: &str, sql: &str, ctx: &LintContext) -> Vec<LintFinding> {
     });
     out.sort_by_key(|f| (f.line, f.column));
     out
+}
+
+/// The lock each statement of a file takes, and on which tables (with live row counts).
+pub fn statement_locks(file: &str, sql: &str, ctx: &LintContext) -> Vec<locks::StatementLock> {
+    let Ok(split) = crate::sql::split(sql) else {
+        return Vec::new();
+    };
+    split
+        .statements
+        .iter()
+        .map(|s| {
+            let tables = locks::tables_of(&s.text);
+            let rows = tables
+                .iter()
+                .map(|t| ctx.table_rows.as_ref().and_then(|r| r.get(t).copied()))
+                .collect();
+            let one_line = s.text.split_whitespace().collect::<Vec<_>>().join(" ");
+            locks::StatementLock {
+                file: file.into(),
+                line: s.line,
+                statement: one_line.chars().take(80).collect(),
+                lock: locks::lock_of(&s.text),
+                tables,
+                rows,
+            }
+        })
+        .collect()
 }
 
 /// squawk findings are warnings, except robust-statement advice on index builds (pgwarden's

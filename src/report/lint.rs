@@ -39,6 +39,33 @@ pub fn human(r: &LintReport) -> String {
             let _ = writeln!(out, "    = help: {help}");
         }
     }
+    if r.database.is_some() && !r.statements.is_empty() {
+        out.push_str("\nlocks, statement by statement:\n");
+        for s in &r.statements {
+            let tables: Vec<String> = s
+                .tables
+                .iter()
+                .zip(&s.rows)
+                .map(|(t, rows)| match rows {
+                    Some(n) => format!("{t} (~{n:.0} rows)"),
+                    None => t.clone(),
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {}:{}: {} -- {} on {}",
+                s.file,
+                s.line,
+                s.statement,
+                s.lock,
+                if tables.is_empty() {
+                    "-".into()
+                } else {
+                    tables.join(", ")
+                }
+            );
+        }
+    }
     let count = |s| r.findings.iter().filter(|f| f.severity == s).count();
     let _ = writeln!(
         out,

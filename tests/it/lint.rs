@@ -122,6 +122,15 @@ fn severities_follow_the_live_table_size() {
     };
     assert_eq!(severity("V1__tiny.sql"), "note");
     assert_eq!(severity("V2__huge.sql"), "error");
+    let huge = report["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["file"].as_str().unwrap().ends_with("V2__huge.sql"))
+        .unwrap();
+    assert_eq!(huge["lock"], "SHARE (blocks writes)");
+    assert_eq!(huge["tables"][0], "huge");
+    assert!(huge["rows"][0].as_f64().unwrap() > 900_000.0, "{huge}");
 }
 
 #[test]
