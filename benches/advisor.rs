@@ -118,7 +118,7 @@ fn main() {
     let pgw_after = run.workload(&server.url("pgw"));
 
     // pg_qualstats: run the workload (5 times per parameter set), then ask its advisor.
-    let target = server.target("qs");
+    let target = server.target("qs").expect("target");
     let mut qs = target.connect().expect("connect");
     qs.batch_execute("CREATE EXTENSION pg_qualstats")
         .expect("pg_qualstats");

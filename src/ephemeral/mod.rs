@@ -130,10 +130,9 @@ impl EphemeralServer {
     }
 
     /// Connection target for `dbname`.
-    pub fn target(&self, dbname: &str) -> ConnectionTarget {
-        // The URL is built here from known parts, so it always parses.
+    pub fn target(&self, dbname: &str) -> Result<ConnectionTarget, EphemeralError> {
         ConnectionTarget::from_url(&self.url(dbname))
-            .unwrap_or_else(|_| unreachable!("ephemeral url parses"))
+            .map_err(|e| step_err("building the connection target", e))
     }
 
     /// Creates database `name` and returns its target.
@@ -157,7 +156,7 @@ impl EphemeralServer {
 
     fn run_admin(&self, sql: &str, name: &str) -> Result<ConnectionTarget, EphemeralError> {
         let mut client = self
-            .target("postgres")
+            .target("postgres")?
             .connect()
             .map_err(|e| step_err("connecting to the throwaway server", e))?;
         client.batch_execute(sql).map_err(|e| {
@@ -166,7 +165,7 @@ impl EphemeralServer {
                 crate::db::describe(&e),
             )
         })?;
-        Ok(self.target(name))
+        self.target(name)
     }
 
     fn data_dir(&self) -> PathBuf {
