@@ -2,11 +2,9 @@
 
 use super::Report;
 use crate::check::CheckMode;
-use crate::commands::advise::AdviseReport;
 use crate::commands::check::CheckReport;
 use crate::commands::demo::DemoReport;
 use crate::commands::migrate::{RecordReport, StatusReport, VerifyReport};
-use crate::commands::plan::{ApplyChangesReport, PlanReport};
 use crate::datagen::GenerateReport;
 use crate::explain::Verdict;
 use crate::migrations::plan::RunMode;
@@ -25,8 +23,8 @@ pub fn render(report: &Report, colour: bool) -> String {
         Report::MigrateBaseline(r) | Report::MigrateRepair(r) => record(r),
         Report::Check(r) => check(r),
         Report::DataGenerate(r) => generate(r),
-        Report::Advise(r) => advise(r),
-        Report::Plan(r) => plan(r, colour),
+        Report::Advise(r) => super::indexes::advise(r),
+        Report::Plan(r) => super::indexes::plan(r, colour),
         Report::Lint(r) => super::lint::human(r),
         Report::Ci(r) => {
             let mut out = String::new();
@@ -43,7 +41,7 @@ pub fn render(report: &Report, colour: bool) -> String {
             let _ = writeln!(out, "ci: exit {}", r.exit_code());
             out
         }
-        Report::Apply(r) => apply_changes(r, colour),
+        Report::Apply(r) => super::indexes::apply_changes(r, colour),
         Report::Demo(r) => demo(r, colour),
     }
 }
@@ -105,173 +103,6 @@ fn check(r: &CheckReport) -> String {
     out
 }
 
-fn advise(r: &AdviseReport) -> String {
-    let a = &r.advice;
-    let mut out = format!("database {} (evaluation: {})\n", r.database, a.evaluation);
-    if a.proposals.is_empty() {
-        out.push_str("no index proposed\n");
-    } else {
-        let rows = a
-            .proposals
-            .iter()
-            .map(|p| {
-                vec![
-                    p.name.clone(),
-                    format!("{}({})", p.table, p.columns.join(", ")),
-                    format!("{:?}", p.method).to_lowercase(),
-                    format!("{:.1} MB", p.size_bytes as f64 / 1e6),
-                    format!("{:.2} ms/min", p.write_overhead_ms_per_min),
-                    p.why.clone(),
-                ]
-            })
-            .collect();
-        out.push_str(&table(
-            &[
-                "proposal",
-                "on",
-                "method",
-                "size",
-                "write overhead",
-                "why (before -> after)",
-            ],
-            rows,
-        ));
-        out.push_str("\ndry-run diff:\n");
-        for p in &a.proposals {
-            let _ = writeln!(out, "+ {};", p.ddl);
-        }
-    }
-    if !a.rejected.is_empty() {
-        out.push_str("\nconsidered and not proposed:\n");
-        for rj in &a.rejected {
-            let _ = writeln!(out, "  {} -- {}", rj.ddl, rj.reason);
-        }
-    }
-    let rows = a
-        .queries
-        .iter()
-        .map(|q| {
-            let verdict = |ms: f64| if ms <= q.budget_ms { "ok" } else { "OVER" };
-            vec![
-                q.name.clone(),
-                format!("{:.1} ms {}", q.before_ms, verdict(q.before_ms)),
-                format!("{:.1} ms {}", q.after_ms, verdict(q.after_ms)),
-                q.note.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    out.push('\n');
-    out.push_str(&table(
-        &["query", "before", "with the proposals", "note"],
-        rows,
-    ));
-    let within = |f: fn(&crate::advisor::QueryOutcome) -> f64| {
-        a.queries.iter().filter(|q| f(q) <= q.budget_ms).count()
-    };
-    let _ = writeln!(
-        out,
-        "{} index(es) proposed; within budget: {} of {} queries now, {} with the proposals ({:.1} s)",
-        a.proposals.len(),
-        within(|q| q.before_ms),
-        a.queries.len(),
-        within(|q| q.after_ms),
-        r.duration_ms as f64 / 1000.0
-    );
-    if let Some(path) = &r.migration {
-        let _ = writeln!(
-            out,
-            "wrote {}; run `pgwarden migrate apply` to build the indexes",
-            path.display()
-        );
-    }
-    out
-}
-
-fn plan(r: &PlanReport, colour: bool) -> String {
-    let mut out = format!("database {} (desired: {})\n", r.database, r.desired_from);
-    if !r.findings.is_empty() {
-        let rows = r
-            .findings
-            .iter()
-            .map(|f| {
-                vec![
-                    format!("{:?}", f.severity).to_lowercase(),
-                    f.rule.to_string(),
-                    f.object.clone(),
-                    f.message.clone(),
-                ]
-            })
-            .collect();
-        out.push_str(&table(&["severity", "rule", "object", "finding"], rows));
-    }
-    if r.changes.is_empty() {
-        out.push_str("no changes: the indexes match the migrations\n");
-        return out;
-    }
-    out.push_str("\nplan (dry run: nothing was changed):\n");
-    out.push_str(&diff_lines(&r.changes, colour));
-    let drops = r.changes.iter().filter(|c| c.is_drop).count();
-    let _ = writeln!(
-        out,
-        "{} finding(s), {} change(s), {drops} of them drops",
-        r.findings.len(),
-        r.changes.len()
-    );
-    if let Some(path) = &r.output {
-        let _ = writeln!(out, "SQL saved to {}", path.display());
-    }
-    out
-}
-
-fn diff_lines(changes: &[crate::diff::Change], colour: bool) -> String {
-    let mut out = String::new();
-    for c in changes {
-        let (on, off) = match (colour, c.sign) {
-            (false, _) => ("", ""),
-            (true, '+') => ("\x1b[32m", "\x1b[0m"),
-            (true, '-') => ("\x1b[31m", "\x1b[0m"),
-            (true, _) => ("\x1b[33m", "\x1b[0m"),
-        };
-        for s in &c.statements {
-            let _ = writeln!(out, "{on}{} {s};{off}", c.sign);
-        }
-        let _ = writeln!(
-            out,
-            "    -- {}: {}; lock {}; about {:.0} s",
-            c.rule,
-            c.reason,
-            c.lock,
-            c.estimate_seconds.ceil()
-        );
-    }
-    out
-}
-
-fn apply_changes(r: &ApplyChangesReport, colour: bool) -> String {
-    if r.dry_run {
-        return plan(&r.plan, colour);
-    }
-    let mut out = format!("database {}\n", r.plan.database);
-    if r.plan.changes.is_empty() {
-        out.push_str("no changes: the indexes match the migrations\n");
-        return out;
-    }
-    if !r.accepted.is_empty() {
-        out.push_str("applied:\n");
-        out.push_str(&diff_lines(&r.accepted, colour));
-    }
-    for (object, why) in &r.skipped {
-        let _ = writeln!(out, "skipped {object}: {why}");
-    }
-    if let Some(path) = &r.migration {
-        let _ = writeln!(out, "recorded as {}", path.display());
-    }
-    if let Some(run) = &r.run {
-        out.push_str(&apply(run));
-    }
-    out
-}
-
 fn generate(r: &GenerateReport) -> String {
     let rows = r
         .tables
@@ -300,7 +131,7 @@ fn generate(r: &GenerateReport) -> String {
     out
 }
 
-fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(super) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut b = Builder::default();
     b.push_record(header.iter().map(|h| h.to_string()));
     for r in rows {
@@ -370,7 +201,7 @@ fn status(r: &StatusReport) -> String {
     out
 }
 
-fn apply(r: &ApplyReport) -> String {
+pub(super) fn apply(r: &ApplyReport) -> String {
     let mut out = String::new();
     if r.dry_run {
         let _ = writeln!(out, "-- dry run on {}: nothing was changed", r.database);

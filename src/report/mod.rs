@@ -1,6 +1,7 @@
 //! The only place that writes results: human tables (tabled) and JSON with a `schema_version`.
 
 mod human;
+mod indexes;
 mod junit;
 mod lint;
 

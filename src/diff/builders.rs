@@ -1,0 +1,210 @@
+//! The change builders: one per rule, each adding its finding and the change that fixes it.
+
+use super::{Change, IndexLookup, Plan, SUE, concurrent, qualified};
+use crate::catalog::{Catalog, Index};
+use crate::db::quote_ident;
+use crate::finding::{self as rules, Finding, Severity};
+use std::collections::HashSet;
+
+pub(super) fn missing(plan: &mut Plan, want: &Index, estimate_seconds: f64) {
+    plan.findings.push(Finding {
+        rule: rules::MISSING_INDEX,
+        severity: Severity::Error,
+        object: want.qualified(),
+        message: format!("index {} is in the migrations but not in the database", want.qualified()),
+        help: "build it concurrently (plan/apply), or find out why the migration that creates it did not".into(),
+    });
+    if want.constraint.is_none() {
+        plan.changes.push(Change {
+            rule: rules::MISSING_INDEX,
+            sign: '+',
+            object: want.qualified(),
+            statements: vec![concurrent(&want.definition, None).replacen(
+                "CONCURRENTLY ",
+                "CONCURRENTLY IF NOT EXISTS ",
+                1,
+            )],
+            reason: "in the migrations, missing in the database".into(),
+            lock: SUE,
+            estimate_seconds,
+            is_drop: false,
+        });
+    }
+}
+
+pub(super) fn differs(plan: &mut Plan, have: &Index, want: &Index, estimate_seconds: f64) {
+    plan.findings.push(Finding {
+        rule: rules::INDEX_DEFINITION_DIFFERS,
+        severity: Severity::Error,
+        object: have.qualified(),
+        message: format!("index {} differs from the migrations, which define `{}`", have.qualified(), want.definition),
+        help: "rebuild it from the migrations' definition (built under a temporary name, then swapped)".into(),
+    });
+    if have.constraint.is_none() {
+        let temp = format!("{}_pgw_new", have.name);
+        plan.changes.push(Change {
+            rule: rules::INDEX_DEFINITION_DIFFERS,
+            sign: '~',
+            object: have.qualified(),
+            statements: vec![
+                concurrent(&want.definition, Some(&temp)),
+                format!("DROP INDEX CONCURRENTLY {}", qualified(&have.schema, &have.name)),
+                format!("ALTER INDEX {} RENAME TO {}", qualified(&have.schema, &temp), quote_ident(&have.name)),
+            ],
+            reason: "definition differs from the migrations; the new one is valid before the old one goes".into(),
+            lock: SUE,
+            estimate_seconds,
+            is_drop: false,
+        });
+    }
+}
+
+pub(super) fn bloated(plan: &mut Plan, have: &Index, expected: i64, estimate_seconds: f64) {
+    let mb = |b: i64| b as f64 / 1e6;
+    plan.findings.push(Finding {
+        rule: rules::BLOATED_INDEX,
+        severity: Severity::Warning,
+        object: have.qualified(),
+        message: format!(
+            "index {} takes {:.1} MB where its rows need about {:.1} MB ({:.1}x)",
+            have.qualified(),
+            mb(have.size_bytes),
+            mb(expected),
+            have.size_bytes as f64 / expected as f64
+        ),
+        help: "rebuild it concurrently".into(),
+    });
+    plan.changes.push(Change {
+        rule: rules::BLOATED_INDEX,
+        sign: '~',
+        object: have.qualified(),
+        statements: vec![format!(
+            "REINDEX INDEX CONCURRENTLY {}",
+            qualified(&have.schema, &have.name)
+        )],
+        reason: format!(
+            "bloated: {:.1} MB, about {:.1} MB needed",
+            mb(have.size_bytes),
+            mb(expected)
+        ),
+        lock: SUE,
+        estimate_seconds,
+        is_drop: false,
+    });
+}
+
+/// Rebuild an INVALID index the migrations want; drop a leftover they do not know.
+pub(super) fn invalid(plan: &mut Plan, have: &Index, wanted: bool, estimate_seconds: f64) {
+    plan.findings.push(Finding {
+        rule: rules::INVALID_INDEX,
+        severity: Severity::Error,
+        object: have.qualified(),
+        message: format!(
+            "index {} is INVALID (a failed concurrent build): it costs writes and serves no query",
+            have.qualified()
+        ),
+        help: if wanted {
+            "rebuild it concurrently".into()
+        } else {
+            "drop it: no migration wants it".into()
+        },
+    });
+    let name = qualified(&have.schema, &have.name);
+    let (sign, statement, reason) = if wanted {
+        (
+            '~',
+            format!("REINDEX INDEX CONCURRENTLY {name}"),
+            "INVALID after a failed concurrent build",
+        )
+    } else {
+        (
+            '-',
+            format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"),
+            "INVALID leftover of a failed build, in no migration",
+        )
+    };
+    if !wanted {
+        plan.dropped.insert(have.qualified());
+    }
+    plan.changes.push(Change {
+        rule: rules::INVALID_INDEX,
+        sign,
+        object: have.qualified(),
+        statements: vec![statement],
+        reason: reason.into(),
+        lock: SUE,
+        estimate_seconds: if wanted { estimate_seconds } else { 0.0 },
+        is_drop: !wanted,
+    });
+}
+
+/// A plain btree whose key columns are a strict leading prefix of another btree's, with the same
+/// predicate, and that backs no constraint.
+pub(super) fn redundant_with<'a>(ix: &Index, siblings: &[&'a Index]) -> Option<&'a Index> {
+    if ix.method != "btree" || ix.unique || ix.constraint.is_some() {
+        return None;
+    }
+    siblings.iter().copied().find(|o| {
+        o.valid
+            && o.name != ix.name
+            && o.schema == ix.schema
+            && o.table == ix.table
+            && o.method == "btree"
+            && o.predicate == ix.predicate
+            && o.columns.len() > ix.columns.len()
+            && o.columns.starts_with(&ix.columns)
+    })
+}
+
+pub(super) fn fk_findings(
+    live: &Catalog,
+    live_ix: &IndexLookup,
+    plan: &mut Plan,
+    estimate: &dyn Fn(&str, &str) -> f64,
+) {
+    let written: HashSet<(&str, &str)> = live
+        .tables
+        .iter()
+        .filter(|t| t.writes > 0)
+        .map(|t| (t.schema.as_str(), t.name.as_str()))
+        .collect();
+    for fk in &live.foreign_keys {
+        let covered = live_ix
+            .on_table(&fk.schema, &fk.table)
+            .iter()
+            .any(|ix| ix.valid && ix.predicate.is_none() && ix.columns.starts_with(&fk.columns));
+        let written = written.contains(&(fk.schema.as_str(), fk.table.as_str()));
+        if covered || !written {
+            continue;
+        }
+        let mut name = format!("idx_{}_{}", fk.table, fk.columns.join("_"));
+        name.retain(|c| c != '"');
+        name.truncate(63);
+        let cols = fk.columns.clone();
+        plan.findings.push(Finding {
+            rule: rules::FK_WITHOUT_INDEX,
+            severity: Severity::Warning,
+            object: format!("{}.{}", fk.schema, fk.name),
+            message: format!(
+                "foreign key {} on {}.{} ({}) has no index: every delete or key update in {} scans {}",
+                fk.name, fk.schema, fk.table, fk.columns.join(", "), fk.referenced_table, fk.table
+            ),
+            help: format!("index {}.{} ({})", fk.schema, fk.table, fk.columns.join(", ")),
+        });
+        plan.changes.push(Change {
+            rule: rules::FK_WITHOUT_INDEX,
+            sign: '+',
+            object: format!("{}.{}", fk.schema, name),
+            statements: vec![format!(
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({})",
+                quote_ident(&name),
+                qualified(&fk.schema, &fk.table),
+                cols.join(", ")
+            )],
+            reason: format!("supports foreign key {}", fk.name),
+            lock: SUE,
+            estimate_seconds: estimate(&fk.schema, &fk.table),
+            is_drop: false,
+        });
+    }
+}
