@@ -50,6 +50,22 @@ pub struct Limits {
     pub max_total_bytes: i64,
 }
 
+impl Limits {
+    /// The policy's `[advise]` limits, each overridden when given (flags).
+    pub fn from_policy(
+        policy: &crate::policy::AdvisePolicy,
+        max_indexes_per_table: Option<usize>,
+        max_total_mb: Option<f64>,
+    ) -> Self {
+        Self {
+            max_indexes_per_table: max_indexes_per_table.unwrap_or(policy.max_indexes_per_table),
+            max_total_bytes: max_total_mb
+                .or(policy.max_total_mb)
+                .map_or(i64::MAX, |mb| (mb * 1e6) as i64),
+        }
+    }
+}
+
 /// A query made faster by less than this per call gives no reason for another index: below a
 /// millisecond, differences between index variants are mostly noise, and never a budget matter.
 const NOISE_MS: f64 = 1.0;

@@ -65,6 +65,42 @@ fn workload(
     Ok((p, "policy".into(), Vec::new()))
 }
 
+/// Runs the advisor against `target` (only read): candidates are proven on `shadow_url` when
+/// given, which must not be the target itself, else with HypoPG in the target.
+pub fn run_advisor(
+    target: &ConnectionTarget,
+    client: &mut postgres::Client,
+    shadow_url: Option<&str>,
+    policy: &Policy,
+    limits: Limits,
+) -> anyhow::Result<Advice> {
+    let advice = match shadow_url {
+        Some(url) => {
+            let shadow = ConnectionTarget::from_url(url)?;
+            if shadow.redacted() == target.redacted() {
+                anyhow::bail!(
+                    "the shadow URL names the target database itself; the shadow must be a copy (e.g. CREATE DATABASE shadow TEMPLATE {})",
+                    target.dbname()
+                );
+            }
+            let mut lab = shadow
+                .connect()
+                .context("cannot connect to the shadow database")?;
+            advisor::advise(
+                client,
+                Lab::Shadow {
+                    client: &mut lab,
+                    label: shadow.redacted(),
+                },
+                policy,
+                limits,
+            )
+        }
+        None => advisor::advise(client, Lab::Hypothetical, policy, limits),
+    };
+    advice.map_err(|e| anyhow::anyhow!("advise on {}: {e}", target.redacted()))
+}
+
 pub fn advise(
     settings: &Settings,
     policy: &Policy,
@@ -76,25 +112,18 @@ pub fn advise(
     let mut client = target.connect()?;
     let (policy, workload, skipped) = workload(policy, args, &mut client)?;
     let policy = &policy;
-    let max_mb = args.max_total_mb.or(policy.advise.max_total_mb);
-    let limits = Limits {
-        max_indexes_per_table: args
-            .max_indexes_per_table
-            .unwrap_or(policy.advise.max_indexes_per_table),
-        max_total_bytes: max_mb.map_or(i64::MAX, |mb| (mb * 1e6) as i64),
-    };
-    let advice = match &args.shadow_url {
-        Some(url) => {
-            let shadow = ConnectionTarget::from_url(url)?;
-            if shadow.redacted() == target.redacted() {
-                anyhow::bail!("--shadow-url names the target database itself; the shadow must be a copy (e.g. CREATE DATABASE shadow TEMPLATE {})", target.dbname());
-            }
-            let mut lab = shadow.connect().context("cannot connect to the shadow database")?;
-            advisor::advise(&mut client, Lab::Shadow { client: &mut lab, label: shadow.redacted() }, policy, limits)
-        }
-        None => advisor::advise(&mut client, Lab::Hypothetical, policy, limits),
-    }
-    .map_err(|e| anyhow::anyhow!("advise on {}: {e}", target.redacted()))?;
+    let limits = Limits::from_policy(
+        &policy.advise,
+        args.max_indexes_per_table,
+        args.max_total_mb,
+    );
+    let advice = run_advisor(
+        &target,
+        &mut client,
+        args.shadow_url.as_deref(),
+        policy,
+        limits,
+    )?;
     let migration = if args.write_migration && !advice.proposals.is_empty() {
         let dir = &settings.migrations_dir;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -169,6 +169,7 @@ pub fn plan(
             anyhow::anyhow!("plan --advise needs a policy with a workload (--policy FILE)")
         })?;
         advisor_changes(
+            &target,
             &mut client,
             policy,
             opts.advise_shadow_url,
@@ -191,36 +192,15 @@ pub fn plan(
 
 /// The advisor's proposals as findings and `+` changes, before the other changes' drops.
 fn advisor_changes(
+    target: &ConnectionTarget,
     client: &mut postgres::Client,
     policy: &Policy,
     shadow_url: Option<&str>,
     findings: &mut Vec<Finding>,
     changes: &mut Vec<Change>,
 ) -> anyhow::Result<()> {
-    let limits = crate::advisor::select::Limits {
-        max_indexes_per_table: policy.advise.max_indexes_per_table,
-        max_total_bytes: policy
-            .advise
-            .max_total_mb
-            .map_or(i64::MAX, |mb| (mb * 1e6) as i64),
-    };
-    let advice = match shadow_url {
-        Some(url) => {
-            let shadow = ConnectionTarget::from_url(url)?;
-            let mut lab = shadow.connect()?;
-            crate::advisor::advise(
-                client,
-                crate::advisor::Lab::Shadow {
-                    client: &mut lab,
-                    label: shadow.redacted(),
-                },
-                policy,
-                limits,
-            )
-        }
-        None => crate::advisor::advise(client, crate::advisor::Lab::Hypothetical, policy, limits),
-    }
-    .map_err(|e| anyhow::anyhow!("plan --advise: {e}"))?;
+    let limits = crate::advisor::select::Limits::from_policy(&policy.advise, None, None);
+    let advice = super::advise::run_advisor(target, client, shadow_url, policy, limits)?;
     for p in advice.proposals {
         findings.push(Finding {
             rule: crate::finding::ADVISOR_PROPOSAL,
