@@ -5,10 +5,10 @@
 //! candidate scale the measured time; HypoPG objects live only in this session.
 
 use super::candidates::IndexCandidate;
-use crate::check::{CheckMode, check_workload};
+use crate::check::{CheckMode, check_workload, explain_batch, param_sets};
 use crate::db::{self, quote_ident};
-use crate::explain::{self, Verdict};
-use crate::policy::{Policy, WorkloadQuery, bind_literals};
+use crate::explain::Verdict;
+use crate::policy::{Policy, WorkloadQuery};
 use postgres::Client;
 
 /// Measured times of one query, ms, and whether it was over budget.
@@ -114,32 +114,16 @@ pub fn hypopg_available(client: &mut Client) -> bool {
         .unwrap_or(false)
 }
 
+/// Mean planner cost over the query's parameter sets, planned the way `check` plans (one
+/// rolled-back READ ONLY round trip); HypoPG's session indexes are visible there.
 fn plan_cost(client: &mut Client, q: &WorkloadQuery) -> Result<f64, String> {
-    let mut total = 0.0;
-    let sets: Vec<String> = if q.params.is_empty() {
-        vec![q.sql.clone()]
-    } else {
-        q.params
-            .iter()
-            .map(|p| bind_literals(&q.sql, p))
-            .collect::<Result<_, _>>()?
-    };
-    for sql in &sets {
-        let row = client
-            .simple_query(&format!("EXPLAIN (FORMAT JSON) {sql}"))
-            .map_err(|e| db::describe(&e))?
-            .into_iter()
-            .find_map(|m| match m {
-                postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-                _ => None,
-            })
-            .ok_or("EXPLAIN returned no plan")?;
-        total += explain::parse(&row)
-            .map_err(|e| e.to_string())?
-            .plan
-            .total_cost;
-    }
-    Ok(total / sets.len() as f64)
+    let explains: Vec<String> = param_sets(q)?
+        .iter()
+        .map(|sql| format!("EXPLAIN (FORMAT JSON) {sql}"))
+        .collect();
+    let plans =
+        explain_batch(client, q, 10_000, &explains)?.ok_or("planning took longer than 10 s")?;
+    Ok(plans.iter().map(|e| e.plan.total_cost).sum::<f64>() / plans.len().max(1) as f64)
 }
 
 /// Evaluates `candidate` with HypoPG: the measured time scaled by the cost ratio.

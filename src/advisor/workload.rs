@@ -75,13 +75,7 @@ pub fn from_stats(
     min_calls: i64,
     top: i64,
 ) -> Result<(Vec<WorkloadQuery>, Vec<String>), String> {
-    let exists: bool = client
-        .query_one("SELECT to_regclass('pg_stat_statements') IS NOT NULL", &[])
-        .map_err(|e| db::describe(&e))?
-        .get(0);
-    if !exists {
-        return Err("pg_stat_statements is not installed in this database: add it to shared_preload_libraries and run `CREATE EXTENSION pg_stat_statements`".into());
-    }
+    crate::check::require_pg_stat_statements(client)?;
     let rows = client
         .query(STATEMENTS, &[&min_calls, &top])
         .map_err(|e| db::describe(&e))?;

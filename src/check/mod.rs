@@ -4,7 +4,7 @@
 
 mod stats;
 
-pub use stats::check_stats;
+pub use stats::{check_stats, require_pg_stat_statements};
 
 use crate::db;
 use crate::explain::{
@@ -115,7 +115,8 @@ pub fn check_workload(client: &mut Client, policy: &Policy, mode: CheckMode) -> 
         .collect()
 }
 
-fn param_sets(q: &WorkloadQuery) -> Result<Vec<String>, String> {
+/// The query's SQL with each parameter set bound (the SQL itself when it has none).
+pub(crate) fn param_sets(q: &WorkloadQuery) -> Result<Vec<String>, String> {
     if q.params.is_empty() {
         return Ok(vec![q.sql.clone()]);
     }
@@ -128,7 +129,7 @@ fn timeout_ms(policy: &Policy, budget: &Budget) -> u64 {
 
 /// Runs `explains` (each `EXPLAIN (...) sql`) in one transaction that is rolled back, as a
 /// single round trip. `Ok(None)` when the statement_timeout cut it.
-fn explain_batch(
+pub(crate) fn explain_batch(
     client: &mut Client,
     q: &WorkloadQuery,
     timeout_ms: u64,

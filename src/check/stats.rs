@@ -17,15 +17,21 @@ const TOP_STATEMENTS: &str = "SELECT queryid::text, query, calls, mean_exec_time
        AND query !~* 'pg_stat_statements' \
      ORDER BY total_exec_time DESC LIMIT $2";
 
-/// Reads and judges the top statements. Errors name the extension and the fix.
-pub fn check_stats(client: &mut Client, policy: &Policy) -> Result<Vec<QueryCheck>, String> {
+/// An error naming the extension and the fix unless `pg_stat_statements` can be read here.
+pub fn require_pg_stat_statements(client: &mut Client) -> Result<(), String> {
     let exists: bool = client
         .query_one(HAS_VIEW, &[])
         .map_err(|e| db::describe(&e))?
         .get(0);
-    if !exists {
-        return Err("pg_stat_statements is not installed in this database: add it to shared_preload_libraries, restart, and run `CREATE EXTENSION pg_stat_statements`; or use --mode analyze".into());
+    if exists {
+        return Ok(());
     }
+    Err("pg_stat_statements is not installed in this database: add it to shared_preload_libraries, restart, and run `CREATE EXTENSION pg_stat_statements`; or use the policy's workload instead (check --mode analyze, advise without --from-stats)".into())
+}
+
+/// Reads and judges the top statements. Errors name the extension and the fix.
+pub fn check_stats(client: &mut Client, policy: &Policy) -> Result<Vec<QueryCheck>, String> {
+    require_pg_stat_statements(client)?;
     let rows = client
         .query(
             TOP_STATEMENTS,

@@ -16,11 +16,7 @@ fn words(text: &str) -> Vec<(String, Option<String>)> {
         .into_iter()
         .filter_map(|t| match t {
             Token::Word(w) => {
-                let stored = if w.quote_style.is_some() {
-                    w.value.clone()
-                } else {
-                    w.value.to_lowercase()
-                };
+                let stored = sql::stored_identifier(&w.value, w.quote_style.is_some());
                 let keyword = if w.quote_style.is_none() {
                     w.value.to_ascii_uppercase()
                 } else {

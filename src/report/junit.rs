@@ -5,7 +5,8 @@ use crate::commands::check::CheckReport;
 use crate::explain::Verdict;
 use std::fmt::Write;
 
-fn escape(s: &str) -> String {
+/// Escapes text for XML attributes and content (also used by lint's JUnit output).
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -1,6 +1,7 @@
 //! Lint output: human (source line and caret), GitHub Actions annotations, SARIF 2.1.0 and
 //! JUnit. JSON goes through the common envelope.
 
+use super::junit::escape;
 use crate::commands::lint::LintReport;
 use crate::finding::Severity;
 use serde_json::json;
@@ -148,13 +149,6 @@ pub fn sarif(r: &LintReport) -> String {
     serde_json::to_string_pretty(&log).unwrap_or_default() + "\n"
 }
 
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// One test case per file; a failure per finding at or above --fail-on.
 pub fn junit(r: &LintReport) -> String {
     let failing = |f: &&crate::lint::LintFinding| f.severity >= r.fail_on;
@@ -174,7 +168,7 @@ pub fn junit(r: &LintReport) -> String {
         let _ = write!(
             out,
             "    <testcase classname=\"pgwarden.lint\" name=\"{}\"",
-            xml(file)
+            escape(file)
         );
         if mine.is_empty() {
             out.push_str("/>\n");
@@ -185,12 +179,12 @@ pub fn junit(r: &LintReport) -> String {
             let _ = writeln!(
                 out,
                 "      <failure type=\"{}\" message=\"{}\">{}:{}:{}: {}</failure>",
-                xml(&f.rule),
-                xml(&f.message),
-                xml(&f.file),
+                escape(&f.rule),
+                escape(&f.message),
+                escape(&f.file),
                 f.line,
                 f.column,
-                xml(&f.message)
+                escape(&f.message)
             );
         }
         out.push_str("    </testcase>\n");

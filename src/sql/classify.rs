@@ -147,10 +147,7 @@ fn index_build(tokens: &[&TokenWithSpan], mut i: usize) -> Option<IndexBuild> {
 }
 
 fn stored_name(word: &sqlparser::tokenizer::Word) -> String {
-    match word.quote_style {
-        Some(_) => word.value.clone(),
-        None => word.value.to_lowercase(),
-    }
+    super::stored_identifier(&word.value, word.quote_style.is_some())
 }
 
 fn written_name(word: &sqlparser::tokenizer::Word) -> String {

@@ -13,6 +13,16 @@ pub use classify::{IndexBuild, TxRequirement, classify};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
+/// An identifier as PostgreSQL stores it: a quoted one keeps its case, an unquoted one is
+/// folded to lower case. The one place that rule lives.
+pub fn stored_identifier(value: &str, quoted: bool) -> String {
+    if quoted {
+        value.to_string()
+    } else {
+        value.to_lowercase()
+    }
+}
+
 /// The directive comment that makes a file run statement by statement outside a transaction.
 pub const NO_TRANSACTION_DIRECTIVE: &str = "pgwarden:no-transaction";
 

@@ -399,10 +399,7 @@ fn table_name(name: &ObjectName) -> String {
 
 /// An identifier as PostgreSQL stores it: quoted keeps its case, unquoted is folded.
 fn stored(id: &sqlparser::ast::Ident) -> String {
-    match id.quote_style {
-        Some(_) => id.value.clone(),
-        None => id.value.to_lowercase(),
-    }
+    crate::sql::stored_identifier(&id.value, id.quote_style.is_some())
 }
 
 #[cfg(test)]
