@@ -328,16 +328,18 @@ fn mixed_file_is_refused_before_any_migration_runs() {
 #[test]
 fn a_migration_that_sets_timeouts_does_not_change_them_for_later_migrations() {
     // Regression: session settings are sent once per run, so a migration's own SET must not
-    // leak into the steps after it.
+    // leak into the steps after it. V1's own statements must fit its timeout even on a loaded
+    // machine (the first version used 1 ms and a busy CI server took longer for CREATE TABLE),
+    // while V2 sleeps far past it, so a leaked setting cancels V2 whatever the load.
     let db = TestDb::new("setleak");
     let dir = migrations_dir(&[
         (
             "V1__short.sql",
-            "SET statement_timeout = '1ms';\nCREATE TABLE a (x int);",
+            "SET statement_timeout = '500ms';\nCREATE TABLE a (x int);",
         ),
         (
             "V2__slow.sql",
-            "-- pgwarden:no-transaction\nSELECT pg_sleep(0.2);",
+            "-- pgwarden:no-transaction\nSELECT pg_sleep(2);",
         ),
     ]);
     let out = db
