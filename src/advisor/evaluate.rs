@@ -154,7 +154,7 @@ pub fn hypothetical(
                 size_bytes: 0,
                 after_ms: vec![None; relevant.len()],
                 unproven: Some(format!(
-                    "the installed HypoPG cannot model it ({}); pass --shadow-url to prove it with a real build",
+                    "the installed HypoPG cannot model it ({}); pass --throwaway or --shadow-url to prove it with a real build",
                     db::describe(&e)
                 )),
             });

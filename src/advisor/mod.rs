@@ -158,7 +158,7 @@ pub fn advise(
         ),
         Lab::Hypothetical => {
             if !evaluate::hypopg_available(target) {
-                return Err("advise needs somewhere to prove its candidates: pass --shadow-url URL (a copy of this database, never production), or install HypoPG in this database (`CREATE EXTENSION hypopg`)".into());
+                return Err("advise needs somewhere to prove its candidates: pass --throwaway (a throwaway server filled with this database's schema and rows), --shadow-url URL (a copy of this database, never production), or install HypoPG in this database (`CREATE EXTENSION hypopg`)".into());
             }
             (
                 "hypothetical (HypoPG planner costs scaling measured times)".to_string(),

@@ -98,9 +98,13 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct AdviseArgs {
     /// A copy of the target database (same schema and data, never production) where candidates
-    /// are built for real and timed. Without it, HypoPG in the target is used (btree only).
+    /// are built for real and timed. Without it (or --throwaway), HypoPG in the target is used.
     #[arg(long, env = "PGWARDEN_SHADOW_URL", hide_env_values = true)]
     pub shadow_url: Option<String>,
+    /// Prove candidates on a throwaway server filled with the live schema and the rows (all up
+    /// to the policy's `[advise] throwaway_max_mb`, else a sample of that size).
+    #[arg(long, conflicts_with = "shadow_url")]
+    pub throwaway: bool,
     /// Write the proposals as the next versioned migration in --migrations.
     #[arg(long)]
     pub write_migration: bool,
@@ -132,9 +136,12 @@ pub struct PlanArgs {
     #[arg(long)]
     pub advise: bool,
     /// With --advise: a copy of the database (with data) where candidates are proven; without
-    /// it, HypoPG in the target.
+    /// it (or --advise-throwaway), HypoPG in the target.
     #[arg(long, requires = "advise")]
     pub advise_shadow_url: Option<String>,
+    /// With --advise: prove candidates on a throwaway copy of the live schema and rows.
+    #[arg(long, requires = "advise", conflicts_with = "advise_shadow_url")]
+    pub advise_throwaway: bool,
 }
 
 #[derive(Debug, Args)]

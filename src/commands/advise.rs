@@ -4,6 +4,7 @@ use crate::advisor::{self, Advice, Lab, select::Limits};
 use crate::cli::AdviseArgs;
 use crate::cli::settings::Settings;
 use crate::db::ConnectionTarget;
+use crate::ephemeral::sample;
 use crate::migrations::discovery;
 use crate::policy::Policy;
 use anyhow::Context;
@@ -65,21 +66,44 @@ fn workload(
     Ok((p, "policy".into(), Vec::new()))
 }
 
-/// Runs the advisor against `target` (only read): candidates are proven on `shadow_url` when
-/// given, which must not be the target itself, else with HypoPG in the target.
+/// Where the advisor proves its candidates.
+#[derive(Debug, Clone, Copy)]
+pub enum Proving<'a> {
+    /// A copy the user made (never the target itself).
+    ShadowUrl(&'a str),
+    /// A throwaway server filled with the live schema and up to this many bytes of its rows.
+    Throwaway { max_bytes: i64 },
+    /// HypoPG in the target.
+    Hypothetical,
+}
+
+impl<'a> Proving<'a> {
+    /// From the command-line choices: a shadow URL, else `--throwaway`, else HypoPG.
+    pub fn choose(shadow_url: Option<&'a str>, throwaway: bool, policy: &Policy) -> Self {
+        match (shadow_url, throwaway) {
+            (Some(url), _) => Proving::ShadowUrl(url),
+            (None, true) => Proving::Throwaway {
+                max_bytes: (policy.advise.throwaway_max_mb * 1024.0 * 1024.0) as i64,
+            },
+            (None, false) => Proving::Hypothetical,
+        }
+    }
+}
+
+/// Runs the advisor against `target` (only read), proving candidates as `proving` says.
 pub fn run_advisor(
     target: &ConnectionTarget,
     client: &mut postgres::Client,
-    shadow_url: Option<&str>,
+    proving: Proving<'_>,
     policy: &Policy,
     limits: Limits,
 ) -> anyhow::Result<Advice> {
-    let advice = match shadow_url {
-        Some(url) => {
+    let advice = match proving {
+        Proving::ShadowUrl(url) => {
             let shadow = ConnectionTarget::from_url(url)?;
             if shadow.redacted() == target.redacted() {
                 anyhow::bail!(
-                    "the shadow URL names the target database itself; the shadow must be a copy (e.g. CREATE DATABASE shadow TEMPLATE {})",
+                    "the shadow URL names the target database itself; the shadow must be a copy (e.g. CREATE DATABASE shadow TEMPLATE {}), or pass --throwaway",
                     target.dbname()
                 );
             }
@@ -96,7 +120,28 @@ pub fn run_advisor(
                 limits,
             )
         }
-        None => advisor::advise(client, Lab::Hypothetical, policy, limits),
+        Proving::Throwaway { max_bytes } => {
+            let copy = sample::sampled_copy(target, client, max_bytes).with_context(|| {
+                format!(
+                    "cannot make a throwaway copy of {} to prove the candidates on",
+                    target.redacted()
+                )
+            })?;
+            let mut lab = copy
+                .target
+                .connect()
+                .context("cannot connect to the throwaway copy")?;
+            advisor::advise(
+                client,
+                Lab::Shadow {
+                    client: &mut lab,
+                    label: copy.summary.to_string(),
+                },
+                policy,
+                limits,
+            )
+        }
+        Proving::Hypothetical => advisor::advise(client, Lab::Hypothetical, policy, limits),
     };
     advice.map_err(|e| anyhow::anyhow!("advise on {}: {e}", target.redacted()))
 }
@@ -117,13 +162,8 @@ pub fn advise(
         args.max_indexes_per_table,
         args.max_total_mb,
     );
-    let advice = run_advisor(
-        &target,
-        &mut client,
-        args.shadow_url.as_deref(),
-        policy,
-        limits,
-    )?;
+    let proving = Proving::choose(args.shadow_url.as_deref(), args.throwaway, policy);
+    let advice = run_advisor(&target, &mut client, proving, policy, limits)?;
     let migration = if args.write_migration && !advice.proposals.is_empty() {
         let dir = &settings.migrations_dir;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

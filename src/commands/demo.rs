@@ -136,6 +136,7 @@ pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
     server.copy_database("pgwarden_demo", "pgwarden_shadow")?;
     let advise_args = AdviseArgs {
         shadow_url: Some(server.url("pgwarden_shadow")),
+        throwaway: false,
         write_migration: true,
         sql: None,
         from_stats: false,

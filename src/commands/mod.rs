@@ -38,6 +38,7 @@ pub fn run(
                 output: args.output.as_ref(),
                 advise: args.advise,
                 advise_shadow_url: args.advise_shadow_url.as_deref(),
+                advise_throwaway: args.advise_throwaway,
             };
             Report::Plan(plan::plan(settings, policy.as_ref(), &opts)?)
         }

@@ -145,6 +145,8 @@ pub struct PlanOptions<'a> {
     pub advise: bool,
     /// A data copy where the advisor proves candidates (else HypoPG in the target).
     pub advise_shadow_url: Option<&'a str>,
+    /// Prove the advisor's candidates on a throwaway copy of the live schema and rows.
+    pub advise_throwaway: bool,
 }
 
 pub fn plan(
@@ -168,11 +170,13 @@ pub fn plan(
         let policy = policy.ok_or_else(|| {
             anyhow::anyhow!("plan --advise needs a policy with a workload (--policy FILE)")
         })?;
+        let proving =
+            super::advise::Proving::choose(opts.advise_shadow_url, opts.advise_throwaway, policy);
         advisor_changes(
             &target,
             &mut client,
             policy,
-            opts.advise_shadow_url,
+            proving,
             &mut findings,
             &mut changes,
         )?;
@@ -195,12 +199,12 @@ fn advisor_changes(
     target: &ConnectionTarget,
     client: &mut postgres::Client,
     policy: &Policy,
-    shadow_url: Option<&str>,
+    proving: super::advise::Proving<'_>,
     findings: &mut Vec<Finding>,
     changes: &mut Vec<Change>,
 ) -> anyhow::Result<()> {
     let limits = crate::advisor::select::Limits::from_policy(&policy.advise, None, None);
-    let advice = super::advise::run_advisor(target, client, shadow_url, policy, limits)?;
+    let advice = super::advise::run_advisor(target, client, proving, policy, limits)?;
     for p in advice.proposals {
         findings.push(Finding {
             rule: crate::finding::ADVISOR_PROPOSAL,

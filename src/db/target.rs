@@ -148,6 +148,37 @@ impl ConnectionTarget {
         })
     }
 
+    /// The libpq environment variables naming this target, for a client program such as
+    /// `pg_dump` (the password travels in the child's environment, never on its command line).
+    pub fn libpq_env(&self) -> Vec<(&'static str, String)> {
+        let mut vars = vec![
+            ("PGHOST", first_host(&self.config)),
+            (
+                "PGPORT",
+                self.config
+                    .get_ports()
+                    .first()
+                    .copied()
+                    .unwrap_or(5432)
+                    .to_string(),
+            ),
+            (
+                "PGUSER",
+                self.config.get_user().unwrap_or_default().to_string(),
+            ),
+            ("PGDATABASE", self.dbname().to_string()),
+            ("PGSSLMODE", self.tls.mode.as_str().to_string()),
+            ("PGAPPNAME", "pgwarden".to_string()),
+        ];
+        if let Some(pw) = self.config.get_password() {
+            vars.push(("PGPASSWORD", String::from_utf8_lossy(pw).into_owned()));
+        }
+        if let Some(cert) = &self.tls.root_cert {
+            vars.push(("PGSSLROOTCERT", cert.display().to_string()));
+        }
+        vars
+    }
+
     /// `postgres://user@host:port/db` with no password, for every log line and message.
     pub fn redacted(&self) -> String {
         let port = self.config.get_ports().first().copied().unwrap_or(5432);

@@ -3,6 +3,7 @@
 //! tests and, later, shadow databases. When running as root the server runs as `postgres`.
 
 mod binaries;
+pub mod sample;
 
 pub use binaries::find_bindir;
 
@@ -104,6 +105,11 @@ impl EphemeralServer {
             }
         }
         Err(last.unwrap_or_else(|| step_err("starting the server", "no attempt made")))
+    }
+
+    /// Where the server binaries (and `pg_dump`) are.
+    pub fn bindir(&self) -> &Path {
+        &self.bindir
     }
 
     pub fn port(&self) -> u16 {

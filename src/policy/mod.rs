@@ -169,6 +169,10 @@ pub struct AdvisePolicy {
     pub max_indexes_per_table: usize,
     /// At most this many megabytes of new indexes in total.
     pub max_total_mb: Option<f64>,
+    /// `advise --throwaway` copies every row while the tables total at most this many
+    /// megabytes, else the same share of each large table (default 1024).
+    #[serde(default = "default_throwaway_max_mb")]
+    pub throwaway_max_mb: f64,
 }
 
 impl Default for AdvisePolicy {
@@ -176,8 +180,13 @@ impl Default for AdvisePolicy {
         Self {
             max_indexes_per_table: default_max_indexes_per_table(),
             max_total_mb: None,
+            throwaway_max_mb: default_throwaway_max_mb(),
         }
     }
+}
+
+fn default_throwaway_max_mb() -> f64 {
+    1024.0
 }
 
 fn default_max_indexes_per_table() -> usize {

@@ -359,7 +359,7 @@ fn a_rare_constant_gets_a_partial_index() {
     c.batch_execute("SELECT pg_stat_reset()").unwrap();
     drop(c);
     let policy = policy_file(
-        "version = 1\n[budget]\nmean_ms = 0.5\n[[query]]\nname = \"failed_orders\"\nsql = \"SELECT * FROM orders WHERE status = 'failed'\"\nweight = 60.0\n",
+        "version = 1\n[budget]\nmean_ms = 3.0\n[[query]]\nname = \"failed_orders\"\nsql = \"SELECT * FROM orders WHERE status = 'failed'\"\nweight = 60.0\n",
     );
     let shadow = shadow_of(&db);
     let out = advise(
@@ -380,5 +380,112 @@ fn a_rare_constant_gets_a_partial_index() {
     assert!(
         ddl.ends_with("(\"status\") WHERE \"status\" = 'failed'"),
         "the smaller partial index wins: {report:#}"
+    );
+}
+
+#[test]
+fn a_throwaway_copy_of_the_live_schema_and_rows_proves_candidates() {
+    let db = TestDb::new("advise_throwaway");
+    let mut c = db.client();
+    c.batch_execute(
+        "CREATE TABLE owners (id int PRIMARY KEY, name text); \
+         CREATE TABLE docs (id int PRIMARY KEY, owner int NOT NULL REFERENCES owners (id), \
+             tags text[], twice int GENERATED ALWAYS AS (id * 2) STORED); \
+         INSERT INTO owners SELECT g, 'o' || g FROM generate_series(1, 5000) g; \
+         INSERT INTO docs SELECT g, 1 + g % 5000, ARRAY['t' || (g % 300), 'all'] FROM generate_series(1, 300000) g;",
+    )
+    .unwrap();
+    c.batch_execute("VACUUM ANALYZE owners").unwrap();
+    c.batch_execute("VACUUM ANALYZE docs").unwrap();
+    c.batch_execute("SELECT pg_stat_force_next_flush(); SELECT pg_stat_reset();")
+        .unwrap();
+    drop(c);
+    let workload = "[[query]]\nname = \"by_tag\"\nsql = \"SELECT id FROM docs WHERE tags @> $1\"\nparams = [[[\"t7\"]]]\nweight = 60.0\n\
+                    [[query]]\nname = \"by_owner\"\nsql = \"SELECT id FROM docs WHERE owner = $1\"\nparams = [[42]]\nweight = 60.0\n";
+    let policy = policy_file(&format!("version = 1\n[budget]\nmean_ms = 3.0\n{workload}"));
+    let before = db.catalog_snapshot();
+    let out = advise(&db, &shipped_migrations(), policy.path(), &["--throwaway"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    assert_eq!(db.catalog_snapshot(), before, "the target is only read");
+    let report = json(&out);
+    let evaluation = report["evaluation"].as_str().unwrap();
+    assert!(
+        evaluation
+            .contains("throwaway server with the live schema and all 305000 rows of 2 tables")
+            && !evaluation.contains("skipped"),
+        "{evaluation}"
+    );
+    let proposed: BTreeSet<String> = report["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}",
+                p["method"].as_str().unwrap(),
+                p["columns"][0].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        proposed.contains("gin tags"),
+        "GIN proven by a real build: {report:#}"
+    );
+    assert!(proposed.contains("btree owner"), "{report:#}");
+
+    // Over the size limit: a sample of the large table, foreign keys still added (NOT VALID).
+    let policy = policy_file(&format!(
+        "version = 1\n[budget]\nmean_ms = 3.0\n[advise]\nthrowaway_max_mb = 2\n{workload}"
+    ));
+    let out = advise(&db, &shipped_migrations(), policy.path(), &["--throwaway"]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    let report = json(&out);
+    let evaluation = report["evaluation"].as_str().unwrap();
+    let rows: u64 = evaluation
+        .split("sample: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a sample: {evaluation}"));
+    assert!(rows > 5000 && rows < 300_000, "{evaluation}");
+    assert!(!evaluation.contains("skipped"), "{evaluation}");
+    assert_eq!(db.catalog_snapshot(), before);
+
+    // A user who cannot read a table gets an error naming it, not a partial copy.
+    db.client()
+        .batch_execute(
+            "CREATE ROLE advise_throwaway_reader LOGIN PASSWORD 'pw'; \
+             GRANT SELECT ON owners TO advise_throwaway_reader;",
+        )
+        .unwrap();
+    let url = format!(
+        "postgres://advise_throwaway_reader:pw@127.0.0.1:{}/{}?sslmode=disable",
+        server().port(),
+        db.name
+    );
+    let out = pgwarden()
+        .args(["--database-url", &url, "--migrations"])
+        .arg(shipped_migrations())
+        .arg("--policy")
+        .arg(policy.path())
+        .args(["advise", "--throwaway"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("throwaway copy") && err.contains("docs") && !err.contains("pw@"),
+        "{err}"
     );
 }
