@@ -117,6 +117,19 @@ fn main() {
     run.cmd(&server.url("pgw"), &["migrate", "apply"]);
     let pgw_after = run.workload(&server.url("pgw"));
 
+    // pgwarden with no copy given: it makes its own throwaway copy (schema, rows or a sample).
+    let started = Instant::now();
+    let throwaway = run.cmd(&server.url("base"), &["advise", "--throwaway"]);
+    let tw_time = started.elapsed().as_secs_f64();
+    let tw_indexes: Vec<String> = throwaway["proposals"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| p["ddl"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+
     // pg_qualstats: run the workload (5 times per parameter set), then ask its advisor.
     let target = server.target("qs").expect("target");
     let mut qs = target.connect().expect("connect");
@@ -174,6 +187,11 @@ fn main() {
         pgw_after.2
     );
     println!(
+        "| pgwarden advise --throwaway | {} | {:.1} s (copy included) | - | - |",
+        tw_indexes.len(),
+        tw_time
+    );
+    println!(
         "| pg_qualstats_index_advisor | {} | {:.2} s | {} of {} | {:.1} ms |",
         qs_indexes.len(),
         qs_time,
@@ -183,6 +201,10 @@ fn main() {
     );
     println!("\npgwarden proposed:");
     for i in &pgw_indexes {
+        println!("  {i}");
+    }
+    println!("pgwarden --throwaway ({}):", throwaway["evaluation"]);
+    for i in &tw_indexes {
         println!("  {i}");
     }
     println!(

@@ -12,14 +12,14 @@ use crate::policy::{Policy, WorkloadQuery};
 use postgres::Client;
 
 /// Measured times of one query, ms, and whether it was over budget.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Baseline {
     pub mean_ms: f64,
     pub over: bool,
 }
 
 /// A candidate's measured effect.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Effect {
     pub size_bytes: i64,
     /// Per workload query (policy order): the time with this index, `None` if no better.
@@ -103,6 +103,31 @@ pub fn materialized(
     })
 }
 
+/// Carries an effect measured on a sampled copy over to the live database: each time as the
+/// live time scaled by the ratio the copy measured, the size by the table's live rows per
+/// copied row. A ratio, not the copy's absolute time, because a sample makes every scan
+/// faster, while what an index changes (a scan of all rows to a lookup of a few) survives.
+pub fn to_live(
+    effect: Effect,
+    rows_per_copied: f64,
+    live: &[Baseline],
+    copy: &[Baseline],
+) -> Effect {
+    let after_ms = effect
+        .after_ms
+        .iter()
+        .zip(live.iter().zip(copy))
+        .map(|(after, (l, c))| {
+            after.and_then(|a| (c.mean_ms > 0.0).then(|| l.mean_ms * a / c.mean_ms))
+        })
+        .collect();
+    Effect {
+        size_bytes: (effect.size_bytes as f64 * rows_per_copied) as i64,
+        after_ms,
+        unproven: effect.unproven,
+    }
+}
+
 /// Whether HypoPG is installed in the connected database (never installed by pgwarden).
 pub fn hypopg_available(client: &mut Client) -> bool {
     client
@@ -180,4 +205,30 @@ pub fn hypothetical(
         after_ms,
         unproven: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(ms: f64) -> Baseline {
+        Baseline {
+            mean_ms: ms,
+            over: false,
+        }
+    }
+
+    #[test]
+    fn a_sampled_effect_is_carried_over_as_a_ratio() {
+        // A 10% sample: a 100 ms live scan took 10 ms on the copy, 0.1 ms with the index.
+        let effect = Effect {
+            size_bytes: 1_000,
+            after_ms: vec![Some(0.1), None],
+            unproven: None,
+        };
+        let live = to_live(effect, 10.0, &[b(100.0), b(5.0)], &[b(10.0), b(0.5)]);
+        assert_eq!(live.size_bytes, 10_000);
+        assert!((live.after_ms[0].unwrap() - 1.0).abs() < 1e-9);
+        assert_eq!(live.after_ms[1], None);
+    }
 }

@@ -44,6 +44,9 @@ pub enum Lab<'a> {
     Shadow {
         client: &'a mut Client,
         label: String,
+        /// Set when the copy holds a sample of the rows: table name -> live rows per copied
+        /// row, for each sampled table (tables copied whole are absent).
+        sample: Option<HashMap<String, f64>>,
     },
     /// HypoPG in the target: planner costs only, no index is built.
     Hypothetical,
@@ -151,10 +154,28 @@ pub fn advise(
         existing,
         write_rates: rates,
     } = read_catalog(target)?;
-    let (evaluation, before) = match &mut lab {
-        Lab::Shadow { client, label } => (
+    // `before` is the live database's time of each query; `lab_before` the copy's, when it
+    // holds only a sample (then the copy's times are carried over as ratios).
+    let (evaluation, before, lab_before) = match &mut lab {
+        Lab::Shadow {
+            client,
+            label,
+            sample: None,
+        } => (
             format!("materialized on {label}"),
             evaluate::baselines(client, policy)?,
+            None,
+        ),
+        Lab::Shadow {
+            client,
+            label,
+            sample: Some(_),
+        } => (
+            format!(
+                "materialized on {label}; each query's time with an index is its live time scaled by the ratio measured on the sample, sizes by the sampled share"
+            ),
+            evaluate::baselines(target, policy)?,
+            Some(evaluate::baselines(client, policy)?),
         ),
         Lab::Hypothetical => {
             if !evaluate::hypopg_available(target) {
@@ -163,6 +184,7 @@ pub fn advise(
             (
                 "hypothetical (HypoPG planner costs scaling measured times)".to_string(),
                 evaluate::baselines(target, policy)?,
+                None,
             )
         }
     };
@@ -199,8 +221,16 @@ pub fn advise(
     for (k, c) in cands.iter().enumerate() {
         tracing::info!(candidate = %c.name(), "evaluating");
         let effect = match &mut lab {
-            Lab::Shadow { client, .. } => {
-                evaluate::materialized(client, policy, c, &relevant[k], &before)?
+            Lab::Shadow { client, sample, .. } => {
+                let on_copy = lab_before.as_deref().unwrap_or(&before);
+                let effect = evaluate::materialized(client, policy, c, &relevant[k], on_copy)?;
+                match sample {
+                    Some(shares) => {
+                        let rows_per_copied = shares.get(&c.table).copied().unwrap_or(1.0);
+                        evaluate::to_live(effect, rows_per_copied, &before, on_copy)
+                    }
+                    None => effect,
+                }
             }
             Lab::Hypothetical => evaluate::hypothetical(target, policy, c, &relevant[k], &before)?,
         };

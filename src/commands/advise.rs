@@ -115,6 +115,7 @@ pub fn run_advisor(
                 Lab::Shadow {
                     client: &mut lab,
                     label: shadow.redacted(),
+                    sample: None,
                 },
                 policy,
                 limits,
@@ -136,6 +137,7 @@ pub fn run_advisor(
                 Lab::Shadow {
                     client: &mut lab,
                     label: copy.summary.to_string(),
+                    sample: copy.summary.sampled_share(),
                 },
                 policy,
                 limits,

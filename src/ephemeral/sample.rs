@@ -18,7 +18,8 @@ const SMALL_TABLE_BYTES: i64 = 8 << 20;
 /// The database name in the throwaway server.
 const COPY_DB: &str = "pgwarden_sample";
 
-const TABLES: &str = "SELECT format('%I.%I', n.nspname, c.relname), pg_table_size(c.oid), \
+const TABLES: &str = "SELECT format('%I.%I', n.nspname, c.relname), c.relname::text, \
+       pg_table_size(c.oid), \
        array(SELECT quote_ident(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid \
              AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum) \
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -39,6 +40,21 @@ pub struct SampleSummary {
     pub rows: u64,
     /// Schema statements the throwaway server could not run (an extension it lacks, say).
     pub skipped: Vec<String>,
+    /// The tables copied as a sample (by name, without schema).
+    pub sampled_tables: Vec<String>,
+}
+
+impl SampleSummary {
+    /// For a sample: each sampled table's live rows per copied row (the inverse of the share of
+    /// its pages copied); `None` when every row was copied.
+    pub fn sampled_share(&self) -> Option<std::collections::HashMap<String, f64>> {
+        (self.percent < 100.0).then(|| {
+            self.sampled_tables
+                .iter()
+                .map(|t| (t.clone(), 100.0 / self.percent))
+                .collect()
+        })
+    }
 }
 
 impl std::fmt::Display for SampleSummary {
@@ -74,6 +90,7 @@ pub struct SampledCopy {
 
 struct SourceTable {
     name: String,
+    relname: String,
     bytes: i64,
     columns: Vec<String>,
 }
@@ -91,8 +108,9 @@ pub fn sampled_copy(
         .iter()
         .map(|r| SourceTable {
             name: r.get(0),
-            bytes: r.get(1),
-            columns: r.get(2),
+            relname: r.get(1),
+            bytes: r.get(2),
+            columns: r.get(3),
         })
         .collect();
     let source_bytes: i64 = tables.iter().map(|t| t.bytes).sum();
@@ -111,8 +129,12 @@ pub fn sampled_copy(
     let pre = dump(&pg_dump, source, "pre-data")?;
     run_schema(&mut copy, &pre, false, &mut skipped)?;
     let mut rows = 0;
+    let mut sampled_tables = Vec::new();
     for t in &tables {
         let sample = (fraction < 1.0 && t.bytes > SMALL_TABLE_BYTES).then_some(fraction * 100.0);
+        if sample.is_some() {
+            sampled_tables.push(t.relname.clone());
+        }
         rows += copy_table(source_client, &mut copy, t, sample)?;
     }
     let post = dump(&pg_dump, source, "post-data")?;
@@ -134,6 +156,7 @@ pub fn sampled_copy(
             percent: fraction * 100.0,
             rows,
             skipped,
+            sampled_tables,
         },
     })
 }
@@ -287,9 +310,12 @@ mod tests {
             percent: 100.0,
             rows: 1000,
             skipped: Vec::new(),
+            sampled_tables: vec!["docs".into()],
         };
+        assert_eq!(s.sampled_share(), None);
         assert!(s.to_string().contains("and all 1000 rows of 4 tables"));
         s.percent = 12.5;
         assert!(s.to_string().contains("a 12.5% sample: 1000 rows"));
+        assert_eq!(s.sampled_share().unwrap()["docs"], 8.0);
     }
 }
