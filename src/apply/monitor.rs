@@ -45,8 +45,26 @@ impl std::fmt::Display for Blocker {
 
 #[derive(Default)]
 struct Shared {
-    active: Mutex<Option<String>>,
+    /// The step being watched and when it began.
+    active: Mutex<Option<(String, Instant)>>,
     blockers: Mutex<Vec<Blocker>>,
+}
+
+impl Shared {
+    fn active_label(&self) -> Option<String> {
+        self.active
+            .lock()
+            .ok()
+            .and_then(|a| a.as_ref().map(|(label, _)| label.clone()))
+    }
+
+    /// Whether a step has been running for at least `at_least`.
+    fn step_running_for(&self, at_least: Duration) -> bool {
+        self.active
+            .lock()
+            .ok()
+            .is_some_and(|a| a.as_ref().is_some_and(|(_, t)| t.elapsed() >= at_least))
+    }
 }
 
 /// Handle to the watching thread; stops it on drop.
@@ -58,8 +76,10 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Opens the watching session for backend `pid`. `bar` shows a progress bar on stderr.
-    /// The session is opened on the monitor's own thread, so starting costs the caller nothing.
+    /// Watches backend `pid`; `bar` shows a progress bar on stderr. The watching session is
+    /// opened on the monitor's own thread, and only once a step has run for one poll interval:
+    /// most migration steps finish sooner, and a run of them then costs no second session
+    /// (whose authentication costs as much CPU as many small steps).
     pub fn start(target: &ConnectionTarget, pid: i32, bar: bool) -> Option<Monitor> {
         let target = target.with_application_name("pgwarden-monitor");
         let shared = Arc::new(Shared::default());
@@ -67,9 +87,19 @@ impl Monitor {
         let (stop, stopped) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("pgwarden-monitor".into())
-            .spawn(move || match target.connect() {
-                Ok(client) => watch(client, pid, bar, &thread_shared, &stopped),
-                Err(e) => tracing::warn!("no progress or blocker reporting: {e}"),
+            .spawn(move || {
+                while !thread_shared.step_running_for(POLL) {
+                    if !matches!(
+                        stopped.recv_timeout(POLL / 3),
+                        Err(mpsc::RecvTimeoutError::Timeout)
+                    ) {
+                        return;
+                    }
+                }
+                match target.connect() {
+                    Ok(client) => watch(client, pid, bar, &thread_shared, &stopped),
+                    Err(e) => tracing::warn!("no progress or blocker reporting: {e}"),
+                }
             })
             .ok()?;
         Some(Monitor {
@@ -85,7 +115,7 @@ impl Monitor {
             b.clear();
         }
         if let Ok(mut a) = self.shared.active.lock() {
-            *a = Some(label.to_string());
+            *a = Some((label.to_string(), Instant::now()));
         }
     }
 
@@ -126,54 +156,83 @@ fn watch(
     };
     let mut bar: Option<ProgressBar> = None;
     let mut last_log = Instant::now();
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(POLL) {
-        let label = shared.active.lock().ok().and_then(|a| a.clone());
-        let Some(label) = label else {
-            if let Some(b) = bar.take() {
-                b.finish_and_clear();
+    // Polls at once (a step has been running for a while when this starts), then every POLL.
+    loop {
+        match shared.active_label() {
+            Some(label) => {
+                record_blockers(&mut client, &blockers_query, pid, shared);
+                if let Ok(Some(row)) = client.query_opt(&progress_query, &[&pid]) {
+                    show_progress(&row, &label, show_bar, &mut bar, &mut last_log);
+                }
             }
-            continue;
-        };
-        if let Ok(rows) = client.query(&blockers_query, &[&pid]) {
-            let seen: Vec<Blocker> = rows
-                .iter()
-                .map(|r| Blocker {
-                    pid: r.get(0),
-                    application_name: r.get(1),
-                    state: r.get(2),
-                    query: r.get(3),
-                    age_seconds: r.get(4),
-                })
-                .collect();
-            if !seen.is_empty()
-                && let Ok(mut b) = shared.blockers.lock()
-            {
-                *b = seen;
+            None => {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
             }
         }
-        let Ok(Some(row)) = client.query_opt(&progress_query, &[&pid]) else {
-            continue;
-        };
-        let phase: String = row.get(0);
-        let (blocks_total, blocks_done): (i64, i64) = (row.get(1), row.get(2));
-        let (tuples_total, tuples_done): (i64, i64) = (row.get(3), row.get(4));
-        let (total, done, unit) = if blocks_total > 0 {
-            (blocks_total, blocks_done, "blocks")
-        } else {
-            (tuples_total, tuples_done, "tuples")
-        };
-        if show_bar {
-            let b = bar.get_or_insert_with(new_bar);
-            b.set_message(format!("{label}: {phase} ({unit})"));
-            b.set_length(total.max(0) as u64);
-            b.set_position(done.max(0) as u64);
-        } else if last_log.elapsed() >= Duration::from_secs(5) {
-            last_log = Instant::now();
-            tracing::info!(step = %label, %phase, done, total, unit, "index build progress");
+        if !matches!(
+            stopped.recv_timeout(POLL),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        ) {
+            break;
         }
     }
     if let Some(b) = bar.take() {
         b.finish_and_clear();
+    }
+}
+
+fn record_blockers(
+    client: &mut postgres::Client,
+    query: &postgres::Statement,
+    pid: i32,
+    shared: &Shared,
+) {
+    let Ok(rows) = client.query(query, &[&pid]) else {
+        return;
+    };
+    let seen: Vec<Blocker> = rows
+        .iter()
+        .map(|r| Blocker {
+            pid: r.get(0),
+            application_name: r.get(1),
+            state: r.get(2),
+            query: r.get(3),
+            age_seconds: r.get(4),
+        })
+        .collect();
+    if !seen.is_empty()
+        && let Ok(mut b) = shared.blockers.lock()
+    {
+        *b = seen;
+    }
+}
+
+/// One row of `pg_stat_progress_create_index` on the bar, or as a log line every 5 s.
+fn show_progress(
+    row: &postgres::Row,
+    label: &str,
+    show_bar: bool,
+    bar: &mut Option<ProgressBar>,
+    last_log: &mut Instant,
+) {
+    let phase: String = row.get(0);
+    let (blocks_total, blocks_done): (i64, i64) = (row.get(1), row.get(2));
+    let (tuples_total, tuples_done): (i64, i64) = (row.get(3), row.get(4));
+    let (total, done, unit) = if blocks_total > 0 {
+        (blocks_total, blocks_done, "blocks")
+    } else {
+        (tuples_total, tuples_done, "tuples")
+    };
+    if show_bar {
+        let b = bar.get_or_insert_with(new_bar);
+        b.set_message(format!("{label}: {phase} ({unit})"));
+        b.set_length(total.max(0) as u64);
+        b.set_position(done.max(0) as u64);
+    } else if last_log.elapsed() >= Duration::from_secs(5) {
+        *last_log = Instant::now();
+        tracing::info!(step = %label, %phase, done, total, unit, "index build progress");
     }
 }
 
