@@ -60,6 +60,18 @@ impl Run {
     }
 }
 
+/// The DDL of each proposal in an `advise` JSON report.
+fn proposed_ddl(advice: &serde_json::Value) -> Vec<String> {
+    advice["proposals"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| p["ddl"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn main() {
     let scale = std::env::var("PGWARDEN_BENCH_SCALE").unwrap_or_else(|_| "1".into());
     let server = EphemeralServer::start_with(&EphemeralOptions {
@@ -106,14 +118,7 @@ fn main() {
         ],
     );
     let pgw_time = started.elapsed().as_secs_f64();
-    let pgw_indexes: Vec<String> = advice["proposals"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|p| p["ddl"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+    let pgw_indexes = proposed_ddl(&advice);
     run.cmd(&server.url("pgw"), &["migrate", "apply"]);
     let pgw_after = run.workload(&server.url("pgw"));
 
@@ -121,14 +126,7 @@ fn main() {
     let started = Instant::now();
     let throwaway = run.cmd(&server.url("base"), &["advise", "--throwaway"]);
     let tw_time = started.elapsed().as_secs_f64();
-    let tw_indexes: Vec<String> = throwaway["proposals"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|p| p["ddl"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+    let tw_indexes = proposed_ddl(&throwaway);
 
     // pg_qualstats: run the workload (5 times per parameter set), then ask its advisor.
     let target = server.target("qs").expect("target");

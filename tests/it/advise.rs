@@ -20,6 +20,18 @@ fn advise(
         .unwrap()
 }
 
+/// The JSON report of an advise run that proposed something (exit 1).
+fn with_proposals(out: &std::process::Output) -> serde_json::Value {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stderr(out),
+        stdout(out)
+    );
+    json(out)
+}
+
 /// A shadow copy of `db` on the shared server.
 fn shadow_of(db: &TestDb) -> String {
     let name = format!("{}_shadow", db.name);
@@ -229,15 +241,8 @@ fn hypothetical_evaluation_needs_hypopg_and_cannot_prove_gin() {
         .unwrap();
     let before = db.catalog_snapshot();
     let out = advise(&db, &shipped_migrations(), policy.path(), &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}\n{}",
-        stderr(&out),
-        stdout(&out)
-    );
+    let report = with_proposals(&out);
     assert_eq!(db.catalog_snapshot(), before);
-    let report = json(&out);
     assert!(
         report["evaluation"]
             .as_str()
@@ -278,15 +283,8 @@ fn a_workload_from_pg_stat_statements_produces_proposals() {
         policy.path(),
         &["--from-stats", "--shadow-url", &shadow],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}\n{}",
-        stderr(&out),
-        stdout(&out)
-    );
+    let report = with_proposals(&out);
     assert_eq!(db.catalog_snapshot(), before);
-    let report = json(&out);
     assert!(
         report["workload"]
             .as_str()
@@ -332,14 +330,7 @@ fn a_sql_file_workload_is_advised_on() {
         policy.path(),
         &["--sql", sql.to_str().unwrap(), "--shadow-url", &shadow],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}\n{}",
-        stderr(&out),
-        stdout(&out)
-    );
-    let report = json(&out);
+    let report = with_proposals(&out);
     assert_eq!(report["proposals"][0]["name"], "idx_items_sku");
     assert_eq!(report["queries"][0]["name"], format!("{}:2", sql.display()));
 }
@@ -368,14 +359,7 @@ fn a_rare_constant_gets_a_partial_index() {
         policy.path(),
         &["--shadow-url", &shadow],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}\n{}",
-        stderr(&out),
-        stdout(&out)
-    );
-    let report = json(&out);
+    let report = with_proposals(&out);
     let ddl = report["proposals"][0]["ddl"].as_str().unwrap();
     assert!(
         ddl.ends_with("(\"status\") WHERE \"status\" = 'failed'"),
@@ -421,15 +405,8 @@ fn a_throwaway_copy_of_the_live_schema_and_rows_proves_candidates() {
     let policy = policy_file(&format!("version = 1\n[budget]\nmean_ms = 3.0\n{workload}"));
     let before = db.catalog_snapshot();
     let out = advise(&db, &shipped_migrations(), policy.path(), &["--throwaway"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}\n{}",
-        stderr(&out),
-        stdout(&out)
-    );
+    let report = with_proposals(&out);
     assert_eq!(db.catalog_snapshot(), before, "the target is only read");
-    let report = json(&out);
     let evaluation = report["evaluation"].as_str().unwrap();
     assert!(
         evaluation
@@ -450,14 +427,7 @@ fn a_throwaway_copy_of_the_live_schema_and_rows_proves_candidates() {
         "version = 1\n[budget]\nmean_ms = 3.0\n[advise]\nthrowaway_max_mb = 2\n{workload}"
     ));
     let out = advise(&db, &shipped_migrations(), policy.path(), &["--throwaway"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}\n{}",
-        stderr(&out),
-        stdout(&out)
-    );
-    let sampled = json(&out);
+    let sampled = with_proposals(&out);
     assert_eq!(methods_and_columns(&sampled), proposed, "{sampled:#}");
     let evaluation = sampled["evaluation"].as_str().unwrap();
     let rows: u64 = evaluation
