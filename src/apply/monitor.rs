@@ -155,7 +155,7 @@ fn watch(
         return;
     };
     let mut bar: Option<ProgressBar> = None;
-    let mut last_log = Instant::now();
+    let mut last_log: Option<Instant> = None;
     // Polls at once (a step has been running for a while when this starts), then every POLL.
     loop {
         match shared.active_label() {
@@ -209,13 +209,14 @@ fn record_blockers(
     }
 }
 
-/// One row of `pg_stat_progress_create_index` on the bar, or as a log line every 5 s.
+/// One row of `pg_stat_progress_create_index` on the bar, or as a log line (the first at once,
+/// then every 5 s).
 fn show_progress(
     row: &postgres::Row,
     label: &str,
     show_bar: bool,
     bar: &mut Option<ProgressBar>,
-    last_log: &mut Instant,
+    last_log: &mut Option<Instant>,
 ) {
     let phase: String = row.get(0);
     let (blocks_total, blocks_done): (i64, i64) = (row.get(1), row.get(2));
@@ -230,8 +231,8 @@ fn show_progress(
         b.set_message(format!("{label}: {phase} ({unit})"));
         b.set_length(total.max(0) as u64);
         b.set_position(done.max(0) as u64);
-    } else if last_log.elapsed() >= Duration::from_secs(5) {
-        *last_log = Instant::now();
+    } else if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+        *last_log = Some(Instant::now());
         tracing::info!(step = %label, %phase, done, total, unit, "index build progress");
     }
 }

@@ -264,3 +264,58 @@ fn a_concurrent_index_build_killed_half_way_is_recovered_by_the_next_apply() {
     let recorded: i64 = db.scalar("SELECT count(*) FROM refinery_schema_history WHERE version = 2");
     assert_eq!(recorded, 1);
 }
+
+#[test]
+fn a_waiting_index_build_reports_its_phase_as_log_lines_off_a_terminal() {
+    let db = TestDb::new("progress");
+    let dir = migrations_dir(&[("V1__t.sql", "CREATE TABLE t (id int, v int);")]);
+    let first = db
+        .pgwarden(dir.path())
+        .args(["migrate", "apply"])
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    write(
+        dir.path(),
+        "V2__idx.sql",
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v_idx ON t (v);",
+    );
+    // An open writer holds the build in "waiting for writers before build" for as long as the
+    // test wants, so the progress report does not depend on how fast this machine builds.
+    let mut writer = db.client();
+    writer
+        .batch_execute("BEGIN; INSERT INTO t VALUES (0, 0);")
+        .unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
+        .args(["-v", "--database-url", &db.url, "--migrations"])
+        .arg(dir.path())
+        .args(["migrate", "apply", "--lock-timeout", "60s"])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut admin = db.client();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while admin
+        .query_opt(
+            "SELECT 1 FROM pg_stat_progress_create_index WHERE relid = 't'::regclass",
+            &[],
+        )
+        .unwrap()
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "the build never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The monitor opens its session once the step has run 150 ms and reports at once.
+    std::thread::sleep(Duration::from_secs(2));
+    writer.batch_execute("COMMIT").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("index build progress") && err.contains("waiting for writers before build"),
+        "{err}"
+    );
+}
