@@ -159,7 +159,7 @@ impl Executor {
             .filter(|n| !n.is_empty())
             .map(str::to_string)
             .collect();
-        let monitor = Monitor::start(target, pid, settings.progress_bar);
+        let monitor = Monitor::start(target, pid, settings.progress_bar, settings.lock_timeout);
         Ok(Self {
             client,
             settings,

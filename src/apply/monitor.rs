@@ -16,7 +16,10 @@ const BLOCKERS: &str = "SELECT a.pid, coalesce(a.application_name, ''), coalesce
      left(coalesce(a.query, ''), 300), \
      coalesce(extract(epoch FROM now() - coalesce(a.xact_start, a.query_start)), 0)::float8 \
      FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1)) ORDER BY a.pid";
+/// How often the monitor looks, and how long a step runs before it opens its session; shorter
+/// when the lock timeout is short, so that a blocker is seen before the wait is cancelled.
 const POLL: Duration = Duration::from_millis(150);
+const MIN_POLL: Duration = Duration::from_millis(20);
 
 /// A session that blocked the executor.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,7 +83,18 @@ impl Monitor {
     /// opened on the monitor's own thread, and only once a step has run for one poll interval:
     /// most migration steps finish sooner, and a run of them then costs no second session
     /// (whose authentication costs as much CPU as many small steps).
-    pub fn start(target: &ConnectionTarget, pid: i32, bar: bool) -> Option<Monitor> {
+    pub fn start(
+        target: &ConnectionTarget,
+        pid: i32,
+        bar: bool,
+        lock_timeout: Duration,
+    ) -> Option<Monitor> {
+        // A zero lock_timeout is PostgreSQL's "wait for ever".
+        let poll = if lock_timeout.is_zero() {
+            POLL
+        } else {
+            POLL.min(lock_timeout / 3).max(MIN_POLL)
+        };
         let target = target.with_application_name("pgwarden-monitor");
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
@@ -88,16 +102,16 @@ impl Monitor {
         let handle = std::thread::Builder::new()
             .name("pgwarden-monitor".into())
             .spawn(move || {
-                while !thread_shared.step_running_for(POLL) {
+                while !thread_shared.step_running_for(poll) {
                     if !matches!(
-                        stopped.recv_timeout(POLL / 3),
+                        stopped.recv_timeout(poll / 3),
                         Err(mpsc::RecvTimeoutError::Timeout)
                     ) {
                         return;
                     }
                 }
                 match target.connect() {
-                    Ok(client) => watch(client, pid, bar, &thread_shared, &stopped),
+                    Ok(client) => watch(client, pid, bar, poll, &thread_shared, &stopped),
                     Err(e) => tracing::warn!("no progress or blocker reporting: {e}"),
                 }
             })
@@ -145,6 +159,7 @@ fn watch(
     mut client: postgres::Client,
     pid: i32,
     show_bar: bool,
+    poll: Duration,
     shared: &Shared,
     stopped: &mpsc::Receiver<()>,
 ) {
@@ -156,7 +171,7 @@ fn watch(
     };
     let mut bar: Option<ProgressBar> = None;
     let mut last_log: Option<Instant> = None;
-    // Polls at once (a step has been running for a while when this starts), then every POLL.
+    // Polls at once (a step has been running for a while when this starts), then every `poll`.
     loop {
         match shared.active_label() {
             Some(label) => {
@@ -172,7 +187,7 @@ fn watch(
             }
         }
         if !matches!(
-            stopped.recv_timeout(POLL),
+            stopped.recv_timeout(poll),
             Err(mpsc::RecvTimeoutError::Timeout)
         ) {
             break;
