@@ -123,12 +123,7 @@ fn the_four_seed_indexes_are_found_proven_and_bring_the_workload_under_budget() 
             && text.contains("CREATE INDEX CONCURRENTLY"),
         "{text}"
     );
-    let out = db
-        .pgwarden(dir.path())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db.run(dir.path(), &["migrate", "apply"], 0);
     let defs: String = db.scalar(
         "SELECT string_agg(regexp_replace(pg_get_indexdef(indexrelid), 'INDEX \\S+ ON', 'INDEX ON'), E'\\n' ORDER BY 1) \
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'idx\\_%'",

@@ -54,18 +54,16 @@ fn check(db: &TestDb, policy: &Path, extra: &[&str]) -> std::process::Output {
 /// The seed schema (V1 only) filled at `scale`.
 pub fn seed_database(label: &str, scale: &str) -> TestDb {
     let db = TestDb::new(label);
-    let out = db
-        .pgwarden(&shipped_migrations())
-        .args(["migrate", "apply", "--target", "1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = db
-        .pgwarden(&shipped_migrations())
-        .args(["data", "generate", "--scale", scale])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db.run(
+        &shipped_migrations(),
+        &["migrate", "apply", "--target", "1"],
+        0,
+    );
+    db.run(
+        &shipped_migrations(),
+        &["data", "generate", "--scale", scale],
+        0,
+    );
     db
 }
 
@@ -97,12 +95,7 @@ fn check_fails_on_the_unindexed_seed_schema_and_passes_after_the_seed_indexes() 
         "{xml}"
     );
 
-    let out = db
-        .pgwarden(&shipped_migrations())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db.run(&shipped_migrations(), &["migrate", "apply"], 0);
     let after = check(&db, policy.path(), &[]);
     assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
     assert_eq!(json(&after)["over_budget"], 0);

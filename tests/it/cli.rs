@@ -88,15 +88,7 @@ fn verify_names_file_both_checksums_and_the_fix_then_repair_needs_yes() {
         ("V1__a.sql", "CREATE TABLE a (x int);\n"),
         ("V2__b.sql", "CREATE TABLE b (x int);\n"),
     ]);
-    assert_eq!(
-        db.pgwarden(dir.path())
-            .args(["migrate", "apply"])
-            .output()
-            .unwrap()
-            .status
-            .code(),
-        Some(0)
-    );
+    db.run(dir.path(), &["migrate", "apply"], 0);
     let clean = db
         .pgwarden(dir.path())
         .args(["migrate", "verify"])
@@ -144,23 +136,10 @@ fn verify_names_file_both_checksums_and_the_fix_then_repair_needs_yes() {
     let still: String = db.scalar("SELECT checksum FROM refinery_schema_history WHERE version = 2");
     assert_eq!(still, old);
 
-    let done = db
-        .pgwarden(dir.path())
-        .args(["migrate", "repair", "--yes"])
-        .output()
-        .unwrap();
-    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    db.run(dir.path(), &["migrate", "repair", "--yes"], 0);
     let now: String = db.scalar("SELECT checksum FROM refinery_schema_history WHERE version = 2");
     assert_eq!(now, new);
-    assert_eq!(
-        db.pgwarden(dir.path())
-            .args(["migrate", "verify"])
-            .output()
-            .unwrap()
-            .status
-            .code(),
-        Some(0)
-    );
+    db.run(dir.path(), &["migrate", "verify"], 0);
 }
 
 #[test]
@@ -192,20 +171,10 @@ fn baseline_adopts_an_existing_database_without_running_anything() {
     let exists: bool = db.scalar("SELECT to_regclass('refinery_schema_history') IS NOT NULL");
     assert!(!exists, "nothing was written");
 
-    let out = db
-        .pgwarden(dir.path())
-        .args(["migrate", "baseline", "2", "--yes"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db.run(dir.path(), &["migrate", "baseline", "2", "--yes"], 0);
     let has_y: bool = db.scalar("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'legacy'::regclass AND attname = 'y')");
     assert!(!has_y, "baseline records, it does not run");
-    let out = db
-        .pgwarden(dir.path())
-        .args(["--format", "json", "migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = db.run(dir.path(), &["--format", "json", "migrate", "apply"], 0);
     assert_eq!(json(&out)["migrations"][0]["version"], 3);
 
     let bad = db
@@ -245,9 +214,9 @@ fn new_writes_the_next_version_and_refuses_bad_names() {
 #[test]
 fn json_logs_go_to_stderr_and_results_to_stdout() {
     let db = TestDb::new("logs");
-    let out = db
-        .pgwarden(&shipped_migrations())
-        .args([
+    let out = db.run(
+        &shipped_migrations(),
+        &[
             "-v",
             "--log-format",
             "json",
@@ -255,10 +224,9 @@ fn json_logs_go_to_stderr_and_results_to_stdout() {
             "json",
             "migrate",
             "apply",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        ],
+        0,
+    );
     json(&out);
     let first_log = stderr(&out).lines().next().unwrap_or_default().to_string();
     let parsed: serde_json::Value = serde_json::from_str(&first_log).expect("log lines are JSON");

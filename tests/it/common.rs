@@ -55,6 +55,23 @@ impl TestDb {
         cmd
     }
 
+    /// Runs `pgwarden ARGS` here with --migrations `dir`, asserts the exit code (showing
+    /// stderr when it differs) and returns the output.
+    pub fn run(&self, dir: &Path, args: &[&str], code: i32) -> std::process::Output {
+        let out = self
+            .pgwarden(dir)
+            .args(args)
+            .output()
+            .expect("run pgwarden");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "pgwarden {args:?}: {}",
+            stderr(&out)
+        );
+        out
+    }
+
     /// The catalog in a comparable form: relations, columns, indexes with definitions.
     pub fn catalog_snapshot(&self) -> Vec<String> {
         let rows = self

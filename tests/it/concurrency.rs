@@ -61,15 +61,7 @@ fn hold_lock(db: &TestDb, table: &str, app: &str) -> postgres::Client {
 fn lock_timeout_retries_names_the_blocker_and_does_not_block_writers() {
     let db = TestDb::new("locktimeout");
     let dir = migrations_dir(&[("V1__t.sql", "CREATE TABLE t (id int);")]);
-    assert_eq!(
-        db.pgwarden(dir.path())
-            .args(["migrate", "apply"])
-            .output()
-            .unwrap()
-            .status
-            .code(),
-        Some(0)
-    );
+    db.run(dir.path(), &["migrate", "apply"], 0);
     write(
         dir.path(),
         "V2__alter.sql",
@@ -172,15 +164,7 @@ fn a_concurrent_index_build_killed_half_way_is_recovered_by_the_next_apply() {
         "V1__t.sql",
         "CREATE TABLE t (id int, v int); INSERT INTO t SELECT g, g % 100 FROM generate_series(1, 10000) g;",
     )]);
-    assert_eq!(
-        db.pgwarden(dir.path())
-            .args(["migrate", "apply"])
-            .output()
-            .unwrap()
-            .status
-            .code(),
-        Some(0)
-    );
+    db.run(dir.path(), &["migrate", "apply"], 0);
     write(
         dir.path(),
         "V2__idx.sql",
@@ -248,12 +232,7 @@ fn a_concurrent_index_build_killed_half_way_is_recovered_by_the_next_apply() {
         stdout(&dry)
     );
 
-    let out = db
-        .pgwarden(dir.path())
-        .args(["--format", "json", "migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = db.run(dir.path(), &["--format", "json", "migrate", "apply"], 0);
     assert_eq!(
         json(&out)["migrations"][0]["outcome"]["recovered_indexes"][0],
         "public.t_v_idx"
@@ -269,12 +248,7 @@ fn a_concurrent_index_build_killed_half_way_is_recovered_by_the_next_apply() {
 fn a_waiting_index_build_reports_its_phase_as_log_lines_off_a_terminal() {
     let db = TestDb::new("progress");
     let dir = migrations_dir(&[("V1__t.sql", "CREATE TABLE t (id int, v int);")]);
-    let first = db
-        .pgwarden(dir.path())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    db.run(dir.path(), &["migrate", "apply"], 0);
     write(
         dir.path(),
         "V2__idx.sql",

@@ -101,12 +101,11 @@ fn severities_follow_the_live_table_size() {
         ("V1__tiny.sql", "CREATE INDEX tiny_id ON tiny (id);\n"),
         ("V2__huge.sql", "CREATE INDEX huge_id ON huge (id);\n"),
     ]);
-    let out = db
-        .pgwarden(dir.path())
-        .args(["--policy", "/nonexistent.toml", "--format", "json", "lint"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = db.run(
+        dir.path(),
+        &["--policy", "/nonexistent.toml", "--format", "json", "lint"],
+        1,
+    );
     let report = json(&out);
     let severity = |file: &str| {
         report["findings"]
@@ -137,15 +136,7 @@ fn severities_follow_the_live_table_size() {
 fn with_a_database_only_pending_files_are_linted_and_edits_of_applied_ones_are_errors() {
     let db = TestDb::new("lint_applied");
     let dir = migrations_dir(&[("V1__a.sql", "CREATE TABLE a (id bigint);\n")]);
-    assert_eq!(
-        db.pgwarden(dir.path())
-            .args(["migrate", "apply"])
-            .output()
-            .unwrap()
-            .status
-            .code(),
-        Some(0)
-    );
+    db.run(dir.path(), &["migrate", "apply"], 0);
     write(
         dir.path(),
         "V2__b.sql",

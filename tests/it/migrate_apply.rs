@@ -8,12 +8,7 @@ const SEED_INDEXES: &str = "SELECT string_agg(pg_get_indexdef(i.indexrelid) || '
 #[test]
 fn fresh_database_reaches_latest_with_the_four_seed_indexes_valid() {
     let db = TestDb::new("seed");
-    let out = db
-        .pgwarden(&shipped_migrations())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db.run(&shipped_migrations(), &["migrate", "apply"], 0);
     let indexes: String = db.scalar(SEED_INDEXES);
     assert_eq!(
         indexes,
@@ -75,12 +70,11 @@ fn status_is_read_only_and_reports_pending_with_exit_1() {
 fn dry_run_prints_the_exact_sql_and_changes_nothing() {
     let db = TestDb::new("dryrun");
     let before = db.catalog_snapshot();
-    let out = db
-        .pgwarden(&shipped_migrations())
-        .args(["--format", "json", "migrate", "apply", "--dry-run"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = db.run(
+        &shipped_migrations(),
+        &["--format", "json", "migrate", "apply", "--dry-run"],
+        0,
+    );
     assert_eq!(db.catalog_snapshot(), before, "dry run changed the catalog");
     let report = json(&out);
     let migrations = report["migrations"].as_array().unwrap();
@@ -113,12 +107,11 @@ fn dry_run_prints_the_exact_sql_and_changes_nothing() {
 #[test]
 fn target_version_stops_there() {
     let db = TestDb::new("target");
-    let out = db
-        .pgwarden(&shipped_migrations())
-        .args(["migrate", "apply", "--target", "2"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db.run(
+        &shipped_migrations(),
+        &["migrate", "apply", "--target", "2"],
+        0,
+    );
     let max: i32 = db.scalar("SELECT max(version) FROM refinery_schema_history");
     assert_eq!(max, 2);
 }
@@ -142,12 +135,7 @@ fn real_world_sql_that_sqlparser_rejects_still_runs() {
             "DROP INDEX CONCURRENTLY IF EXISTS t_a_idx;\nDROP INDEX CONCURRENTLY IF EXISTS t_never_was;\n",
         ),
     ]);
-    let out = db
-        .pgwarden(dir.path())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db.run(dir.path(), &["migrate", "apply"], 0);
     let stats: i64 =
         db.scalar("SELECT count(*) FROM pg_statistic_ext WHERE stxname = 't_ab_stats'");
     assert_eq!(stats, 1);
@@ -207,12 +195,7 @@ fn drift_is_refused_before_anything_runs() {
         ("V1__a.sql", "CREATE TABLE a (x int);"),
         ("V2__b.sql", "CREATE TABLE b (x int);"),
     ]);
-    let ok = db
-        .pgwarden(dir.path())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    db.run(dir.path(), &["migrate", "apply"], 0);
     write(dir.path(), "V3__c.sql", "CREATE TABLE c (x int);");
 
     // Modified: an applied file edited.
@@ -314,12 +297,7 @@ fn mixed_file_is_refused_before_any_migration_runs() {
         "V2__mixed.sql",
         "-- pgwarden:no-transaction\nCREATE TABLE b (x int);\nCREATE INDEX CONCURRENTLY b_x ON b (x);",
     );
-    let out = db
-        .pgwarden(dir.path())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db.run(dir.path(), &["migrate", "apply"], 0);
     let valid: bool =
         db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'b_x'::regclass");
     assert!(valid);
@@ -342,10 +320,5 @@ fn a_migration_that_sets_timeouts_does_not_change_them_for_later_migrations() {
             "-- pgwarden:no-transaction\nSELECT pg_sleep(2);",
         ),
     ]);
-    let out = db
-        .pgwarden(dir.path())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db.run(dir.path(), &["migrate", "apply"], 0);
 }

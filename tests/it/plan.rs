@@ -16,12 +16,7 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS items_parent ON \"Order Items\" (parent_
 fn migrated(label: &str) -> (TestDb, tempfile::TempDir) {
     let db = TestDb::new(label);
     let dir = migrations_dir(&[("V1__base.sql", BASE), ("V2__wanted.sql", WANTED)]);
-    let out = db
-        .pgwarden(dir.path())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db.run(dir.path(), &["migrate", "apply"], 0);
     (db, dir)
 }
 
@@ -105,15 +100,7 @@ fn duplicates_and_unused_indexes_are_found() {
         "V4__wider.sql",
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_parent_qty ON \"Order Items\" (parent_id, qty);\n",
     );
-    assert_eq!(
-        db.pgwarden(dir.path())
-            .args(["migrate", "apply"])
-            .output()
-            .unwrap()
-            .status
-            .code(),
-        Some(0)
-    );
+    db.run(dir.path(), &["migrate", "apply"], 0);
     let report = plan(&db, dir.path());
     assert_eq!(
         rules(&report),
@@ -159,21 +146,11 @@ fn apply_rebuilds_records_a_migration_and_refuses_drops_without_permission() {
 
     // --dry-run changes nothing.
     let before = db.catalog_snapshot();
-    let out = db
-        .pgwarden(dir.path())
-        .args(["apply", "--dry-run"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    db.run(dir.path(), &["apply", "--dry-run"], 1);
     assert_eq!(db.catalog_snapshot(), before);
 
     // --yes without --allow-drop: the build runs, the drop is refused.
-    let out = db
-        .pgwarden(dir.path())
-        .args(["--format", "json", "apply", "--yes"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = db.run(dir.path(), &["--format", "json", "apply", "--yes"], 1);
     assert!(stderr(&out).contains("--allow-drop"), "{}", stderr(&out));
     let stray: bool = db.scalar("SELECT to_regclass('stray') IS NOT NULL");
     assert!(stray, "drops need permission");
@@ -197,12 +174,7 @@ fn apply_rebuilds_records_a_migration_and_refuses_drops_without_permission() {
         stdout(&status)
     );
 
-    let out = db
-        .pgwarden(dir.path())
-        .args(["apply", "--yes", "--allow-drop"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db.run(dir.path(), &["apply", "--yes", "--allow-drop"], 0);
     let stray: bool = db.scalar("SELECT to_regclass('stray') IS NOT NULL");
     assert!(!stray);
     let out = db.pgwarden(dir.path()).args(["plan"]).output().unwrap();
@@ -237,12 +209,11 @@ fn an_invalid_index_in_the_migrations_is_rebuilt_by_apply() {
             .unwrap()
             .starts_with("REINDEX INDEX CONCURRENTLY")
     );
-    let out = db
-        .pgwarden(dir.path())
-        .args(["apply", "--yes", "--only", "invalid-index"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db.run(
+        dir.path(),
+        &["apply", "--yes", "--only", "invalid-index"],
+        0,
+    );
     let valid: bool =
         db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_parent'::regclass");
     assert!(valid);
@@ -311,15 +282,7 @@ fn a_bloated_index_is_found_and_rebuilt() {
             "CREATE INDEX CONCURRENTLY IF NOT EXISTS events_id ON events (id);\n",
         ),
     ]);
-    assert_eq!(
-        db.pgwarden(dir.path())
-            .args(["migrate", "apply"])
-            .output()
-            .unwrap()
-            .status
-            .code(),
-        Some(0)
-    );
+    db.run(dir.path(), &["migrate", "apply"], 0);
     let mut c = db.client();
     c.batch_execute("DELETE FROM events WHERE id % 20 <> 0")
         .unwrap();

@@ -12,12 +12,7 @@ fn refinery_runner(dir: &std::path::Path) -> Runner {
 #[test]
 fn refinery_sees_nothing_to_do_after_pgwarden() {
     let db = TestDb::new("pgw_then_ref");
-    let out = db
-        .pgwarden(&shipped_migrations())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    db.run(&shipped_migrations(), &["migrate", "apply"], 0);
 
     let mut client = db.client();
     let runner = refinery_runner(&shipped_migrations());
@@ -74,12 +69,7 @@ fn pgwarden_sees_nothing_to_do_after_refinery() {
         "V3__concurrent.sql",
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_id_status ON items (id, status);\n",
     );
-    let out = db
-        .pgwarden(dir.path())
-        .args(["--format", "json", "migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = db.run(dir.path(), &["--format", "json", "migrate", "apply"], 0);
     assert_eq!(json(&out)["migrations"].as_array().unwrap().len(), 1);
     let again = refinery_runner(dir.path())
         .run(&mut client)
