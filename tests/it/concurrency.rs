@@ -157,6 +157,52 @@ fn lock_timeout_retries_names_the_blocker_and_does_not_block_writers() {
     assert!(attempts > 1, "expected retries, got {attempts}");
 }
 
+/// A concurrent index build of `t` (pending in `dir`) that waits in "waiting for writers before
+/// build" behind `writer`'s open transaction, in a running `pgwarden migrate apply` (with
+/// `global` options first).
+struct HeldBuild {
+    writer: postgres::Client,
+    child: std::process::Child,
+    build_pid: i32,
+}
+
+fn build_held_by_a_writer(db: &TestDb, dir: &std::path::Path, global: &[&str]) -> HeldBuild {
+    let mut writer = db.client();
+    writer
+        .batch_execute("BEGIN; INSERT INTO t VALUES (0, 0);")
+        .unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
+        .args(global)
+        .args(["--database-url", &db.url, "--migrations"])
+        .arg(dir)
+        .args(["migrate", "apply", "--lock-timeout", "60s"])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut admin = db.client();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let build_pid = loop {
+        let row = admin
+            .query_opt(
+                "SELECT pid FROM pg_stat_progress_create_index WHERE relid = 't'::regclass",
+                &[],
+            )
+            .unwrap();
+        if let Some(r) = row {
+            break r.get(0);
+        }
+        assert!(Instant::now() < deadline, "the build never started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    HeldBuild {
+        writer,
+        child,
+        build_pid,
+    }
+}
+
 #[test]
 fn a_concurrent_index_build_killed_half_way_is_recovered_by_the_next_apply() {
     let db = TestDb::new("killed");
@@ -171,35 +217,14 @@ fn a_concurrent_index_build_killed_half_way_is_recovered_by_the_next_apply() {
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v_idx ON t (v);",
     );
 
-    // An open writer makes the build wait in "waiting for writers before build", after the
-    // INVALID catalog entry exists; then the build's backend is terminated.
-    let mut writer = db.client();
-    writer
-        .batch_execute("BEGIN; INSERT INTO t VALUES (0, 0);")
-        .unwrap();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-        .args(["--database-url", &db.url, "--migrations"])
-        .arg(dir.path())
-        .args(["migrate", "apply", "--lock-timeout", "60s"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // The build waits in "waiting for writers before build", after the INVALID catalog entry
+    // exists; then its backend is terminated.
+    let HeldBuild {
+        mut writer,
+        child,
+        build_pid,
+    } = build_held_by_a_writer(&db, dir.path(), &[]);
     let mut admin = db.client();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let build_pid: i32 = loop {
-        let row = admin
-            .query_opt(
-                "SELECT pid FROM pg_stat_progress_create_index WHERE relid = 't'::regclass",
-                &[],
-            )
-            .unwrap();
-        if let Some(r) = row {
-            break r.get(0);
-        }
-        assert!(Instant::now() < deadline, "the build never started");
-        std::thread::sleep(Duration::from_millis(50));
-    };
     admin
         .query_one("SELECT pg_terminate_backend($1)", &[&build_pid])
         .unwrap();
@@ -256,32 +281,9 @@ fn a_waiting_index_build_reports_its_phase_as_log_lines_off_a_terminal() {
     );
     // An open writer holds the build in "waiting for writers before build" for as long as the
     // test wants, so the progress report does not depend on how fast this machine builds.
-    let mut writer = db.client();
-    writer
-        .batch_execute("BEGIN; INSERT INTO t VALUES (0, 0);")
-        .unwrap();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-        .args(["-v", "--database-url", &db.url, "--migrations"])
-        .arg(dir.path())
-        .args(["migrate", "apply", "--lock-timeout", "60s"])
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut admin = db.client();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while admin
-        .query_opt(
-            "SELECT 1 FROM pg_stat_progress_create_index WHERE relid = 't'::regclass",
-            &[],
-        )
-        .unwrap()
-        .is_none()
-    {
-        assert!(Instant::now() < deadline, "the build never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let HeldBuild {
+        mut writer, child, ..
+    } = build_held_by_a_writer(&db, dir.path(), &["-v"]);
     // The monitor opens its session once the step has run 150 ms and reports at once.
     std::thread::sleep(Duration::from_secs(2));
     writer.batch_execute("COMMIT").unwrap();
