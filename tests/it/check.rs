@@ -267,12 +267,11 @@ fn broken_policy_files_give_located_errors() {
 #[test]
 fn data_generate_refuses_a_missing_or_filled_schema() {
     let db = TestDb::new("gen_missing");
-    let out = db
-        .pgwarden(&shipped_migrations())
-        .args(["data", "generate", "--scale", "0.001"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = db.run(
+        &shipped_migrations(),
+        &["data", "generate", "--scale", "0.001"],
+        2,
+    );
     assert!(
         stderr(&out).contains("migrate apply --target 1"),
         "{}",
@@ -283,12 +282,11 @@ fn data_generate_refuses_a_missing_or_filled_schema() {
     assert_eq!(users, 1600);
     let orphans: i64 = db.scalar("SELECT count(*) FROM tasks t LEFT JOIN users u ON u.id = t.developer_id WHERE u.id IS NULL");
     assert_eq!(orphans, 0, "generated foreign keys are consistent");
-    let out = db
-        .pgwarden(&shipped_migrations())
-        .args(["data", "generate", "--scale", "0.001"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = db.run(
+        &shipped_migrations(),
+        &["data", "generate", "--scale", "0.001"],
+        2,
+    );
     assert!(
         stderr(&out).contains("already has rows"),
         "{}",

@@ -31,12 +31,11 @@ fn unreachable_database_is_exit_2_with_a_clear_message() {
 #[test]
 fn missing_migrations_directory_is_exit_2_naming_it() {
     let db = TestDb::new("nodir");
-    let out = db
-        .pgwarden(std::path::Path::new("/nonexistent/pgw"))
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = db.run(
+        std::path::Path::new("/nonexistent/pgw"),
+        &["migrate", "apply"],
+        2,
+    );
     assert!(
         stderr(&out).contains("/nonexistent/pgw"),
         "{}",
@@ -102,12 +101,7 @@ fn verify_names_file_both_checksums_and_the_fix_then_repair_needs_yes() {
         "V2__b.sql",
         "-- reviewed: comment only\nCREATE TABLE b (x int);\n",
     );
-    let out = db
-        .pgwarden(dir.path())
-        .args(["--format", "json", "migrate", "verify"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = db.run(dir.path(), &["--format", "json", "migrate", "verify"], 1);
     let problem = &json(&out)["problems"][0];
     assert_eq!(problem["applied_checksum"], old.as_str());
     let new = problem["file_checksum"].as_str().unwrap().to_string();
@@ -121,12 +115,7 @@ fn verify_names_file_both_checksums_and_the_fix_then_repair_needs_yes() {
     );
 
     // Without --yes (and no terminal) nothing is written.
-    let refused = db
-        .pgwarden(dir.path())
-        .args(["migrate", "repair"])
-        .output()
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(2));
+    let refused = db.run(dir.path(), &["migrate", "repair"], 2);
     assert!(
         stdout(&refused).contains(&old) && stdout(&refused).contains(&new),
         "shows the rows: {}",
@@ -177,12 +166,7 @@ fn baseline_adopts_an_existing_database_without_running_anything() {
     let out = db.run(dir.path(), &["--format", "json", "migrate", "apply"], 0);
     assert_eq!(json(&out)["migrations"][0]["version"], 3);
 
-    let bad = db
-        .pgwarden(dir.path())
-        .args(["migrate", "baseline", "9", "--yes"])
-        .output()
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
+    let bad = db.run(dir.path(), &["migrate", "baseline", "9", "--yes"], 2);
     assert!(stderr(&bad).contains("version 9"));
 }
 

@@ -158,12 +158,11 @@ fn with_a_database_only_pending_files_are_linted_and_edits_of_applied_ones_are_e
         "V1__a.sql",
         "CREATE TABLE a (id bigint, b text);\n",
     );
-    let out = db
-        .pgwarden(dir.path())
-        .args(["--policy", "/nonexistent.toml", "--format", "json", "lint"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = db.run(
+        dir.path(),
+        &["--policy", "/nonexistent.toml", "--format", "json", "lint"],
+        1,
+    );
     assert!(
         json(&out)["findings"]
             .as_array()

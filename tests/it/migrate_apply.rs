@@ -28,12 +28,11 @@ fn fresh_database_reaches_latest_with_the_four_seed_indexes_valid() {
     assert_eq!(versions, "1,2,3,4,5");
 
     // A second deploy applies nothing.
-    let again = db
-        .pgwarden(&shipped_migrations())
-        .args(["--format", "json", "migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(again.status.code(), Some(0));
+    let again = db.run(
+        &shipped_migrations(),
+        &["--format", "json", "migrate", "apply"],
+        0,
+    );
     let report = json(&again);
     assert_eq!(report["migrations"].as_array().unwrap().len(), 0);
     assert_eq!(report["already_applied"], 5);
@@ -161,12 +160,7 @@ fn a_failing_migration_rolls_back_with_its_history_row_and_names_the_line() {
         ),
         ("V3__later.sql", "CREATE TABLE later (x int);"),
     ]);
-    let out = db
-        .pgwarden(dir.path())
-        .args(["--format", "json", "migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = db.run(dir.path(), &["--format", "json", "migrate", "apply"], 2);
     let err = stderr(&out);
     assert!(
         err.contains("V2__broken.sql") && err.contains("line 3") && err.contains("\"nope\""),
@@ -201,12 +195,7 @@ fn drift_is_refused_before_anything_runs() {
     // Modified: an applied file edited.
     write(dir.path(), "V1__a.sql", "CREATE TABLE a (x int, y int);");
     let before = db.catalog_snapshot();
-    let out = db
-        .pgwarden(dir.path())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = db.run(dir.path(), &["migrate", "apply"], 2);
     let err = stderr(&out);
     assert!(
         err.contains("V1__a.sql") && err.contains("hashes to") && err.contains("migrate repair"),
@@ -221,12 +210,7 @@ fn drift_is_refused_before_anything_runs() {
 
     // Missing: an applied file deleted.
     std::fs::remove_file(dir.path().join("V2__b.sql")).unwrap();
-    let out = db
-        .pgwarden(dir.path())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = db.run(dir.path(), &["migrate", "apply"], 2);
     assert!(
         stderr(&out).contains("V2__b") && stderr(&out).contains("no file has version 2"),
         "{}",
@@ -237,12 +221,7 @@ fn drift_is_refused_before_anything_runs() {
 
     // Unparseable: a file refinery would silently skip.
     write(dir.path(), "V4__add-index.sql", "CREATE TABLE d (x int);");
-    let out = db
-        .pgwarden(dir.path())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = db.run(dir.path(), &["migrate", "apply"], 2);
     assert!(
         stderr(&out).contains("V4__add-index.sql"),
         "{}",
@@ -250,12 +229,7 @@ fn drift_is_refused_before_anything_runs() {
     );
     assert_eq!(db.catalog_snapshot(), before);
 
-    let status = db
-        .pgwarden(dir.path())
-        .args(["--format", "json", "migrate", "status"])
-        .output()
-        .unwrap();
-    assert_eq!(status.status.code(), Some(1));
+    let status = db.run(dir.path(), &["--format", "json", "migrate", "status"], 1);
     let states: Vec<String> = json(&status)["migrations"]
         .as_array()
         .unwrap()
@@ -275,12 +249,7 @@ fn mixed_file_is_refused_before_any_migration_runs() {
             "CREATE TABLE b (x int);\nCREATE INDEX CONCURRENTLY b_x ON b (x);",
         ),
     ]);
-    let out = db
-        .pgwarden(dir.path())
-        .args(["migrate", "apply"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = db.run(dir.path(), &["migrate", "apply"], 2);
     let err = stderr(&out);
     assert!(
         err.contains("V2__mixed.sql")
