@@ -1,7 +1,7 @@
 //! `pgwarden advise` against real PostgreSQL: the seed indexes found from the seed workload and
 //! proven on a shadow copy, served queries, write overhead, HypoPG, and a target left untouched.
 
-use crate::check::{SEED_POLICY, policy_file, seed_database};
+use crate::check::{SEED_POLICY, seed_database};
 use crate::common::*;
 use std::collections::BTreeSet;
 

@@ -35,12 +35,6 @@ sql = "SELECT id, amount, created_at FROM payments WHERE status = $1 AND created
 params = [["failed", "2026-08-01", "2026-11-01"]]
 "#;
 
-pub fn policy_file(text: &str) -> tempfile::NamedTempFile {
-    let f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-    std::fs::write(f.path(), text).unwrap();
-    f
-}
-
 fn check(db: &TestDb, policy: &Path, extra: &[&str]) -> std::process::Output {
     db.pgwarden(&shipped_migrations())
         .arg("--policy")

@@ -140,3 +140,10 @@ pub fn stderr(output: &std::process::Output) -> String {
 pub fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// A policy file (`.toml`) holding `text`.
+pub fn policy_file(text: &str) -> tempfile::NamedTempFile {
+    let f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(f.path(), text).unwrap();
+    f
+}

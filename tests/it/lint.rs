@@ -205,8 +205,9 @@ fn ci_combines_lint_apply_check_and_plan_into_one_exit_code() {
             "CREATE INDEX CONCURRENTLY t_kind ON t (kind);\n",
         ),
     ]);
-    let policy = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-    std::fs::write(policy.path(), "version = 1\n[[query]]\nname = \"by_kind\"\nsql = \"SELECT id FROM t WHERE kind = $1\"\nparams = [[\"a\"]]\n").unwrap();
+    let policy = policy_file(
+        "version = 1\n[[query]]\nname = \"by_kind\"\nsql = \"SELECT id FROM t WHERE kind = $1\"\nparams = [[\"a\"]]\n",
+    );
     let ci = |dir: &std::path::Path| {
         pgwarden()
             .arg("--migrations")

@@ -106,12 +106,7 @@ fn duplicates_and_unused_indexes_are_found() {
         vec!["duplicate-index", "redundant-index"],
         "{report:#}"
     );
-    let policy = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-    std::fs::write(
-        policy.path(),
-        "version = 1\n[plan]\nunused_after_days = 0\n",
-    )
-    .unwrap();
+    let policy = policy_file("version = 1\n[plan]\nunused_after_days = 0\n");
     let out = db
         .pgwarden(dir.path())
         .arg("--policy")
@@ -287,8 +282,7 @@ fn a_bloated_index_is_found_and_rebuilt() {
         .unwrap();
     c.batch_execute("VACUUM ANALYZE events").unwrap();
     drop(c);
-    let policy = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-    std::fs::write(policy.path(), "version = 1\n[plan]\nbloat_min_mb = 1\n").unwrap();
+    let policy = policy_file("version = 1\n[plan]\nbloat_min_mb = 1\n");
     let run = |args: &[&str]| {
         db.pgwarden(dir.path())
             .arg("--policy")
@@ -317,12 +311,9 @@ fn plan_with_advise_adds_the_advisors_proposals() {
         .unwrap();
     let shadow = format!("{}_copy", db.name);
     server().copy_database(&db.name, &shadow).unwrap();
-    let policy = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-    std::fs::write(
-        policy.path(),
+    let policy = policy_file(
         "version = 1\n[budget]\nmean_ms = 0.2\n[[query]]\nname = \"by_qty\"\nsql = \"SELECT id FROM \\\"Order Items\\\" WHERE qty = $1 AND \\\"Select\\\" > $2\"\nparams = [[3, \"x4\"]]\nweight = 1000.0\n",
-    )
-    .unwrap();
+    );
     let out = db
         .pgwarden(dir.path())
         .arg("--policy")
@@ -347,12 +338,9 @@ fn plan_with_advise_adds_the_advisors_proposals() {
 #[test]
 fn indexes_the_policy_requires_are_part_of_the_desired_state() {
     let (db, dir) = migrated("plan_required");
-    let policy = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-    std::fs::write(
-        policy.path(),
+    let policy = policy_file(
         "version = 1\n[plan]\nrequired_indexes = [\"CREATE INDEX items_qty ON \\\"Order Items\\\" (qty)\"]\n",
-    )
-    .unwrap();
+    );
     let out = db
         .pgwarden(dir.path())
         .arg("--policy")
