@@ -157,9 +157,9 @@ fn lock_timeout_retries_names_the_blocker_and_does_not_block_writers() {
     assert!(attempts > 1, "expected retries, got {attempts}");
 }
 
-/// A concurrent index build of `t` (pending in `dir`) that waits in "waiting for writers before
-/// build" behind `writer`'s open transaction, in a running `pgwarden migrate apply` (with
-/// `global` options first).
+/// A concurrent index build of `t` (written to `dir` as V2) that waits in "waiting for writers
+/// before build" behind `writer`'s open transaction, in a running `pgwarden migrate apply`
+/// (with `global` options first).
 struct HeldBuild {
     writer: postgres::Client,
     child: std::process::Child,
@@ -167,6 +167,11 @@ struct HeldBuild {
 }
 
 fn build_held_by_a_writer(db: &TestDb, dir: &std::path::Path, global: &[&str]) -> HeldBuild {
+    write(
+        dir,
+        "V2__idx.sql",
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v_idx ON t (v);",
+    );
     let mut writer = db.client();
     writer
         .batch_execute("BEGIN; INSERT INTO t VALUES (0, 0);")
@@ -211,11 +216,6 @@ fn a_concurrent_index_build_killed_half_way_is_recovered_by_the_next_apply() {
         "CREATE TABLE t (id int, v int); INSERT INTO t SELECT g, g % 100 FROM generate_series(1, 10000) g;",
     )]);
     db.run(dir.path(), &["migrate", "apply"], 0);
-    write(
-        dir.path(),
-        "V2__idx.sql",
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v_idx ON t (v);",
-    );
 
     // The build waits in "waiting for writers before build", after the INVALID catalog entry
     // exists; then its backend is terminated.
@@ -274,11 +274,6 @@ fn a_waiting_index_build_reports_its_phase_as_log_lines_off_a_terminal() {
     let db = TestDb::new("progress");
     let dir = migrations_dir(&[("V1__t.sql", "CREATE TABLE t (id int, v int);")]);
     db.run(dir.path(), &["migrate", "apply"], 0);
-    write(
-        dir.path(),
-        "V2__idx.sql",
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v_idx ON t (v);",
-    );
     // An open writer holds the build in "waiting for writers before build" for as long as the
     // test wants, so the progress report does not depend on how fast this machine builds.
     let HeldBuild {
