@@ -13,6 +13,7 @@ pub mod datagen;
 pub mod db;
 pub mod diff;
 pub mod ephemeral;
+pub mod escape;
 pub mod explain;
 pub mod finding;
 pub mod lint;

@@ -3,6 +3,7 @@
 use clap::Parser;
 use pgwarden::cli::settings::Settings;
 use pgwarden::cli::{Cli, LogFormat};
+use pgwarden::escape::terminal;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -19,12 +20,12 @@ fn main() -> ExitCode {
             let _ = stdout.write_all(report.render(settings.format, colour).as_bytes());
             let _ = stdout.flush();
             if let Some(msg) = report.error_message() {
-                eprintln!("error: {msg}");
+                eprintln!("error: {}", terminal(&msg));
             }
             ExitCode::from(report.exit_code())
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", terminal(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -54,7 +55,7 @@ fn ask(question: &str, interactive: bool) -> bool {
     if !interactive {
         return false;
     }
-    eprint!("{question} [y/N] ");
+    eprint!("{} [y/N] ", terminal(question));
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     if std::io::stdin().lock().read_line(&mut line).is_err() {

@@ -370,17 +370,25 @@ fn proposal(c: &IndexCandidate, e: &CandidateEffect, queries: &[QueryCost]) -> P
 /// The proposals as a versioned migration: one concurrent build per statement, with the
 /// evidence in a comment block.
 pub fn migration_sql(advice: &Advice) -> String {
+    use crate::escape::comment;
     let mut out = String::from("-- Written by `pgwarden advise`. Evidence (");
-    out.push_str(&advice.evaluation);
+    out.push_str(&comment(&advice.evaluation));
     out.push_str("):\n");
     for p in &advice.proposals {
         out.push_str(&format!(
             "--   {} ({} bytes, write overhead {:.2} ms/min): {}\n",
-            p.name, p.size_bytes, p.write_overhead_ms_per_min, p.why
+            comment(&p.name),
+            p.size_bytes,
+            p.write_overhead_ms_per_min,
+            comment(&p.why)
         ));
     }
     for r in &advice.rejected {
-        out.push_str(&format!("--   not proposed: {} -- {}\n", r.ddl, r.reason));
+        out.push_str(&format!(
+            "--   not proposed: {} -- {}\n",
+            comment(&r.ddl),
+            comment(&r.reason)
+        ));
     }
     out.push('\n');
     for p in &advice.proposals {

@@ -8,7 +8,7 @@ mod recover;
 
 pub use lock::{AdvisoryLock, LockError};
 pub use monitor::{Blocker, Monitor};
-pub use recover::{drop_invalid_sql, find_invalid, invalid_index_query};
+pub use recover::{drop_invalid_sql, find_invalid, invalid_index_query, probe_statement};
 
 use crate::db::{self, ConnectionTarget};
 use crate::migrations::history::HISTORY_TABLE;
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 const LOCK_NOT_AVAILABLE: &str = "55P03";
 const DEADLOCK_DETECTED: &str = "40P01";
+const DUPLICATE_TABLE: &str = "42P07";
 
 /// Timeouts and retry policy for DDL steps.
 #[derive(Debug, Clone)]
@@ -37,6 +38,8 @@ pub struct ExecSettings {
     pub retry_delay: Duration,
     /// Show a progress bar on stderr (terminal only).
     pub progress_bar: bool,
+    /// Longest wait for a build that an interrupted run left running (`--lock-wait`).
+    pub build_wait: Duration,
 }
 
 impl Default for ExecSettings {
@@ -48,6 +51,7 @@ impl Default for ExecSettings {
             retries: 5,
             retry_delay: Duration::from_secs(1),
             progress_bar: false,
+            build_wait: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -64,14 +68,21 @@ impl ExecSettings {
 
     /// Session settings sent once per run (and after a migration that changes them); they
     /// govern statements that run outside a transaction.
+    /// `client_connection_check_interval` (PostgreSQL 14+) makes the server notice a client
+    /// that died (SIGKILL, an evicted pod) during a long statement and end it: a killed deploy's
+    /// concurrent build stops, leaving an INVALID index that the rerun rebuilds.
     pub fn alone_setup_sql(&self) -> String {
         format!(
-            "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'",
+            "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; {CONNECTION_CHECK}",
             self.lock_timeout.as_millis(),
             self.build_statement_timeout.as_millis()
         )
     }
 }
+
+/// Sets `client_connection_check_interval` where the server has it (it is unknown before 14).
+const CONNECTION_CHECK: &str = "SELECT set_config('client_connection_check_interval', '1s', false) \
+     WHERE current_setting('server_version_num')::int >= 140000";
 
 /// What happened while running one step.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -147,7 +158,8 @@ impl Executor {
         let messages = client
             .simple_query(&start)
             .map_err(|e| ExecError::Session(db::describe(&e)))?;
-        let row = messages.iter().find_map(|m| match m {
+        // The last row: the setup's own SELECT answers first.
+        let row = messages.iter().rev().find_map(|m| match m {
             postgres::SimpleQueryMessage::Row(r) => Some((r.get(0), r.get(1))),
             _ => None,
         });
@@ -197,30 +209,76 @@ impl Executor {
 
     /// Runs one statement outside a transaction (autocommit). Before a concurrent index build it
     /// drops an INVALID index of the same name, so the build cannot silently keep a broken one.
+    /// When an index of the statement's name already exists (an interrupted run's), it is
+    /// adopted if it is valid with the same definition, rebuilt if INVALID, waited for if its
+    /// build still runs, and refused with both definitions otherwise.
     pub fn run_alone(
         &mut self,
         label: &str,
         statement: &Statement,
     ) -> Result<StepOutcome, ExecError> {
         let mut attempt = 0;
-        let known_invalid = statement
-            .index_build
-            .as_ref()
-            .is_some_and(|b| self.invalid_index_names.contains(&b.index_name));
-        let outcome = self.with_retries(label, statement.line, |client| {
+        let concurrent_build = statement.index_build.as_ref().filter(|b| b.concurrently);
+        let known_invalid =
+            concurrent_build.is_some_and(|b| self.invalid_index_names.contains(&b.index_name));
+        let wait = self.settings.build_wait;
+        let mut refused: Option<ExecError> = None;
+        let result = self.with_retries(label, statement.line, |client| {
             attempt += 1;
             let mut recovered = Vec::new();
-            if let Some(build) = &statement.index_build
+            if let Some(build) = concurrent_build
                 && (known_invalid || attempt > 1)
             {
                 recovered =
                     recover::drop_invalid(client, build).map_err(|e| (Some(statement), e))?;
             }
-            client
-                .batch_execute(&statement.text)
+            let Err(e) = client.batch_execute(&statement.text) else {
+                return Ok(recovered);
+            };
+            let Some(build) = statement
+                .index_build
+                .as_ref()
+                .filter(|_| db::sqlstate(&e) == Some(DUPLICATE_TABLE))
+            else {
+                return Err((Some(statement), e));
+            };
+            let found = recover::existing(client, build, &statement.text, wait)
                 .map_err(|e| (Some(statement), e))?;
-            Ok(recovered)
-        })?;
+            match found {
+                recover::Existing::Same => {
+                    tracing::warn!(index = %build.index_name, "adopting the index an interrupted run built: it is valid and has this statement's definition");
+                    recovered.push(format!("{} (adopted)", build.index_name));
+                    Ok(recovered)
+                }
+                recover::Existing::Invalid => {
+                    recovered.extend(
+                        recover::drop_invalid(client, build).map_err(|e| (Some(statement), e))?,
+                    );
+                    client
+                        .batch_execute(&statement.text)
+                        .map_err(|e| (Some(statement), e))?;
+                    Ok(recovered)
+                }
+                recover::Existing::Differs {
+                    existing,
+                    statement: wanted,
+                } => {
+                    refused = Some(ExecError::Statement {
+                        line: statement.line,
+                        excerpt: excerpt(&statement.text),
+                        cause: format!(
+                            "index {} already exists with another definition:\n    existing:  {existing}\n    statement: {wanted}\n    drop or rename the existing index, or change the migration",
+                            crate::escape::ident(&build.index_name)
+                        ),
+                    });
+                    Err((Some(statement), e))
+                }
+            }
+        });
+        let outcome = match (result, refused) {
+            (Err(_), Some(refusal)) => return Err(refusal),
+            (result, _) => result?,
+        };
         self.restore_session_if_changed(std::slice::from_ref(statement))?;
         Ok(outcome)
     }

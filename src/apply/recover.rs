@@ -4,6 +4,7 @@
 use crate::db::quote_literal;
 use crate::sql::IndexBuild;
 use postgres::{Client, SimpleQueryMessage};
+use std::time::{Duration, Instant};
 
 /// A query returning the qualified, quoted name of an INVALID index that `build` would create.
 /// Literal SQL (one round trip with the simple protocol); values are quoted literals. The
@@ -12,7 +13,7 @@ use postgres::{Client, SimpleQueryMessage};
 /// and to run on a catalog of thousands of indexes.
 pub fn invalid_index_query(build: &IndexBuild) -> String {
     format!(
-        "SELECT s.name FROM (SELECT (SELECT relnamespace::regnamespace::text FROM pg_class            WHERE oid = to_regclass({})) || '.' || quote_ident({}) AS name) s          WHERE EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass(s.name)            AND NOT indisvalid)",
+        "SELECT s.name FROM (SELECT (SELECT relnamespace::regnamespace::text FROM pg_class            WHERE oid = to_regclass({})) || '.' || quote_ident({}) AS name) s          WHERE EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass(s.name)            AND NOT indisvalid) AND (SELECT relkind FROM pg_class WHERE oid = to_regclass(s.name)) = 'i'",
         quote_literal(&build.table),
         quote_literal(&build.index_name)
     )
@@ -46,4 +47,155 @@ pub fn drop_invalid(
 /// The statement that removes an INVALID index (shown in dry runs, run by recovery).
 pub fn drop_invalid_sql(qualified_name: &str) -> String {
     format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified_name}")
+}
+
+/// What a rerun finds under the name of an index its statement creates (the statement failed
+/// with "already exists"): what an interrupted run left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Existing {
+    /// VALID (or a partitioned index waiting for its partitions) with the statement's
+    /// definition: adopt it, as if the statement had run.
+    Same,
+    /// INVALID, and no build of it is running: drop it and build again.
+    Invalid,
+    /// Another definition under that name: never adopted.
+    Differs { existing: String, statement: String },
+}
+
+/// Facts about an index by qualified name: valid, partitioned, the pid building it now, and
+/// its definition key (see [`KEY_OF`]).
+const INDEX_STATE: &str = "SELECT i.indisvalid, c.relkind = 'I', \
+       (SELECT p.pid FROM pg_stat_progress_create_index p WHERE p.index_relid = c.oid LIMIT 1), \
+       pg_get_indexdef(c.oid) \
+     FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = to_regclass($1)";
+
+/// A definition key that means the same in any database and on any table with the same
+/// columns: method, uniqueness, key count, each column or expression as deparsed, operator
+/// classes and collations by name, options and predicate. `$1` is the index's regclass text.
+const KEY_OF: &str = "SELECT am.amname::text, i.indisunique, i.indnkeyatts::int4, \
+       array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnatts) k)::text, \
+       array(SELECT ons.nspname || '.' || o.opcname FROM unnest(i.indclass::oid[]) WITH ORDINALITY u(oid, ord) \
+             JOIN pg_opclass o ON o.oid = u.oid JOIN pg_namespace ons ON ons.oid = o.opcnamespace ORDER BY u.ord)::text, \
+       array(SELECT coalesce(co.collname::text, '-') FROM unnest(i.indcollation::oid[]) WITH ORDINALITY u(oid, ord) \
+             LEFT JOIN pg_collation co ON co.oid = u.oid ORDER BY u.ord)::text, \
+       i.indoption::text, coalesce(pg_get_expr(i.indpred, i.indrelid, true), '') \
+     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam \
+     WHERE i.indexrelid = to_regclass($1)";
+
+/// The name of the probe table and index that recovery builds in a rolled-back transaction.
+const PROBE_TABLE: &str = "pg_temp.pgwarden_probe";
+const PROBE_INDEX: &str = "pgwarden_probe_index";
+
+/// The qualified, quoted name of the index `build` creates, in its table's schema.
+const QUALIFIED_NAME: &str = "SELECT (SELECT quote_ident(n.nspname) FROM pg_class c JOIN pg_namespace n \
+     ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)) || '.' || quote_ident($2)";
+
+/// Decides what to do with an index of the statement's name that already exists. A build of it
+/// still running (the backend of a killed client) is waited for, naming its pid, up to `wait`.
+pub fn existing(
+    client: &mut Client,
+    build: &IndexBuild,
+    statement: &str,
+    wait: Duration,
+) -> Result<Existing, postgres::Error> {
+    let name: Option<String> = client
+        .query_one(QUALIFIED_NAME, &[&build.table, &build.index_name])?
+        .get(0);
+    let Some(name) = name else {
+        return Ok(Existing::Invalid);
+    };
+    let started = Instant::now();
+    let (valid, partitioned, definition) = loop {
+        let Some(row) = client.query_opt(INDEX_STATE, &[&name])? else {
+            return Ok(Existing::Invalid);
+        };
+        let running: Option<i32> = row.get(2);
+        match running {
+            Some(pid) if started.elapsed() < wait => {
+                tracing::warn!(index = %name, pid, "a build of this index is still running (an interrupted run's); waiting for it");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            _ => {
+                break (
+                    row.get::<_, bool>(0),
+                    row.get::<_, bool>(1),
+                    row.get::<_, String>(3),
+                );
+            }
+        }
+    };
+    if !valid && !partitioned {
+        return Ok(Existing::Invalid);
+    }
+    let (same, wanted) = compare_with_probe(client, build, statement, &name)?;
+    Ok(if same {
+        Existing::Same
+    } else {
+        Existing::Differs {
+            existing: definition,
+            statement: wanted,
+        }
+    })
+}
+
+/// Builds the statement's index on an empty copy of the table's columns (a temporary table, in
+/// a transaction that is rolled back) and compares its key with the existing index's: PostgreSQL
+/// itself normalizes both definitions. Returns whether they match and the probe's definition.
+fn compare_with_probe(
+    client: &mut Client,
+    build: &IndexBuild,
+    statement: &str,
+    existing: &str,
+) -> Result<(bool, String), postgres::Error> {
+    let probe = probe_statement(build, statement);
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&format!(
+        "SET LOCAL statement_timeout = '60s'; CREATE TEMP TABLE {PROBE_TABLE} (LIKE {}); {probe}",
+        build.table
+    ))?;
+    let probe_name = format!("pg_temp.{PROBE_INDEX}");
+    let key =
+        |tx: &mut postgres::Transaction, name: &str| -> Result<Vec<String>, postgres::Error> {
+            let row = tx.query_one(KEY_OF, &[&name])?;
+            Ok(vec![
+                row.get(0),
+                row.get::<_, bool>(1).to_string(),
+                row.get::<_, i32>(2).to_string(),
+                row.get(3),
+                row.get(4),
+                row.get(5),
+                row.get(6),
+                row.get(7),
+            ])
+        };
+    let same = key(&mut tx, existing)? == key(&mut tx, &probe_name)?;
+    let shown: String = tx
+        .query_one("SELECT pg_get_indexdef(to_regclass($1))", &[&probe_name])?
+        .get(0);
+    tx.rollback()?;
+    let shown = shown
+        .replace(PROBE_TABLE, &build.table)
+        .replace(PROBE_INDEX, &crate::escape::ident(&build.index_name));
+    Ok((same, shown))
+}
+
+/// The statement rewritten to build the probe: the index name and the table replaced by the
+/// probe's, `CONCURRENTLY` removed (it cannot run in the probe's transaction), `ON ONLY` kept.
+pub fn probe_statement(build: &IndexBuild, statement: &str) -> String {
+    let s = &build.spans;
+    let mut cuts = vec![
+        (s.name, PROBE_INDEX.to_string()),
+        (s.table, PROBE_TABLE.to_string()),
+    ];
+    if let Some(c) = s.concurrently {
+        cuts.push((c, String::new()));
+    }
+    cuts.sort_by_key(|(range, _)| std::cmp::Reverse(range.0));
+    let mut out = statement.to_string();
+    for ((from, to), with) in cuts {
+        if from <= to && to <= out.len() && out.is_char_boundary(from) && out.is_char_boundary(to) {
+            out.replace_range(from..to, &with);
+        }
+    }
+    out
 }

@@ -4,7 +4,7 @@
 pub mod model;
 pub mod reader;
 
-pub use model::{Catalog, ForeignKey, Index, Table};
+pub use model::{AttachedIndex, Catalog, ForeignKey, Index, Partition, Table};
 
 use postgres::GenericClient;
 use serde::Serialize;

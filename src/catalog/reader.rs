@@ -1,7 +1,7 @@
 //! Fills the catalog model with one query per kind of object (never one per table), so it
 //! scales to tens of thousands of tables.
 
-use super::model::{Catalog, ForeignKey, Index, Table};
+use super::model::{AttachedIndex, Catalog, ForeignKey, Index, Partition, Table};
 use postgres::{GenericClient, Row};
 use std::collections::HashMap;
 
@@ -22,26 +22,66 @@ fn indexes_sql(definitions: bool) -> String {
     // Sizes come from pg_class.relpages (kept by VACUUM, ANALYZE and index builds): asking the
     // file system per relation costs a second per 40,000 indexes. Column names are joined in
     // memory (see `attributes_sql`); only expression columns are deparsed.
-    let definition = if definitions {
-        "pg_get_indexdef(i.indexrelid)"
+    //
+    // The definition's tail (from ` USING` on) is cut by the exact length of the head that
+    // `pg_get_indexdef` prints (`CREATE [UNIQUE] INDEX name ON [ONLY] schema.table`), computed
+    // with the same `quote_ident`, so no name, however hostile, can move the cut: DDL is then
+    // built from quoted names plus PostgreSQL's own deparsed tail.
+    let (definition, tail) = if definitions {
+        (
+            "pg_get_indexdef(i.indexrelid)",
+            "substr(pg_get_indexdef(i.indexrelid), length('CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END \
+               || 'INDEX ' || quote_ident(c.relname) || ' ON ' || CASE WHEN c.relkind = 'I' THEN 'ONLY ' ELSE '' END \
+               || quote_ident(tn.nspname) || '.' || quote_ident(t.relname)) + 1)",
+        )
     } else {
-        "''::text"
+        ("''::text", "''::text")
     };
+    // Operator classes and collations by schema-qualified name: an extension's OIDs (pg_trgm,
+    // citext, btree_gin) differ between databases, their names do not.
     format!(
         "SELECT n.nspname::text, c.relname::text, t.relname::text, {definition}, am.amname::text, \
            i.indrelid::int8, i.indkey::text, i.indnkeyatts::int4, \
            pg_get_expr(i.indpred, i.indrelid, true), i.indisunique, i.indisprimary, con.conname::text, \
            i.indisvalid, c.relpages::int8 * current_setting('block_size')::int8, coalesce(s.idx_scan, 0), \
-           i.indclass::text || ' ' || i.indoption::text, \
+           array(SELECT quote_ident(ons.nspname) || '.' || quote_ident(o.opcname) \
+                 FROM unnest(i.indclass::oid[]) WITH ORDINALITY u(oid, ord) JOIN pg_opclass o ON o.oid = u.oid \
+                 JOIN pg_namespace ons ON ons.oid = o.opcnamespace ORDER BY u.ord)::text || ' ' || \
+           array(SELECT coalesce(quote_ident(cns.nspname) || '.' || quote_ident(co.collname), '-') \
+                 FROM unnest(i.indcollation::oid[]) WITH ORDINALITY u(oid, ord) LEFT JOIN pg_collation co ON co.oid = u.oid \
+                 LEFT JOIN pg_namespace cns ON cns.oid = co.collnamespace ORDER BY u.ord)::text || ' ' || \
+           i.indoption::text, \
            CASE WHEN 0 = ANY (i.indkey) THEN \
-             array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnatts) k) END \
+             array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnatts) k) END, \
+           {tail}, t.relkind = 'p' \
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
-         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam \
+         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+         JOIN pg_am am ON am.oid = c.relam \
          LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x') \
          LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid \
-         WHERE {SCHEMAS} AND t.relname <> 'refinery_schema_history' ORDER BY 1, 2"
+         WHERE {SCHEMAS} AND t.relname <> 'refinery_schema_history' \
+           AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) ORDER BY 1, 2"
     )
 }
+
+/// Partitions of partitioned tables: (parent schema, parent, partition schema, partition,
+/// whether the partition is itself partitioned).
+fn partitions_sql() -> String {
+    format!(
+        "SELECT pn.nspname::text, p.relname::text, n.nspname::text, c.relname::text, c.relkind = 'p' \
+         FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid JOIN pg_class p ON p.oid = h.inhparent \
+         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+         WHERE p.relkind = 'p' AND {SCHEMAS} ORDER BY 1, 2, 3, 4"
+    )
+}
+
+/// Indexes of partitions that are attached to a partitioned index: (partition schema,
+/// partition, index name, parent index schema, parent index name).
+const ATTACHED_SQL: &str = "SELECT n.nspname::text, t.relname::text, c.relname::text, pn.nspname::text, p.relname::text \
+     FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid JOIN pg_class p ON p.oid = h.inhparent \
+     JOIN pg_index i ON i.indexrelid = c.oid JOIN pg_class t ON t.oid = i.indrelid \
+     JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+     WHERE p.relkind = 'I'";
 
 fn attributes_sql() -> String {
     format!(
@@ -118,6 +158,28 @@ pub fn read(
             referenced_table: r.get(4),
         })
         .collect();
+    let partitions = client
+        .query(partitions_sql().as_str(), &[])?
+        .iter()
+        .map(|r| Partition {
+            parent_schema: r.get(0),
+            parent: r.get(1),
+            schema: r.get(2),
+            name: r.get(3),
+            partitioned: r.get(4),
+        })
+        .collect();
+    let attached = client
+        .query(ATTACHED_SQL, &[])?
+        .iter()
+        .map(|r| AttachedIndex {
+            schema: r.get(0),
+            table: r.get(1),
+            name: r.get(2),
+            parent_schema: r.get(3),
+            parent: r.get(4),
+        })
+        .collect();
     let stats_age_seconds: f64 = client.query_one(STATS_AGE, &[])?.get(0);
     let mut indexes: Vec<Index> = indexes;
     let expected: HashMap<(String, String), i64> = client
@@ -132,6 +194,8 @@ pub fn read(
         tables,
         indexes,
         foreign_keys,
+        partitions,
+        attached,
         stats_age_seconds,
     })
 }
@@ -156,16 +220,15 @@ fn index_from_row(r: &Row, names: &HashMap<(i64, i32), String>) -> Index {
     let (method, unique, predicate): (String, bool, Option<String>) =
         (r.get(4), r.get(9), r.get(8));
     let opclasses: String = r.get(15);
-    let key = format!(
-        "{method}|{unique}|{nkey}|{}|{opclasses}|{}",
-        all.join(","),
-        predicate.as_deref().unwrap_or("")
-    );
+    // Serialized as JSON so that no name can make two different keys look equal.
+    let key = serde_json::json!([method, unique, nkey, all, opclasses, predicate]).to_string();
     Index {
         schema: r.get(0),
         name: r.get(1),
         table: r.get(2),
         definition: r.get(3),
+        tail: r.get(17),
+        partitioned: r.get(18),
         method,
         columns: all.into_iter().take(nkey.max(0) as usize).collect(),
         predicate,

@@ -9,7 +9,10 @@ pub fn ask_change(change: &str, interactive: bool) -> Answer {
     if !interactive {
         return Answer::No;
     }
-    eprint!("{change}\napply? [y]es / [n]o / [a]ll / [q]uit: ");
+    eprint!(
+        "{}\napply? [y]es / [n]o / [a]ll / [q]uit: ",
+        crate::escape::terminal(change)
+    );
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     if std::io::stdin().lock().read_line(&mut line).is_err() {

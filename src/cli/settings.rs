@@ -46,6 +46,7 @@ impl ExecArgs {
             retries: self.retries,
             retry_delay: self.retry_delay,
             progress_bar,
+            build_wait: self.lock_wait,
         }
     }
 }

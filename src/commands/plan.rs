@@ -235,7 +235,12 @@ pub fn changes_sql(changes: &[Change]) -> String {
         "-- pgwarden:no-transaction\n-- Written by pgwarden: every statement runs on its own (none can run in a transaction).\n",
     );
     for c in changes {
-        out.push_str(&format!("\n-- {} {}: {}\n", c.rule, c.object, c.reason));
+        out.push_str(&format!(
+            "\n-- {} {}: {}\n",
+            c.rule,
+            crate::escape::comment(&c.object),
+            crate::escape::comment(&c.reason)
+        ));
         for s in &c.statements {
             out.push_str(s);
             out.push_str(";\n");

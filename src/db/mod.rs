@@ -7,16 +7,9 @@ mod tls;
 
 pub use target::{ConnectError, ConnectionTarget};
 
-/// Quotes an identifier for dynamic SQL: always double-quoted, inner quotes doubled.
-/// Every identifier that enters dynamic SQL goes through here.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// Quotes a literal for SQL that is shown to a person (dry runs). Execution binds values instead.
-pub fn quote_literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
+/// Identifier and literal quoting live in [`crate::escape`]; these names are kept for the
+/// modules that talk to the database.
+pub use crate::escape::{ident as quote_ident, literal as quote_literal};
 
 /// The SQLSTATE of a PostgreSQL error, if the error came from the server.
 pub fn sqlstate(err: &postgres::Error) -> Option<&str> {
@@ -46,18 +39,5 @@ pub fn describe(err: &postgres::Error) -> String {
             }
             msg
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_survives_hostile_identifiers() {
-        assert_eq!(quote_ident("users"), "\"users\"");
-        assert_eq!(quote_ident("Mixed Case"), "\"Mixed Case\"");
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(quote_literal("it's"), "'it''s'");
     }
 }

@@ -1,8 +1,8 @@
 //! The change builders: one per rule, each adding its finding and the change that fixes it.
 
-use super::{Change, IndexLookup, Plan, SUE, concurrent, qualified};
+use super::{Change, IndexLookup, Plan, SUE, drop_index, qualified};
 use crate::catalog::{Catalog, Index};
-use crate::db::quote_ident;
+use crate::escape::ident as quote_ident;
 use crate::finding::{self as rules, Finding, Severity};
 use std::collections::HashSet;
 
@@ -15,15 +15,12 @@ pub(super) fn missing(plan: &mut Plan, want: &Index, estimate_seconds: f64) {
         help: "build it concurrently (plan/apply), or find out why the migration that creates it did not".into(),
     });
     if want.constraint.is_none() {
+        let statements = plan.build(want, &want.name, (&want.schema, &want.table));
         plan.changes.push(Change {
             rule: rules::MISSING_INDEX,
             sign: '+',
             object: want.qualified(),
-            statements: vec![concurrent(&want.definition, None).replacen(
-                "CONCURRENTLY ",
-                "CONCURRENTLY IF NOT EXISTS ",
-                1,
-            )],
+            statements,
             reason: "in the migrations, missing in the database".into(),
             lock: SUE,
             estimate_seconds,
@@ -41,20 +38,27 @@ pub(super) fn differs(plan: &mut Plan, have: &Index, want: &Index, estimate_seco
         help: "rebuild it from the migrations' definition (built under a temporary name, then swapped)".into(),
     });
     if have.constraint.is_none() {
-        let temp = format!("{}_pgw_new", have.name);
+        // Re-runnable end to end: a rerun after a failed drop finds the new index built, drops
+        // the old one and renames; a rerun after the rename builds the new one again.
+        let temp = plan.free_name(&have.schema, &format!("{}_pgw_new", have.name));
+        let mut statements = plan.build(want, &temp, (&have.schema, &have.table));
+        let (drop, lock) = drop_index(have);
+        statements.push(drop);
+        statements.push(format!(
+            "ALTER INDEX IF EXISTS {} RENAME TO {}",
+            qualified(&have.schema, &temp),
+            quote_ident(&have.name)
+        ));
         plan.changes.push(Change {
             rule: rules::INDEX_DEFINITION_DIFFERS,
             sign: '~',
             object: have.qualified(),
-            statements: vec![
-                concurrent(&want.definition, Some(&temp)),
-                format!("DROP INDEX CONCURRENTLY {}", qualified(&have.schema, &have.name)),
-                format!("ALTER INDEX {} RENAME TO {}", qualified(&have.schema, &temp), quote_ident(&have.name)),
-            ],
-            reason: "definition differs from the migrations; the new one is valid before the old one goes".into(),
-            lock: SUE,
+            statements,
+            reason: "definition differs from the migrations; the new one is valid before the old one is dropped".into(),
+            lock,
             estimate_seconds,
-            is_drop: false,
+            // The old index is dropped: like any drop, it needs --allow-drop or a yes.
+            is_drop: true,
         });
     }
 }
@@ -93,8 +97,10 @@ pub(super) fn bloated(plan: &mut Plan, have: &Index, expected: i64, estimate_sec
     });
 }
 
-/// Rebuild an INVALID index the migrations want; drop a leftover they do not know.
-pub(super) fn invalid(plan: &mut Plan, have: &Index, wanted: bool, estimate_seconds: f64) {
+/// Rebuild an INVALID index the migrations want (a partitioned one is completed: its missing
+/// partitions' indexes built and attached); drop a leftover they do not know.
+pub(super) fn invalid(plan: &mut Plan, have: &Index, want: Option<&Index>, estimate_seconds: f64) {
+    let wanted = want.is_some();
     plan.findings.push(Finding {
         rule: rules::INVALID_INDEX,
         severity: Severity::Error,
@@ -110,18 +116,28 @@ pub(super) fn invalid(plan: &mut Plan, have: &Index, wanted: bool, estimate_seco
         },
     });
     let name = qualified(&have.schema, &have.name);
-    let (sign, statement, reason) = if wanted {
-        (
+    let (sign, statements, reason, lock) = match want {
+        Some(want) if have.partitioned => (
             '~',
-            format!("REINDEX INDEX CONCURRENTLY {name}"),
+            plan.build(want, &have.name, (&have.schema, &have.table)),
+            "a partitioned index waiting for its partitions' indexes: build and attach them",
+            SUE,
+        ),
+        Some(_) => (
+            '~',
+            vec![format!("REINDEX INDEX CONCURRENTLY {name}")],
             "INVALID after a failed concurrent build",
-        )
-    } else {
-        (
-            '-',
-            format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"),
-            "INVALID leftover of a failed build, in no migration",
-        )
+            SUE,
+        ),
+        None => {
+            let (drop, lock) = drop_index(have);
+            (
+                '-',
+                vec![drop],
+                "INVALID leftover of a failed build, in no migration",
+                lock,
+            )
+        }
     };
     if !wanted {
         plan.dropped.insert(have.qualified());
@@ -130,9 +146,9 @@ pub(super) fn invalid(plan: &mut Plan, have: &Index, wanted: bool, estimate_seco
         rule: rules::INVALID_INDEX,
         sign,
         object: have.qualified(),
-        statements: vec![statement],
+        statements,
         reason: reason.into(),
-        lock: SUE,
+        lock,
         estimate_seconds: if wanted { estimate_seconds } else { 0.0 },
         is_drop: !wanted,
     });
@@ -177,31 +193,54 @@ pub(super) fn fk_findings(
         if covered || !written {
             continue;
         }
-        let mut name = format!("idx_{}_{}", fk.table, fk.columns.join("_"));
-        name.retain(|c| c != '"');
-        name.truncate(63);
-        let cols = fk.columns.clone();
+        let mut base = format!("idx_{}_{}", fk.table, fk.columns.join("_"));
+        base.retain(|c| c != '"');
+        let name = plan.free_name(&fk.schema, &base);
+        let partitioned = live
+            .indexes
+            .iter()
+            .any(|i| i.schema == fk.schema && i.table == fk.table && i.partitioned)
+            || live
+                .partitions
+                .iter()
+                .any(|p| p.parent_schema == fk.schema && p.parent == fk.table);
+        // The columns are already quoted (by PostgreSQL's quote_ident in the reader).
+        let want = Index {
+            schema: fk.schema.clone(),
+            name: name.clone(),
+            table: fk.table.clone(),
+            definition: String::new(),
+            tail: format!(" USING btree ({})", fk.columns.join(", ")),
+            partitioned,
+            method: "btree".into(),
+            columns: fk.columns.clone(),
+            predicate: None,
+            unique: false,
+            primary: false,
+            constraint: None,
+            valid: true,
+            size_bytes: 0,
+            scans: 0,
+            key: String::new(),
+            expected_bytes: None,
+        };
         plan.findings.push(Finding {
             rule: rules::FK_WITHOUT_INDEX,
             severity: Severity::Warning,
             object: format!("{}.{}", fk.schema, fk.name),
             message: format!(
                 "foreign key {} on {}.{} ({}) has no index: every delete or key update in {} scans {}",
-                fk.name, fk.schema, fk.table, fk.columns.join(", "), fk.referenced_table, fk.table
+                quote_ident(&fk.name), quote_ident(&fk.schema), quote_ident(&fk.table), fk.columns.join(", "), fk.referenced_table, quote_ident(&fk.table)
             ),
             help: format!("index {}.{} ({})", fk.schema, fk.table, fk.columns.join(", ")),
         });
+        let statements = plan.build(&want, &name, (&fk.schema, &fk.table));
         plan.changes.push(Change {
             rule: rules::FK_WITHOUT_INDEX,
             sign: '+',
             object: format!("{}.{}", fk.schema, name),
-            statements: vec![format!(
-                "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({})",
-                quote_ident(&name),
-                qualified(&fk.schema, &fk.table),
-                cols.join(", ")
-            )],
-            reason: format!("supports foreign key {}", fk.name),
+            statements,
+            reason: format!("supports foreign key {}", quote_ident(&fk.name)),
             lock: SUE,
             estimate_seconds: estimate(&fk.schema, &fk.table),
             is_drop: false,

@@ -6,7 +6,7 @@
 //! are marked so that `apply` runs them only when allowed.
 
 use crate::catalog::{Catalog, Index};
-use crate::db::quote_ident;
+use crate::escape::ident as quote_ident;
 use crate::finding::{self as rules, Finding, Severity};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -57,26 +57,38 @@ pub struct Change {
 
 pub(crate) const SUE: &str = "SHARE UPDATE EXCLUSIVE (reads and writes continue)";
 
-pub(crate) fn qualified(schema: &str, name: &str) -> String {
-    format!("{}.{}", quote_ident(schema), quote_ident(name))
+/// Lock of `DROP INDEX` on a partitioned index (PostgreSQL cannot drop those concurrently).
+pub(crate) const ACCESS_EXCLUSIVE: &str =
+    "ACCESS EXCLUSIVE (brief: a partitioned index cannot be dropped concurrently)";
+
+pub(crate) use crate::escape::qualified;
+
+/// PostgreSQL's limit on a name's length, in bytes.
+pub(crate) const NAME_MAX_BYTES: usize = 63;
+
+/// `CREATE [UNIQUE] INDEX [CONCURRENTLY] IF NOT EXISTS name ON [ONLY] schema.table<tail>`: the
+/// names quoted here, the rest (` USING method (...) ...`) as PostgreSQL deparsed it.
+/// Always re-runnable: `IF NOT EXISTS`, and the runner drops an INVALID leftover first.
+pub(crate) fn create_index(want: &Index, name: &str, on: (&str, &str), only: bool) -> String {
+    format!(
+        "CREATE {}INDEX {}IF NOT EXISTS {} ON {}{}{}",
+        if want.unique { "UNIQUE " } else { "" },
+        if only { "" } else { "CONCURRENTLY " },
+        quote_ident(name),
+        if only { "ONLY " } else { "" },
+        qualified(on.0, on.1),
+        want.tail
+    )
 }
 
-/// `CREATE [UNIQUE] INDEX name ON ...` -> the same with CONCURRENTLY and, optionally, another name.
-pub(crate) fn concurrent(definition: &str, rename_to: Option<&str>) -> String {
-    let (unique, rest) = match definition.strip_prefix("CREATE UNIQUE INDEX ") {
-        Some(rest) => ("UNIQUE ", rest),
-        None => (
-            "",
-            definition
-                .strip_prefix("CREATE INDEX ")
-                .unwrap_or(definition),
-        ),
-    };
-    let rest = match (rename_to, rest.split_once(" ON ")) {
-        (Some(name), Some((_, on))) => format!("{} ON {on}", quote_ident(name)),
-        _ => rest.to_string(),
-    };
-    format!("CREATE {unique}INDEX CONCURRENTLY {rest}")
+/// `DROP INDEX [CONCURRENTLY] IF EXISTS`: concurrently unless the index is partitioned.
+pub(crate) fn drop_index(ix: &Index) -> (String, &'static str) {
+    let name = qualified(&ix.schema, &ix.name);
+    if ix.partitioned {
+        (format!("DROP INDEX IF EXISTS {name}"), ACCESS_EXCLUSIVE)
+    } else {
+        (format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"), SUE)
+    }
 }
 
 /// Lookups built once, so a comparison is linear in the number of indexes.
@@ -112,14 +124,88 @@ impl<'a> IndexLookup<'a> {
     }
 }
 
-/// Accumulates findings and changes; remembers what is dropped.
-pub(crate) struct Plan {
+/// Accumulates findings and changes; remembers what is dropped and which names are taken.
+pub(crate) struct Plan<'a> {
     findings: Vec<Finding>,
     changes: Vec<Change>,
     dropped: HashSet<String>,
+    live: &'a Catalog,
+    /// `(schema, name)` of every live index and of every name this plan creates.
+    taken: HashSet<(String, String)>,
 }
 
-impl Plan {
+impl Plan<'_> {
+    /// A free index name in `schema`: `base` (cut to 63 bytes on a character boundary), else
+    /// with `_1`, `_2`, ... before the cut; the name is then taken.
+    fn free_name(&mut self, schema: &str, base: &str) -> String {
+        let mut n = 0u32;
+        loop {
+            let suffix = if n == 0 {
+                String::new()
+            } else {
+                format!("_{n}")
+            };
+            let stem = crate::escape::truncate_name(base, NAME_MAX_BYTES - suffix.len());
+            let name = format!("{stem}{suffix}");
+            if self.taken.insert((schema.to_string(), name.clone())) {
+                return name;
+            }
+            n += 1;
+        }
+    }
+
+    /// The statements that build `want` as `name` on `schema.table`: one concurrent build, or,
+    /// on a partitioned table, the parent index `ON ONLY` the table, a concurrent build on each
+    /// partition (recursively) and `ATTACH PARTITION` (PostgreSQL cannot build a partitioned
+    /// index concurrently). Every statement is re-runnable.
+    fn build(&mut self, want: &Index, name: &str, on: (&str, &str)) -> Vec<String> {
+        if !want.partitioned {
+            return vec![create_index(want, name, on, false)];
+        }
+        let mut out = vec![create_index(want, name, on, true)];
+        let live = self.live;
+        for part in live
+            .partitions
+            .iter()
+            .filter(|p| p.parent_schema == on.0 && p.parent == on.1)
+        {
+            let has_attached = live.attached.iter().any(|a| {
+                a.parent_schema == on.0
+                    && a.parent == name
+                    && a.schema == part.schema
+                    && a.table == part.name
+            });
+            if has_attached {
+                continue;
+            }
+            let child = self.free_name(&part.schema, &format!("{}_{}", part.name, name));
+            if part.partitioned {
+                let sub = Index {
+                    partitioned: true,
+                    ..want.clone()
+                };
+                out.extend(self.build(&sub, &child, (&part.schema, &part.name)));
+            } else {
+                let leaf = Index {
+                    partitioned: false,
+                    ..want.clone()
+                };
+                out.push(create_index(
+                    &leaf,
+                    &child,
+                    (&part.schema, &part.name),
+                    false,
+                ));
+            }
+            out.push(format!(
+                "ALTER INDEX {} ATTACH PARTITION {}",
+                qualified(on.0, name),
+                qualified(&part.schema, &child)
+            ));
+        }
+        out
+    }
+
     fn drop(
         &mut self,
         have: &Index,
@@ -137,20 +223,43 @@ impl Plan {
                 .into(),
         });
         if have.constraint.is_none() && self.dropped.insert(have.qualified()) {
+            let (statement, lock) = drop_index(have);
             self.changes.push(Change {
                 rule,
                 sign: '-',
                 object: have.qualified(),
-                statements: vec![format!(
-                    "DROP INDEX CONCURRENTLY IF EXISTS {}",
-                    qualified(&have.schema, &have.name)
-                )],
+                statements: vec![statement],
                 reason,
-                lock: SUE,
+                lock,
                 estimate_seconds: 0.0,
                 is_drop: true,
             });
         }
+    }
+
+    /// A drop, unless the migrations define the index: then the migrations would build it
+    /// again, so the finding is a note saying which migration to write (plan converges).
+    fn drop_unless_defined(
+        &mut self,
+        have: &Index,
+        defined: bool,
+        rule: &'static str,
+        (severity, message, reason): (Severity, String, String),
+    ) {
+        if !defined {
+            return self.drop(have, rule, severity, message, reason);
+        }
+        self.findings.push(Finding {
+            rule,
+            severity: Severity::Note,
+            object: have.qualified(),
+            message: format!("{message}; the migrations create it, so plan does not drop it"),
+            help: format!(
+                "to drop it, add a migration (`pgwarden migrate new drop_index`) holding `{};`",
+                drop_index(have).0
+            ),
+        });
+        self.dropped.insert(have.qualified());
     }
 
     fn is_dropped(&self, ix: &Index) -> bool {
@@ -177,6 +286,17 @@ pub fn compare(
         findings: Vec::new(),
         changes: Vec::new(),
         dropped: HashSet::new(),
+        live,
+        taken: live
+            .indexes
+            .iter()
+            .map(|i| (i.schema.clone(), i.name.clone()))
+            .chain(
+                live.attached
+                    .iter()
+                    .map(|a| (a.schema.clone(), a.name.clone())),
+            )
+            .collect(),
     };
     for want in &desired.indexes {
         match live_ix.get(want) {
@@ -191,7 +311,7 @@ pub fn compare(
         invalid(
             &mut plan,
             have,
-            want_ix.get(have).is_some(),
+            want_ix.get(have),
             estimate(&have.schema, &have.table),
         );
     }
@@ -217,6 +337,7 @@ pub fn compare(
         if plan.is_dropped(have) {
             continue;
         }
+        let defined = want_ix.get(have).is_some();
         let siblings = live_ix.on_table(&have.schema, &have.table);
         let shape = have.shape();
         if let Some(twin) = siblings
@@ -228,26 +349,18 @@ pub fn compare(
                 have.qualified(),
                 twin.qualified()
             );
-            plan.drop(
-                have,
-                rules::DUPLICATE_INDEX,
-                Severity::Warning,
-                message,
-                format!("duplicate of {}", twin.qualified()),
-            );
+            let reason = format!("duplicate of {}", twin.qualified());
+            let finding = (Severity::Warning, message, reason);
+            plan.drop_unless_defined(have, defined, rules::DUPLICATE_INDEX, finding);
         } else if let Some(wider) = redundant_with(have, siblings) {
             let message = format!(
                 "index {} is a leading prefix of {}",
                 have.qualified(),
                 wider.qualified()
             );
-            plan.drop(
-                have,
-                rules::REDUNDANT_INDEX,
-                Severity::Warning,
-                message,
-                format!("{} serves the same queries", wider.qualified()),
-            );
+            let reason = format!("{} serves the same queries", wider.qualified());
+            let finding = (Severity::Warning, message, reason);
+            plan.drop_unless_defined(have, defined, rules::REDUNDANT_INDEX, finding);
         } else if have.scans == 0
             && !have.unique
             && have.constraint.is_none()
@@ -258,13 +371,9 @@ pub fn compare(
                 have.qualified(),
                 live.stats_age_seconds / 86_400.0
             );
-            plan.drop(
-                have,
-                rules::UNUSED_INDEX,
-                Severity::Note,
-                message,
-                "never scanned since the statistics reset".into(),
-            );
+            let reason = "never scanned since the statistics reset".to_string();
+            let finding = (Severity::Note, message, reason);
+            plan.drop_unless_defined(have, defined, rules::UNUSED_INDEX, finding);
         }
     }
     for have in live.indexes.iter().filter(|h| h.valid) {

@@ -12,6 +12,8 @@ fn ix(name: &str, table: &str, cols: &[&str]) -> Index {
             "CREATE INDEX {name} ON public.{table} USING btree ({})",
             cols.join(", ")
         ),
+        tail: format!(" USING btree ({})", cols.join(", ")),
+        partitioned: false,
         method: "btree".into(),
         columns: cols.iter().map(|c| c.to_string()).collect(),
         predicate: None,
@@ -40,6 +42,8 @@ fn catalog(indexes: Vec<Index>) -> Catalog {
         tables: vec![table("t", 0)],
         indexes,
         foreign_keys: vec![],
+        partitions: vec![],
+        attached: vec![],
         stats_age_seconds: 3600.0,
     }
 }
@@ -70,7 +74,7 @@ fn missing_and_unexpected() {
     let (_, changes) = compare(&desired, &live, &DiffSettings::default());
     assert_eq!(
         changes[0].statements[0],
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON public.t USING btree (a)"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"t_a\" ON \"public\".\"t\" USING btree (a)"
     );
     assert_eq!(changes[0].estimate_seconds, 2.0);
     assert!(
@@ -88,11 +92,121 @@ fn a_changed_definition_is_built_under_a_temporary_name_then_swapped() {
     assert_eq!(
         changes[0].statements,
         vec![
-            "CREATE INDEX CONCURRENTLY \"t_a_pgw_new\" ON public.t USING btree (a, b)".to_string(),
-            "DROP INDEX CONCURRENTLY \"public\".\"t_a\"".to_string(),
-            "ALTER INDEX \"public\".\"t_a_pgw_new\" RENAME TO \"t_a\"".to_string(),
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"t_a_pgw_new\" ON \"public\".\"t\" USING btree (a, b)".to_string(),
+            "DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"t_a\"".to_string(),
+            "ALTER INDEX IF EXISTS \"public\".\"t_a_pgw_new\" RENAME TO \"t_a\"".to_string(),
         ]
     );
+    assert!(
+        changes[0].is_drop,
+        "a swap drops the old index: it needs --allow-drop"
+    );
+}
+
+#[test]
+fn indexes_the_migrations_define_are_notes_not_drops() {
+    let mut unused = ix("t_unused", "t", &["u"]);
+    unused.scans = 0;
+    let wider = ix("t_a_b", "t", &["a", "b"]);
+    let prefix = ix("t_a", "t", &["a"]);
+    let both = catalog(vec![unused, wider, prefix]);
+    let mut settings = DiffSettings::default();
+    settings.unused_after_seconds = 60.0;
+    let (findings, changes) = compare(&both, &both, &settings);
+    assert!(changes.is_empty(), "{changes:?}");
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert!(
+        findings.iter().all(|f| f.severity == Severity::Note
+            && f.help.contains("DROP INDEX CONCURRENTLY IF EXISTS"))
+    );
+}
+
+#[test]
+fn operator_classes_and_collations_compare_by_name_not_oid() {
+    // Keys come from the reader with names; two catalogs with the same names are equal.
+    let mut want = ix("t_trgm", "t", &["body"]);
+    want.key = r#"["gin",false,1,["body"],"{public.gin_trgm_ops} {-} 0",null]"#.into();
+    let have = want.clone();
+    let (findings, _) = compare(
+        &catalog(vec![want.clone()]),
+        &catalog(vec![have]),
+        &DiffSettings::default(),
+    );
+    assert!(findings.is_empty());
+    let mut other = want.clone();
+    other.key = other.key.replace("gin_trgm_ops", "gin_bigm_ops");
+    let (findings, _) = compare(
+        &catalog(vec![want]),
+        &catalog(vec![other]),
+        &DiffSettings::default(),
+    );
+    assert_eq!(findings[0].rule, rules::INDEX_DEFINITION_DIFFERS);
+}
+
+#[test]
+fn partitioned_tables_are_built_on_only_the_parent_then_per_partition() {
+    let mut want = ix("p_k", "p", &["k"]);
+    want.partitioned = true;
+    let mut live = catalog(vec![]);
+    live.partitions = ["p_1", "p_2"]
+        .iter()
+        .map(|n| crate::catalog::Partition {
+            parent_schema: "public".into(),
+            parent: "p".into(),
+            schema: "public".into(),
+            name: n.to_string(),
+            partitioned: false,
+        })
+        .collect();
+    let (_, changes) = compare(&catalog(vec![want]), &live, &DiffSettings::default());
+    let s = &changes[0].statements;
+    assert_eq!(
+        s[0],
+        "CREATE INDEX IF NOT EXISTS \"p_k\" ON ONLY \"public\".\"p\" USING btree (k)"
+    );
+    assert_eq!(
+        s[1],
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"p_1_p_k\" ON \"public\".\"p_1\" USING btree (k)"
+    );
+    assert_eq!(
+        s[2],
+        "ALTER INDEX \"public\".\"p_k\" ATTACH PARTITION \"public\".\"p_1_p_k\""
+    );
+    assert_eq!(s.len(), 5);
+    assert!(
+        !s.iter()
+            .any(|x| x.contains("CONCURRENTLY") && x.contains("\"p\" "))
+    );
+}
+
+#[test]
+fn generated_names_are_cut_on_a_character_boundary_and_never_collide() {
+    let table = "€".repeat(30);
+    let mut live = catalog(vec![]);
+    live.tables = vec![Table {
+        schema: "public".into(),
+        name: table.clone(),
+        size_bytes: 1,
+        writes: 5,
+    }];
+    live.foreign_keys = vec![ForeignKey {
+        schema: "public".into(),
+        table: table.clone(),
+        name: "fk".into(),
+        columns: vec!["a".into()],
+        referenced_table: "r".into(),
+    }];
+    let taken = crate::escape::truncate_name(&format!("idx_{table}_a"), 63).to_string();
+    let mut existing = ix(&taken, &table, &["zz"]);
+    existing.scans = 5;
+    live.indexes.push(existing);
+    let (_, changes) = compare(&live.clone(), &live, &DiffSettings::default());
+    let build = changes
+        .iter()
+        .find(|c| c.rule == rules::FK_WITHOUT_INDEX)
+        .unwrap();
+    assert!(build.object.len() <= "public.".len() + 63);
+    assert!(!build.object.ends_with(&taken), "{}", build.object);
 }
 
 #[test]
@@ -152,7 +266,7 @@ fn a_foreign_key_without_an_index_on_a_written_table() {
     assert_eq!(findings[0].rule, rules::FK_WITHOUT_INDEX);
     assert_eq!(
         changes[0].statements[0],
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"idx_tasks_project_id\" ON \"public\".\"tasks\" (project_id)"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"idx_tasks_project_id\" ON \"public\".\"tasks\" USING btree (project_id)"
     );
     live.tables[0].writes = 0;
     assert!(

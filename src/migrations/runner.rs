@@ -262,6 +262,7 @@ fn record_sql(p: &PlannedMigration, applied_on: &str) -> String {
         .statements
         .iter()
         .filter_map(|s| s.index_build.clone())
+        .filter(|b| b.concurrently)
         .collect();
     history::record_sql(
         p.file.version,
@@ -289,7 +290,8 @@ fn run_entry(
 
 fn invalid_to_recover(client: &mut Client, p: &PlannedMigration) -> anyhow::Result<Vec<String>> {
     let mut found = Vec::new();
-    for build in p.statements.iter().filter_map(|s| s.index_build.as_ref()) {
+    let builds = p.statements.iter().filter_map(|s| s.index_build.as_ref());
+    for build in builds.filter(|b| b.concurrently) {
         if let Some(name) = crate::apply::find_invalid(client, build)
             .map_err(|e| anyhow::anyhow!("cannot look for invalid indexes: {}", db::describe(&e)))?
         {

@@ -89,7 +89,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             got,
-            "SELECT * FROM t WHERE a = 'it''s' AND b > '42' AND c @> '{\"rust\",\"c\\\"q\"}' AND d = '$1' -- $2\n"
+            "SELECT * FROM t WHERE a = 'it''s' AND b > '42' AND c @> E'{\"rust\",\"c\\\\\"q\"}' AND d = '$1' -- $2\n"
         );
     }
 

@@ -135,7 +135,8 @@ pub(super) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut b = Builder::default();
     b.push_record(header.iter().map(|h| h.to_string()));
     for r in rows {
-        b.push_record(r);
+        // A cell is one value: a newline or tab in a name is shown, not obeyed.
+        b.push_record(r.iter().map(|cell| crate::escape::inline(cell)));
     }
     let mut t = b.build();
     t.with(Style::sharp());

@@ -3,6 +3,7 @@
 use super::human::{apply, table};
 use crate::commands::advise::AdviseReport;
 use crate::commands::plan::{ApplyChangesReport, PlanReport};
+use crate::escape::{COLOUR_END, COLOUR_START, inline};
 use std::fmt::Write;
 
 pub(super) fn advise(r: &AdviseReport) -> String {
@@ -126,20 +127,21 @@ pub(super) fn plan(r: &PlanReport, colour: bool) -> String {
 fn diff_lines(changes: &[crate::diff::Change], colour: bool) -> String {
     let mut out = String::new();
     for c in changes {
+        // Colour markers, turned into ANSI sequences after the output is cleaned.
         let (on, off) = match (colour, c.sign) {
-            (false, _) => ("", ""),
-            (true, '+') => ("\x1b[32m", "\x1b[0m"),
-            (true, '-') => ("\x1b[31m", "\x1b[0m"),
-            (true, _) => ("\x1b[33m", "\x1b[0m"),
+            (false, _) => (String::new(), String::new()),
+            (true, '+') => (COLOUR_START[0].to_string(), COLOUR_END.to_string()),
+            (true, '-') => (COLOUR_START[1].to_string(), COLOUR_END.to_string()),
+            (true, _) => (COLOUR_START[2].to_string(), COLOUR_END.to_string()),
         };
         for s in &c.statements {
-            let _ = writeln!(out, "{on}{} {s};{off}", c.sign);
+            let _ = writeln!(out, "{on}{} {};{off}", c.sign, inline(s));
         }
         let _ = writeln!(
             out,
             "    -- {}: {}; lock {}; about {:.0} s",
             c.rule,
-            c.reason,
+            inline(&c.reason),
             c.lock,
             c.estimate_seconds.ceil()
         );

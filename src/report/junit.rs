@@ -5,14 +5,7 @@ use crate::commands::check::CheckReport;
 use crate::explain::Verdict;
 use std::fmt::Write;
 
-/// Escapes text for XML attributes and content (also used by lint's JUnit output).
-pub(super) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
+pub(super) use crate::escape::xml as escape;
 
 /// The report as a JUnit `<testsuites>` document.
 pub fn junit(r: &CheckReport) -> String {

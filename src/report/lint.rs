@@ -86,12 +86,7 @@ pub fn human(r: &LintReport) -> String {
 
 /// `::error file=...,line=...,col=...,title=rule::message` lines.
 pub fn github(r: &LintReport) -> String {
-    let escape = |s: &str| {
-        s.replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
-    };
-    let prop = |s: &str| escape(s).replace(':', "%3A").replace(',', "%2C");
+    use crate::escape::{github_message as escape, github_property as prop};
     r.findings
         .iter()
         .map(|f| {

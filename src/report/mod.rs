@@ -128,7 +128,7 @@ impl Report {
                 Format::Json => LintFormat::Json,
             });
             match chosen {
-                LintFormat::Human => return lint::human(r),
+                LintFormat::Human => return crate::escape::terminal(&lint::human(r)),
                 LintFormat::Github => return lint::github(r),
                 LintFormat::Sarif => return lint::sarif(r),
                 LintFormat::Junit => return lint::junit(r),
@@ -145,7 +145,12 @@ impl Report {
                     .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
                     + "\n"
             }
-            Format::Human => human::render(self, colour),
+            // Data may hold any character: the text is cleaned of control characters, then
+            // the renderer's colour markers become colour (or nothing).
+            Format::Human => crate::escape::colourize(
+                &crate::escape::terminal(&human::render(self, colour)),
+                colour,
+            ),
         }
     }
 }

@@ -31,6 +31,20 @@ pub struct IndexBuild {
     pub table: String,
     /// Whether the statement says `IF NOT EXISTS`.
     pub if_not_exists: bool,
+    /// `CREATE INDEX CONCURRENTLY` (else a plain `CREATE INDEX`, e.g. `ON ONLY` a partitioned
+    /// table, which builds nothing and is completed by attaching the partitions' indexes).
+    pub concurrently: bool,
+    /// Byte ranges in the statement's text of the index name, the table name and the
+    /// `CONCURRENTLY` keyword: what recovery rewrites to build a probe of the same definition.
+    pub spans: BuildSpans,
+}
+
+/// Byte ranges (start, end) in a statement's text; token indexes until `split` converts them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BuildSpans {
+    pub name: (usize, usize),
+    pub table: (usize, usize),
+    pub concurrently: Option<(usize, usize)>,
 }
 
 /// Classifies a statement from its non-whitespace tokens.
@@ -49,11 +63,18 @@ pub fn classify(tokens: &[&TokenWithSpan]) -> (TxRequirement, Option<IndexBuild>
             let i = if w(1) == "UNIQUE" { 2 } else { 1 };
             match (w(i), w(i + 1)) {
                 ("INDEX", "CONCURRENTLY") => {
-                    let build = index_build(tokens, i + 2);
+                    let build = index_build(tokens, i + 2).map(|mut b| {
+                        b.concurrently = true;
+                        b.spans.concurrently = Some((i + 1, i + 2));
+                        b
+                    });
                     return (
                         TxRequirement::NoTransaction("CREATE INDEX CONCURRENTLY"),
                         build,
                     );
+                }
+                ("INDEX", _) => {
+                    return (TxRequirement::Transactional, index_build(tokens, i + 1));
                 }
                 ("DATABASE", _) => TxRequirement::NoTransaction("CREATE DATABASE"),
                 ("TABLESPACE", _) => TxRequirement::NoTransaction("CREATE TABLESPACE"),
@@ -118,6 +139,7 @@ fn index_build(tokens: &[&TokenWithSpan], mut i: usize) -> Option<IndexBuild> {
         return None;
     };
     let index_name = stored_name(name);
+    let name_at = i;
     i += 1;
     if kw(i) != "ON" {
         return None;
@@ -127,6 +149,7 @@ fn index_build(tokens: &[&TokenWithSpan], mut i: usize) -> Option<IndexBuild> {
         i += 1;
     }
     let mut table = String::new();
+    let table_from = i;
     loop {
         let Token::Word(part) = &tokens.get(i)?.token else {
             return None;
@@ -143,6 +166,12 @@ fn index_build(tokens: &[&TokenWithSpan], mut i: usize) -> Option<IndexBuild> {
         index_name,
         table,
         if_not_exists,
+        concurrently: false,
+        spans: BuildSpans {
+            name: (name_at, name_at + 1),
+            table: (table_from, i + 1),
+            concurrently: None,
+        },
     })
 }
 

@@ -8,7 +8,7 @@
 
 mod classify;
 
-pub use classify::{IndexBuild, TxRequirement, classify};
+pub use classify::{BuildSpans, IndexBuild, TxRequirement, classify};
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
@@ -38,7 +38,7 @@ pub struct Statement {
     pub column: u64,
     /// Whether the statement can run inside a transaction block.
     pub tx: TxRequirement,
-    /// For `CREATE INDEX CONCURRENTLY`: the index it builds, for invalid-index recovery.
+    /// For `CREATE INDEX` (concurrent or not, named): the index it builds, for recovery.
     pub index_build: Option<IndexBuild>,
 }
 
@@ -200,7 +200,21 @@ fn build_statement(sql: &str, offsets: &LineOffsets, tokens: &[&TokenWithSpan]) 
         .copied()
         .filter(|t| !matches!(t.token, Token::Whitespace(_)))
         .collect();
-    let (tx, index_build) = classify(&words);
+    let (tx, mut index_build) = classify(&words);
+    if let Some(build) = &mut index_build {
+        // Token indexes to byte ranges within `text`.
+        let at = |from: usize, to: usize| {
+            let (a, b) = (words[from].span.start, words[to - 1].span.end);
+            (
+                offsets.byte_offset(sql, a.line, a.column) - start,
+                offsets.byte_offset(sql, b.line, b.column) - start,
+            )
+        };
+        let s = &mut build.spans;
+        s.name = at(s.name.0, s.name.1);
+        s.table = at(s.table.0, s.table.1);
+        s.concurrently = s.concurrently.map(|(a, b)| at(a, b));
+    }
     Statement {
         text,
         line: first.line,

@@ -1,4 +1,5 @@
 use super::*;
+use crate::sql::BuildSpans;
 
 fn texts(sql: &str) -> Vec<String> {
     split(sql)
@@ -89,6 +90,12 @@ fn concurrent_index_builds_name_their_index_and_table() {
             index_name: "Idx_Mixed".into(),
             table: "app.\"Order Items\"".into(),
             if_not_exists: true,
+            concurrently: true,
+            spans: BuildSpans {
+                name: (47, 58),
+                table: (67, 84),
+                concurrently: Some((20, 32)),
+            },
         })
     );
     assert_eq!(
@@ -97,9 +104,33 @@ fn concurrent_index_builds_name_their_index_and_table() {
             index_name: "idx_plain".into(),
             table: "tasks".into(),
             if_not_exists: false,
+            concurrently: true,
+            spans: BuildSpans {
+                name: (26, 35),
+                table: (39, 44),
+                concurrently: Some((13, 25)),
+            },
         })
     );
     assert_eq!(builds[2], None);
+    let first = &file.statements[0];
+    let s = &builds[0].as_ref().unwrap().spans;
+    assert_eq!(&first.text[s.name.0..s.name.1], "\"Idx_Mixed\"");
+    assert_eq!(&first.text[s.table.0..s.table.1], "app.\"Order Items\"");
+}
+
+#[test]
+fn the_recovery_probe_rewrites_only_the_name_table_and_keyword() {
+    let sql = "CREATE INDEX CONCURRENTLY \"on ON x\" ON ONLY \"s\".\"t ON\" USING gin (body gin_trgm_ops)";
+    let file = split(sql).unwrap();
+    let build = file.statements[0].index_build.clone().unwrap();
+    assert_eq!(
+        crate::apply::probe_statement(&build, &file.statements[0].text),
+        "CREATE INDEX  pgwarden_probe_index ON ONLY pg_temp.pgwarden_probe USING gin (body gin_trgm_ops)"
+    );
+    let plain = split("create index i on only p (k)").unwrap();
+    let b = plain.statements[0].index_build.clone().unwrap();
+    assert!(!b.concurrently && b.index_name == "i" && b.table == "p");
 }
 
 #[test]

@@ -147,3 +147,22 @@ pub fn policy_file(text: &str) -> tempfile::NamedTempFile {
     std::fs::write(f.path(), text).unwrap();
     f
 }
+
+/// `s` as a TOML basic string (quoted), for policy files holding arbitrary names and SQL:
+/// quotes, backslashes and every control character escaped.
+pub fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

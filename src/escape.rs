@@ -1,0 +1,159 @@
+//! Every escape pgwarden applies to text it did not write itself: names from the catalog,
+//! migration files, policy files. One function per destination, each the only one used for it:
+//! SQL identifiers and literals, comments in generated SQL files, XML (JUnit), GitHub workflow
+//! commands, and the terminal. JSON and SARIF are written by serde, which escapes by the JSON rules.
+//!
+//! Pure: functions over strings, property-tested (see `tests`).
+
+/// Quotes an identifier for SQL: always double-quoted, inner double quotes doubled. Correct for
+/// any string without NUL (which PostgreSQL cannot store in a name).
+pub fn ident(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// `schema.name`, each part quoted by [`ident`].
+pub fn qualified(schema: &str, name: &str) -> String {
+    format!("{}.{}", ident(schema), ident(name))
+}
+
+/// Quotes a string literal so that it means the same whatever `standard_conforming_strings` says:
+/// a value holding a backslash is written as an escape string (`E'...'`, backslashes doubled),
+/// which PostgreSQL reads the same way under both settings; any other as a plain `'...'`. Single
+/// quotes are doubled in both forms. This is what PostgreSQL's own `quote_literal` does.
+pub fn literal(value: &str) -> String {
+    let escaped = value.replace('\'', "''");
+    if value.contains('\\') {
+        format!("E'{}'", escaped.replace('\\', "\\\\"))
+    } else {
+        format!("'{escaped}'")
+    }
+}
+
+/// Text made safe for a SQL comment (`-- ...` or `/* ... */`) in a generated file: control
+/// characters (a newline would end a `--` comment and start a statement) are written as visible
+/// escapes, and `*/` and `/*` (which end or nest a block comment) are broken apart.
+pub fn comment(text: &str) -> String {
+    inline(text).replace("*/", "* /").replace("/*", "/ *")
+}
+
+/// Text for one line of a terminal or a log: every control character (newline and tab
+/// included, and ESC, which starts terminal escape sequences) is written as a visible escape
+/// (`\n`, `\t`, `\u{1b}`), so a name can neither break the layout nor drive the terminal.
+pub fn inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        push_visible(&mut out, c, false);
+    }
+    out
+}
+
+/// A whole block of human output: control characters other than the newlines and tabs of the
+/// layout are written as visible escapes. Colour is added afterwards by the renderer's own
+/// markers (see [`COLOUR_START`]), never taken from the data.
+pub fn terminal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        push_visible(&mut out, c, true);
+    }
+    out
+}
+
+/// Private-use characters a renderer puts around coloured text; [`colourize`] turns them into
+/// ANSI sequences after [`terminal`] has cleaned the text (or removes them without colour).
+pub const COLOUR_START: [char; 3] = ['\u{E000}', '\u{E001}', '\u{E002}'];
+/// Ends coloured text started by one of [`COLOUR_START`].
+pub const COLOUR_END: char = '\u{E00F}';
+
+/// Replaces the colour markers by ANSI sequences (green, red, yellow), or drops them.
+pub fn colourize(text: &str, colour: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let code = match c {
+            '\u{E000}' => "\x1b[32m",
+            '\u{E001}' => "\x1b[31m",
+            '\u{E002}' => "\x1b[33m",
+            COLOUR_END => "\x1b[0m",
+            _ => {
+                out.push(c);
+                continue;
+            }
+        };
+        if colour {
+            out.push_str(code);
+        }
+    }
+    out
+}
+
+fn push_visible(out: &mut String, c: char, keep_layout: bool) {
+    match c {
+        '\n' | '\t' if keep_layout => out.push(c),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        c => out.push(c),
+    }
+}
+
+/// XML text or attribute content (JUnit): the five markup characters as entities, and the
+/// characters XML 1.0 cannot carry at all (most control characters) as visible escapes.
+pub fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\t' => out.push_str("&#9;"),
+            '\r' => out.push_str("&#13;"),
+            c if c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}') => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The message of a GitHub Actions workflow command (`::error ...::MESSAGE`): one line, with
+/// `%`, CR and LF percent-encoded as the runner decodes them.
+pub fn github_message(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A property value of a GitHub Actions workflow command (`file=`, `title=`): as a message, and
+/// `:` and `,` encoded too, since they delimit properties.
+pub fn github_property(text: &str) -> String {
+    github_message(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Truncates `name` to at most `max` bytes without splitting a character (PostgreSQL's
+/// `NAMEDATALEN - 1` is 63 bytes; it truncates longer names the same way).
+pub fn truncate_name(name: &str, max: usize) -> &str {
+    if name.len() <= max {
+        return name;
+    }
+    let mut end = max;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+#[cfg(test)]
+mod tests;
