@@ -57,6 +57,12 @@ impl IndexCandidate {
 
     /// `CREATE INDEX [CONCURRENTLY] IF NOT EXISTS name ON table [USING gin] (cols)`.
     pub fn ddl(&self, concurrently: bool) -> String {
+        self.ddl_as(concurrently, &self.name())
+    }
+
+    /// The same definition under another name (the advisor's evaluations use a name of their
+    /// own, so they can never take or drop an index that exists).
+    pub fn ddl_as(&self, concurrently: bool, name: &str) -> String {
         let using = match self.method {
             Method::Btree => "",
             Method::Gin => " USING gin",
@@ -70,7 +76,7 @@ impl IndexCandidate {
         let mut ddl = format!(
             "CREATE INDEX {}IF NOT EXISTS {} ON {}{using} ({})",
             if concurrently { "CONCURRENTLY " } else { "" },
-            quote_ident(&self.name()),
+            quote_ident(name),
             quote_ident(&self.table),
             list(&self.columns)
         );

@@ -57,6 +57,10 @@ fn sub_policy(policy: &Policy, relevant: &[bool]) -> Policy {
     p
 }
 
+/// The first `pgwarden_candidate_<n>` that names no relation in the search path.
+const FREE_NAME: &str = "SELECT 'pgwarden_candidate_' || n FROM generate_series(1, 1000000) n \
+     WHERE to_regclass(quote_ident('pgwarden_candidate_' || n)) IS NULL LIMIT 1";
+
 /// Builds `candidate` on the shadow, times the relevant queries, reads the size, drops it.
 pub fn materialized(
     shadow: &mut Client,
@@ -65,7 +69,15 @@ pub fn materialized(
     relevant: &[bool],
     before: &[Baseline],
 ) -> Result<Effect, String> {
-    let ddl = candidate.ddl(false);
+    // A name no relation has: the candidate's own name may be taken by an index the shadow
+    // already holds, which IF NOT EXISTS would measure and the drop below would remove.
+    let name: String = shadow
+        .query_one(FREE_NAME, &[])
+        .map_err(|e| db::describe(&e))?
+        .get(0);
+    let ddl = candidate
+        .ddl_as(false, &name)
+        .replacen(" IF NOT EXISTS", "", 1);
     shadow.batch_execute(&ddl).map_err(|e| {
         format!(
             "building {} on the shadow: {}",
@@ -76,12 +88,12 @@ pub fn materialized(
     let size: i64 = shadow
         .query_one(
             "SELECT pg_relation_size(to_regclass($1))",
-            &[&quote_ident(&candidate.name())],
+            &[&quote_ident(&name)],
         )
         .map_err(|e| db::describe(&e))?
         .get(0);
     let measured = check_workload(shadow, &sub_policy(policy, relevant), CheckMode::Analyze);
-    let drop = format!("DROP INDEX IF EXISTS {}", quote_ident(&candidate.name()));
+    let drop = format!("DROP INDEX IF EXISTS {}", quote_ident(&name));
     shadow.batch_execute(&drop).map_err(|e| db::describe(&e))?;
     let mut times = measured.into_iter();
     let after_ms = relevant

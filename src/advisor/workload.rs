@@ -13,7 +13,7 @@ const STATEMENTS: &str = "SELECT query, calls, calls::float8 / greatest(extract(
        (SELECT stats_reset FROM pg_stat_statements_info))::float8 / 60.0, 1.0) \
      FROM pg_stat_statements \
      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-       AND calls >= $1 AND query ~* '^\\s*(SELECT|WITH)\\M' AND query !~* 'pg_stat_statements|pg_catalog' \
+       AND calls >= $1 AND queryid IS NOT NULL AND query ~* '^\\s*(SELECT|WITH)\\M' AND query !~* 'pg_stat_statements|pg_catalog' \
      ORDER BY total_exec_time DESC LIMIT $2";
 const STATS: &str = "SELECT most_common_vals::text, most_common_freqs, histogram_bounds::text, \
        most_common_elems::text, most_common_elem_freqs \

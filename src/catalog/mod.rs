@@ -10,7 +10,8 @@ use postgres::GenericClient;
 use serde::Serialize;
 
 const INVALID_INDEXES: &str = "SELECT n.nspname, c.relname, t.relname, \
-       EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) \
+       EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid), \
+       c.relkind = 'I' \
      FROM pg_index i \
      JOIN pg_class c ON c.oid = i.indexrelid \
      JOIN pg_class t ON t.oid = i.indrelid \
@@ -26,6 +27,9 @@ pub struct InvalidIndex {
     pub table: String,
     /// A concurrent build of it is running right now (so it is not yet abandoned).
     pub build_in_progress: bool,
+    /// A partitioned index: INVALID until every partition's index is attached, never a
+    /// failed build to drop.
+    pub partitioned: bool,
 }
 
 /// Every INVALID index outside the system schemas.
@@ -40,6 +44,7 @@ pub fn invalid_indexes(
             name: r.get(1),
             table: r.get(2),
             build_in_progress: r.get(3),
+            partitioned: r.get(4),
         })
         .collect())
 }

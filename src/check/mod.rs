@@ -2,7 +2,7 @@
 //! transaction that is always rolled back (READ ONLY unless the policy allows writes), with a
 //! `statement_timeout` derived from its budget, so a check can neither change data nor run away.
 
-mod stats;
+pub mod stats;
 
 pub use stats::{check_stats, require_pg_stat_statements};
 

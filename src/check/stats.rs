@@ -9,13 +9,29 @@ use crate::policy::Policy;
 use postgres::Client;
 
 const HAS_VIEW: &str = "SELECT to_regclass('pg_stat_statements') IS NOT NULL";
+/// Rows of other roles have a NULL queryid and no text unless the reader has
+/// `pg_read_all_stats`: they are counted (see [`HIDDEN_STATEMENTS`]), never judged.
 const TOP_STATEMENTS: &str = "SELECT queryid::text, query, calls, mean_exec_time, stddev_exec_time, max_exec_time \
      FROM pg_stat_statements \
      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-       AND calls >= $1 \
+       AND calls >= $1 AND queryid IS NOT NULL \
        AND query !~* '^\\s*(EXPLAIN|BEGIN|COMMIT|ROLLBACK|SET|RESET|SHOW)\\M' \
        AND query !~* 'pg_stat_statements' \
      ORDER BY total_exec_time DESC LIMIT $2";
+
+const HIDDEN_STATEMENTS: &str = "SELECT count(*) FROM pg_stat_statements \
+     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+       AND calls >= $1 AND queryid IS NULL";
+
+/// A note for the report when other roles' statements were hidden from this role.
+pub fn hidden_note(hidden: i64) -> Option<String> {
+    (hidden > 0).then(|| {
+        format!(
+            "{hidden} statement(s) of other roles are hidden from this role and were not judged; \
+             `GRANT pg_read_all_stats TO <this role>` shows them"
+        )
+    })
+}
 
 /// An error naming the extension and the fix unless `pg_stat_statements` can be read here.
 pub fn require_pg_stat_statements(client: &mut Client) -> Result<(), String> {
@@ -29,8 +45,9 @@ pub fn require_pg_stat_statements(client: &mut Client) -> Result<(), String> {
     Err("pg_stat_statements is not installed in this database: add it to shared_preload_libraries, restart, and run `CREATE EXTENSION pg_stat_statements`; or use the policy's workload instead (check --mode analyze, advise without --from-stats)".into())
 }
 
-/// Reads and judges the top statements. Errors name the extension and the fix.
-pub fn check_stats(client: &mut Client, policy: &Policy) -> Result<Vec<QueryCheck>, String> {
+/// Reads and judges the top statements; also returns how many statements were hidden from this
+/// role. Errors name the extension and the fix.
+pub fn check_stats(client: &mut Client, policy: &Policy) -> Result<(Vec<QueryCheck>, i64), String> {
     require_pg_stat_statements(client)?;
     let rows = client
         .query(
@@ -42,10 +59,17 @@ pub fn check_stats(client: &mut Client, policy: &Policy) -> Result<Vec<QueryChec
         mean_ms: policy.budget.mean_ms,
         p95_ms: policy.budget.p95_ms,
     };
-    Ok(rows
+    let hidden: i64 = client
+        .query_one(HIDDEN_STATEMENTS, &[&policy.stats.min_calls])
+        .map_err(|e| format!("cannot read pg_stat_statements: {}", db::describe(&e)))?
+        .get(0);
+    let checks = rows
         .iter()
         .map(|r| {
-            let (id, query, calls): (String, String, i64) = (r.get(0), r.get(1), r.get(2));
+            let id: Option<String> = r.get(0);
+            let query: Option<String> = r.get(1);
+            let calls: i64 = r.get(2);
+            let (id, query) = (id.unwrap_or_default(), query.unwrap_or_default());
             let (mean, stddev, max): (f64, f64, f64) = (r.get(3), r.get(4), r.get(5));
             let verdict = judge(&budget, mean, stddev, max);
             QueryCheck {
@@ -60,7 +84,8 @@ pub fn check_stats(client: &mut Client, policy: &Policy) -> Result<Vec<QueryChec
                 error: None,
             }
         })
-        .collect())
+        .collect();
+    Ok((checks, hidden))
 }
 
 fn judge(budget: &crate::explain::Budget, mean: f64, stddev: f64, max: f64) -> BudgetVerdict {

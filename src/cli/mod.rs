@@ -40,9 +40,9 @@ pub struct GlobalArgs {
     /// Log line format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Policy file (budgets, workload).
-    #[arg(long, global = true, default_value = "policies/default.toml")]
-    pub policy: PathBuf,
+    /// Policy file (budgets, workload) [default: policies/default.toml, when it exists].
+    #[arg(long, global = true)]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

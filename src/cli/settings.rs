@@ -17,7 +17,12 @@ pub struct Settings {
     /// Confirmation prompts are possible (stdin and stderr are terminals).
     pub interactive: bool,
     pub policy_path: PathBuf,
+    /// The policy was named with `--policy`: it must exist.
+    pub policy_explicit: bool,
 }
+
+/// The policy read when `--policy` is not given (and only if it exists).
+pub const DEFAULT_POLICY: &str = "policies/default.toml";
 
 impl Settings {
     pub fn from_args(args: &GlobalArgs) -> Self {
@@ -27,8 +32,24 @@ impl Settings {
             migrations_dir: args.migrations.clone(),
             progress_bar: !args.quiet && std::io::stderr().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
-            policy_path: args.policy.clone(),
+            policy_path: args
+                .policy
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_POLICY)),
+            policy_explicit: args.policy.is_some(),
         }
+    }
+
+    /// A database was named: `--database-url` / `DATABASE_URL`, or the libpq variables
+    /// (`PGHOST`, `PGDATABASE`, `PGSERVICE`). Optional database steps (lint's live sizes, ci's
+    /// verify) run only then.
+    pub fn database_given(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty())
+            || ["PGHOST", "PGDATABASE", "PGSERVICE"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
     }
 
     /// Where to connect: --database-url / DATABASE_URL, else the libpq variables.

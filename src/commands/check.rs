@@ -16,6 +16,9 @@ pub struct CheckReport {
     pub queries: Vec<QueryCheck>,
     pub over_budget: usize,
     pub errors: usize,
+    /// What the reader should know about what was not judged (e.g. hidden statements).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl CheckReport {
@@ -34,9 +37,9 @@ pub fn load_policy(settings: &Settings) -> anyhow::Result<Policy> {
 }
 
 /// The policy when its file exists (a broken file is an error); `None` when the default file is
-/// absent, for commands that work without one.
+/// absent, for commands that work without one. A policy named with `--policy` must exist.
 pub fn optional_policy(settings: &Settings) -> anyhow::Result<Option<Policy>> {
-    if settings.policy_path.exists() {
+    if settings.policy_explicit || settings.policy_path.exists() {
         Ok(Some(policy::load(&settings.policy_path)?))
     } else {
         Ok(None)
@@ -50,9 +53,14 @@ pub fn check(settings: &Settings, policy: &Policy, mode: CheckMode) -> anyhow::R
     }
     let target = settings.target()?;
     let mut client = target.connect()?;
+    let mut notes = Vec::new();
     let queries = match mode {
-        CheckMode::Stats => check::check_stats(&mut client, policy)
-            .map_err(|e| anyhow::anyhow!("{} ({})", e, target.redacted()))?,
+        CheckMode::Stats => {
+            let (queries, hidden) = check::check_stats(&mut client, policy)
+                .map_err(|e| anyhow::anyhow!("{} ({})", e, target.redacted()))?;
+            notes.extend(check::stats::hidden_note(hidden));
+            queries
+        }
         _ => check::check_workload(&mut client, policy, mode),
     };
     let over_budget = queries
@@ -71,6 +79,7 @@ pub fn check(settings: &Settings, policy: &Policy, mode: CheckMode) -> anyhow::R
         queries,
         over_budget,
         errors,
+        notes,
     })
 }
 

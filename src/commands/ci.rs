@@ -52,7 +52,7 @@ pub fn run(settings: &Settings, fail_on: FailOn) -> anyhow::Result<CiReport> {
         "lint the migrations not yet applied",
         Report::Lint(lint::lint(settings, policy.as_ref(), &lint_args)?),
     );
-    if settings.database_url.is_some() {
+    if settings.database_given() {
         push(
             "migrate verify: applied files unchanged",
             Report::MigrateVerify(migrate::verify(settings)?),
@@ -74,6 +74,20 @@ pub fn run(settings: &Settings, fail_on: FailOn) -> anyhow::Result<CiReport> {
     };
     let applied = migrate::apply(&scratch, &request)?;
     let failed = applied.failure.is_some();
+    if !failed && let Some(p) = &policy {
+        // The policy's required indexes are part of the desired state: build them here too,
+        // or plan would report them missing from the scratch database.
+        let mut client = scratch.target()?.connect()?;
+        for ddl in &p.plan.required_indexes {
+            client.batch_execute(ddl).map_err(|e| {
+                anyhow::anyhow!(
+                    "the policy's required index `{}` does not build on the migrations' schema: {}",
+                    crate::escape::inline(ddl),
+                    crate::db::describe(&e)
+                )
+            })?;
+        }
+    }
     push(
         "migrate apply on a throwaway database",
         Report::MigrateApply(applied),

@@ -72,7 +72,7 @@ pub fn lint(
     for p in &args.paths {
         files.extend(sql_files(p)?);
     }
-    let connected = if settings.database_url.is_some() || std::env::var_os("PGHOST").is_some() {
+    let connected = if settings.database_given() {
         let target = settings.target()?;
         let mut client = target.connect()?;
         ctx.table_rows = Some(table_rows(&mut client)?);

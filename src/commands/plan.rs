@@ -76,6 +76,7 @@ fn desired_catalog(
                 target.redacted()
             );
         }
+        require_extensions(&mut client, &found)?;
         let request = ApplyRequest {
             dry_run: false,
             target_version: None,
@@ -107,7 +108,11 @@ fn desired_catalog(
             ))
         }
         None => {
-            let server = EphemeralServer::start().context(
+            let options = crate::ephemeral::EphemeralOptions {
+                extra_conf: settings_from_target(settings)?,
+                ..Default::default()
+            };
+            let server = EphemeralServer::start_with(&options).context(
                 "plan replays the migrations into a throwaway server (or pass --shadow-url)",
             )?;
             let target = server.create_database("pgwarden_shadow")?;
@@ -117,6 +122,64 @@ fn desired_catalog(
             ))
         }
     }
+}
+
+/// Settings a migration that ran on the target may depend on, for the throwaway server: a
+/// migration that takes many locks in one transaction replays only with the target's
+/// `max_locks_per_transaction`.
+const TARGET_SETTINGS: &str = "SELECT name, setting FROM pg_settings \
+     WHERE name IN ('max_locks_per_transaction', 'max_pred_locks_per_transaction') ORDER BY name";
+
+fn settings_from_target(settings: &Settings) -> anyhow::Result<Vec<String>> {
+    let target = settings.target()?;
+    let mut client = target.connect()?;
+    let rows = client.query(TARGET_SETTINGS, &[]).map_err(|e| {
+        anyhow::anyhow!(
+            "reading the settings of {}: {}",
+            target.redacted(),
+            db::describe(&e)
+        )
+    })?;
+    let mut lines = Vec::new();
+    for r in rows {
+        let (name, value): (String, String) = (r.get(0), r.get(1));
+        // Integers only: nothing else from the target reaches the configuration file.
+        if let Ok(n) = value.parse::<u32>() {
+            lines.push(format!("{name} = {}", n.max(64)));
+        }
+    }
+    Ok(lines)
+}
+
+/// The extensions the migrations create must be available where they are replayed: an error
+/// naming each missing one, the migration that needs it, and the fix.
+fn require_extensions(
+    client: &mut postgres::Client,
+    found: &crate::migrations::Discovered,
+) -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    for (file, name) in crate::migrations::created_extensions(found) {
+        let available: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = $1)",
+                &[&name],
+            )
+            .map_err(|e| anyhow::anyhow!(db::describe(&e)))?
+            .get(0);
+        if !available {
+            missing.push(format!(
+                "`{}` (created by {file})",
+                crate::escape::inline(&name)
+            ));
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "the server the migrations are replayed into lacks the extension(s) {}; install them for its PostgreSQL (Debian: the postgresql-<major>-<extension> or postgresql-contrib package), or pass --shadow-url naming a database where they are available",
+            missing.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn diff_settings(policy: Option<&Policy>) -> DiffSettings {
@@ -294,13 +357,15 @@ pub fn apply(
         dry_run: opts.dry_run,
     };
     let mut all = opts.yes;
-    for c in plan
+    let mut quit = false;
+    let chosen: Vec<&Change> = plan
         .changes
         .iter()
         .filter(|c| opts.only.is_empty() || opts.only.iter().any(|r| r == c.rule))
-    {
+        .collect();
+    for c in &chosen {
         if opts.dry_run {
-            report.accepted.push(c.clone());
+            report.accepted.push((*c).clone());
             continue;
         }
         let decision = if c.is_drop && !opts.allow_drop {
@@ -321,10 +386,10 @@ pub fn apply(
             ))
         };
         match decision {
-            Answer::Yes => report.accepted.push(c.clone()),
+            Answer::Yes => report.accepted.push((*c).clone()),
             Answer::All => {
                 all = true;
-                report.accepted.push(c.clone());
+                report.accepted.push((*c).clone());
             }
             Answer::No => report.skipped.push((
                 c.object.clone(),
@@ -334,8 +399,24 @@ pub fn apply(
                     "declined".into()
                 },
             )),
-            Answer::Quit => break,
+            Answer::Quit => {
+                quit = true;
+                break;
+            }
         }
+    }
+    if quit {
+        // `q` quits without applying anything, even what was accepted before it.
+        report.accepted.clear();
+        report.skipped = chosen
+            .iter()
+            .map(|c| {
+                (
+                    c.object.clone(),
+                    "quit at the prompt: nothing applied".into(),
+                )
+            })
+            .collect();
     }
     if opts.dry_run || report.accepted.is_empty() {
         return Ok(report);
@@ -351,7 +432,8 @@ pub fn apply(
         dry_run: false,
         target_version: Some(version),
         exec: opts.exec.clone(),
-        lock_wait: Duration::from_secs(600),
+        // --lock-wait: how long to wait for another migration run (and a leftover build).
+        lock_wait: opts.exec.build_wait,
     };
     report.run = Some(runner::apply(&settings.target()?, &found, &request)?);
     Ok(report)

@@ -9,3 +9,20 @@ pub mod status;
 
 pub use discovery::{Discovered, MigrationFile, discover};
 pub use status::{MigrationState, MigrationStatus};
+
+/// The extensions the migrations create (`CREATE EXTENSION [IF NOT EXISTS] name`), each with the
+/// file that creates it. Files that do not split are skipped (the runner reports them).
+pub fn created_extensions(found: &Discovered) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for file in &found.files {
+        let Ok(split) = crate::sql::split(&file.sql) else {
+            continue;
+        };
+        for s in &split.statements {
+            if let Some(name) = crate::sql::created_extension(&s.text) {
+                out.push((file.file_name(), name));
+            }
+        }
+    }
+    out
+}

@@ -270,6 +270,16 @@ fn validate(p: &Policy) -> Result<(), String> {
             "budget.mean_ms must be > 0, check.runs >= 1 and check.timeout_factor >= 1".into(),
         );
     }
+    for ddl in &p.plan.required_indexes {
+        let ok = crate::sql::split(ddl)
+            .is_ok_and(|f| matches!(f.statements.as_slice(), [only] if only.index_build.is_some()));
+        if !ok {
+            return Err(format!(
+                "[plan] required_indexes entry `{}` must be exactly one named CREATE INDEX statement",
+                crate::escape::inline(ddl)
+            ));
+        }
+    }
     let mut seen = std::collections::HashSet::new();
     for q in &p.queries {
         if !seen.insert(q.name.as_str()) {
@@ -278,6 +288,7 @@ fn validate(p: &Policy) -> Result<(), String> {
                 q.name
             ));
         }
+        one_statement(q)?;
         let expected =
             params::placeholder_count(&q.sql).map_err(|e| format!("query `{}`: {e}", q.name))?;
         if expected > 0 && q.params.is_empty() {
@@ -295,6 +306,28 @@ fn validate(p: &Policy) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A workload query is exactly one statement that can run inside check's rolled-back
+/// transaction: a second statement (`SELECT 1; COMMIT; DELETE ...`) would run outside it.
+/// Comments around the statement are fine.
+fn one_statement(q: &WorkloadQuery) -> Result<(), String> {
+    let name = crate::escape::inline(&q.name);
+    let split = crate::sql::split(&q.sql).map_err(|e| format!("query `{name}`: {e}"))?;
+    match split.statements.as_slice() {
+        [] => Err(format!("query `{name}` holds no SQL statement")),
+        [only] if only.tx != crate::sql::TxRequirement::Transactional => Err(format!(
+            "query `{name}` is `{}`, which cannot run inside check's rolled-back transaction; remove it from the workload",
+            crate::escape::inline(only.text.split_whitespace().next().unwrap_or_default())
+        )),
+        [_] => Ok(()),
+        [_, second, ..] => Err(format!(
+            "query `{name}` holds {} statements (the second at line {}: `{}`); a workload query must be exactly one statement, so split it into separate [[query]] entries",
+            split.statements.len(),
+            second.line,
+            crate::escape::inline(&second.text.chars().take(60).collect::<String>())
+        )),
+    }
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {

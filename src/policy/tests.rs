@@ -72,3 +72,25 @@ fn unsupported_version_and_duplicates_are_refused() {
             .contains("defined twice")
     );
 }
+
+#[test]
+fn a_workload_query_is_exactly_one_statement() {
+    let policy = |sql: &str| {
+        parse_str(&format!(
+            "version = 1\n[budget]\nmean_ms = 100\n[[query]]\nname = \"q\\n1\"\nsql = \"\"\"{sql}\"\"\"\n"
+        ))
+    };
+    let err = policy("SELECT 1; COMMIT; DELETE FROM docs")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("query `q\\n1` holds 3 statements") && err.contains("COMMIT"),
+        "{err}"
+    );
+    let err = policy("COMMIT").unwrap_err().to_string();
+    assert!(err.contains("cannot run inside"), "{err}");
+    assert!(policy("-- only a comment").is_err());
+    policy("SELECT count(*) FROM docs -- trailing").unwrap();
+    policy("SELECT 1; -- a comment after the semicolon").unwrap();
+    policy("/* leading */ SELECT ';' AS x, $$;$$ AS y").unwrap();
+}

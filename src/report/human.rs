@@ -100,6 +100,9 @@ fn check(r: &CheckReport) -> String {
         r.over_budget,
         r.errors
     );
+    for note in &r.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
     out
 }
 
@@ -167,6 +170,8 @@ fn status(r: &StatusReport) -> String {
             .map(|i| {
                 let note = if i.build_in_progress {
                     "a build is running now"
+                } else if i.partitioned {
+                    "partitioned: valid once every partition's index is attached (`plan`/`apply` or the migration completes it)"
                 } else {
                     "left by a failed concurrent build; `migrate apply` rebuilds it"
                 };

@@ -140,6 +140,36 @@ pub fn data_changing_keyword(sql: &str) -> Option<String> {
     }
 }
 
+/// The extension a `CREATE EXTENSION [IF NOT EXISTS] name` statement creates, as stored.
+pub fn created_extension(statement: &str) -> Option<String> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, statement)
+        .tokenize()
+        .ok()?;
+    let words: Vec<&sqlparser::tokenizer::Word> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .map_while(|t| match t {
+            Token::Word(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    let kw = |i: usize, k: &str| {
+        words
+            .get(i)
+            .is_some_and(|w| w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k))
+    };
+    if !(kw(0, "CREATE") && kw(1, "EXTENSION")) {
+        return None;
+    }
+    let at = if kw(2, "IF") && kw(3, "NOT") && kw(4, "EXISTS") {
+        5
+    } else {
+        2
+    };
+    let w = words.get(at)?;
+    Some(stored_identifier(&w.value, w.quote_style.is_some()))
+}
+
 fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>, SplitError> {
     Tokenizer::new(&PostgreSqlDialect {}, sql)
         .tokenize_with_location()

@@ -228,3 +228,16 @@ fn data_changing_queries_are_named() {
         Some("CREATE")
     );
 }
+
+#[test]
+fn created_extensions_are_named() {
+    assert_eq!(
+        created_extension("CREATE EXTENSION IF NOT EXISTS pg_trgm"),
+        Some("pg_trgm".into())
+    );
+    assert_eq!(
+        created_extension("create extension \"Citext\" schema x"),
+        Some("Citext".into())
+    );
+    assert_eq!(created_extension("CREATE TABLE extension (x int)"), None);
+}
