@@ -38,6 +38,23 @@ pub fn literal(value: &str) -> String {
     }
 }
 
+/// A dollar-quoted string (`$pgw$...$pgw$`) holding `body` verbatim: the tag is chosen so that
+/// it does not occur in the body, so nothing in the body can end the quote.
+pub fn dollar_quote(body: &str) -> String {
+    let mut n = 0u32;
+    loop {
+        let tag = if n == 0 {
+            "$pgw$".to_string()
+        } else {
+            format!("$pgw{n}$")
+        };
+        if !body.contains(&tag) {
+            return format!("{tag}{body}{tag}");
+        }
+        n += 1;
+    }
+}
+
 /// Text made safe for a SQL comment (`-- ...` or `/* ... */`) in a generated file: control
 /// characters (a newline would end a `--` comment and start a statement) are written as visible
 /// escapes, and `*/` and `/*` (which end or nest a block comment) are broken apart.
@@ -140,6 +157,25 @@ pub fn github_message(text: &str) -> String {
 /// `:` and `,` encoded too, since they delimit properties.
 pub fn github_property(text: &str) -> String {
     github_message(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// A file path as a URI reference (SARIF's `artifactLocation.uri`): a relative path stays
+/// relative, an absolute one becomes a `file://` URI; every byte outside RFC 3986's unreserved
+/// characters and `/` is percent-encoded.
+pub fn uri_reference(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    if path.starts_with('/') {
+        out.push_str("file://");
+    }
+    for b in path.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// Truncates `name` to at most `max` bytes without splitting a character (PostgreSQL's

@@ -92,7 +92,17 @@ pub struct StepOutcome {
     pub blockers: Vec<Blocker>,
     /// INVALID indexes dropped before rebuilding them.
     pub recovered_indexes: Vec<String>,
+    /// Indexes an interrupted run had built (valid, same definition): adopted, not rebuilt.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub adopted_indexes: Vec<String>,
     pub duration_ms: u128,
+}
+
+/// What one attempt did to indexes an earlier run left behind.
+#[derive(Debug, Default)]
+struct Recovered {
+    rebuilt: Vec<String>,
+    adopted: Vec<String>,
 }
 
 /// A step failed for good.
@@ -201,7 +211,7 @@ impl Executor {
             if result.is_err() {
                 let _ = client.batch_execute("ROLLBACK");
             }
-            result.map(|()| Vec::new())
+            result.map(|()| Recovered::default())
         })?;
         self.restore_session_if_changed(statements)?;
         Ok(outcome)
@@ -225,11 +235,14 @@ impl Executor {
         let mut refused: Option<ExecError> = None;
         let result = self.with_retries(label, statement.line, |client| {
             attempt += 1;
-            let mut recovered = Vec::new();
+            let mut recovered = Recovered::default();
             if let Some(build) = concurrent_build
                 && (known_invalid || attempt > 1)
             {
-                recovered =
+                // An INVALID index may still be building (an interrupted run's backend): wait
+                // for it rather than fight its lock; then drop it only if it is still INVALID.
+                recover::wait_for_build(client, build, wait).map_err(|e| (Some(statement), e))?;
+                recovered.rebuilt =
                     recover::drop_invalid(client, build).map_err(|e| (Some(statement), e))?;
             }
             let Err(e) = client.batch_execute(&statement.text) else {
@@ -247,11 +260,11 @@ impl Executor {
             match found {
                 recover::Existing::Same => {
                     tracing::warn!(index = %build.index_name, "adopting the index an interrupted run built: it is valid and has this statement's definition");
-                    recovered.push(format!("{} (adopted)", build.index_name));
+                    recovered.adopted.push(build.index_name.clone());
                     Ok(recovered)
                 }
                 recover::Existing::Invalid => {
-                    recovered.extend(
+                    recovered.rebuilt.extend(
                         recover::drop_invalid(client, build).map_err(|e| (Some(statement), e))?,
                     );
                     client
@@ -322,7 +335,7 @@ impl Executor {
         mut attempt: F,
     ) -> Result<StepOutcome, ExecError>
     where
-        F: FnMut(&mut Client) -> Result<Vec<String>, (Option<&'s Statement>, postgres::Error)>,
+        F: FnMut(&mut Client) -> Result<Recovered, (Option<&'s Statement>, postgres::Error)>,
     {
         let started = Instant::now();
         let mut outcome = StepOutcome::default();
@@ -335,7 +348,8 @@ impl Executor {
             let blockers = self.monitor.as_ref().map(Monitor::end).unwrap_or_default();
             match result {
                 Ok(recovered) => {
-                    outcome.recovered_indexes.extend(recovered);
+                    outcome.recovered_indexes.extend(recovered.rebuilt);
+                    outcome.adopted_indexes.extend(recovered.adopted);
                     outcome.duration_ms = started.elapsed().as_millis();
                     return Ok(outcome);
                 }

@@ -98,31 +98,8 @@ pub fn existing(
     statement: &str,
     wait: Duration,
 ) -> Result<Existing, postgres::Error> {
-    let name: Option<String> = client
-        .query_one(QUALIFIED_NAME, &[&build.table, &build.index_name])?
-        .get(0);
-    let Some(name) = name else {
+    let Some((name, valid, partitioned, definition)) = wait_for_build(client, build, wait)? else {
         return Ok(Existing::Invalid);
-    };
-    let started = Instant::now();
-    let (valid, partitioned, definition) = loop {
-        let Some(row) = client.query_opt(INDEX_STATE, &[&name])? else {
-            return Ok(Existing::Invalid);
-        };
-        let running: Option<i32> = row.get(2);
-        match running {
-            Some(pid) if started.elapsed() < wait => {
-                tracing::warn!(index = %name, pid, "a build of this index is still running (an interrupted run's); waiting for it");
-                std::thread::sleep(Duration::from_millis(500));
-            }
-            _ => {
-                break (
-                    row.get::<_, bool>(0),
-                    row.get::<_, bool>(1),
-                    row.get::<_, String>(3),
-                );
-            }
-        }
     };
     if !valid && !partitioned {
         return Ok(Existing::Invalid);
@@ -136,6 +113,40 @@ pub fn existing(
             statement: wanted,
         }
     })
+}
+
+/// The index `build` creates, once no build of it is running (waiting up to `wait`, naming the
+/// pid that builds it): its qualified name, validity, whether it is partitioned, definition.
+/// `None` when there is no such index.
+pub fn wait_for_build(
+    client: &mut Client,
+    build: &IndexBuild,
+    wait: Duration,
+) -> Result<Option<(String, bool, bool, String)>, postgres::Error> {
+    let name: Option<String> = client
+        .query_one(QUALIFIED_NAME, &[&build.table, &build.index_name])?
+        .get(0);
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let started = Instant::now();
+    let mut announced = false;
+    loop {
+        let Some(row) = client.query_opt(INDEX_STATE, &[&name])? else {
+            return Ok(None);
+        };
+        let running: Option<i32> = row.get(2);
+        match running {
+            Some(pid) if started.elapsed() < wait => {
+                if !announced {
+                    tracing::warn!(index = %name, pid, "a build of this index is still running (an interrupted run's?); waiting for it (--lock-wait)");
+                    announced = true;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            _ => return Ok(Some((name, row.get(0), row.get(1), row.get(3)))),
+        }
+    }
 }
 
 /// Builds the statement's index on an empty copy of the table's columns (a temporary table, in

@@ -81,6 +81,27 @@ pub(crate) fn create_index(want: &Index, name: &str, on: (&str, &str), only: boo
     )
 }
 
+/// Attaches `child` (an index on `partition`) to the partitioned index `schema.parent`, unless
+/// the partition already has another index attached to it: then `child` is a duplicate and is
+/// dropped. That happens where the recorded migration is replayed over migrations that already
+/// built the index (the shadow), so replaying it converges instead of failing.
+pub(crate) fn attach(schema: &str, parent: &str, partition: (&str, &str), child: &str) -> String {
+    let lit = |s: String| crate::escape::literal(&s);
+    let (parent, child_q) = (qualified(schema, parent), qualified(partition.0, child));
+    let body = format!(
+        "BEGIN IF EXISTS (SELECT 1 FROM pg_inherits h JOIN pg_index i ON i.indexrelid = h.inhrelid \
+         WHERE h.inhparent = to_regclass({pl}) AND i.indrelid = to_regclass({tl}) \
+         AND h.inhrelid IS DISTINCT FROM to_regclass({cl})) \
+         THEN EXECUTE {drop}; ELSE EXECUTE {attach}; END IF; END",
+        pl = lit(parent.clone()),
+        tl = lit(qualified(partition.0, partition.1)),
+        cl = lit(child_q.clone()),
+        drop = lit(format!("DROP INDEX {child_q}")),
+        attach = lit(format!("ALTER INDEX {parent} ATTACH PARTITION {child_q}")),
+    );
+    format!("DO {}", crate::escape::dollar_quote(&body))
+}
+
 /// `DROP INDEX [CONCURRENTLY] IF EXISTS`: concurrently unless the index is partitioned.
 pub(crate) fn drop_index(ix: &Index) -> (String, &'static str) {
     let name = qualified(&ix.schema, &ix.name);
@@ -197,11 +218,7 @@ impl Plan<'_> {
                     false,
                 ));
             }
-            out.push(format!(
-                "ALTER INDEX {} ATTACH PARTITION {}",
-                qualified(on.0, name),
-                qualified(&part.schema, &child)
-            ));
+            out.push(attach(on.0, name, (&part.schema, &part.name), &child));
         }
         out
     }

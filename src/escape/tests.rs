@@ -19,6 +19,12 @@ fn literals_do_not_depend_on_standard_conforming_strings() {
 }
 
 #[test]
+fn dollar_quotes_pick_a_tag_the_body_lacks() {
+    assert_eq!(dollar_quote("x"), "$pgw$x$pgw$");
+    assert_eq!(dollar_quote("a $pgw$ b"), "$pgw1$a $pgw$ b$pgw1$");
+}
+
+#[test]
 fn comments_cannot_end_early() {
     let hostile = "f\nDROP TABLE victim; --*/ /* x";
     let c = comment(hostile);
@@ -52,6 +58,18 @@ fn xml_and_github_escapes() {
     assert_eq!(xml("<a & 'b'>\u{1}"), "&lt;a &amp; &apos;b&apos;&gt;\\u{1}");
     assert_eq!(github_message("50%\nnext"), "50%25%0Anext");
     assert_eq!(github_property("a:b,c"), "a%3Ab%2Cc");
+}
+
+#[test]
+fn paths_become_uri_references() {
+    assert_eq!(
+        uri_reference("migrations/V1__a.sql"),
+        "migrations/V1__a.sql"
+    );
+    assert_eq!(
+        uri_reference("/tmp/V1__ß x.sql"),
+        "file:///tmp/V1__%C3%9F%20x.sql"
+    );
 }
 
 #[test]

@@ -52,6 +52,9 @@ pub struct RunOutcome {
     pub duration_ms: u128,
     pub attempts: u32,
     pub recovered_indexes: Vec<String>,
+    /// Indexes an interrupted run had built with the statement's definition: adopted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub adopted_indexes: Vec<String>,
 }
 
 /// The migration that failed, and how far it got.
@@ -188,6 +191,7 @@ fn run_all(
                     duration_ms: started.elapsed().as_millis(),
                     attempts: outcome.attempts,
                     recovered_indexes: outcome.recovered_indexes,
+                    adopted_indexes: outcome.adopted_indexes,
                 };
                 report
                     .migrations
@@ -235,6 +239,7 @@ fn run_one(
                 })?;
                 total.attempts = total.attempts.max(o.attempts);
                 total.recovered_indexes.extend(o.recovered_indexes);
+                total.adopted_indexes.extend(o.adopted_indexes);
             }
             let done = p.statements.len();
             match exec.record(&record) {

@@ -242,7 +242,7 @@ pub fn load(path: &Path) -> Result<Policy, PolicyError> {
 
 /// Parses policy text; `path` names it in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Policy, PolicyError> {
-    let policy: Policy = toml::from_str(text).map_err(|e| {
+    let mut policy: Policy = toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map_or((0, 0), |s| line_column(text, s.start));
         PolicyError::Parse {
             path: path.to_path_buf(),
@@ -255,6 +255,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, PolicyError> {
         path: path.to_path_buf(),
         message,
     })?;
+    // The one statement, without the comments around it: a trailing `-- comment` would
+    // otherwise swallow what pgwarden appends (`;`, the ROLLBACK of check's transaction).
+    for q in &mut policy.queries {
+        if let Ok(split) = crate::sql::split(&q.sql)
+            && let [only] = split.statements.as_slice()
+        {
+            q.sql = only.text.clone();
+        }
+    }
     Ok(policy)
 }
 

@@ -250,6 +250,13 @@ pub(super) fn apply(r: &ApplyReport) -> String {
             if !o.recovered_indexes.is_empty() {
                 let _ = write!(note, ", rebuilt INVALID {}", o.recovered_indexes.join(", "));
             }
+            if !o.adopted_indexes.is_empty() {
+                let _ = write!(
+                    note,
+                    ", adopted {} (built by an interrupted run)",
+                    o.adopted_indexes.join(", ")
+                );
+            }
             vec![
                 m.version.to_string(),
                 m.name.clone(),

@@ -122,7 +122,7 @@ pub fn sarif(r: &LintReport) -> String {
                 "message": { "text": f.message },
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": { "uri": f.file },
+                        "artifactLocation": { "uri": crate::escape::uri_reference(&f.file) },
                         "region": { "startLine": f.line, "startColumn": f.column }
                     }
                 }]

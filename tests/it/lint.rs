@@ -4,11 +4,16 @@
 use crate::common::*;
 
 const FIXTURE: &str = "tests/fixtures/lint/V1__bad.sql";
+/// A policy with no lint settings and no workload (an explicit `--policy` must exist).
+const MINIMAL_POLICY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/minimal_policy.toml"
+);
 
 fn lint(args: &[&str]) -> std::process::Output {
     pgwarden()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["--policy", "/nonexistent/policy.toml", "lint"])
+        .args(["--policy", MINIMAL_POLICY, "lint"])
         .args(args)
         .output()
         .unwrap()
@@ -103,7 +108,7 @@ fn severities_follow_the_live_table_size() {
     ]);
     let out = db.run(
         dir.path(),
-        &["--policy", "/nonexistent.toml", "--format", "json", "lint"],
+        &["--policy", MINIMAL_POLICY, "--format", "json", "lint"],
         1,
     );
     let report = json(&out);
@@ -144,7 +149,7 @@ fn with_a_database_only_pending_files_are_linted_and_edits_of_applied_ones_are_e
     );
     let out = db
         .pgwarden(dir.path())
-        .args(["--policy", "/nonexistent.toml", "--format", "json", "lint"])
+        .args(["--policy", MINIMAL_POLICY, "--format", "json", "lint"])
         .output()
         .unwrap();
     let report = json(&out);
@@ -160,7 +165,7 @@ fn with_a_database_only_pending_files_are_linted_and_edits_of_applied_ones_are_e
     );
     let out = db.run(
         dir.path(),
-        &["--policy", "/nonexistent.toml", "--format", "json", "lint"],
+        &["--policy", MINIMAL_POLICY, "--format", "json", "lint"],
         1,
     );
     assert!(
@@ -181,7 +186,7 @@ fn unparseable_sql_is_an_error_with_its_location() {
     let out = pgwarden()
         .arg("--migrations")
         .arg(dir.path())
-        .args(["--policy", "/nonexistent.toml", "lint"])
+        .args(["--policy", MINIMAL_POLICY, "lint"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -2,11 +2,19 @@
 
 mod advise;
 mod check;
+mod check_safety;
 mod cli;
 mod common;
 mod concurrency;
+mod extensions;
+mod hostile_names;
+mod kill;
 mod lint;
 mod migrate_apply;
+mod partitioned;
 mod plan;
+mod policy_path;
+mod quoting;
 mod refinery_compat;
+mod sarif_schema;
 mod tls;

@@ -79,7 +79,7 @@ fn a_clean_database_has_an_empty_plan_and_each_kind_of_drift_is_found() {
     );
     let out = db.run(dir.path(), &["plan"], 1);
     let text = stdout(&out);
-    assert!(text.contains("+ CREATE INDEX CONCURRENTLY IF NOT EXISTS \"Items By Select\" ON public.\"Order Items\" USING btree (\"Select\");"), "{text}");
+    assert!(text.contains("+ CREATE INDEX CONCURRENTLY IF NOT EXISTS \"Items By Select\" ON \"public\".\"Order Items\" USING btree (\"Select\");"), "{text}");
     assert!(
         text.contains("- DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"broken\";"),
         "{text}"
@@ -247,9 +247,10 @@ fn a_definition_change_is_swapped_without_a_window_without_the_index() {
         }
         polls
     });
+    // The swap drops the old index after the new one is valid: a drop, so --allow-drop.
     let out = db
         .pgwarden(dir.path())
-        .args(["apply", "--yes"])
+        .args(["apply", "--yes", "--allow-drop"])
         .output()
         .unwrap();
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
