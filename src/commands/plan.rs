@@ -108,14 +108,16 @@ fn desired_catalog(
             ))
         }
         None => {
+            let facts = target_facts(settings)?;
             let options = crate::ephemeral::EphemeralOptions {
-                extra_conf: settings_from_target(settings)?,
+                extra_conf: facts.conf,
                 ..Default::default()
             };
             let server = EphemeralServer::start_with(&options).context(
                 "plan replays the migrations into a throwaway server (or pass --shadow-url)",
             )?;
             let target = server.create_database("pgwarden_shadow")?;
+            use_search_path(&target, &facts.schemas, &found)?;
             Ok((
                 replay(&target)?,
                 "migrations replayed into a throwaway server".into(),
@@ -130,25 +132,72 @@ fn desired_catalog(
 const TARGET_SETTINGS: &str = "SELECT name, setting FROM pg_settings \
      WHERE name IN ('max_locks_per_transaction', 'max_pred_locks_per_transaction') ORDER BY name";
 
-fn settings_from_target(settings: &Settings) -> anyhow::Result<Vec<String>> {
+/// What the throwaway server takes from the target.
+struct TargetFacts {
+    /// `postgresql.conf` lines.
+    conf: Vec<String>,
+    /// The target's effective search path (`current_schemas(false)`), where its unqualified
+    /// names live.
+    schemas: Vec<String>,
+}
+
+fn target_facts(settings: &Settings) -> anyhow::Result<TargetFacts> {
     let target = settings.target()?;
     let mut client = target.connect()?;
-    let rows = client.query(TARGET_SETTINGS, &[]).map_err(|e| {
+    let describe = |e: postgres::Error| {
         anyhow::anyhow!(
             "reading the settings of {}: {}",
             target.redacted(),
             db::describe(&e)
         )
-    })?;
-    let mut lines = Vec::new();
+    };
+    let rows = client.query(TARGET_SETTINGS, &[]).map_err(describe)?;
+    let mut conf = Vec::new();
     for r in rows {
         let (name, value): (String, String) = (r.get(0), r.get(1));
         // Integers only: nothing else from the target reaches the configuration file.
         if let Ok(n) = value.parse::<u32>() {
-            lines.push(format!("{name} = {}", n.max(64)));
+            conf.push(format!("{name} = {}", n.max(64)));
         }
     }
-    Ok(lines)
+    let schemas: Vec<String> = client
+        .query_one("SELECT current_schemas(false)::text[]", &[])
+        .map_err(describe)?
+        .get(0);
+    Ok(TargetFacts { conf, schemas })
+}
+
+/// Replays resolve unqualified names as the target does: the shadow database's search path is
+/// the target's, and its schemas exist there (those the migrations create are left to them).
+fn use_search_path(
+    shadow: &ConnectionTarget,
+    schemas: &[String],
+    found: &crate::migrations::Discovered,
+) -> anyhow::Result<()> {
+    if schemas.is_empty() {
+        return Ok(());
+    }
+    let created: Vec<String> = crate::migrations::created_schemas(found)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    let mut client = shadow.connect()?;
+    let mut sql = String::new();
+    for s in schemas.iter().filter(|s| !created.contains(s)) {
+        sql.push_str(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {};\n",
+            crate::escape::ident(s)
+        ));
+    }
+    let list: Vec<String> = schemas.iter().map(|s| crate::escape::ident(s)).collect();
+    sql.push_str(&format!(
+        "ALTER DATABASE {} SET search_path = {}",
+        crate::escape::ident(&shadow.dbname()),
+        list.join(", ")
+    ));
+    client
+        .batch_execute(&sql)
+        .map_err(|e| anyhow::anyhow!("preparing the shadow's schemas: {}", db::describe(&e)))
 }
 
 /// The extensions the migrations create must be available where they are replayed: an error

@@ -142,6 +142,17 @@ pub fn data_changing_keyword(sql: &str) -> Option<String> {
 
 /// The extension a `CREATE EXTENSION [IF NOT EXISTS] name` statement creates, as stored.
 pub fn created_extension(statement: &str) -> Option<String> {
+    created(statement, "EXTENSION")
+}
+
+/// The schema a `CREATE SCHEMA [IF NOT EXISTS] name` statement creates, as stored
+/// (`CREATE SCHEMA AUTHORIZATION role` names it after the role).
+pub fn created_schema(statement: &str) -> Option<String> {
+    created(statement, "SCHEMA")
+}
+
+/// `CREATE <kind> [IF NOT EXISTS] [AUTHORIZATION] name`: the name as stored.
+fn created(statement: &str, kind: &str) -> Option<String> {
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, statement)
         .tokenize()
         .ok()?;
@@ -158,14 +169,17 @@ pub fn created_extension(statement: &str) -> Option<String> {
             .get(i)
             .is_some_and(|w| w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k))
     };
-    if !(kw(0, "CREATE") && kw(1, "EXTENSION")) {
+    if !(kw(0, "CREATE") && kw(1, kind)) {
         return None;
     }
-    let at = if kw(2, "IF") && kw(3, "NOT") && kw(4, "EXISTS") {
+    let mut at = if kw(2, "IF") && kw(3, "NOT") && kw(4, "EXISTS") {
         5
     } else {
         2
     };
+    if kw(at, "AUTHORIZATION") {
+        at += 1;
+    }
     let w = words.get(at)?;
     Some(stored_identifier(&w.value, w.quote_style.is_some()))
 }

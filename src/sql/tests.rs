@@ -240,4 +240,12 @@ fn created_extensions_are_named() {
         Some("Citext".into())
     );
     assert_eq!(created_extension("CREATE TABLE extension (x int)"), None);
+    assert_eq!(
+        created_schema("CREATE SCHEMA IF NOT EXISTS App"),
+        Some("app".into())
+    );
+    assert_eq!(
+        created_schema("create schema authorization \"Bob\""),
+        Some("Bob".into())
+    );
 }

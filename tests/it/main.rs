@@ -9,6 +9,7 @@ mod concurrency;
 mod extensions;
 mod hostile_names;
 mod kill;
+mod least_privilege;
 mod lint;
 mod migrate_apply;
 mod partitioned;
