@@ -1,7 +1,7 @@
 //! Asking the person at the terminal about each change (stderr, stdin). Without a terminal the
 //! answer is always no, so automation must say `--yes` (and `--allow-drop` for drops).
 
-use crate::commands::plan::Answer;
+use crate::commands::apply::Answer;
 use std::io::{BufRead, Write};
 
 /// `[y]es / [n]o / [a]ll / [q]uit` for one change.

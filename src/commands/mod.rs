@@ -1,12 +1,14 @@
 //! One module per subcommand. Commands orchestrate and return a [`Report`]; they never print.
 
 pub mod advise;
+pub mod apply;
 pub mod check;
 pub mod ci;
 pub mod demo;
 pub mod lint;
 pub mod migrate;
 pub mod plan;
+mod shadow;
 
 use crate::cli::settings::Settings;
 use crate::cli::{Command, DataCommand, MigrateCommand};
@@ -44,7 +46,7 @@ pub fn run(
         }
         Command::Apply(args) => {
             let policy = check::optional_policy(settings)?;
-            let opts = plan::ApplyChangesOptions {
+            let opts = apply::ApplyChangesOptions {
                 shadow_url: args.shadow_url.as_deref(),
                 yes: args.yes,
                 dry_run: args.dry_run,
@@ -54,7 +56,7 @@ pub fn run(
             };
             let interactive = settings.interactive;
             let mut ask = |q: &str| crate::cli::prompt::ask_change(q, interactive);
-            Report::Apply(plan::apply(settings, policy.as_ref(), &opts, &mut ask)?)
+            Report::Apply(apply::apply(settings, policy.as_ref(), &opts, &mut ask)?)
         }
         Command::Ci(args) => Report::Ci(ci::run(settings, args.fail_on)?),
         Command::Lint(args) => {

@@ -2,7 +2,8 @@
 
 use super::human::{apply, table};
 use crate::commands::advise::AdviseReport;
-use crate::commands::plan::{ApplyChangesReport, PlanReport};
+use crate::commands::apply::ApplyChangesReport;
+use crate::commands::plan::PlanReport;
 use crate::escape::{COLOUR_END, COLOUR_START, inline};
 use std::fmt::Write;
 

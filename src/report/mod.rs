@@ -9,12 +9,13 @@ pub use junit::junit;
 
 use crate::cli::Format;
 use crate::commands::advise::AdviseReport;
+use crate::commands::apply::ApplyChangesReport;
 use crate::commands::check::CheckReport;
 use crate::commands::ci::CiReport;
 use crate::commands::demo::DemoReport;
 use crate::commands::lint::LintReport;
 use crate::commands::migrate::{NewReport, RecordReport, StatusReport, VerifyReport};
-use crate::commands::plan::{ApplyChangesReport, PlanReport};
+use crate::commands::plan::PlanReport;
 use crate::datagen::GenerateReport;
 use crate::migrations::runner::ApplyReport;
 use serde::Serialize;

@@ -1,0 +1,191 @@
+//! `pgwarden apply`: runs the plan through the safe executor. The accepted changes are written
+//! as the next versioned migration and run by `migrate apply`, so the history records them and
+//! the next deploy does not fight them.
+
+use super::plan::{PlanOptions, PlanReport, changes_sql, plan};
+use crate::apply::ExecSettings;
+use crate::cli::settings::Settings;
+use crate::db;
+use crate::diff::Change;
+use crate::migrations::runner::{self, ApplyReport, ApplyRequest};
+use crate::migrations::{MigrationState, discover, discovery, history, status};
+use crate::policy::Policy;
+use anyhow::{Context, bail};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What `apply` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyChangesReport {
+    pub plan: PlanReport,
+    pub accepted: Vec<Change>,
+    pub skipped: Vec<(String, String)>,
+    pub migration: Option<PathBuf>,
+    pub run: Option<ApplyReport>,
+    pub dry_run: bool,
+}
+
+/// Options of `apply`.
+pub struct ApplyChangesOptions<'a> {
+    pub shadow_url: Option<&'a str>,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub allow_drop: bool,
+    pub only: &'a [String],
+    pub exec: ExecSettings,
+}
+
+/// Runs the plan through the safe executor, as a recorded migration.
+pub fn apply(
+    settings: &Settings,
+    policy: Option<&Policy>,
+    opts: &ApplyChangesOptions,
+    ask: &mut dyn FnMut(&str) -> Answer,
+) -> anyhow::Result<ApplyChangesReport> {
+    if let Some(rule) = opts
+        .only
+        .iter()
+        .find(|r| !crate::finding::ALL_RULES.contains(&r.as_str()))
+    {
+        bail!(
+            "unknown rule `{rule}` in --only; rules: {}",
+            crate::finding::ALL_RULES.join(", ")
+        );
+    }
+    refuse_pending(settings)?;
+    let plan = plan(
+        settings,
+        policy,
+        &PlanOptions {
+            shadow_url: opts.shadow_url,
+            ..Default::default()
+        },
+    )?;
+    let mut report = ApplyChangesReport {
+        plan: plan.clone(),
+        accepted: Vec::new(),
+        skipped: Vec::new(),
+        migration: None,
+        run: None,
+        dry_run: opts.dry_run,
+    };
+    let mut all = opts.yes;
+    let mut quit = false;
+    let chosen: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| opts.only.is_empty() || opts.only.iter().any(|r| r == c.rule))
+        .collect();
+    for c in &chosen {
+        if opts.dry_run {
+            report.accepted.push((*c).clone());
+            continue;
+        }
+        let decision = if c.is_drop && !opts.allow_drop {
+            ask(&format!(
+                "{} {} ({}) -- a drop",
+                c.sign,
+                c.statements.join("; "),
+                c.reason
+            ))
+        } else if all {
+            Answer::Yes
+        } else {
+            ask(&format!(
+                "{} {} ({})",
+                c.sign,
+                c.statements.join("; "),
+                c.reason
+            ))
+        };
+        match decision {
+            Answer::Yes => report.accepted.push((*c).clone()),
+            Answer::All => {
+                all = true;
+                report.accepted.push((*c).clone());
+            }
+            Answer::No => report.skipped.push((
+                c.object.clone(),
+                if c.is_drop {
+                    "drops need --allow-drop or a yes at the prompt".into()
+                } else {
+                    "declined".into()
+                },
+            )),
+            Answer::Quit => {
+                quit = true;
+                break;
+            }
+        }
+    }
+    if quit {
+        // `q` quits without applying anything, even what was accepted before it.
+        report.accepted.clear();
+        report.skipped = chosen
+            .iter()
+            .map(|c| {
+                (
+                    c.object.clone(),
+                    "quit at the prompt: nothing applied".into(),
+                )
+            })
+            .collect();
+    }
+    if opts.dry_run || report.accepted.is_empty() {
+        return Ok(report);
+    }
+    let dir = &settings.migrations_dir;
+    let found = discover(dir)?;
+    let (version, path) = discovery::next_file_path(dir, &found, "pgwarden_apply");
+    std::fs::write(&path, changes_sql(&report.accepted))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    report.migration = Some(path);
+    let found = discover(dir)?;
+    let request = ApplyRequest {
+        dry_run: false,
+        target_version: Some(version),
+        exec: opts.exec.clone(),
+        // --lock-wait: how long to wait for another migration run (and a leftover build).
+        lock_wait: opts.exec.build_wait,
+    };
+    report.run = Some(runner::apply(&settings.target()?, &found, &request)?);
+    Ok(report)
+}
+
+/// How the person (or `--yes`) answered for one change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Yes,
+    No,
+    All,
+    Quit,
+}
+
+/// `apply` adds a migration: every earlier one must be applied first, or it would run them too.
+fn refuse_pending(settings: &Settings) -> anyhow::Result<()> {
+    let found = discover(&settings.migrations_dir)?;
+    let target = settings.target()?;
+    let mut client = target.connect()?;
+    let applied = history::read(&mut client)
+        .map_err(|e| anyhow::anyhow!(db::describe(&e)))?
+        .unwrap_or_default();
+    let pending: Vec<String> = status::compute(&found, &applied)
+        .iter()
+        .filter(|r| r.state != MigrationState::Applied)
+        .map(|r| {
+            format!(
+                "V{}__{} ({})",
+                r.version.unwrap_or_default(),
+                r.name,
+                r.state.label()
+            )
+        })
+        .collect();
+    if !pending.is_empty() {
+        bail!(
+            "apply records its changes as a new migration, so every migration must be applied first: {}; run `pgwarden migrate apply`",
+            pending.join(", ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! The desired state for `plan`: the migrations replayed into an empty shadow database (a
+//! throwaway server that takes the target's lock settings and search path, or `--shadow-url`),
+//! plus the policy's required indexes, read by the catalog reader.
+
+use crate::apply::ExecSettings;
+use crate::catalog::{Catalog, reader};
+use crate::cli::settings::Settings;
+use crate::db::{self, ConnectionTarget};
+use crate::ephemeral::EphemeralServer;
+use crate::migrations::discover;
+use crate::migrations::runner::{self, ApplyRequest};
+use crate::policy::Policy;
+use anyhow::{Context, bail};
+use std::time::Duration;
+
+/// Reads the desired catalog by replaying the migrations into an empty shadow database.
+/// Then builds the policy's required indexes there too.
+pub(super) fn desired_catalog(
+    settings: &Settings,
+    policy: Option<&Policy>,
+    shadow_url: Option<&str>,
+) -> anyhow::Result<(Catalog, String)> {
+    let required: &[String] = policy.map_or(&[], |p| p.plan.required_indexes.as_slice());
+    let found = discover(&settings.migrations_dir)?;
+    let replay = |target: &ConnectionTarget| -> anyhow::Result<Catalog> {
+        let mut client = target.connect()?;
+        let tables: i64 = client
+            .query_one("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND c.relname <> 'refinery_schema_history'", &[])
+            .map_err(|e| anyhow::anyhow!(db::describe(&e)))?
+            .get(0);
+        if tables > 0 {
+            bail!(
+                "the shadow database {} is not empty ({tables} tables); give --shadow-url an empty database",
+                target.redacted()
+            );
+        }
+        require_extensions(&mut client, &found)?;
+        let request = ApplyRequest {
+            dry_run: false,
+            target_version: None,
+            exec: ExecSettings::default(),
+            lock_wait: Duration::from_secs(60),
+        };
+        let report = runner::apply(target, &found, &request)?;
+        if let Some(f) = report.failure {
+            bail!(
+                "replaying the migrations into the shadow failed at {}: {}",
+                f.file,
+                f.error
+            );
+        }
+        for ddl in required {
+            client.batch_execute(ddl).map_err(|e| {
+                anyhow::anyhow!("the policy's required index `{ddl}` does not build on the migrations' schema: {}", db::describe(&e))
+            })?;
+        }
+        reader::read(&mut client, true)
+            .map_err(|e| anyhow::anyhow!("reading the shadow's catalog: {}", db::describe(&e)))
+    };
+    match shadow_url {
+        Some(url) => {
+            let target = ConnectionTarget::from_url(url)?;
+            Ok((
+                replay(&target)?,
+                format!("migrations replayed into {}", target.redacted()),
+            ))
+        }
+        None => {
+            let facts = target_facts(settings)?;
+            let options = crate::ephemeral::EphemeralOptions {
+                extra_conf: facts.conf,
+                ..Default::default()
+            };
+            let server = EphemeralServer::start_with(&options).context(
+                "plan replays the migrations into a throwaway server (or pass --shadow-url)",
+            )?;
+            let target = server.create_database("pgwarden_shadow")?;
+            use_search_path(&target, &facts.schemas, &found)?;
+            Ok((
+                replay(&target)?,
+                "migrations replayed into a throwaway server".into(),
+            ))
+        }
+    }
+}
+
+/// Settings a migration that ran on the target may depend on, for the throwaway server: a
+/// migration that takes many locks in one transaction replays only with the target's
+/// `max_locks_per_transaction`.
+const TARGET_SETTINGS: &str = "SELECT name, setting FROM pg_settings \
+     WHERE name IN ('max_locks_per_transaction', 'max_pred_locks_per_transaction') ORDER BY name";
+
+/// What the throwaway server takes from the target.
+struct TargetFacts {
+    /// `postgresql.conf` lines.
+    conf: Vec<String>,
+    /// The target's effective search path (`current_schemas(false)`), where its unqualified
+    /// names live.
+    schemas: Vec<String>,
+}
+
+fn target_facts(settings: &Settings) -> anyhow::Result<TargetFacts> {
+    let target = settings.target()?;
+    let mut client = target.connect()?;
+    let describe = |e: postgres::Error| {
+        anyhow::anyhow!(
+            "reading the settings of {}: {}",
+            target.redacted(),
+            db::describe(&e)
+        )
+    };
+    let rows = client.query(TARGET_SETTINGS, &[]).map_err(describe)?;
+    let mut conf = Vec::new();
+    for r in rows {
+        let (name, value): (String, String) = (r.get(0), r.get(1));
+        // Integers only: nothing else from the target reaches the configuration file.
+        if let Ok(n) = value.parse::<u32>() {
+            conf.push(format!("{name} = {}", n.max(64)));
+        }
+    }
+    let schemas: Vec<String> = client
+        .query_one("SELECT current_schemas(false)::text[]", &[])
+        .map_err(describe)?
+        .get(0);
+    Ok(TargetFacts { conf, schemas })
+}
+
+/// Replays resolve unqualified names as the target does: the shadow database's search path is
+/// the target's, and its schemas exist there (those the migrations create are left to them).
+fn use_search_path(
+    shadow: &ConnectionTarget,
+    schemas: &[String],
+    found: &crate::migrations::Discovered,
+) -> anyhow::Result<()> {
+    if schemas.is_empty() {
+        return Ok(());
+    }
+    let created: Vec<String> = crate::migrations::created_schemas(found)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    let mut client = shadow.connect()?;
+    let mut sql = String::new();
+    for s in schemas.iter().filter(|s| !created.contains(s)) {
+        sql.push_str(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {};\n",
+            crate::escape::ident(s)
+        ));
+    }
+    let list: Vec<String> = schemas.iter().map(|s| crate::escape::ident(s)).collect();
+    sql.push_str(&format!(
+        "ALTER DATABASE {} SET search_path = {}",
+        crate::escape::ident(shadow.dbname()),
+        list.join(", ")
+    ));
+    client
+        .batch_execute(&sql)
+        .map_err(|e| anyhow::anyhow!("preparing the shadow's schemas: {}", db::describe(&e)))
+}
+
+/// The extensions the migrations create must be available where they are replayed: an error
+/// naming each missing one, the migration that needs it, and the fix.
+fn require_extensions(
+    client: &mut postgres::Client,
+    found: &crate::migrations::Discovered,
+) -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    for (file, name) in crate::migrations::created_extensions(found) {
+        let available: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = $1)",
+                &[&name],
+            )
+            .map_err(|e| anyhow::anyhow!(db::describe(&e)))?
+            .get(0);
+        if !available {
+            missing.push(format!(
+                "`{}` (created by {file})",
+                crate::escape::inline(&name)
+            ));
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "the server the migrations are replayed into lacks the extension(s) {}; install them for its PostgreSQL (Debian: the postgresql-<major>-<extension> or postgresql-contrib package), or pass --shadow-url naming a database where they are available",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
