@@ -1,6 +1,7 @@
 //! Integration tests against a real PostgreSQL server (throwaway, started by the harness).
 
 mod advise;
+mod apply_recovery;
 mod check;
 mod check_safety;
 mod cli;
