@@ -53,7 +53,7 @@ impl ExecSettings {
     /// concurrent build stops, leaving an INVALID index that the rerun rebuilds.
     pub fn alone_setup_sql(&self) -> String {
         format!(
-            "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; {CONNECTION_CHECK}",
+            "SET standard_conforming_strings = on; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; {CONNECTION_CHECK}",
             self.lock_timeout.as_millis(),
             self.build_statement_timeout.as_millis()
         )

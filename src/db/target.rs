@@ -35,6 +35,9 @@ impl std::fmt::Debug for ConnectionTarget {
     }
 }
 
+/// Sent first on every session.
+const STANDARD_STRINGS: &str = "SET standard_conforming_strings = on";
+
 impl ConnectionTarget {
     /// `url` (flag or `DATABASE_URL`) when given, else the libpq environment variables.
     pub fn resolve(url: Option<&str>) -> Result<Self, ConnectError> {
@@ -142,10 +145,20 @@ impl ConnectionTarget {
             let connector = self.tls.connector().map_err(ConnectError::Tls)?;
             self.config.connect(connector)
         };
-        connected.map_err(|e| ConnectError::Connect {
+        let mut client = connected.map_err(|e| ConnectError::Connect {
             target: self.redacted(),
             cause: super::describe(&e),
-        })
+        })?;
+        // pgwarden splits and checks SQL with a tokenizer that reads strings the standard way;
+        // the server must read them the same way, or `'x\' --'` hides a statement from the
+        // check and runs it. Its own round trip: a SET in the same batch comes too late.
+        client
+            .batch_execute(STANDARD_STRINGS)
+            .map_err(|e| ConnectError::Connect {
+                target: self.redacted(),
+                cause: super::describe(&e),
+            })?;
+        Ok(client)
     }
 
     /// The libpq environment variables naming this target, for a client program such as

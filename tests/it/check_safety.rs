@@ -94,6 +94,30 @@ fn a_second_statement_is_an_error_naming_the_query_and_changes_nothing() {
     }
 }
 
+/// With `standard_conforming_strings = off` in the database, `'x\' --'` ends a string for
+/// PostgreSQL but not for a standard tokenizer: pgwarden's sessions read strings the standard
+/// way, so the hidden statements are never run.
+#[test]
+fn a_string_read_differently_off_standard_conforming_strings_hides_nothing() {
+    let db = docs_db("scs_off");
+    db.client()
+        .batch_execute(&format!(
+            "ALTER DATABASE {} SET standard_conforming_strings = off",
+            db.name
+        ))
+        .unwrap();
+    let sql = "SELECT 'x\\' --'; COMMIT; DELETE FROM docs; COMMIT; SELECT 1 AS y\n, 2 AS z";
+    let policy = policy_file(&format!(
+        "version = 1\n[budget]\nmean_ms = 100\n[[query]]\nname = \"scs\"\nsql = {}\n",
+        toml_string(sql)
+    ));
+    for mode in ["explain", "analyze"] {
+        let out = check(&db, policy.path(), &["--mode", mode]);
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+        assert_eq!(docs_rows(&db), 100, "{mode}: the rows survive");
+    }
+}
+
 #[test]
 fn one_statement_with_comments_or_semicolons_in_strings_still_runs() {
     let db = docs_db("one_statement");
