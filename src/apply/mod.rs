@@ -45,6 +45,50 @@ struct Recovered {
     adopted: Vec<String>,
 }
 
+/// Why one attempt failed: a database error (retried when it is a lock timeout or deadlock),
+/// or a refusal that no retry changes.
+enum AttemptError<'s> {
+    Pg(Option<&'s Statement>, postgres::Error),
+    Refused(ExecError),
+}
+
+/// Acts on an index of the statement's name found in place: adopts it, rebuilds it, or refuses.
+fn resolve_existing<'s>(
+    client: &mut Client,
+    statement: &'s Statement,
+    build: &crate::sql::IndexBuild,
+    found: recover::Existing,
+    mut recovered: Recovered,
+) -> Result<Recovered, AttemptError<'s>> {
+    let pg = |e| AttemptError::Pg(Some(statement), e);
+    match found {
+        recover::Existing::Same => {
+            tracing::warn!(index = %build.index_name, "adopting the index an interrupted run built: it is valid and has this statement's definition");
+            recovered.adopted.push(build.index_name.clone());
+        }
+        recover::Existing::Invalid => {
+            recovered
+                .rebuilt
+                .extend(recover::drop_invalid(client, build).map_err(pg)?);
+            client.batch_execute(&statement.text).map_err(pg)?;
+        }
+        recover::Existing::Differs {
+            existing,
+            statement: wanted,
+        } => {
+            return Err(AttemptError::Refused(ExecError::Statement {
+                line: statement.line,
+                excerpt: excerpt(&statement.text),
+                cause: format!(
+                    "index {} already exists with another definition:\n    existing:  {existing}\n    statement: {wanted}\n    drop or rename the existing one, or change the migration",
+                    crate::escape::ident(&build.index_name)
+                ),
+            }));
+        }
+    }
+    Ok(recovered)
+}
+
 /// A step failed for good.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
@@ -151,7 +195,9 @@ impl Executor {
             if result.is_err() {
                 let _ = client.batch_execute("ROLLBACK");
             }
-            result.map(|()| Recovered::default())
+            result
+                .map(|()| Recovered::default())
+                .map_err(|(s, e)| AttemptError::Pg(s, e))
         })?;
         self.restore_session_if_changed(statements)?;
         Ok(outcome)
@@ -172,66 +218,42 @@ impl Executor {
         let known_invalid =
             concurrent_build.is_some_and(|b| self.invalid_index_names.contains(&b.index_name));
         let wait = self.settings.build_wait;
-        let mut refused: Option<ExecError> = None;
-        let result = self.with_retries(label, statement.line, |client| {
+        let outcome = self.with_retries(label, statement.line, |client| {
             attempt += 1;
+            let pg = |e| AttemptError::Pg(Some(statement), e);
             let mut recovered = Recovered::default();
             if let Some(build) = concurrent_build
                 && (known_invalid || attempt > 1)
             {
                 // An INVALID index may still be building (an interrupted run's backend): wait
                 // for it rather than fight its lock; then drop it only if it is still INVALID.
-                recover::wait_for_build(client, build, wait).map_err(|e| (Some(statement), e))?;
-                recovered.rebuilt =
-                    recover::drop_invalid(client, build).map_err(|e| (Some(statement), e))?;
+                recover::wait_for_build(client, build, wait).map_err(pg)?;
+                recovered.rebuilt = recover::drop_invalid(client, build).map_err(pg)?;
             }
-            let Err(e) = client.batch_execute(&statement.text) else {
+            let Some(build) = statement.index_build.as_ref() else {
+                client.batch_execute(&statement.text).map_err(pg)?;
                 return Ok(recovered);
             };
-            let Some(build) = statement
-                .index_build
-                .as_ref()
-                .filter(|_| db::sqlstate(&e) == Some(DUPLICATE_TABLE))
-            else {
-                return Err((Some(statement), e));
+            // IF NOT EXISTS accepts any relation of that name: it must be this very index.
+            let before = if build.if_not_exists {
+                recover::existing(client, build, &statement.text, wait).map_err(pg)?
+            } else {
+                None
             };
-            let found = recover::existing(client, build, &statement.text, wait)
-                .map_err(|e| (Some(statement), e))?;
-            match found {
-                recover::Existing::Same => {
-                    tracing::warn!(index = %build.index_name, "adopting the index an interrupted run built: it is valid and has this statement's definition");
-                    recovered.adopted.push(build.index_name.clone());
-                    Ok(recovered)
-                }
-                recover::Existing::Invalid => {
-                    recovered.rebuilt.extend(
-                        recover::drop_invalid(client, build).map_err(|e| (Some(statement), e))?,
-                    );
-                    client
-                        .batch_execute(&statement.text)
-                        .map_err(|e| (Some(statement), e))?;
-                    Ok(recovered)
-                }
-                recover::Existing::Differs {
-                    existing,
-                    statement: wanted,
-                } => {
-                    refused = Some(ExecError::Statement {
-                        line: statement.line,
-                        excerpt: excerpt(&statement.text),
-                        cause: format!(
-                            "index {} already exists with another definition:\n    existing:  {existing}\n    statement: {wanted}\n    drop or rename the existing index, or change the migration",
-                            crate::escape::ident(&build.index_name)
-                        ),
-                    });
-                    Err((Some(statement), e))
-                }
-            }
-        });
-        let outcome = match (result, refused) {
-            (Err(_), Some(refusal)) => return Err(refusal),
-            (result, _) => result?,
-        };
+            let found = match before {
+                Some(found) => found,
+                None => match client.batch_execute(&statement.text) {
+                    Ok(()) => return Ok(recovered),
+                    Err(e) if db::sqlstate(&e) == Some(DUPLICATE_TABLE) => {
+                        recover::existing(client, build, &statement.text, wait)
+                            .map_err(pg)?
+                            .unwrap_or(recover::Existing::Invalid)
+                    }
+                    Err(e) => return Err(pg(e)),
+                },
+            };
+            resolve_existing(client, statement, build, found, recovered)
+        })?;
         self.restore_session_if_changed(std::slice::from_ref(statement))?;
         Ok(outcome)
     }
@@ -275,7 +297,7 @@ impl Executor {
         mut attempt: F,
     ) -> Result<StepOutcome, ExecError>
     where
-        F: FnMut(&mut Client) -> Result<Recovered, (Option<&'s Statement>, postgres::Error)>,
+        F: FnMut(&mut Client) -> Result<Recovered, AttemptError<'s>>,
     {
         let started = Instant::now();
         let mut outcome = StepOutcome::default();
@@ -293,7 +315,8 @@ impl Executor {
                     outcome.duration_ms = started.elapsed().as_millis();
                     return Ok(outcome);
                 }
-                Err((stmt, e)) if is_retryable(&e) => {
+                Err(AttemptError::Refused(e)) => return Err(e),
+                Err(AttemptError::Pg(stmt, e)) if is_retryable(&e) => {
                     outcome.blockers.extend(blockers.iter().cloned());
                     let line = stmt.map_or(line, |s| s.line);
                     if outcome.attempts > self.settings.retries {
@@ -317,7 +340,7 @@ impl Executor {
                     );
                     std::thread::sleep(delay);
                 }
-                Err((stmt, e)) => {
+                Err(AttemptError::Pg(stmt, e)) => {
                     return Err(ExecError::Statement {
                         line: stmt.map_or(line, |s| s.line),
                         excerpt: stmt.map(|s| excerpt(&s.text)).unwrap_or_default(),

@@ -1,6 +1,7 @@
 //! Recovery of half-built indexes: a failed or killed `CREATE INDEX CONCURRENTLY` leaves an
 //! INVALID index that a later `IF NOT EXISTS` build would silently accept.
 
+use crate::catalog::INDEX_MEANING_SQL;
 use crate::db::quote_literal;
 use crate::sql::IndexBuild;
 use postgres::{Client, SimpleQueryMessage};
@@ -63,24 +64,27 @@ pub enum Existing {
 }
 
 /// Facts about an index by qualified name: valid, partitioned, the pid building it now, and
-/// its definition key (see [`KEY_OF`]).
+/// its definition.
 const INDEX_STATE: &str = "SELECT i.indisvalid, c.relkind = 'I', \
        (SELECT p.pid FROM pg_stat_progress_create_index p WHERE p.index_relid = c.oid LIMIT 1), \
        pg_get_indexdef(c.oid) \
      FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = to_regclass($1)";
 
 /// A definition key that means the same in any database and on any table with the same
-/// columns: method, uniqueness, key count, each column or expression as deparsed, operator
-/// classes and collations by name, options and predicate. `$1` is the index's regclass text.
-const KEY_OF: &str = "SELECT am.amname::text, i.indisunique, i.indnkeyatts::int4, \
-       array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnatts) k)::text, \
-       array(SELECT ons.nspname || '.' || o.opcname FROM unnest(i.indclass::oid[]) WITH ORDINALITY u(oid, ord) \
-             JOIN pg_opclass o ON o.oid = u.oid JOIN pg_namespace ons ON ons.oid = o.opcnamespace ORDER BY u.ord)::text, \
-       array(SELECT coalesce(co.collname::text, '-') FROM unnest(i.indcollation::oid[]) WITH ORDINALITY u(oid, ord) \
-             LEFT JOIN pg_collation co ON co.oid = u.oid ORDER BY u.ord)::text, \
-       i.indoption::text, coalesce(pg_get_expr(i.indpred, i.indrelid, true), '') \
-     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam \
-     WHERE i.indexrelid = to_regclass($1)";
+/// columns: method, uniqueness, key count, each column or expression as deparsed, the rest of
+/// its meaning ([`INDEX_MEANING_SQL`]) and the predicate. `$1` is the index's regclass text.
+fn key_of_sql() -> String {
+    format!(
+        "SELECT am.amname::text, i.indisunique::text, i.indnkeyatts::text, \
+           array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnatts) k)::text, \
+           {INDEX_MEANING_SQL}, coalesce(pg_get_expr(i.indpred, i.indrelid, true), '') \
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam \
+         WHERE i.indexrelid = to_regclass($1)"
+    )
+}
+
+/// Whether index `$1` is on table `$2`.
+const ON_TABLE: &str = "SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass($1) AND indrelid = to_regclass($2))";
 
 /// The name of the probe table and index that recovery builds in a rolled-back transaction.
 const PROBE_TABLE: &str = "pg_temp.pgwarden_probe";
@@ -90,30 +94,50 @@ const PROBE_INDEX: &str = "pgwarden_probe_index";
 const QUALIFIED_NAME: &str = "SELECT (SELECT quote_ident(n.nspname) FROM pg_class c JOIN pg_namespace n \
      ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)) || '.' || quote_ident($2)";
 
-/// Decides what to do with an index of the statement's name that already exists. A build of it
-/// still running (the backend of a killed client) is waited for, naming its pid, up to `wait`.
+/// Decides what to do with a relation of the statement's index name, if there is one (`None`:
+/// there is none). A build of it still running (the backend of a killed client) is waited for,
+/// naming its pid, up to `wait`. A relation that is not an index is never taken for it.
 pub fn existing(
     client: &mut Client,
     build: &IndexBuild,
     statement: &str,
     wait: Duration,
-) -> Result<Existing, postgres::Error> {
+) -> Result<Option<Existing>, postgres::Error> {
+    let name: Option<String> = client
+        .query_one(QUALIFIED_NAME, &[&build.table, &build.index_name])?
+        .get(0);
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let kind: Option<String> = client.query_opt(RELATION_KIND, &[&name])?.map(|r| r.get(0));
+    match kind.as_deref() {
+        None => return Ok(None),
+        Some("i" | "I") => {}
+        Some(other) => {
+            return Ok(Some(Existing::Differs {
+                existing: format!("a relation of kind '{other}' (not an index) named {name}"),
+                statement: statement.to_string(),
+            }));
+        }
+    }
     let Some((name, valid, partitioned, definition)) = wait_for_build(client, build, wait)? else {
-        return Ok(Existing::Invalid);
+        return Ok(None);
     };
     if !valid && !partitioned {
-        return Ok(Existing::Invalid);
+        return Ok(Some(Existing::Invalid));
     }
     let (same, wanted) = compare_with_probe(client, build, statement, &name)?;
-    Ok(if same {
+    Ok(Some(if same {
         Existing::Same
     } else {
         Existing::Differs {
             existing: definition,
             statement: wanted,
         }
-    })
+    }))
 }
+
+const RELATION_KIND: &str = "SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)";
 
 /// The index `build` creates, once no build of it is running (waiting up to `wait`, naming the
 /// pid that builds it): its qualified name, validity, whether it is partitioned, definition.
@@ -165,27 +189,22 @@ fn compare_with_probe(
         build.table
     ))?;
     let probe_name = format!("pg_temp.{PROBE_INDEX}");
+    let key_sql = key_of_sql();
     let key =
         |tx: &mut postgres::Transaction, name: &str| -> Result<Vec<String>, postgres::Error> {
-            let row = tx.query_one(KEY_OF, &[&name])?;
-            Ok(vec![
-                row.get(0),
-                row.get::<_, bool>(1).to_string(),
-                row.get::<_, i32>(2).to_string(),
-                row.get(3),
-                row.get(4),
-                row.get(5),
-                row.get(6),
-                row.get(7),
-            ])
+            let row = tx.query_one(key_sql.as_str(), &[&name])?;
+            Ok((0..row.len()).map(|k| row.get::<_, String>(k)).collect())
         };
-    let same = key(&mut tx, existing)? == key(&mut tx, &probe_name)?;
+    let on_table: bool = tx.query_one(ON_TABLE, &[&existing, &build.table])?.get(0);
+    let same = on_table && key(&mut tx, existing)? == key(&mut tx, &probe_name)?;
     let shown: String = tx
         .query_one("SELECT pg_get_indexdef(to_regclass($1))", &[&probe_name])?
         .get(0);
     tx.rollback()?;
-    let shown = shown
-        .replace(PROBE_TABLE, &build.table)
+    // The probe lives in this session's pg_temp_N schema: show the statement's own names.
+    let shown = regex::Regex::new(r"pg_temp(_\d+)?\.pgwarden_probe\b")
+        .map(|re| re.replace(&shown, build.table.as_str()).into_owned())
+        .unwrap_or(shown)
         .replace(PROBE_INDEX, &crate::escape::ident(&build.index_name));
     Ok((same, shown))
 }

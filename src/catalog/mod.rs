@@ -9,6 +9,23 @@ pub use model::{AttachedIndex, Catalog, ForeignKey, Index, Partition, Table};
 use postgres::GenericClient;
 use serde::Serialize;
 
+/// The parts of an index's meaning besides its method, columns and predicate, for index `i`
+/// (`pg_index`) whose `pg_class` row is `c`, as one text: operator classes (named by the
+/// extension that owns them, else by schema: an extension's OIDs differ between databases and
+/// its schema may too), collations by qualified name, per-column options, storage options, and
+/// NULLS NOT DISTINCT (read through `to_jsonb`, so the query also runs before PostgreSQL 15).
+pub const INDEX_MEANING_SQL: &str = "array(SELECT coalesce((SELECT 'extension ' || quote_ident(e.extname) \
+       FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid \
+       WHERE d.classid = 'pg_opclass'::regclass AND d.objid = o.oid AND d.deptype = 'e' LIMIT 1), \
+       quote_ident(ons.nspname)) || '.' || quote_ident(o.opcname) \
+     FROM unnest(i.indclass::oid[]) WITH ORDINALITY u(oid, ord) JOIN pg_opclass o ON o.oid = u.oid \
+     JOIN pg_namespace ons ON ons.oid = o.opcnamespace ORDER BY u.ord)::text || ' ' || \
+   array(SELECT coalesce(quote_ident(cns.nspname) || '.' || quote_ident(co.collname), '-') \
+     FROM unnest(i.indcollation::oid[]) WITH ORDINALITY u(oid, ord) LEFT JOIN pg_collation co ON co.oid = u.oid \
+     LEFT JOIN pg_namespace cns ON cns.oid = co.collnamespace ORDER BY u.ord)::text || ' ' || \
+   i.indoption::text || ' ' || coalesce(array(SELECT unnest(c.reloptions) ORDER BY 1)::text, '{}') || ' ' || \
+   coalesce(to_jsonb(i) ->> 'indnullsnotdistinct', '-')";
+
 const INVALID_INDEXES: &str = "SELECT n.nspname, c.relname, t.relname, \
        EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid), \
        c.relkind = 'I' \

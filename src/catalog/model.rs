@@ -13,6 +13,10 @@ pub struct Catalog {
     /// Partitions' indexes attached to a partitioned index (they are not listed in `indexes`:
     /// they are managed through their parent).
     pub attached: Vec<AttachedIndex>,
+    /// `(schema, name)` of every relation (tables, views, sequences, indexes, ...): a new
+    /// index's name must be free among all of them.
+    #[serde(skip)]
+    pub relation_names: Vec<(String, String)>,
     /// Seconds since this database's statistics were reset (or the server started).
     pub stats_age_seconds: f64,
 }

@@ -1,6 +1,7 @@
 //! Fills the catalog model with one query per kind of object (never one per table), so it
 //! scales to tens of thousands of tables.
 
+use super::INDEX_MEANING_SQL;
 use super::model::{AttachedIndex, Catalog, ForeignKey, Index, Partition, Table};
 use postgres::{GenericClient, Row};
 use std::collections::HashMap;
@@ -37,20 +38,13 @@ fn indexes_sql(definitions: bool) -> String {
     } else {
         ("''::text", "''::text")
     };
-    // Operator classes and collations by schema-qualified name: an extension's OIDs (pg_trgm,
-    // citext, btree_gin) differ between databases, their names do not.
+    // Operator classes and collations by name, never by OID (see INDEX_MEANING_SQL).
     format!(
         "SELECT n.nspname::text, c.relname::text, t.relname::text, {definition}, am.amname::text, \
            i.indrelid::int8, i.indkey::text, i.indnkeyatts::int4, \
            pg_get_expr(i.indpred, i.indrelid, true), i.indisunique, i.indisprimary, con.conname::text, \
            i.indisvalid, c.relpages::int8 * current_setting('block_size')::int8, coalesce(s.idx_scan, 0), \
-           array(SELECT quote_ident(ons.nspname) || '.' || quote_ident(o.opcname) \
-                 FROM unnest(i.indclass::oid[]) WITH ORDINALITY u(oid, ord) JOIN pg_opclass o ON o.oid = u.oid \
-                 JOIN pg_namespace ons ON ons.oid = o.opcnamespace ORDER BY u.ord)::text || ' ' || \
-           array(SELECT coalesce(quote_ident(cns.nspname) || '.' || quote_ident(co.collname), '-') \
-                 FROM unnest(i.indcollation::oid[]) WITH ORDINALITY u(oid, ord) LEFT JOIN pg_collation co ON co.oid = u.oid \
-                 LEFT JOIN pg_namespace cns ON cns.oid = co.collnamespace ORDER BY u.ord)::text || ' ' || \
-           i.indoption::text, \
+           {INDEX_MEANING_SQL}, \
            CASE WHEN 0 = ANY (i.indkey) THEN \
              array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnatts) k) END, \
            {tail}, t.relkind = 'p' \
@@ -61,6 +55,14 @@ fn indexes_sql(definitions: bool) -> String {
          LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid \
          WHERE {SCHEMAS} AND t.relname <> 'refinery_schema_history' \
            AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) ORDER BY 1, 2"
+    )
+}
+
+/// Every relation's schema and name (indexes share their namespace with tables, views, ...).
+fn relation_names_sql() -> String {
+    format!(
+        "SELECT n.nspname::text, c.relname::text FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {SCHEMAS}"
     )
 }
 
@@ -180,6 +182,11 @@ pub fn read(
             parent: r.get(4),
         })
         .collect();
+    let relation_names = client
+        .query(relation_names_sql().as_str(), &[])?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     let stats_age_seconds: f64 = client.query_one(STATS_AGE, &[])?.get(0);
     let mut indexes: Vec<Index> = indexes;
     let expected: HashMap<(String, String), i64> = client
@@ -196,6 +203,7 @@ pub fn read(
         foreign_keys,
         partitions,
         attached,
+        relation_names,
         stats_age_seconds,
     })
 }

@@ -191,6 +191,7 @@ pub fn compare(
                     .iter()
                     .map(|a| (a.schema.clone(), a.name.clone())),
             )
+            .chain(live.relation_names.iter().cloned())
             .collect(),
     };
     for want in &desired.indexes {

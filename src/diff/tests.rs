@@ -44,6 +44,7 @@ fn catalog(indexes: Vec<Index>) -> Catalog {
         foreign_keys: vec![],
         partitions: vec![],
         attached: vec![],
+        relation_names: vec![],
         stats_age_seconds: 3600.0,
     }
 }

@@ -244,6 +244,35 @@ fn a_valid_index_left_by_an_interrupted_run_is_adopted_and_another_definition_re
     );
     let rows: i64 = db.scalar("SELECT count(*) FROM refinery_schema_history WHERE version = 2");
     assert_eq!(rows, 0, "nothing recorded");
+
+    // The same definition on another table is another index; and IF NOT EXISTS does not make
+    // a table of that name acceptable either.
+    for (label, squatter, build) in [
+        (
+            "kill_other_table",
+            "CREATE TABLE u (id int, v int); CREATE INDEX t_v_idx ON u (v);",
+            BUILD.to_string(),
+        ),
+        (
+            "kill_table_named_so",
+            "CREATE TABLE t_v_idx (important text);",
+            BUILD.replace("CONCURRENTLY", "CONCURRENTLY IF NOT EXISTS"),
+        ),
+    ] {
+        let db = TestDb::new(label);
+        let dir = migrations_dir(&[("V1__t.sql", TABLE)]);
+        db.run(dir.path(), &["migrate", "apply"], 0);
+        db.client().batch_execute(squatter).unwrap();
+        write(dir.path(), "V2__idx.sql", &build);
+        let out = db.run(dir.path(), &["migrate", "apply"], 2);
+        assert!(
+            stderr(&out).contains("already exists with another definition"),
+            "{label}: {}",
+            stderr(&out)
+        );
+        let on_t: i64 = db.scalar("SELECT count(*) FROM pg_index WHERE indrelid = 't'::regclass");
+        assert_eq!(on_t, 0, "{label}: nothing adopted");
+    }
 }
 
 /// A build an interrupted run left running (another session's, here) is waited for, then
