@@ -100,21 +100,27 @@ fn foreign_keys_sql() -> String {
                  JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord), \
            con.confrelid::regclass::text \
          FROM pg_constraint con JOIN pg_class t ON t.oid = con.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace \
-         WHERE con.contype = 'f' AND {SCHEMAS} ORDER BY 1, 2, 3"
+         WHERE con.contype = 'f' AND con.conparentid = 0 AND {SCHEMAS} ORDER BY 1, 2, 3"
     )
 }
 
 /// Expected size of each btree index of at least `$1` bytes, from its row count and the average
 /// widths of its key columns (8-byte tuple header, 4-byte line pointer, 90% fill): the basis of
-/// the bloat estimate. Only large indexes are estimated, as only they matter.
+/// the bloat estimate. Only large indexes are estimated, as only they matter, and only those
+/// whose every column is a plain column with statistics: an expression's width is unknown, and a
+/// guess would report bloat that no rebuild removes.
 const EXPECTED_SIZES: &str = "SELECT n.nspname::text, c.relname::text, \
-       (greatest(c.reltuples, 0) * (12 + coalesce((SELECT sum(s.avg_width) FROM pg_stats s \
-          WHERE s.schemaname = n.nspname AND s.tablename = t.relname \
-            AND s.attname = ANY (array(SELECT a.attname FROM pg_attribute a \
-              WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)))), 8)) / 0.9)::int8 \
+       (greatest(c.reltuples, 0) * (12 + w.width) / 0.9)::int8 \
      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
-     JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam \
-     WHERE am.amname = 'btree' AND c.relpages::int8 * current_setting('block_size')::int8 >= $1";
+     JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+     JOIN pg_am am ON am.oid = c.relam \
+     CROSS JOIN LATERAL (SELECT sum(s.avg_width) AS width, count(*) AS columns FROM pg_stats s \
+         WHERE s.schemaname = tn.nspname AND s.tablename = t.relname \
+           AND s.attname = ANY (array(SELECT a.attname FROM pg_attribute a \
+             WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)))) w \
+     WHERE am.amname = 'btree' AND c.relpages::int8 * current_setting('block_size')::int8 >= $1 \
+       AND NOT (0 = ANY (i.indkey)) AND i.indexprs IS NULL AND c.reltuples > 0 \
+       AND w.columns = (SELECT count(DISTINCT k) FROM unnest(i.indkey) k)";
 
 const STATS_AGE: &str = "SELECT extract(epoch FROM now() - coalesce((SELECT stats_reset FROM pg_stat_database \
      WHERE datname = current_database()), pg_postmaster_start_time()))::float8";

@@ -41,6 +41,7 @@ pub(super) fn differs(plan: &mut Plan, have: &Index, want: &Index, estimate_seco
         // Re-runnable end to end: a rerun after a failed drop finds the new index built, drops
         // the old one and renames; a rerun after the rename builds the new one again.
         let temp = plan.free_name(&have.schema, &format!("{}_pgw_new", have.name));
+        plan.replaced.insert(have.qualified());
         let mut statements = plan.build(want, &temp, (&have.schema, &have.table));
         let (drop, lock) = drop_index(have);
         statements.push(drop);
@@ -172,7 +173,11 @@ pub(super) fn redundant_with<'a>(ix: &Index, siblings: &[&'a Index]) -> Option<&
     })
 }
 
+/// A foreign key on a written table needs an index leading with its columns once the plan is
+/// applied: a live index the plan keeps (not dropped, not swapped for another definition), or
+/// one the migrations define (built or swapped in by this plan).
 pub(super) fn fk_findings(
+    want_ix: &IndexLookup,
     live: &Catalog,
     live_ix: &IndexLookup,
     plan: &mut Plan,
@@ -185,10 +190,15 @@ pub(super) fn fk_findings(
         .map(|t| (t.schema.as_str(), t.name.as_str()))
         .collect();
     for fk in &live.foreign_keys {
-        let covered = live_ix
-            .on_table(&fk.schema, &fk.table)
-            .iter()
-            .any(|ix| ix.valid && ix.predicate.is_none() && ix.columns.starts_with(&fk.columns));
+        let serves = |ix: &&Index| ix.predicate.is_none() && ix.columns.starts_with(&fk.columns);
+        let kept = live_ix.on_table(&fk.schema, &fk.table).iter().any(|ix| {
+            ix.valid
+                && !plan.is_dropped(ix)
+                && !plan.replaced.contains(&ix.qualified())
+                && serves(ix)
+        });
+        let wanted = want_ix.on_table(&fk.schema, &fk.table).iter().any(serves);
+        let covered = kept || wanted;
         let written = written.contains(&(fk.schema.as_str(), fk.table.as_str()));
         if covered || !written {
             continue;

@@ -98,6 +98,8 @@ pub(crate) struct Plan<'a> {
     live: &'a Catalog,
     /// `(schema, name)` of every live index and of every name this plan creates.
     taken: HashSet<(String, String)>,
+    /// Live indexes this plan swaps for the migrations' definition.
+    replaced: HashSet<String>,
 }
 
 impl Plan<'_> {
@@ -181,6 +183,7 @@ pub fn compare(
         findings: Vec::new(),
         changes: Vec::new(),
         dropped: HashSet::new(),
+        replaced: HashSet::new(),
         live,
         taken: live
             .indexes
@@ -288,7 +291,7 @@ pub fn compare(
             );
         }
     }
-    fk_findings(live, &live_ix, &mut plan, &estimate);
+    fk_findings(&want_ix, live, &live_ix, &mut plan, &estimate);
     order(&mut plan.changes);
     (plan.findings, plan.changes)
 }

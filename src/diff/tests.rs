@@ -319,3 +319,33 @@ fn a_bloated_index_is_rebuilt() {
     let c = catalog(vec![big]);
     assert!(compare(&c, &c, &DiffSettings::default()).0.is_empty());
 }
+
+#[test]
+fn a_foreign_key_stays_covered_after_the_plan_drops_or_swaps_its_index() {
+    let fk = ForeignKey {
+        schema: "public".into(),
+        table: "t".into(),
+        name: "t_pid_fkey".into(),
+        columns: vec!["pid".into()],
+        referenced_table: "p".into(),
+    };
+    // An unexpected index covers the key: the plan drops it, so it also builds one.
+    let mut live = catalog(vec![ix("extra", "t", &["pid"])]);
+    live.tables = vec![table("t", 10)];
+    live.foreign_keys = vec![fk.clone()];
+    let desired = catalog(vec![]);
+    let (_, changes) = compare(&desired, &live, &DiffSettings::default());
+    let rules: Vec<&str> = changes.iter().map(|c| c.rule).collect();
+    assert_eq!(
+        rules,
+        vec![rules::FK_WITHOUT_INDEX, rules::UNEXPECTED_INDEX]
+    );
+    // The migrations' index covers it: nothing to add.
+    let desired = catalog(vec![ix("t_pid", "t", &["pid"])]);
+    let mut live = catalog(vec![]);
+    live.tables = vec![table("t", 10)];
+    live.foreign_keys = vec![fk];
+    let (_, changes) = compare(&desired, &live, &DiffSettings::default());
+    let rules: Vec<&str> = changes.iter().map(|c| c.rule).collect();
+    assert_eq!(rules, vec![rules::MISSING_INDEX]);
+}

@@ -15,6 +15,7 @@ mod lint;
 mod migrate_apply;
 mod partitioned;
 mod plan;
+mod plan_convergence;
 mod policy_path;
 mod quoting;
 mod refinery_compat;

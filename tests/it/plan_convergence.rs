@@ -1,0 +1,118 @@
+//! plan converges on what review found it did not: after `apply --yes --allow-drop`, `plan` is
+//! empty. Covered here: a foreign key whose only index the plan drops, foreign keys of a
+//! partitioned table (cloned onto each partition), a swap whose temporary name a table already
+//! has, an expression index that is not bloated, and definitions that differ only in NULLS NOT
+//! DISTINCT or storage options (real drift, which must be found).
+
+use crate::common::*;
+
+const BASE: &str = "CREATE TABLE parent (id int PRIMARY KEY);\n\
+CREATE TABLE child (id int PRIMARY KEY, pid int REFERENCES parent (id), a int, b int, body text);\n\
+CREATE TABLE pc (id int, pid int REFERENCES parent (id)) PARTITION BY RANGE (id);\n\
+CREATE TABLE pc_1 PARTITION OF pc FOR VALUES FROM (0) TO (1000);\n\
+CREATE TABLE pc_2 PARTITION OF pc FOR VALUES FROM (1000) TO (100000);\n\
+CREATE INDEX pc_pid ON pc (pid);\n\
+CREATE INDEX child_a ON child (a);\n\
+CREATE UNIQUE INDEX child_b ON child (b) NULLS NOT DISTINCT;\n\
+CREATE INDEX child_lower ON child (lower(body));\n\
+INSERT INTO parent SELECT generate_series(1, 100);\n\
+INSERT INTO child SELECT g, 1 + g % 100, g % 10, g, md5(g::text) FROM generate_series(1, 40000) g;\n\
+INSERT INTO pc SELECT g, 1 + g % 100 FROM generate_series(1, 2000) g;\n\
+ANALYZE;\n";
+
+fn plan_json(db: &TestDb, dir: &std::path::Path, policy: &std::path::Path) -> serde_json::Value {
+    let out = db
+        .pgwarden(dir)
+        .arg("--policy")
+        .arg(policy)
+        .args(["--format", "json", "plan"])
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    json(&out)
+}
+
+fn rules(report: &serde_json::Value) -> Vec<String> {
+    let mut r: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "note")
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["rule"].as_str().unwrap(),
+                f["object"].as_str().unwrap()
+            )
+        })
+        .collect();
+    r.sort();
+    r
+}
+
+#[test]
+fn plan_converges_where_review_found_it_did_not() {
+    let db = TestDb::new("converge");
+    let dir = migrations_dir(&[("V1__base.sql", BASE)]);
+    // Bloat estimated from 0.5 MB, so the expression index (about 2 MB) is looked at.
+    let policy = policy_file("version = 1\n[budget]\nmean_ms = 100\n[plan]\nbloat_min_mb = 0.5\n");
+    let policy = policy.path();
+    db.run(
+        dir.path(),
+        &["--policy", policy.to_str().unwrap(), "migrate", "apply"],
+        0,
+    );
+    // The load is not traffic: the tables read as unwritten until the drift below writes.
+    db.client()
+        .batch_execute("SELECT pg_stat_force_next_flush(); SELECT pg_stat_reset()")
+        .unwrap();
+    let clean = plan_json(&db, dir.path(), policy);
+    assert_eq!(rules(&clean), Vec::<String>::new(), "{clean:#}");
+
+    db.client()
+        .batch_execute(
+            // The FK's only index is one the migrations do not know: dropped by the plan.
+            "CREATE INDEX child_pid_extra ON child (pid); \
+             DROP INDEX child_a; CREATE INDEX child_a ON child (a, b); \
+             CREATE TABLE child_a_pgw_new (important text); \
+             INSERT INTO child_a_pgw_new VALUES ('keep'); \
+             DROP INDEX child_b; CREATE UNIQUE INDEX child_b ON child (b); \
+             UPDATE child SET a = a WHERE id < 10; SELECT pg_stat_force_next_flush();",
+        )
+        .unwrap();
+    let drift = plan_json(&db, dir.path(), policy);
+    let found = rules(&drift);
+    assert!(
+        found.contains(&"index-definition-differs public.child_b".to_string())
+            && found.contains(&"index-definition-differs public.child_a".to_string())
+            && found.contains(&"fk-without-index public.child_pid_fkey".to_string())
+            && !found
+                .iter()
+                .any(|f| f.contains("pc_1") || f.contains("pc_2"))
+            && !found.iter().any(|f| f.starts_with("bloated-index")),
+        "{drift:#}"
+    );
+    db.run(
+        dir.path(),
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "apply",
+            "--yes",
+            "--allow-drop",
+        ],
+        0,
+    );
+    let after = plan_json(&db, dir.path(), policy);
+    assert_eq!(rules(&after), Vec::<String>::new(), "{after:#}");
+    assert_eq!(
+        after["changes"].as_array().map(Vec::len),
+        Some(0),
+        "{after:#}"
+    );
+    let kept: String = db.scalar("SELECT important FROM child_a_pgw_new");
+    assert_eq!(
+        kept, "keep",
+        "the table that had the temporary name is untouched"
+    );
+}
