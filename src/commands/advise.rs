@@ -90,10 +90,6 @@ impl<'a> Proving<'a> {
     }
 }
 
-/// The server's system identifier and the database: equal for two connections to one database.
-const DATABASE_IDENTITY: &str =
-    "SELECT system_identifier, current_database()::text FROM pg_control_system()";
-
 /// Runs the advisor against `target` (only read), proving candidates as `proving` says.
 pub fn run_advisor(
     target: &ConnectionTarget,
@@ -108,15 +104,9 @@ pub fn run_advisor(
             let mut lab = shadow
                 .connect()
                 .context("cannot connect to the shadow database")?;
-            // The same server (system identifier) and the same database, whatever the URLs
-            // say (another host name, an IP, a pooler in front): the shadow is the target.
-            let identity = |c: &mut postgres::Client| -> anyhow::Result<(i64, String)> {
-                let row = c
-                    .query_one(DATABASE_IDENTITY, &[])
-                    .map_err(|e| anyhow::anyhow!(crate::db::describe(&e)))?;
-                Ok((row.get(0), row.get(1)))
-            };
-            if identity(client)? == identity(&mut lab)? {
+            if crate::db::same_database(client, &mut lab)
+                .map_err(|e| anyhow::anyhow!(crate::db::describe(&e)))?
+            {
                 anyhow::bail!(
                     "the shadow URL names the target database itself; the shadow must be a copy (e.g. CREATE DATABASE shadow TEMPLATE {}), or pass --throwaway",
                     target.dbname()

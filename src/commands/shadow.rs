@@ -57,16 +57,26 @@ pub(super) fn desired_catalog(
         reader::read(&mut client, true)
             .map_err(|e| anyhow::anyhow!("reading the shadow's catalog: {}", db::describe(&e)))
     };
+    let facts = target_facts(settings)?;
     match shadow_url {
         Some(url) => {
             let target = ConnectionTarget::from_url(url)?;
+            let mut shadow = target.connect()?;
+            let mut live = settings.target()?.connect()?;
+            if db::same_database(&mut shadow, &mut live)
+                .map_err(|e| anyhow::anyhow!(db::describe(&e)))?
+            {
+                bail!(
+                    "--shadow-url names the target database itself; the migrations would be replayed into it: give an empty scratch database (e.g. `CREATE DATABASE shadow`), or leave --shadow-url out for a throwaway server"
+                );
+            }
+            use_search_path(&target, &facts.schemas, &found)?;
             Ok((
                 replay(&target)?,
                 format!("migrations replayed into {}", target.redacted()),
             ))
         }
         None => {
-            let facts = target_facts(settings)?;
             let options = crate::ephemeral::EphemeralOptions {
                 extra_conf: facts.conf,
                 ..Default::default()

@@ -11,6 +11,23 @@ pub use target::{ConnectError, ConnectionTarget};
 /// modules that talk to the database.
 pub use crate::escape::{ident as quote_ident, literal as quote_literal};
 
+/// The server's system identifier and the database: equal for two connections to one database.
+const DATABASE_IDENTITY: &str =
+    "SELECT system_identifier, current_database()::text FROM pg_control_system()";
+
+/// Whether two sessions are connected to the same database of the same server, whatever their
+/// URLs say (another host name, an IP, a pooler in front).
+pub fn same_database(
+    a: &mut postgres::Client,
+    b: &mut postgres::Client,
+) -> Result<bool, postgres::Error> {
+    let identity = |c: &mut postgres::Client| -> Result<(i64, String), postgres::Error> {
+        let row = c.query_one(DATABASE_IDENTITY, &[])?;
+        Ok((row.get(0), row.get(1)))
+    };
+    Ok(identity(a)? == identity(b)?)
+}
+
 /// The SQLSTATE of a PostgreSQL error, if the error came from the server.
 pub fn sqlstate(err: &postgres::Error) -> Option<&str> {
     err.code().map(|c| c.code())

@@ -116,3 +116,22 @@ fn plan_converges_where_review_found_it_did_not() {
         "the table that had the temporary name is untouched"
     );
 }
+
+/// `--shadow-url` naming the target itself (by another spelling of its URL) would replay every
+/// migration into production: refused, and nothing is created.
+#[test]
+fn a_shadow_url_naming_the_target_is_refused() {
+    let db = TestDb::new("shadow_is_target");
+    let dir = migrations_dir(&[("V1__base.sql", "CREATE TABLE a (id int);\n")]);
+    let same = server().url_with("localhost", &db.name, "sslmode=disable");
+    assert_ne!(same, db.url, "another spelling of the same database");
+    let out = db.run(dir.path(), &["plan", "--shadow-url", &same], 2);
+    assert!(
+        stderr(&out).contains("names the target database itself"),
+        "{}",
+        stderr(&out)
+    );
+    let tables: i64 = db
+        .scalar("SELECT count(*) FROM pg_class WHERE relname IN ('a', 'refinery_schema_history')");
+    assert_eq!(tables, 0);
+}
