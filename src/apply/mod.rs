@@ -230,6 +230,9 @@ impl Executor {
                 recover::wait_for_build(client, build, wait).map_err(pg)?;
                 recovered.rebuilt = recover::drop_invalid(client, build).map_err(pg)?;
             }
+            if let Some(index) = &statement.reindex {
+                recovered.rebuilt = recover::drop_reindex_leftovers(client, index).map_err(pg)?;
+            }
             let Some(build) = statement.index_build.as_ref() else {
                 client.batch_execute(&statement.text).map_err(pg)?;
                 return Ok(recovered);

@@ -229,3 +229,32 @@ pub fn probe_statement(build: &IndexBuild, statement: &str) -> String {
     }
     out
 }
+
+/// INVALID `<name>_ccnew[N]` / `<name>_ccold[N]` indexes on the table of index `$1`, with no
+/// build running: what an interrupted `REINDEX INDEX CONCURRENTLY` of it leaves behind.
+const REINDEX_LEFTOVERS: &str = "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) \
+     FROM (SELECT bc.relname, bi.indrelid FROM pg_class bc JOIN pg_index bi ON bi.indexrelid = bc.oid \
+           WHERE bc.oid = to_regclass($1)) b \
+     JOIN pg_index i ON i.indrelid = b.indrelid JOIN pg_class c ON c.oid = i.indexrelid \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE NOT i.indisvalid AND left(c.relname, length(b.relname)) = b.relname \
+       AND substr(c.relname, length(b.relname) + 1) ~ '^_cc(new|old)[0-9]*$' \
+       AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = c.oid)";
+
+/// Drops (concurrently) what an interrupted `REINDEX INDEX CONCURRENTLY index` left behind, so
+/// its rerun leaves no INVALID copy; returns what it dropped.
+pub fn drop_reindex_leftovers(
+    client: &mut Client,
+    index: &str,
+) -> Result<Vec<String>, postgres::Error> {
+    let names: Vec<String> = client
+        .query(REINDEX_LEFTOVERS, &[&index])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for name in &names {
+        tracing::warn!(index = %name, "dropping what an interrupted REINDEX CONCURRENTLY left behind");
+        client.batch_execute(&drop_invalid_sql(name))?;
+    }
+    Ok(names)
+}

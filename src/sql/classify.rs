@@ -116,6 +116,38 @@ fn is_transaction_control(words: &[String]) -> bool {
     }
 }
 
+/// The index `REINDEX [(options)] INDEX CONCURRENTLY name` rebuilds, as written (quotes kept,
+/// for `to_regclass`): an interrupted one leaves `<name>_ccnew` / `_ccold` INVALID indexes that
+/// its rerun must drop.
+pub fn reindex_concurrently_target(tokens: &[&TokenWithSpan]) -> Option<String> {
+    let kw = |i: usize| tokens.get(i).map(|t| keyword(&t.token)).unwrap_or_default();
+    if kw(0) != "REINDEX" {
+        return None;
+    }
+    let mut i = 1;
+    if tokens.get(1).map(|t| &t.token) == Some(&Token::LParen) {
+        let close = tokens.iter().position(|t| t.token == Token::RParen)?;
+        i = close + 1;
+    }
+    if kw(i) != "INDEX" || kw(i + 1) != "CONCURRENTLY" {
+        return None;
+    }
+    i += 2;
+    let mut name = String::new();
+    loop {
+        let Token::Word(part) = &tokens.get(i)?.token else {
+            return None;
+        };
+        name.push_str(&written_name(part));
+        if tokens.get(i + 1).map(|t| &t.token) == Some(&Token::Period) {
+            name.push('.');
+            i += 2;
+        } else {
+            return Some(name);
+        }
+    }
+}
+
 /// Upper-cased unquoted word, or an empty string for anything else.
 fn keyword(token: &Token) -> String {
     match token {

@@ -8,7 +8,7 @@
 
 mod classify;
 
-pub use classify::{BuildSpans, IndexBuild, TxRequirement, classify};
+pub use classify::{BuildSpans, IndexBuild, TxRequirement, classify, reindex_concurrently_target};
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
@@ -40,6 +40,8 @@ pub struct Statement {
     pub tx: TxRequirement,
     /// For `CREATE INDEX` (concurrent or not, named): the index it builds, for recovery.
     pub index_build: Option<IndexBuild>,
+    /// For `REINDEX INDEX CONCURRENTLY name`: the index, as written, for recovery.
+    pub reindex: Option<String>,
 }
 
 /// A SQL file split into statements, with the file-level directives it carries.
@@ -265,6 +267,7 @@ fn build_statement(sql: &str, offsets: &LineOffsets, tokens: &[&TokenWithSpan]) 
         column: first.column,
         tx,
         index_build,
+        reindex: reindex_concurrently_target(&words),
     }
 }
 

@@ -361,3 +361,66 @@ fn a_build_still_running_is_waited_for_then_adopted() {
     assert!(stderr(&out).contains("still running"), "{}", stderr(&out));
     assert_recovered(&db, dir.path(), "waited for");
 }
+
+/// An interrupted `REINDEX INDEX CONCURRENTLY` leaves `<name>_ccnew` INVALID: the rerun drops it
+/// and reindexes, leaving no INVALID copy behind.
+#[test]
+fn an_interrupted_reindex_leaves_no_invalid_copy_after_the_rerun() {
+    let db = TestDb::new("kill_reindex");
+    let dir = migrations_dir(&[("V1__t.sql", TABLE), ("V2__idx.sql", BUILD)]);
+    db.run(dir.path(), &["migrate", "apply"], 0);
+    write(
+        dir.path(),
+        "V3__reindex.sql",
+        "REINDEX INDEX CONCURRENTLY t_v_idx;\n",
+    );
+    let mut writer = db.client();
+    writer
+        .batch_execute("BEGIN; INSERT INTO t VALUES (0, 0);")
+        .unwrap();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
+        .args(["--database-url", &db.url, "--migrations"])
+        .arg(dir.path())
+        .args(["migrate", "apply", "--lock-timeout", "10m"])
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut admin = db.client();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let pid: i32 = loop {
+        if let Some(r) = admin
+            .query_opt(
+                "SELECT pid FROM pg_stat_progress_create_index WHERE relid = 't'::regclass \
+                 AND phase LIKE 'waiting%' AND EXISTS (SELECT 1 FROM pg_class WHERE relname = 't_v_idx_ccnew')",
+                &[],
+            )
+            .unwrap()
+        {
+            break r.get(0);
+        }
+        assert!(Instant::now() < deadline, "the reindex never started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    admin
+        .batch_execute(&format!("SELECT pg_terminate_backend({pid})"))
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    writer.batch_execute("ROLLBACK").unwrap();
+    let leftovers: i64 = db
+        .scalar("SELECT count(*) FROM pg_index WHERE NOT indisvalid AND indrelid = 't'::regclass");
+    assert!(
+        leftovers >= 1,
+        "the interrupted reindex left an INVALID copy"
+    );
+    db.run(dir.path(), &["migrate", "apply"], 0);
+    let indexes: String = db.scalar(
+        "SELECT string_agg(indexrelid::regclass::text || ' valid=' || indisvalid, ', ') \
+         FROM pg_index WHERE indrelid = 't'::regclass",
+    );
+    assert_eq!(indexes, "t_v_idx valid=true");
+    db.run(dir.path(), &["migrate", "status"], 0);
+}
