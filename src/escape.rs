@@ -76,10 +76,22 @@ pub fn inline(text: &str) -> String {
 /// A whole block of human output: control characters other than the newlines and tabs of the
 /// layout are written as visible escapes. Colour is added afterwards by the renderer's own
 /// markers (see [`COLOUR_START`]), never taken from the data.
+///
+/// A line that would start with `::` (after leading white space) gets a `\\` first: CI logs
+/// (GitHub Actions) read such a line as a workflow command, and pgwarden's own human output
+/// never starts one.
 pub fn terminal(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        push_visible(&mut out, c, true);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if line.trim_start().starts_with("::") {
+            out.push('\\');
+        }
+        for c in line.chars() {
+            push_visible(&mut out, c, true);
+        }
     }
     out
 }

@@ -40,13 +40,37 @@ fn init_tracing(cli: &Cli) {
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Log lines carry names from the catalog and other sessions' queries: each line goes out
+    // cleaned of control characters, so a name can neither forge a line nor drive the terminal
+    // (hence no ANSI colours in logs either).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
+        .with_writer(|| CleanStderr)
+        .with_ansi(false);
     match cli.global.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
+    }
+}
+
+/// stderr for log lines: tracing writes one whole line per call; inside it every control
+/// character (a newline included) is written as a visible escape, the final newline kept.
+struct CleanStderr;
+
+impl Write for CleanStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (line, end) = match text.strip_suffix('\n') {
+            Some(line) => (line, "\n"),
+            None => (text.as_ref(), ""),
+        };
+        let clean = format!("{}{end}", pgwarden::escape::inline(line));
+        std::io::stderr().lock().write_all(clean.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }
 

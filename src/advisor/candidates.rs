@@ -50,9 +50,8 @@ impl IndexCandidate {
         if let Some((col, value)) = &self.predicate {
             name.push_str(&format!("_where_{col}_{value}"));
         }
-        name.retain(|c| c.is_ascii_alphanumeric() || c == '_');
-        name.truncate(63);
-        name
+        name.retain(|c| c.is_alphanumeric() || c == '_');
+        crate::escape::truncate_name(&name, 63).to_string()
     }
 
     /// `CREATE INDEX [CONCURRENTLY] IF NOT EXISTS name ON table [USING gin] (cols)`.

@@ -44,6 +44,10 @@ fn terminal_text_keeps_layout_but_no_escape_sequences() {
     assert_eq!(t, "a\\u{1b}[31mred\\u{7}\n\tb\\r");
     assert_eq!(inline("a\nb"), "a\\nb");
     assert_eq!(
+        terminal("::error x\nok\n  ::warning y"),
+        "\\::error x\nok\n\\  ::warning y"
+    );
+    assert_eq!(
         colourize(&format!("{}x{COLOUR_END}", COLOUR_START[0]), true),
         "\x1b[32mx\x1b[0m"
     );

@@ -274,6 +274,7 @@ fn validate(p: &Policy) -> Result<(), String> {
             p.version
         ));
     }
+    positive_numbers(p)?;
     if p.budget.mean_ms <= 0.0 || p.check.runs == 0 || p.check.timeout_factor < 1.0 {
         return Err(
             "budget.mean_ms must be > 0, check.runs >= 1 and check.timeout_factor >= 1".into(),
@@ -315,6 +316,48 @@ fn validate(p: &Policy) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Every number of the policy is finite, and a budget, ratio or size is above zero: TOML
+/// accepts `nan` and `inf`, with which every comparison would pass.
+fn positive_numbers(p: &Policy) -> Result<(), String> {
+    let mut numbers: Vec<(String, Option<f64>)> = vec![
+        ("budget.mean_ms".into(), Some(p.budget.mean_ms)),
+        ("budget.p95_ms".into(), p.budget.p95_ms),
+        ("budget.max_cost".into(), Some(p.budget.max_cost)),
+        ("check.timeout_factor".into(), Some(p.check.timeout_factor)),
+        ("plan.bloat_ratio".into(), p.plan.bloat_ratio),
+        ("plan.bloat_min_mb".into(), p.plan.bloat_min_mb),
+        ("advise.max_total_mb".into(), p.advise.max_total_mb),
+        (
+            "advise.throwaway_max_mb".into(),
+            Some(p.advise.throwaway_max_mb),
+        ),
+    ];
+    for q in &p.queries {
+        let name = crate::escape::inline(&q.name);
+        numbers.push((format!("query `{name}` weight"), q.weight));
+        numbers.push((format!("query `{name}` mean_ms"), q.mean_ms));
+        numbers.push((format!("query `{name}` p95_ms"), q.p95_ms));
+        numbers.push((format!("query `{name}` max_cost"), q.max_cost));
+    }
+    if let Some(days) = p.plan.unused_after_days
+        && !(days.is_finite() && days >= 0.0)
+    {
+        return Err(format!(
+            "plan.unused_after_days is {days}; it must be a finite number of days, 0 or more"
+        ));
+    }
+    match numbers
+        .into_iter()
+        .find(|(_, v)| v.is_some_and(|v| !(v.is_finite() && v > 0.0)))
+    {
+        Some((what, v)) => Err(format!(
+            "{what} is {}; it must be a finite number above zero",
+            v.unwrap_or_default()
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A workload query is exactly one statement that can run inside check's rolled-back

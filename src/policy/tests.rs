@@ -94,3 +94,18 @@ fn a_workload_query_is_exactly_one_statement() {
     policy("SELECT 1; -- a comment after the semicolon").unwrap();
     policy("/* leading */ SELECT ';' AS x, $$;$$ AS y").unwrap();
 }
+
+#[test]
+fn numbers_must_be_finite_and_positive() {
+    for bad in [
+        "mean_ms = nan",
+        "mean_ms = inf",
+        "mean_ms = -1.0",
+        "p95_ms = nan",
+    ] {
+        let err = parse_str(&format!("version = 1\n[budget]\n{bad}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("finite number above zero"), "{bad}: {err}");
+    }
+}

@@ -40,13 +40,13 @@ pub(super) fn advise(r: &AdviseReport) -> String {
         ));
         out.push_str("\ndry-run diff:\n");
         for p in &a.proposals {
-            let _ = writeln!(out, "+ {};", p.ddl);
+            let _ = writeln!(out, "+ {};", inline(&p.ddl));
         }
     }
     if !a.rejected.is_empty() {
         out.push_str("\nconsidered and not proposed:\n");
         for rj in &a.rejected {
-            let _ = writeln!(out, "  {} -- {}", rj.ddl, rj.reason);
+            let _ = writeln!(out, "  {} -- {}", inline(&rj.ddl), inline(&rj.reason));
         }
     }
     let rows = a

@@ -3,6 +3,7 @@
 
 use super::junit::escape;
 use crate::commands::lint::LintReport;
+use crate::escape::inline;
 use crate::finding::Severity;
 use serde_json::json;
 use std::fmt::Write;
@@ -21,15 +22,15 @@ pub fn human(r: &LintReport) -> String {
         let _ = writeln!(
             out,
             "{}:{}:{}: {}[{}]: {}",
-            f.file,
+            inline(&f.file),
             f.line,
             f.column,
             level(f.severity),
             f.rule,
-            f.message
+            inline(&f.message)
         );
         if !f.source.is_empty() {
-            let _ = writeln!(out, "    | {}", f.source);
+            let _ = writeln!(out, "    | {}", inline(&f.source));
             let _ = writeln!(
                 out,
                 "    | {}^",
@@ -37,7 +38,7 @@ pub fn human(r: &LintReport) -> String {
             );
         }
         if let Some(help) = &f.help {
-            let _ = writeln!(out, "    = help: {help}");
+            let _ = writeln!(out, "    = help: {}", inline(help));
         }
     }
     if r.database.is_some() && !r.statements.is_empty() {

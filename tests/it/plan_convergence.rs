@@ -135,3 +135,45 @@ fn a_shadow_url_naming_the_target_is_refused() {
         .scalar("SELECT count(*) FROM pg_class WHERE relname IN ('a', 'refinery_schema_history')");
     assert_eq!(tables, 0);
 }
+
+/// An extension the migrations create that the throwaway server lacks: an error naming it and
+/// the migration, before anything is replayed.
+#[test]
+fn a_missing_extension_is_named_with_its_migration() {
+    let db = TestDb::new("missing_ext");
+    let dir = migrations_dir(&[(
+        "V1__ext.sql",
+        "CREATE EXTENSION IF NOT EXISTS pgw_no_such_extension;\nCREATE TABLE a (id int);\n",
+    )]);
+    let out = db.run(dir.path(), &["plan"], 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("pgw_no_such_extension") && err.contains("V1__ext.sql"),
+        "{err}"
+    );
+}
+
+/// `apply` waits for another migration run only as long as --lock-wait says.
+#[test]
+fn apply_honours_lock_wait() {
+    let db = TestDb::new("apply_lock_wait");
+    let dir = migrations_dir(&[(
+        "V1__a.sql",
+        "CREATE TABLE a (id int);\nCREATE INDEX a_id ON a (id);\n",
+    )]);
+    db.run(dir.path(), &["migrate", "apply"], 0);
+    db.client().batch_execute("DROP INDEX a_id").unwrap();
+    let mut holder = db.client();
+    holder
+        .batch_execute(&format!(
+            "SELECT pg_advisory_lock({})",
+            pgwarden::apply::lock::MIGRATION_LOCK_KEY
+        ))
+        .unwrap();
+    let out = db.run(dir.path(), &["apply", "--yes", "--lock-wait", "1s"], 2);
+    assert!(stderr(&out).contains("within 1s"), "{}", stderr(&out));
+    drop(holder);
+    // The recorded fix is re-runnable: the next deploy completes it.
+    db.run(dir.path(), &["migrate", "apply"], 0);
+    db.run(dir.path(), &["plan"], 0);
+}
