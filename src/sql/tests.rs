@@ -249,3 +249,39 @@ fn created_extensions_are_named() {
         Some("Bob".into())
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any input: splitting and the statement classifiers never panic, and every statement
+        /// is a piece of the input.
+        #[test]
+        fn splitting_never_panics_and_keeps_the_text(sql in "\\PC{0,200}|[;'\"$a-z \\n()\\-*/\\\\]{0,200}") {
+            if let Ok(file) = split(&sql) {
+                for s in &file.statements {
+                    prop_assert!(sql.contains(&s.text));
+                    let _ = created_extension(&s.text);
+                    let _ = created_schema(&s.text);
+                    if let Some(b) = &s.index_build {
+                        let _ = crate::apply::probe_statement(b, &s.text);
+                    }
+                }
+            }
+            let _ = placeholders(&sql);
+            let _ = data_changing_keyword(&sql);
+        }
+
+        /// Statements joined by semicolons split back into the same statements, whatever
+        /// strings, quoted names and comments they hold.
+        #[test]
+        fn joined_statements_split_back(parts in prop::collection::vec(
+            "SELECT( /\\* ;x \\*/)? ('[a-z;]{0,5}'|\"[a-z; ]{1,5}\"|\\$\\$[a-z;]{0,5}\\$\\$|[0-9]{1,3})", 1..6)) {
+            let sql = parts.join(";\n");
+            let file = split(&sql).unwrap();
+            let texts: Vec<String> = file.statements.iter().map(|s| s.text.clone()).collect();
+            prop_assert_eq!(texts, parts);
+        }
+    }
+}

@@ -200,3 +200,43 @@ fn extension_operator_classes_and_collations_plan_as_no_change() {
     );
     assert_converged(&plan(&db, dir.path(), p, &[], 0));
 }
+
+/// The target keeps its extensions in a schema of their own (`ext`, on its search path); the
+/// migrations' `CREATE EXTENSION IF NOT EXISTS` puts them in `public` where they are replayed.
+/// The operator classes are the same extension's: no drift, and nothing to rebuild.
+#[test]
+fn extensions_in_another_schema_on_the_target_plan_as_no_change() {
+    let db = TestDb::new("ext_schema");
+    db.client()
+        .batch_execute(&format!(
+            "CREATE SCHEMA ext; CREATE EXTENSION pg_trgm SCHEMA ext; \
+             CREATE EXTENSION citext SCHEMA ext; CREATE EXTENSION btree_gin SCHEMA ext; \
+             ALTER DATABASE {} SET search_path = public, ext",
+            db.name
+        ))
+        .unwrap();
+    let base = BASE
+        .replace(
+            "CREATE COLLATION IF NOT EXISTS pgw_c (provider = libc, locale = 'C');\n",
+            "",
+        )
+        .replace(" COLLATE pgw_c", "");
+    let indexes: String = INDEXES
+        .lines()
+        .filter(|l| !l.contains("pgw_c"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = migrations_dir(&[
+        ("V1__base.sql", base.as_str()),
+        ("V2__indexes.sql", &indexes),
+    ]);
+    db.run(dir.path(), &["migrate", "apply"], 0);
+    let schema: String = db.scalar(
+        "SELECT n.nspname::text FROM pg_opclass o JOIN pg_namespace n ON n.oid = o.opcnamespace \
+         WHERE o.opcname = 'gin_trgm_ops'",
+    );
+    assert_eq!(schema, "ext", "the target's operator class lives in ext");
+    let policy = policy_file("version = 1\n[budget]\nmean_ms = 100\n");
+    let report = plan(&db, dir.path(), policy.path().to_str().unwrap(), &[], 0);
+    assert_converged(&report);
+}
