@@ -190,6 +190,25 @@ pub fn uri_reference(path: &str) -> String {
     out
 }
 
+/// A name for a new relation: `base`, else `base_1`, `base_2`, ..., each cut to PostgreSQL's 63
+/// bytes on a character boundary before the suffix, the first that `take` accepts (`take`
+/// records the name and says whether it was free).
+pub fn free_name(base: &str, mut take: impl FnMut(&str) -> bool) -> String {
+    let mut n = 0u32;
+    loop {
+        let suffix = if n == 0 {
+            String::new()
+        } else {
+            format!("_{n}")
+        };
+        let name = format!("{}{suffix}", truncate_name(base, 63 - suffix.len()));
+        if take(&name) {
+            return name;
+        }
+        n += 1;
+    }
+}
+
 /// Truncates `name` to at most `max` bytes without splitting a character (PostgreSQL's
 /// `NAMEDATALEN - 1` is 63 bytes; it truncates longer names the same way).
 pub fn truncate_name(name: &str, max: usize) -> &str {

@@ -283,7 +283,7 @@ pub fn advise(
             let mut p = proposal(&cands[k], &effects[k], &queries);
             // The name must be free among the target's relations and the other proposals, or
             // `IF NOT EXISTS` would silently build nothing.
-            p.name = free_name(&p.name, &mut taken);
+            p.name = crate::escape::free_name(&p.name, |name| taken.insert(name.to_string()));
             p.ddl = cands[k].ddl_as(true, &p.name);
             p
         })
@@ -350,26 +350,6 @@ fn rare_constants(
 /// Relation names in the search path, where the advisor's unqualified indexes are created.
 const RELATION_NAMES: &str = "SELECT c.relname::text FROM pg_class c \
      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY (current_schemas(false))";
-
-/// `base`, else `base_1`, `base_2`, ... (within 63 bytes), not in `taken`; then taken.
-fn free_name(base: &str, taken: &mut std::collections::HashSet<String>) -> String {
-    let mut n = 0u32;
-    loop {
-        let suffix = if n == 0 {
-            String::new()
-        } else {
-            format!("_{n}")
-        };
-        let name = format!(
-            "{}{suffix}",
-            crate::escape::truncate_name(base, 63 - suffix.len())
-        );
-        if taken.insert(name.clone()) {
-            return name;
-        }
-        n += 1;
-    }
-}
 
 fn proposal(c: &IndexCandidate, e: &CandidateEffect, queries: &[QueryCost]) -> Proposal {
     let served: Vec<(usize, f64)> = e

@@ -12,9 +12,6 @@ pub(crate) const SUE: &str = "SHARE UPDATE EXCLUSIVE (reads and writes continue)
 pub(crate) const ACCESS_EXCLUSIVE: &str =
     "ACCESS EXCLUSIVE (brief: a partitioned index cannot be dropped concurrently)";
 
-/// PostgreSQL's limit on a name's length, in bytes.
-pub(crate) const NAME_MAX_BYTES: usize = 63;
-
 /// `CREATE [UNIQUE] INDEX [CONCURRENTLY] IF NOT EXISTS name ON [ONLY] schema.table<tail>`: the
 /// names quoted here, the rest (` USING method (...) ...`) as PostgreSQL deparsed it.
 /// Always re-runnable: `IF NOT EXISTS`, and the runner drops an INVALID leftover first.
@@ -65,20 +62,9 @@ impl Plan<'_> {
     /// A free index name in `schema`: `base` (cut to 63 bytes on a character boundary), else
     /// with `_1`, `_2`, ... before the cut; the name is then taken.
     pub(super) fn free_name(&mut self, schema: &str, base: &str) -> String {
-        let mut n = 0u32;
-        loop {
-            let suffix = if n == 0 {
-                String::new()
-            } else {
-                format!("_{n}")
-            };
-            let stem = crate::escape::truncate_name(base, NAME_MAX_BYTES - suffix.len());
-            let name = format!("{stem}{suffix}");
-            if self.taken.insert((schema.to_string(), name.clone())) {
-                return name;
-            }
-            n += 1;
-        }
+        crate::escape::free_name(base, |name| {
+            self.taken.insert((schema.to_string(), name.to_string()))
+        })
     }
 
     /// The statements that build `want` as `name` on `schema.table`: one concurrent build, or,

@@ -166,3 +166,16 @@ pub fn toml_string(s: &str) -> String {
     out.push('"');
     out
 }
+
+/// `pgwarden [ARGS] --format json plan` on `db`: the report, asserting the run did its job
+/// (exit 0 or 1).
+pub fn plan_report(db: &TestDb, dir: &Path, args: &[&str]) -> serde_json::Value {
+    let out = db
+        .pgwarden(dir)
+        .args(args)
+        .args(["--format", "json", "plan"])
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    json(&out)
+}

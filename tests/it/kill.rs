@@ -37,18 +37,8 @@ fn hold_build(db: &TestDb, dir: &Path) -> HeldBuild {
     writer
         .batch_execute("BEGIN; INSERT INTO t VALUES (0, 0);")
         .unwrap();
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-        .args(["--database-url", &db.url, "--migrations"])
-        .arg(dir)
-        // Longer than any wait below: the build is never ended by its own lock timeout.
-        .args(["migrate", "apply", "--lock-timeout", "10m"])
-        .env_remove("RUST_LOG")
-        .env_remove("DATABASE_URL")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Longer than any wait below: the build is never ended by its own lock timeout.
+    let mut child = spawn_apply(db, dir, &["--lock-timeout", "10m"]);
     let mut admin = db.client();
     let deadline = Instant::now() + Duration::from_secs(60);
     let build_pid = loop {
@@ -77,6 +67,22 @@ fn hold_build(db: &TestDb, dir: &Path) -> HeldBuild {
         child,
         build_pid,
     }
+}
+
+/// `pgwarden migrate apply ARGS` on `db` in the background, its stderr piped.
+fn spawn_apply(db: &TestDb, dir: &Path, args: &[&str]) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
+        .args(["--database-url", &db.url, "--migrations"])
+        .arg(dir)
+        .args(["migrate", "apply"])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// Whether backend `pid` still exists.
@@ -306,26 +312,13 @@ fn a_build_still_running_is_waited_for_then_adopted() {
         std::thread::sleep(Duration::from_millis(50));
     }
     write(dir.path(), "V2__idx.sql", BUILD);
-    let mut rerun = Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-        .args(["--database-url", &db.url, "--migrations"])
-        .arg(dir.path())
-        // The build holds its table's lock: the rerun's own statement times out on it at once,
-        // and the retry finds the running build and waits for it.
-        .args([
-            "migrate",
-            "apply",
-            "--lock-timeout",
-            "200ms",
-            "--retry-delay",
-            "50ms",
-        ])
-        .env_remove("DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // The build holds its table's lock: the rerun's own statement times out on it at once,
+    // and the retry finds the running build and waits for it.
+    let mut rerun = spawn_apply(
+        &db,
+        dir.path(),
+        &["--lock-timeout", "200ms", "--retry-delay", "50ms"],
+    );
     // It waits for the running build (it cannot finish while the writer is open).
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -378,16 +371,7 @@ fn an_interrupted_reindex_leaves_no_invalid_copy_after_the_rerun() {
     writer
         .batch_execute("BEGIN; INSERT INTO t VALUES (0, 0);")
         .unwrap();
-    let child = Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-        .args(["--database-url", &db.url, "--migrations"])
-        .arg(dir.path())
-        .args(["migrate", "apply", "--lock-timeout", "10m"])
-        .env_remove("DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn_apply(&db, dir.path(), &["--lock-timeout", "10m"]);
     let mut admin = db.client();
     let deadline = Instant::now() + Duration::from_secs(60);
     let pid: i32 = loop {

@@ -21,13 +21,7 @@ fn migrated(label: &str) -> (TestDb, tempfile::TempDir) {
 }
 
 fn plan(db: &TestDb, dir: &std::path::Path) -> serde_json::Value {
-    let out = db
-        .pgwarden(dir)
-        .args(["--format", "json", "plan"])
-        .output()
-        .unwrap();
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
-    json(&out)
+    plan_report(db, dir, &[])
 }
 
 fn rules(report: &serde_json::Value) -> Vec<String> {

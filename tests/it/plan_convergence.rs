@@ -21,15 +21,7 @@ INSERT INTO pc SELECT g, 1 + g % 100 FROM generate_series(1, 2000) g;\n\
 ANALYZE;\n";
 
 fn plan_json(db: &TestDb, dir: &std::path::Path, policy: &std::path::Path) -> serde_json::Value {
-    let out = db
-        .pgwarden(dir)
-        .arg("--policy")
-        .arg(policy)
-        .args(["--format", "json", "plan"])
-        .output()
-        .unwrap();
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
-    json(&out)
+    plan_report(db, dir, &["--policy", policy.to_str().unwrap()])
 }
 
 fn rules(report: &serde_json::Value) -> Vec<String> {
