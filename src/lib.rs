@@ -4,7 +4,6 @@
 //! `report` (render). Pure modules (`sql`, `migrations::status`, `migrations::plan`) do no IO.
 
 pub mod advisor;
-pub mod apply;
 pub mod catalog;
 pub mod check;
 pub mod cli;
@@ -14,10 +13,12 @@ pub mod db;
 pub mod diff;
 pub mod ephemeral;
 pub mod escape;
+pub mod executor;
 pub mod explain;
 pub mod finding;
 pub mod lint;
 pub mod migrations;
 pub mod policy;
 pub mod report;
+pub mod settings;
 pub mod sql;

@@ -1,7 +1,6 @@
 //! The thin binary: parse arguments, set up logging, run, print, exit 0/1/2.
 
 use clap::Parser;
-use pgwarden::cli::settings::Settings;
 use pgwarden::cli::{Cli, LogFormat};
 use pgwarden::escape::terminal;
 use std::io::{BufRead, IsTerminal, Write};
@@ -11,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli);
-    let settings = Settings::from_args(&cli.global);
+    let settings = pgwarden::cli::settings::from_args(&cli.global);
     let mut confirm = |question: &str| ask(question, settings.interactive);
     match pgwarden::commands::run(&cli.command, &settings, &mut confirm) {
         Ok(report) => {

@@ -3,6 +3,7 @@
 pub mod prompt;
 pub mod settings;
 
+pub use crate::report::{Format, LintFormat};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,12 +44,6 @@ pub struct GlobalArgs {
     /// Policy file (budgets, workload) [default: policies/default.toml, when it exists].
     #[arg(long, global = true)]
     pub policy: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -193,16 +188,6 @@ pub enum FailOn {
     Note,
     Warning,
     Error,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LintFormat {
-    Human,
-    Json,
-    Github,
-    Sarif,
-    Junit,
 }
 
 #[derive(Debug, Subcommand)]

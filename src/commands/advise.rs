@@ -2,11 +2,11 @@
 
 use crate::advisor::{self, Advice, Lab, select::Limits};
 use crate::cli::AdviseArgs;
-use crate::cli::settings::Settings;
 use crate::db::ConnectionTarget;
 use crate::ephemeral::sample;
 use crate::migrations::discovery;
 use crate::policy::Policy;
+use crate::settings::Settings;
 use anyhow::Context;
 use serde::Serialize;
 use std::path::PathBuf;

@@ -3,13 +3,13 @@
 //! the next deploy does not fight them.
 
 use super::plan::{PlanOptions, PlanReport, changes_sql, plan};
-use crate::apply::ExecSettings;
-use crate::cli::settings::Settings;
 use crate::db;
 use crate::diff::Change;
+use crate::executor::ExecSettings;
 use crate::migrations::runner::{self, ApplyReport, ApplyRequest};
 use crate::migrations::{MigrationState, discover, discovery, history, status};
 use crate::policy::Policy;
+use crate::settings::Settings;
 use anyhow::{Context, bail};
 use serde::Serialize;
 use std::path::PathBuf;

@@ -1,10 +1,10 @@
 //! `pgwarden check` and `pgwarden data generate`.
 
 use crate::check::{self, CheckMode, QueryCheck};
-use crate::cli::settings::Settings;
 use crate::datagen::{self, GenerateReport};
 use crate::explain::Verdict;
 use crate::policy::{self, Policy};
+use crate::settings::Settings;
 use serde::Serialize;
 
 /// The result of `check`.

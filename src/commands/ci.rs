@@ -6,13 +6,13 @@
 
 use super::demo::DemoSection;
 use super::{check, lint, migrate, plan};
-use crate::apply::ExecSettings;
 use crate::check::CheckMode;
-use crate::cli::settings::Settings;
 use crate::cli::{FailOn, LintArgs};
 use crate::ephemeral::EphemeralServer;
+use crate::executor::ExecSettings;
 use crate::migrations::runner::ApplyRequest;
 use crate::report::Report;
+use crate::settings::Settings;
 use anyhow::Context;
 use serde::Serialize;
 use std::time::Duration;

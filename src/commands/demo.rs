@@ -5,14 +5,14 @@
 //! end with a before/after table.
 
 use super::{advise, check, migrate};
-use crate::apply::ExecSettings;
 use crate::cli::AdviseArgs;
-use crate::cli::settings::Settings;
 use crate::ephemeral::EphemeralServer;
+use crate::executor::ExecSettings;
 use crate::explain::Verdict;
 use crate::migrations::runner::ApplyRequest;
 use crate::policy::{self, Policy};
 use crate::report::Report;
+use crate::settings::Settings;
 use anyhow::Context;
 use serde::Serialize;
 use std::path::Path;

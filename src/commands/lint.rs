@@ -1,12 +1,12 @@
 //! `pgwarden lint`: which files, what the database adds (table sizes, applied checksums), and
 //! the verdict against --fail-on.
 
-use crate::cli::settings::Settings;
 use crate::cli::{FailOn, LintArgs, LintFormat};
 use crate::finding::Severity;
 use crate::lint::{self, EDITED_APPLIED_MIGRATION, LintContext, LintFinding, SYNTAX_ERROR};
 use crate::migrations::{MigrationState, discover, history, status};
 use crate::policy::Policy;
+use crate::settings::Settings;
 use anyhow::Context;
 use serde::Serialize;
 use std::collections::HashMap;

@@ -1,12 +1,12 @@
 //! `pgwarden migrate ...`: each function returns a report value and never prints.
 
-use crate::apply::{AdvisoryLock, lock::MIGRATION_LOCK_KEY};
 use crate::catalog::{self, InvalidIndex};
-use crate::cli::settings::Settings;
 use crate::db::{self, ConnectionTarget};
+use crate::executor::{AdvisoryLock, lock::MIGRATION_LOCK_KEY};
 use crate::migrations::history::{self, HISTORY_TABLE};
 use crate::migrations::runner::{self, ApplyReport, ApplyRequest};
 use crate::migrations::{Discovered, MigrationState, MigrationStatus, discover, status};
+use crate::settings::Settings;
 use anyhow::{Context, bail};
 use serde::Serialize;
 use std::path::PathBuf;

@@ -10,10 +10,10 @@ pub mod migrate;
 pub mod plan;
 mod shadow;
 
-use crate::cli::settings::Settings;
 use crate::cli::{Command, DataCommand, MigrateCommand};
 use crate::migrations::runner::ApplyRequest;
 use crate::report::Report;
+use crate::settings::Settings;
 use anyhow::Context;
 
 /// Runs `command`. `confirm` asks the person at the terminal (or answers from `--yes`).

@@ -6,11 +6,11 @@
 
 use super::shadow::desired_catalog;
 use crate::catalog::reader;
-use crate::cli::settings::Settings;
 use crate::db::{self, ConnectionTarget};
 use crate::diff::{self, Change, DiffSettings};
 use crate::finding::{Finding, Severity};
 use crate::policy::Policy;
+use crate::settings::Settings;
 use anyhow::Context;
 use serde::Serialize;
 use std::path::PathBuf;

@@ -2,14 +2,14 @@
 //! throwaway server that takes the target's lock settings and search path, or `--shadow-url`),
 //! plus the policy's required indexes, read by the catalog reader.
 
-use crate::apply::ExecSettings;
 use crate::catalog::{Catalog, reader};
-use crate::cli::settings::Settings;
 use crate::db::{self, ConnectionTarget};
 use crate::ephemeral::EphemeralServer;
+use crate::executor::ExecSettings;
 use crate::migrations::discover;
 use crate::migrations::runner::{self, ApplyRequest};
 use crate::policy::Policy;
+use crate::settings::Settings;
 use anyhow::{Context, bail};
 use std::time::Duration;
 

@@ -1,8 +1,8 @@
 //! refinery's history table, read and written without refinery's runner (which panics on
 //! rows in unexpected formats and commits a migration and its row separately).
 
-use crate::apply::invalid_index_query;
 use crate::db::quote_literal;
+use crate::executor::invalid_index_query;
 use crate::sql::IndexBuild;
 use postgres::GenericClient;
 use time::OffsetDateTime;

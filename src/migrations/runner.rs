@@ -6,10 +6,10 @@ use super::discovery::Discovered;
 use super::history::{self, HISTORY_TABLE};
 use super::plan::{self, PlannedMigration, RunMode};
 use super::status::{self, MigrationState};
-use crate::apply::{
+use crate::db::{self, ConnectionTarget};
+use crate::executor::{
     AdvisoryLock, ExecSettings, Executor, StepOutcome, drop_invalid_sql, lock::MIGRATION_LOCK_KEY,
 };
-use crate::db::{self, ConnectionTarget};
 use crate::sql::IndexBuild;
 use anyhow::bail;
 use postgres::Client;
@@ -220,7 +220,14 @@ fn run_one(
     let record = record_sql(p, &history::now_rfc3339());
     match p.mode {
         RunMode::Transaction => exec
-            .run_transaction(&label, &p.statements, &record)
+            .run_transaction(
+                &label,
+                &p.statements,
+                crate::executor::Record {
+                    sql: &record,
+                    table: history::HISTORY_TABLE,
+                },
+            )
             .map_err(|e| {
                 (
                     0,
@@ -297,7 +304,7 @@ fn invalid_to_recover(client: &mut Client, p: &PlannedMigration) -> anyhow::Resu
     let mut found = Vec::new();
     let builds = p.statements.iter().filter_map(|s| s.index_build.as_ref());
     for build in builds.filter(|b| b.concurrently) {
-        if let Some(name) = crate::apply::find_invalid(client, build)
+        if let Some(name) = crate::executor::find_invalid(client, build)
             .map_err(|e| anyhow::anyhow!("cannot look for invalid indexes: {}", db::describe(&e)))?
         {
             found.push(name);

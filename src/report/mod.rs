@@ -1,5 +1,6 @@
 //! The only place that writes results: human tables (tabled) and JSON with a `schema_version`.
 
+mod format;
 mod human;
 mod indexes;
 mod junit;
@@ -7,7 +8,6 @@ mod lint;
 
 pub use junit::junit;
 
-use crate::cli::Format;
 use crate::commands::advise::AdviseReport;
 use crate::commands::apply::ApplyChangesReport;
 use crate::commands::check::CheckReport;
@@ -18,6 +18,7 @@ use crate::commands::migrate::{NewReport, RecordReport, StatusReport, VerifyRepo
 use crate::commands::plan::PlanReport;
 use crate::datagen::GenerateReport;
 use crate::migrations::runner::ApplyReport;
+pub use format::{Format, LintFormat};
 use serde::Serialize;
 
 /// Version of the JSON output; bumped on any incompatible change.
@@ -123,7 +124,6 @@ impl Report {
     pub fn render(&self, format: Format, colour: bool) -> String {
         let mut format = format;
         if let Report::Lint(r) = self {
-            use crate::cli::LintFormat;
             let chosen = r.output_format.unwrap_or(match format {
                 Format::Human => LintFormat::Human,
                 Format::Json => LintFormat::Json,

@@ -142,6 +142,30 @@ pub fn data_changing_keyword(sql: &str) -> Option<String> {
     }
 }
 
+/// `build`'s statement with the index name and the table replaced by `index` and `table` (as
+/// SQL) and `CONCURRENTLY` removed, so it can run in a transaction: recovery builds the same
+/// definition on an empty probe table to compare it with an index that exists.
+pub fn rewrite_index_build(
+    build: &IndexBuild,
+    statement: &str,
+    index: &str,
+    table: &str,
+) -> String {
+    let s = &build.spans;
+    let mut cuts = vec![(s.name, index), (s.table, table)];
+    if let Some(c) = s.concurrently {
+        cuts.push((c, ""));
+    }
+    cuts.sort_by_key(|(range, _)| std::cmp::Reverse(range.0));
+    let mut out = statement.to_string();
+    for ((from, to), with) in cuts {
+        if from <= to && to <= out.len() && out.is_char_boundary(from) && out.is_char_boundary(to) {
+            out.replace_range(from..to, with);
+        }
+    }
+    out
+}
+
 /// The extension a `CREATE EXTENSION [IF NOT EXISTS] name` statement creates, as stored.
 pub fn created_extension(statement: &str) -> Option<String> {
     created(statement, "EXTENSION")

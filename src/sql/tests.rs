@@ -125,7 +125,12 @@ fn the_recovery_probe_rewrites_only_the_name_table_and_keyword() {
     let file = split(sql).unwrap();
     let build = file.statements[0].index_build.clone().unwrap();
     assert_eq!(
-        crate::apply::probe_statement(&build, &file.statements[0].text),
+        rewrite_index_build(
+            &build,
+            &file.statements[0].text,
+            "pgwarden_probe_index",
+            "pg_temp.pgwarden_probe"
+        ),
         "CREATE INDEX  pgwarden_probe_index ON ONLY pg_temp.pgwarden_probe USING gin (body gin_trgm_ops)"
     );
     let plain = split("create index i on only p (k)").unwrap();
@@ -265,7 +270,7 @@ mod properties {
                     let _ = created_extension(&s.text);
                     let _ = created_schema(&s.text);
                     if let Some(b) = &s.index_build {
-                        let _ = crate::apply::probe_statement(b, &s.text);
+                        let _ = rewrite_index_build(b, &s.text, "i", "t");
                     }
                 }
             }

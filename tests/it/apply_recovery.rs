@@ -71,7 +71,7 @@ fn quitting_at_the_prompt_applies_nothing() {
         .batch_execute("DROP INDEX items_owner; DROP INDEX items_qty")
         .unwrap();
     let before = db.catalog_snapshot();
-    let settings = pgwarden::cli::settings::Settings {
+    let settings = pgwarden::settings::Settings {
         database_url: Some(db.url.clone()),
         format: pgwarden::cli::Format::Json,
         migrations_dir: dir.path().to_path_buf(),

@@ -159,7 +159,7 @@ fn apply_honours_lock_wait() {
     holder
         .batch_execute(&format!(
             "SELECT pg_advisory_lock({})",
-            pgwarden::apply::lock::MIGRATION_LOCK_KEY
+            pgwarden::executor::lock::MIGRATION_LOCK_KEY
         ))
         .unwrap();
     let out = db.run(dir.path(), &["apply", "--yes", "--lock-wait", "1s"], 2);

@@ -182,7 +182,8 @@ fn compare_with_probe(
     statement: &str,
     existing: &str,
 ) -> Result<(bool, String), postgres::Error> {
-    let probe = probe_statement(build, statement);
+    // Built in a transaction: CONCURRENTLY removed; ON ONLY kept.
+    let probe = crate::sql::rewrite_index_build(build, statement, PROBE_INDEX, PROBE_TABLE);
     let mut tx = client.transaction()?;
     tx.batch_execute(&format!(
         "SET LOCAL statement_timeout = '60s'; CREATE TEMP TABLE {PROBE_TABLE} (LIKE {}); {probe}",
@@ -207,27 +208,6 @@ fn compare_with_probe(
         .unwrap_or(shown)
         .replace(PROBE_INDEX, &crate::escape::ident(&build.index_name));
     Ok((same, shown))
-}
-
-/// The statement rewritten to build the probe: the index name and the table replaced by the
-/// probe's, `CONCURRENTLY` removed (it cannot run in the probe's transaction), `ON ONLY` kept.
-pub fn probe_statement(build: &IndexBuild, statement: &str) -> String {
-    let s = &build.spans;
-    let mut cuts = vec![
-        (s.name, PROBE_INDEX.to_string()),
-        (s.table, PROBE_TABLE.to_string()),
-    ];
-    if let Some(c) = s.concurrently {
-        cuts.push((c, String::new()));
-    }
-    cuts.sort_by_key(|(range, _)| std::cmp::Reverse(range.0));
-    let mut out = statement.to_string();
-    for ((from, to), with) in cuts {
-        if from <= to && to <= out.len() && out.is_char_boundary(from) && out.is_char_boundary(to) {
-            out.replace_range(from..to, &with);
-        }
-    }
-    out
 }
 
 /// INVALID `<name>_ccnew[N]` / `<name>_ccold[N]` indexes on the table of index `$1`, with no

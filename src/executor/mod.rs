@@ -9,11 +9,10 @@ mod settings;
 
 pub use lock::{AdvisoryLock, LockError};
 pub use monitor::{Blocker, Monitor};
-pub use recover::{drop_invalid_sql, find_invalid, invalid_index_query, probe_statement};
+pub use recover::{drop_invalid_sql, find_invalid, invalid_index_query};
 pub use settings::ExecSettings;
 
 use crate::db::{self, ConnectionTarget};
-use crate::migrations::history::HISTORY_TABLE;
 use crate::sql::Statement;
 use postgres::Client;
 use serde::Serialize;
@@ -23,6 +22,14 @@ use std::time::{Duration, Instant};
 const LOCK_NOT_AVAILABLE: &str = "55P03";
 const DEADLOCK_DETECTED: &str = "40P01";
 const DUPLICATE_TABLE: &str = "42P07";
+
+/// The statement that records a step as done, sent with the step's last statement; an error
+/// about `table` is the record's, not the statement's.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    pub sql: &'a str,
+    pub table: &'a str,
+}
 
 /// What happened while running one step.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -178,20 +185,20 @@ impl Executor {
         &mut self.client
     }
 
-    /// Runs `statements` and then `record_sql` in one transaction, retrying the whole
+    /// Runs `statements` and then `record.sql` in one transaction, retrying the whole
     /// transaction on lock timeout or deadlock. `BEGIN` and the timeouts travel with the first
-    /// statement and `record_sql; COMMIT` with the last, so a migration of n statements costs n
+    /// statement and `record.sql; COMMIT` with the last, so a migration of n statements costs n
     /// round trips, as in psql.
     pub fn run_transaction(
         &mut self,
         label: &str,
         statements: &[Statement],
-        record_sql: &str,
+        record: Record<'_>,
     ) -> Result<StepOutcome, ExecError> {
         let setup = format!("BEGIN;\n{}", self.settings.transaction_setup_sql());
         let first_line = statements.first().map_or(0, |s| s.line);
         let outcome = self.with_retries(label, first_line, |client| {
-            let result = run_batches(client, &setup, statements, record_sql);
+            let result = run_batches(client, &setup, statements, record);
             if result.is_err() {
                 let _ = client.batch_execute("ROLLBACK");
             }
@@ -360,9 +367,9 @@ fn run_batches<'s>(
     client: &mut Client,
     setup: &str,
     statements: &'s [Statement],
-    record_sql: &str,
+    record: Record<'_>,
 ) -> Result<(), (Option<&'s Statement>, postgres::Error)> {
-    let finish = format!("{record_sql};\nCOMMIT");
+    let finish = format!("{};\nCOMMIT", record.sql);
     if statements.is_empty() {
         return client
             .batch_execute(&format!("{setup};\n{finish}"))
@@ -383,7 +390,7 @@ fn run_batches<'s>(
         client.batch_execute(&batch).map_err(|e| {
             let about_history = e
                 .as_db_error()
-                .is_some_and(|d| d.table() == Some(HISTORY_TABLE));
+                .is_some_and(|d| d.table() == Some(record.table));
             (if about_history { None } else { Some(s) }, e)
         })?;
     }

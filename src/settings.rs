@@ -1,0 +1,43 @@
+//! Resolved settings: what every command needs, already validated. The command line resolves
+//! into them (`cli::settings`: flags over environment over defaults); commands only read them.
+
+use crate::db::{ConnectError, ConnectionTarget};
+use crate::report::Format;
+use std::path::PathBuf;
+
+/// What every command needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: Option<String>,
+    pub format: Format,
+    pub migrations_dir: PathBuf,
+    /// Progress bars on stderr: only on a terminal and not with --quiet.
+    pub progress_bar: bool,
+    /// Confirmation prompts are possible (stdin and stderr are terminals).
+    pub interactive: bool,
+    pub policy_path: PathBuf,
+    /// The policy was named with `--policy`: it must exist.
+    pub policy_explicit: bool,
+}
+
+/// The policy read when `--policy` is not given (and only if it exists).
+pub const DEFAULT_POLICY: &str = "policies/default.toml";
+
+impl Settings {
+    /// A database was named: `--database-url` / `DATABASE_URL`, or the libpq variables
+    /// (`PGHOST`, `PGDATABASE`, `PGSERVICE`). Optional database steps (lint's live sizes, ci's
+    /// verify) run only then.
+    pub fn database_given(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty())
+            || ["PGHOST", "PGDATABASE", "PGSERVICE"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+    }
+
+    /// Where to connect: --database-url / DATABASE_URL, else the libpq variables.
+    pub fn target(&self) -> Result<ConnectionTarget, ConnectError> {
+        ConnectionTarget::resolve(self.database_url.as_deref())
+    }
+}
