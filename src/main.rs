@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     init_tracing(&cli);
     let settings = pgwarden::cli::settings::from_args(&cli.global);
     let mut confirm = |question: &str| ask(question, settings.interactive);
-    match pgwarden::commands::run(&cli.command, &settings, &mut confirm) {
+    match pgwarden::cli::run(&cli.command, &settings, &mut confirm) {
         Ok(report) => {
             let mut stdout = std::io::stdout().lock();
             let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();

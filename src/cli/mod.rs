@@ -1,7 +1,10 @@
 //! Command-line arguments (clap) and their resolution into settings.
 
+mod dispatch;
 pub mod prompt;
 pub mod settings;
+
+pub use dispatch::run;
 
 pub use crate::report::{Format, LintFormat};
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -1,7 +1,6 @@
 //! `pgwarden advise`: the index advisor, its dry-run diff and `--write-migration`.
 
 use crate::advisor::{self, Advice, Lab, select::Limits};
-use crate::cli::AdviseArgs;
 use crate::db::ConnectionTarget;
 use crate::ephemeral::sample;
 use crate::migrations::discovery;
@@ -26,10 +25,27 @@ pub struct AdviseReport {
     pub duration_ms: u128,
 }
 
+/// What `advise` was asked (the command line's `--shadow-url`, `--throwaway`, ...).
+#[derive(Debug, Clone, Default)]
+pub struct AdviseOptions {
+    /// A copy of the target where candidates are built for real.
+    pub shadow_url: Option<String>,
+    /// Prove candidates on a throwaway copy of the live schema and rows.
+    pub throwaway: bool,
+    /// Write the proposals as the next versioned migration.
+    pub write_migration: bool,
+    /// Workload from this SQL file (`-` for stdin) instead of the policy's queries.
+    pub sql: Option<PathBuf>,
+    /// Workload from pg_stat_statements.
+    pub from_stats: bool,
+    pub max_indexes_per_table: Option<usize>,
+    pub max_total_mb: Option<f64>,
+}
+
 /// The workload to advise on: the policy's queries, a SQL file, or pg_stat_statements.
 fn workload(
     policy: &Policy,
-    args: &AdviseArgs,
+    args: &AdviseOptions,
     client: &mut postgres::Client,
 ) -> anyhow::Result<(Policy, String, Vec<String>)> {
     let mut p = policy.clone();
@@ -153,7 +169,7 @@ pub fn run_advisor(
 pub fn advise(
     settings: &Settings,
     policy: &Policy,
-    args: &AdviseArgs,
+    args: &AdviseOptions,
 ) -> anyhow::Result<AdviseReport> {
     let started = std::time::Instant::now();
     crate::check::refuse_writes(policy)?;

@@ -7,9 +7,9 @@
 use super::demo::DemoSection;
 use super::{check, lint, migrate, plan};
 use crate::check::CheckMode;
-use crate::cli::{FailOn, LintArgs};
 use crate::ephemeral::EphemeralServer;
 use crate::executor::ExecSettings;
+use crate::finding::Severity;
 use crate::migrations::runner::ApplyRequest;
 use crate::report::Report;
 use crate::settings::Settings;
@@ -33,7 +33,7 @@ impl CiReport {
     }
 }
 
-pub fn run(settings: &Settings, fail_on: FailOn) -> anyhow::Result<CiReport> {
+pub fn run(settings: &Settings, fail_on: Severity) -> anyhow::Result<CiReport> {
     let policy = check::optional_policy(settings)?;
     let mut sections = Vec::new();
     let mut push = |title: &str, report: Report| {
@@ -42,7 +42,7 @@ pub fn run(settings: &Settings, fail_on: FailOn) -> anyhow::Result<CiReport> {
             report,
         })
     };
-    let lint_args = LintArgs {
+    let lint_args = lint::LintOptions {
         paths: Vec::new(),
         all: false,
         fail_on,

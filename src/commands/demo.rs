@@ -5,7 +5,6 @@
 //! end with a before/after table.
 
 use super::{advise, check, migrate};
-use crate::cli::AdviseArgs;
 use crate::ephemeral::EphemeralServer;
 use crate::executor::ExecSettings;
 use crate::explain::Verdict;
@@ -134,14 +133,10 @@ pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
     );
     tracing::info!("copying the database to a shadow for the advisor");
     server.copy_database("pgwarden_demo", "pgwarden_shadow")?;
-    let advise_args = AdviseArgs {
+    let advise_args = advise::AdviseOptions {
         shadow_url: Some(server.url("pgwarden_shadow")),
-        throwaway: false,
         write_migration: true,
-        sql: None,
-        from_stats: false,
-        max_indexes_per_table: None,
-        max_total_mb: None,
+        ..Default::default()
     };
     let advice = advise::advise(&demo, &policy, &advise_args)?;
     push(

@@ -1,11 +1,11 @@
 //! `pgwarden lint`: which files, what the database adds (table sizes, applied checksums), and
 //! the verdict against --fail-on.
 
-use crate::cli::{FailOn, LintArgs, LintFormat};
 use crate::finding::Severity;
 use crate::lint::{self, EDITED_APPLIED_MIGRATION, LintContext, LintFinding, SYNTAX_ERROR};
 use crate::migrations::{MigrationState, discover, history, status};
 use crate::policy::Policy;
+use crate::report::LintFormat;
 use crate::settings::Settings;
 use anyhow::Context;
 use serde::Serialize;
@@ -50,10 +50,23 @@ fn sql_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// What `lint` was asked.
+#[derive(Debug, Clone)]
+pub struct LintOptions {
+    /// Files or directories (empty: the migrations not yet applied, or all without a database).
+    pub paths: Vec<PathBuf>,
+    /// Lint every migration, applied or not.
+    pub all: bool,
+    /// Lowest severity that fails the run.
+    pub fail_on: Severity,
+    /// Lint's own output format, when asked for.
+    pub output_format: Option<LintFormat>,
+}
+
 pub fn lint(
     settings: &Settings,
     policy: Option<&Policy>,
-    args: &LintArgs,
+    args: &LintOptions,
 ) -> anyhow::Result<LintReport> {
     let mut ctx = LintContext::default();
     if let Some(p) = policy {
@@ -124,11 +137,7 @@ pub fn lint(
         findings.extend(lint::lint_file(&name, &sql, &ctx));
         statements.extend(lint::statement_locks(&name, &sql, &ctx));
     }
-    let fail_on = match args.fail_on {
-        FailOn::Note => Severity::Note,
-        FailOn::Warning => Severity::Warning,
-        FailOn::Error => Severity::Error,
-    };
+    let fail_on = args.fail_on;
     Ok(LintReport {
         files: files.iter().map(|f| f.display().to_string()).collect(),
         findings,

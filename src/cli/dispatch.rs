@@ -1,0 +1,123 @@
+//! Runs the command the command line names: its arguments resolved into the command's options,
+//! the command called, its report returned for `main` to render.
+
+use super::{AdviseArgs, Command, DataCommand, FailOn, LintArgs, MigrateCommand};
+use crate::commands::{advise, apply, check, ci, demo, lint, migrate, plan};
+use crate::finding::Severity;
+use crate::migrations::runner::ApplyRequest;
+use crate::report::Report;
+use crate::settings::Settings;
+use anyhow::Context;
+
+/// Runs `command`. `confirm` asks the person at the terminal (or answers from `--yes`).
+pub fn run(
+    command: &Command,
+    settings: &Settings,
+    confirm: &mut dyn FnMut(&str) -> bool,
+) -> anyhow::Result<Report> {
+    Ok(match command {
+        Command::Demo(args) => Report::Demo(demo::run(settings, args.scale)?),
+        Command::Check(args) => {
+            let policy = check::load_policy(settings)?;
+            let report = check::check(settings, &policy, args.mode)?;
+            if let Some(path) = &args.junit {
+                std::fs::write(path, crate::report::junit(&report))
+                    .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
+            }
+            Report::Check(report)
+        }
+        Command::Plan(args) => {
+            let policy = check::optional_policy(settings)?;
+            let opts = plan::PlanOptions {
+                shadow_url: args.shadow_url.as_deref(),
+                output: args.output.as_ref(),
+                advise: args.advise,
+                advise_shadow_url: args.advise_shadow_url.as_deref(),
+                advise_throwaway: args.advise_throwaway,
+            };
+            Report::Plan(plan::plan(settings, policy.as_ref(), &opts)?)
+        }
+        Command::Apply(args) => {
+            let policy = check::optional_policy(settings)?;
+            let opts = apply::ApplyChangesOptions {
+                shadow_url: args.shadow_url.as_deref(),
+                yes: args.yes,
+                dry_run: args.dry_run,
+                allow_drop: args.allow_drop,
+                only: &args.only,
+                exec: args.exec.settings(settings.progress_bar),
+            };
+            let interactive = settings.interactive;
+            let mut ask = |q: &str| super::prompt::ask_change(q, interactive);
+            Report::Apply(apply::apply(settings, policy.as_ref(), &opts, &mut ask)?)
+        }
+        Command::Ci(args) => Report::Ci(ci::run(settings, args.fail_on.severity())?),
+        Command::Lint(args) => {
+            let policy = check::optional_policy(settings)?;
+            Report::Lint(lint::lint(settings, policy.as_ref(), &lint_options(args))?)
+        }
+        Command::Advise(args) => {
+            let policy = check::load_policy(settings)?;
+            Report::Advise(advise::advise(settings, &policy, &advise_options(args))?)
+        }
+        Command::Data(DataCommand::Generate { scale }) => {
+            Report::DataGenerate(check::generate(settings, *scale)?)
+        }
+        Command::Migrate(m) => match m {
+            MigrateCommand::Status => Report::MigrateStatus(migrate::status(settings)?),
+            MigrateCommand::Apply(args) => Report::MigrateApply(migrate::apply(
+                settings,
+                &ApplyRequest {
+                    dry_run: args.dry_run,
+                    target_version: args.target,
+                    exec: args.exec.settings(settings.progress_bar),
+                    lock_wait: args.exec.lock_wait,
+                },
+            )?),
+            MigrateCommand::Verify => Report::MigrateVerify(migrate::verify(settings)?),
+            MigrateCommand::New { name } => {
+                Report::MigrateNew(migrate::new_migration(settings, name)?)
+            }
+            MigrateCommand::Baseline { version, yes } => {
+                Report::MigrateBaseline(migrate::baseline(settings, *version, &mut |q| {
+                    *yes || confirm(q)
+                })?)
+            }
+            MigrateCommand::Repair { yes } => {
+                Report::MigrateRepair(migrate::repair(settings, &mut |q| *yes || confirm(q))?)
+            }
+        },
+    })
+}
+
+impl FailOn {
+    /// The lowest severity that fails the run.
+    pub fn severity(self) -> Severity {
+        match self {
+            FailOn::Note => Severity::Note,
+            FailOn::Warning => Severity::Warning,
+            FailOn::Error => Severity::Error,
+        }
+    }
+}
+
+fn lint_options(args: &LintArgs) -> lint::LintOptions {
+    lint::LintOptions {
+        paths: args.paths.clone(),
+        all: args.all,
+        fail_on: args.fail_on.severity(),
+        output_format: args.output_format,
+    }
+}
+
+fn advise_options(args: &AdviseArgs) -> advise::AdviseOptions {
+    advise::AdviseOptions {
+        shadow_url: args.shadow_url.clone(),
+        throwaway: args.throwaway,
+        write_migration: args.write_migration,
+        sql: args.sql.clone(),
+        from_stats: args.from_stats,
+        max_indexes_per_table: args.max_indexes_per_table,
+        max_total_mb: args.max_total_mb,
+    }
+}
