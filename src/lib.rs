@@ -1,7 +1,10 @@
 //! pgwarden keeps a PostgreSQL database's schema and indexes honest.
 //!
-//! Data flows one way: `cli` (clap) -> `cli::settings` -> `commands` (return a `Report`) ->
-//! `report` (render). Pure modules (`sql`, `migrations::status`, `migrations::plan`) do no IO.
+//! Data flows one way: `cli` (clap, resolved into `settings` and each command's options) ->
+//! `commands` (orchestrate, return a report) -> `report` (the report types and their renderers)
+//! -> the domain and IO modules below. Pure modules (`sql`, `escape`, `diff`, `explain`,
+//! `migrations::status`, `migrations::plan`) do no IO. `tests/it/architecture.rs` checks the
+//! direction and the file sizes.
 
 pub mod advisor;
 pub mod catalog;

@@ -2,6 +2,7 @@
 //! into them (`cli::settings`: flags over environment over defaults); commands only read them.
 
 use crate::db::{ConnectError, ConnectionTarget};
+use crate::policy::Policy;
 use crate::report::Format;
 use std::path::PathBuf;
 
@@ -24,6 +25,21 @@ pub struct Settings {
 pub const DEFAULT_POLICY: &str = "policies/default.toml";
 
 impl Settings {
+    /// The policy the settings name; an error when it cannot be read.
+    pub fn policy(&self) -> anyhow::Result<Policy> {
+        Ok(crate::policy::load(&self.policy_path)?)
+    }
+
+    /// The policy when its file exists (a broken file is an error); `None` when the default
+    /// file is absent, for commands that work without one. A `--policy` file must exist.
+    pub fn optional_policy(&self) -> anyhow::Result<Option<Policy>> {
+        if self.policy_explicit || self.policy_path.exists() {
+            self.policy().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// A database was named: `--database-url` / `DATABASE_URL`, or the libpq variables
     /// (`PGHOST`, `PGDATABASE`, `PGSERVICE`). Optional database steps (lint's live sizes, ci's
     /// verify) run only then.

@@ -7,6 +7,10 @@ mod evaluate;
 pub mod select;
 pub mod shape;
 pub mod workload;
+mod written;
+
+pub use written::migration_sql;
+use written::proposal;
 
 use crate::db;
 use crate::policy::{Policy, bind_literals};
@@ -350,67 +354,3 @@ fn rare_constants(
 /// Relation names in the search path, where the advisor's unqualified indexes are created.
 const RELATION_NAMES: &str = "SELECT c.relname::text FROM pg_class c \
      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY (current_schemas(false))";
-
-fn proposal(c: &IndexCandidate, e: &CandidateEffect, queries: &[QueryCost]) -> Proposal {
-    let served: Vec<(usize, f64)> = e
-        .after_ms
-        .iter()
-        .enumerate()
-        .filter_map(|(q, a)| a.map(|a| (q, a)))
-        .collect();
-    let why = served
-        .iter()
-        .map(|(q, a)| {
-            format!(
-                "{}: {:.1} ms -> {:.1} ms (budget {:.0} ms)",
-                queries[*q].name, queries[*q].before_ms, a, queries[*q].budget_ms
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
-    Proposal {
-        name: c.name(),
-        table: c.table.clone(),
-        method: c.method,
-        columns: c.columns.clone(),
-        ddl: c.ddl(true),
-        serves: served
-            .iter()
-            .map(|(q, _)| queries[*q].name.clone())
-            .collect(),
-        size_bytes: e.size_bytes,
-        write_overhead_ms_per_min: (e.write_cost_ms_per_min * 100.0).round() / 100.0,
-        why,
-    }
-}
-
-/// The proposals as a versioned migration: one concurrent build per statement, with the
-/// evidence in a comment block.
-pub fn migration_sql(advice: &Advice) -> String {
-    use crate::escape::comment;
-    let mut out = String::from("-- Written by `pgwarden advise`. Evidence (");
-    out.push_str(&comment(&advice.evaluation));
-    out.push_str("):\n");
-    for p in &advice.proposals {
-        out.push_str(&format!(
-            "--   {} ({} bytes, write overhead {:.2} ms/min): {}\n",
-            comment(&p.name),
-            p.size_bytes,
-            p.write_overhead_ms_per_min,
-            comment(&p.why)
-        ));
-    }
-    for r in &advice.rejected {
-        out.push_str(&format!(
-            "--   not proposed: {} -- {}\n",
-            comment(&r.ddl),
-            comment(&r.reason)
-        ));
-    }
-    out.push('\n');
-    for p in &advice.proposals {
-        out.push_str(&p.ddl);
-        out.push_str(";\n");
-    }
-    out
-}

@@ -2,7 +2,7 @@
 //! the command called, its report returned for `main` to render.
 
 use super::{AdviseArgs, Command, DataCommand, FailOn, LintArgs, MigrateCommand};
-use crate::commands::{advise, apply, check, ci, demo, lint, migrate, plan};
+use crate::commands::{advise, apply, check, ci, data, demo, lint, migrate, plan};
 use crate::finding::Severity;
 use crate::migrations::runner::ApplyRequest;
 use crate::report::Report;
@@ -18,7 +18,7 @@ pub fn run(
     Ok(match command {
         Command::Demo(args) => Report::Demo(demo::run(settings, args.scale)?),
         Command::Check(args) => {
-            let policy = check::load_policy(settings)?;
+            let policy = settings.policy()?;
             let report = check::check(settings, &policy, args.mode)?;
             if let Some(path) = &args.junit {
                 std::fs::write(path, crate::report::junit(&report))
@@ -27,7 +27,7 @@ pub fn run(
             Report::Check(report)
         }
         Command::Plan(args) => {
-            let policy = check::optional_policy(settings)?;
+            let policy = settings.optional_policy()?;
             let opts = plan::PlanOptions {
                 shadow_url: args.shadow_url.as_deref(),
                 output: args.output.as_ref(),
@@ -38,7 +38,7 @@ pub fn run(
             Report::Plan(plan::plan(settings, policy.as_ref(), &opts)?)
         }
         Command::Apply(args) => {
-            let policy = check::optional_policy(settings)?;
+            let policy = settings.optional_policy()?;
             let opts = apply::ApplyChangesOptions {
                 shadow_url: args.shadow_url.as_deref(),
                 yes: args.yes,
@@ -53,15 +53,15 @@ pub fn run(
         }
         Command::Ci(args) => Report::Ci(ci::run(settings, args.fail_on.severity())?),
         Command::Lint(args) => {
-            let policy = check::optional_policy(settings)?;
+            let policy = settings.optional_policy()?;
             Report::Lint(lint::lint(settings, policy.as_ref(), &lint_options(args))?)
         }
         Command::Advise(args) => {
-            let policy = check::load_policy(settings)?;
+            let policy = settings.policy()?;
             Report::Advise(advise::advise(settings, &policy, &advise_options(args))?)
         }
         Command::Data(DataCommand::Generate { scale }) => {
-            Report::DataGenerate(check::generate(settings, *scale)?)
+            Report::DataGenerate(data::generate(settings, *scale)?)
         }
         Command::Migrate(m) => match m {
             MigrateCommand::Status => Report::MigrateStatus(migrate::status(settings)?),

@@ -5,25 +5,10 @@ use crate::db::ConnectionTarget;
 use crate::ephemeral::sample;
 use crate::migrations::discovery;
 use crate::policy::Policy;
+use crate::report::model::AdviseReport;
 use crate::settings::Settings;
 use anyhow::Context;
-use serde::Serialize;
 use std::path::PathBuf;
-
-/// The result of `advise`.
-#[derive(Debug, Clone, Serialize)]
-pub struct AdviseReport {
-    pub database: String,
-    #[serde(flatten)]
-    pub advice: Advice,
-    /// Where the workload came from.
-    pub workload: String,
-    /// Statements left out of the workload, and why.
-    pub skipped: Vec<String>,
-    /// The migration written with --write-migration.
-    pub migration: Option<PathBuf>,
-    pub duration_ms: u128,
-}
 
 /// What `advise` was asked (the command line's `--shadow-url`, `--throwaway`, ...).
 #[derive(Debug, Clone, Default)]

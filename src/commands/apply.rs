@@ -2,28 +2,16 @@
 //! as the next versioned migration and run by `migrate apply`, so the history records them and
 //! the next deploy does not fight them.
 
-use super::plan::{PlanOptions, PlanReport, changes_sql, plan};
+use super::plan::{PlanOptions, changes_sql, plan};
 use crate::db;
 use crate::diff::Change;
 use crate::executor::ExecSettings;
-use crate::migrations::runner::{self, ApplyReport, ApplyRequest};
+use crate::migrations::runner::{self, ApplyRequest};
 use crate::migrations::{MigrationState, discover, discovery, history, status};
 use crate::policy::Policy;
+use crate::report::model::ApplyChangesReport;
 use crate::settings::Settings;
 use anyhow::{Context, bail};
-use serde::Serialize;
-use std::path::PathBuf;
-
-/// What `apply` did.
-#[derive(Debug, Clone, Serialize)]
-pub struct ApplyChangesReport {
-    pub plan: PlanReport,
-    pub accepted: Vec<Change>,
-    pub skipped: Vec<(String, String)>,
-    pub migration: Option<PathBuf>,
-    pub run: Option<ApplyReport>,
-    pub dry_run: bool,
-}
 
 /// Options of `apply`.
 pub struct ApplyChangesOptions<'a> {

@@ -4,7 +4,6 @@
 //! migrations must leave no drift, e.g. no INVALID index) there. One report, one exit code:
 //! the worst of the steps.
 
-use super::demo::DemoSection;
 use super::{check, lint, migrate, plan};
 use crate::check::CheckMode;
 use crate::ephemeral::EphemeralServer;
@@ -12,29 +11,14 @@ use crate::executor::ExecSettings;
 use crate::finding::Severity;
 use crate::migrations::runner::ApplyRequest;
 use crate::report::Report;
+use crate::report::model::CiReport;
+use crate::report::model::DemoSection;
 use crate::settings::Settings;
 use anyhow::Context;
-use serde::Serialize;
 use std::time::Duration;
 
-/// Every step's report.
-#[derive(Debug, Clone, Serialize)]
-pub struct CiReport {
-    pub sections: Vec<DemoSection>,
-}
-
-impl CiReport {
-    pub fn exit_code(&self) -> u8 {
-        self.sections
-            .iter()
-            .map(|s| s.report.exit_code())
-            .max()
-            .unwrap_or(0)
-    }
-}
-
 pub fn run(settings: &Settings, fail_on: Severity) -> anyhow::Result<CiReport> {
-    let policy = check::optional_policy(settings)?;
+    let policy = settings.optional_policy()?;
     let mut sections = Vec::new();
     let mut push = |title: &str, report: Report| {
         sections.push(DemoSection {

@@ -7,13 +7,12 @@
 use super::{advise, check, migrate};
 use crate::ephemeral::EphemeralServer;
 use crate::executor::ExecSettings;
-use crate::explain::Verdict;
 use crate::migrations::runner::ApplyRequest;
 use crate::policy::{self, Policy};
 use crate::report::Report;
+use crate::report::model::{Comparison, DemoReport, DemoSection};
 use crate::settings::Settings;
 use anyhow::Context;
-use serde::Serialize;
 use std::path::Path;
 use std::time::Duration;
 
@@ -43,43 +42,6 @@ pub const SHIPPED_MIGRATIONS: &[(&str, &str)] = &[
 
 /// The product's default policy, shipped inside the binary.
 pub const DEFAULT_POLICY: &str = include_str!("../../policies/default.toml");
-
-/// One titled step of the demo.
-#[derive(Debug, Clone, Serialize)]
-pub struct DemoSection {
-    pub title: String,
-    pub report: Report,
-}
-
-/// One workload query before and after the fix.
-#[derive(Debug, Clone, Serialize)]
-pub struct Comparison {
-    pub query: String,
-    pub before_ms: f64,
-    pub before: Option<Verdict>,
-    pub after_ms: f64,
-    pub after: Option<Verdict>,
-}
-
-/// Everything the demo showed.
-#[derive(Debug, Clone, Serialize)]
-pub struct DemoReport {
-    pub sections: Vec<DemoSection>,
-    pub comparison: Vec<Comparison>,
-}
-
-impl DemoReport {
-    /// The demo fails when a step failed (2) or the workload is still over budget after the
-    /// fix (1); the "before" check is expected to find violations.
-    pub fn exit_code(&self) -> u8 {
-        let step_error = self.sections.iter().any(|s| s.report.exit_code() == 2);
-        let still_over = self
-            .comparison
-            .iter()
-            .any(|c| c.after != Some(Verdict::Within));
-        if step_error { 2 } else { u8::from(still_over) }
-    }
-}
 
 pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
     tracing::info!("starting a throwaway PostgreSQL server");
@@ -123,7 +85,7 @@ pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
     tracing::info!(scale, "generating demo data");
     push(
         "data generate",
-        Report::DataGenerate(check::generate(&demo, scale)?),
+        Report::DataGenerate(super::data::generate(&demo, scale)?),
     );
     tracing::info!("checking the workload before the fix");
     let before = check::check(&demo, &policy, crate::check::CheckMode::Analyze)?;

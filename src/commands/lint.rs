@@ -2,39 +2,15 @@
 //! the verdict against --fail-on.
 
 use crate::finding::Severity;
-use crate::lint::{self, EDITED_APPLIED_MIGRATION, LintContext, LintFinding, SYNTAX_ERROR};
+use crate::lint::{self, EDITED_APPLIED_MIGRATION, LintContext, LintFinding};
 use crate::migrations::{MigrationState, discover, history, status};
 use crate::policy::Policy;
 use crate::report::LintFormat;
+use crate::report::model::LintReport;
 use crate::settings::Settings;
 use anyhow::Context;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// The result of `lint`.
-#[derive(Debug, Clone, Serialize)]
-pub struct LintReport {
-    pub files: Vec<String>,
-    pub findings: Vec<LintFinding>,
-    /// The lock each statement takes and the tables it touches.
-    pub statements: Vec<lint::locks::StatementLock>,
-    pub fail_on: Severity,
-    /// Whether the live database weighed the findings.
-    pub database: Option<String>,
-    #[serde(skip)]
-    pub output_format: Option<LintFormat>,
-}
-
-impl LintReport {
-    pub fn exit_code(&self) -> u8 {
-        if self.findings.iter().any(|f| f.rule == SYNTAX_ERROR) {
-            2
-        } else {
-            u8::from(self.findings.iter().any(|f| f.severity >= self.fail_on))
-        }
-    }
-}
 
 fn sql_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     if path.is_file() {

@@ -6,6 +6,7 @@ pub mod advise;
 pub mod apply;
 pub mod check;
 pub mod ci;
+pub mod data;
 pub mod demo;
 pub mod lint;
 pub mod migrate;

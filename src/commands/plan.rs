@@ -10,33 +10,10 @@ use crate::db::{self, ConnectionTarget};
 use crate::diff::{self, Change, DiffSettings};
 use crate::finding::{Finding, Severity};
 use crate::policy::Policy;
+use crate::report::model::PlanReport;
 use crate::settings::Settings;
 use anyhow::Context;
-use serde::Serialize;
 use std::path::PathBuf;
-
-/// The result of `plan`.
-#[derive(Debug, Clone, Serialize)]
-pub struct PlanReport {
-    pub database: String,
-    pub desired_from: String,
-    pub findings: Vec<Finding>,
-    pub changes: Vec<Change>,
-    pub output: Option<PathBuf>,
-}
-
-impl PlanReport {
-    /// 1 when there is anything to change or any warning: a CI gate for drift.
-    pub fn exit_code(&self) -> u8 {
-        u8::from(
-            !self.changes.is_empty()
-                || self
-                    .findings
-                    .iter()
-                    .any(|f| f.severity >= Severity::Warning),
-        )
-    }
-}
 
 fn diff_settings(policy: Option<&Policy>) -> DiffSettings {
     let mut s = DiffSettings::default();

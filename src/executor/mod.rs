@@ -2,6 +2,7 @@
 //! bounded retries with backoff on lock timeouts that name the blocking session, recovery of
 //! INVALID indexes left by failed concurrent builds, and index-build progress.
 
+mod attempt;
 pub mod lock;
 mod monitor;
 mod recover;
@@ -14,6 +15,7 @@ pub use settings::ExecSettings;
 
 use crate::db::{self, ConnectionTarget};
 use crate::sql::Statement;
+use attempt::{AttemptError, Recovered, resolve_existing};
 use postgres::Client;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -43,57 +45,6 @@ pub struct StepOutcome {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub adopted_indexes: Vec<String>,
     pub duration_ms: u128,
-}
-
-/// What one attempt did to indexes an earlier run left behind.
-#[derive(Debug, Default)]
-struct Recovered {
-    rebuilt: Vec<String>,
-    adopted: Vec<String>,
-}
-
-/// Why one attempt failed: a database error (retried when it is a lock timeout or deadlock),
-/// or a refusal that no retry changes.
-enum AttemptError<'s> {
-    Pg(Option<&'s Statement>, postgres::Error),
-    Refused(ExecError),
-}
-
-/// Acts on an index of the statement's name found in place: adopts it, rebuilds it, or refuses.
-fn resolve_existing<'s>(
-    client: &mut Client,
-    statement: &'s Statement,
-    build: &crate::sql::IndexBuild,
-    found: recover::Existing,
-    mut recovered: Recovered,
-) -> Result<Recovered, AttemptError<'s>> {
-    let pg = |e| AttemptError::Pg(Some(statement), e);
-    match found {
-        recover::Existing::Same => {
-            tracing::warn!(index = %build.index_name, "adopting the index an interrupted run built: it is valid and has this statement's definition");
-            recovered.adopted.push(build.index_name.clone());
-        }
-        recover::Existing::Invalid => {
-            recovered
-                .rebuilt
-                .extend(recover::drop_invalid(client, build).map_err(pg)?);
-            client.batch_execute(&statement.text).map_err(pg)?;
-        }
-        recover::Existing::Differs {
-            existing,
-            statement: wanted,
-        } => {
-            return Err(AttemptError::Refused(ExecError::Statement {
-                line: statement.line,
-                excerpt: excerpt(&statement.text),
-                cause: format!(
-                    "index {} already exists with another definition:\n    existing:  {existing}\n    statement: {wanted}\n    drop or rename the existing one, or change the migration",
-                    crate::escape::ident(&build.index_name)
-                ),
-            }));
-        }
-    }
-    Ok(recovered)
 }
 
 /// A step failed for good.

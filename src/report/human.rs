@@ -1,10 +1,8 @@
 //! Human output: tables plus a one-line summary.
 
 use super::Report;
+use super::model::*;
 use crate::check::CheckMode;
-use crate::commands::check::CheckReport;
-use crate::commands::demo::DemoReport;
-use crate::commands::migrate::{RecordReport, StatusReport, VerifyReport};
 use crate::datagen::GenerateReport;
 use crate::explain::Verdict;
 use crate::migrations::plan::RunMode;
@@ -373,7 +371,7 @@ fn demo(r: &DemoReport, colour: bool) -> String {
             &["query", "before", "", "after", "", "speedup"],
             rows,
         ));
-        let within = |f: fn(&crate::commands::demo::Comparison) -> &Option<Verdict>| {
+        let within = |f: fn(&super::model::Comparison) -> &Option<Verdict>| {
             r.comparison
                 .iter()
                 .filter(|c| *f(c) == Some(Verdict::Within))

@@ -1,9 +1,7 @@
 //! Human output of the index commands: advise, plan and apply.
 
 use super::human::{apply, table};
-use crate::commands::advise::AdviseReport;
-use crate::commands::apply::ApplyChangesReport;
-use crate::commands::plan::PlanReport;
+use super::model::*;
 use crate::escape::{COLOUR_END, COLOUR_START, inline};
 use std::fmt::Write;
 

@@ -1,7 +1,7 @@
 //! JUnit XML for `check --junit FILE`: one test case per query; over budget is a failure,
 //! a query that could not be measured an error.
 
-use crate::commands::check::CheckReport;
+use super::model::*;
 use crate::explain::Verdict;
 use std::fmt::Write;
 

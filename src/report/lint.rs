@@ -2,7 +2,7 @@
 //! JUnit. JSON goes through the common envelope.
 
 use super::junit::escape;
-use crate::commands::lint::LintReport;
+use super::model::*;
 use crate::escape::inline;
 use crate::finding::Severity;
 use serde_json::json;

@@ -5,20 +5,14 @@ mod human;
 mod indexes;
 mod junit;
 mod lint;
+pub mod model;
 
 pub use junit::junit;
 
-use crate::commands::advise::AdviseReport;
-use crate::commands::apply::ApplyChangesReport;
-use crate::commands::check::CheckReport;
-use crate::commands::ci::CiReport;
-use crate::commands::demo::DemoReport;
-use crate::commands::lint::LintReport;
-use crate::commands::migrate::{NewReport, RecordReport, StatusReport, VerifyReport};
-use crate::commands::plan::PlanReport;
 use crate::datagen::GenerateReport;
 use crate::migrations::runner::ApplyReport;
 pub use format::{Format, LintFormat};
+pub use model::*;
 use serde::Serialize;
 
 /// Version of the JSON output; bumped on any incompatible change.

@@ -2,6 +2,7 @@
 
 mod advise;
 mod apply_recovery;
+mod architecture;
 mod check;
 mod check_safety;
 mod cli;

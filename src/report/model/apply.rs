@@ -1,0 +1,18 @@
+//! The report of `apply`.
+
+use super::PlanReport;
+use crate::diff::Change;
+use crate::migrations::runner::ApplyReport;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What `apply` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyChangesReport {
+    pub plan: PlanReport,
+    pub accepted: Vec<Change>,
+    pub skipped: Vec<(String, String)>,
+    pub migration: Option<PathBuf>,
+    pub run: Option<ApplyReport>,
+    pub dry_run: bool,
+}

@@ -1,0 +1,20 @@
+//! What each command reports: plain data that commands fill and the renderers read. Here, in
+//! the report module, so that commands depend on report and never the other way.
+
+mod advise;
+mod apply;
+mod check;
+mod ci;
+mod demo;
+mod lint;
+mod migrate;
+mod plan;
+
+pub use advise::AdviseReport;
+pub use apply::ApplyChangesReport;
+pub use check::CheckReport;
+pub use ci::CiReport;
+pub use demo::{Comparison, DemoReport, DemoSection};
+pub use lint::LintReport;
+pub use migrate::{NewReport, RecordReport, RecordRow, StatusReport, VerifyProblem, VerifyReport};
+pub use plan::PlanReport;
