@@ -129,9 +129,20 @@ fn push_visible(out: &mut String, c: char, keep_layout: bool) {
         '\n' => out.push_str("\\n"),
         '\r' => out.push_str("\\r"),
         '\t' => out.push_str("\\t"),
-        c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        c if is_hidden(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
         c => out.push(c),
     }
+}
+
+/// Control characters, and the characters that reorder or break text invisibly: line and
+/// paragraph separators and the bidirectional marks and overrides (which can make a name read
+/// as something else on screen).
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// XML text or attribute content (JUnit): the five markup characters as entities, and the
@@ -160,9 +171,16 @@ pub fn xml(text: &str) -> String {
 /// The message of a GitHub Actions workflow command (`::error ...::MESSAGE`): one line, with
 /// `%`, CR and LF percent-encoded as the runner decodes them.
 pub fn github_message(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            c => push_visible(&mut out, c, false),
+        }
+    }
+    out
 }
 
 /// A property value of a GitHub Actions workflow command (`file=`, `title=`): as a message, and

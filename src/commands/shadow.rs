@@ -22,6 +22,7 @@ pub(super) fn desired_catalog(
 ) -> anyhow::Result<(Catalog, String)> {
     let required: &[String] = policy.map_or(&[], |p| p.plan.required_indexes.as_slice());
     let found = discover(&settings.migrations_dir)?;
+    let facts = target_facts(settings)?;
     let replay = |target: &ConnectionTarget| -> anyhow::Result<Catalog> {
         let mut client = target.connect()?;
         let tables: i64 = client
@@ -34,6 +35,15 @@ pub(super) fn desired_catalog(
                 target.redacted()
             );
         }
+        // Only once the shadow is known to be empty: its schemas, then sessions that resolve
+        // names as the target's do.
+        create_schemas(&mut client, &facts.schemas, &found)?;
+        let target = &if facts.schemas.is_empty() {
+            target.clone()
+        } else {
+            target.with_search_path(&facts.schemas)
+        };
+        let mut client = target.connect()?;
         require_extensions(&mut client, &found)?;
         let request = ApplyRequest {
             dry_run: false,
@@ -57,7 +67,6 @@ pub(super) fn desired_catalog(
         reader::read(&mut client, true)
             .map_err(|e| anyhow::anyhow!("reading the shadow's catalog: {}", db::describe(&e)))
     };
-    let facts = target_facts(settings)?;
     match shadow_url {
         Some(url) => {
             let target = ConnectionTarget::from_url(url)?;
@@ -70,7 +79,6 @@ pub(super) fn desired_catalog(
                     "--shadow-url names the target database itself; the migrations would be replayed into it: give an empty scratch database (e.g. `CREATE DATABASE shadow`), or leave --shadow-url out for a throwaway server"
                 );
             }
-            use_search_path(&target, &facts.schemas, &found)?;
             Ok((
                 replay(&target)?,
                 format!("migrations replayed into {}", target.redacted()),
@@ -85,7 +93,6 @@ pub(super) fn desired_catalog(
                 "plan replays the migrations into a throwaway server (or pass --shadow-url)",
             )?;
             let target = server.create_database("pgwarden_shadow")?;
-            use_search_path(&target, &facts.schemas, &found)?;
             Ok((
                 replay(&target)?,
                 "migrations replayed into a throwaway server".into(),
@@ -135,34 +142,22 @@ fn target_facts(settings: &Settings) -> anyhow::Result<TargetFacts> {
     Ok(TargetFacts { conf, schemas })
 }
 
-/// Replays resolve unqualified names as the target does: the shadow database's search path is
-/// the target's, and its schemas exist there (those the migrations create are left to them).
-fn use_search_path(
-    shadow: &ConnectionTarget,
+/// The target's search path's schemas, in the shadow (those the migrations create are left to
+/// them), so that replayed unqualified names land where they do on the target.
+fn create_schemas(
+    client: &mut postgres::Client,
     schemas: &[String],
     found: &crate::migrations::Discovered,
 ) -> anyhow::Result<()> {
-    if schemas.is_empty() {
-        return Ok(());
-    }
     let created: Vec<String> = crate::migrations::created_schemas(found)
         .into_iter()
         .map(|(_, s)| s)
         .collect();
-    let mut client = shadow.connect()?;
-    let mut sql = String::new();
-    for s in schemas.iter().filter(|s| !created.contains(s)) {
-        sql.push_str(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {};\n",
-            crate::escape::ident(s)
-        ));
-    }
-    let list: Vec<String> = schemas.iter().map(|s| crate::escape::ident(s)).collect();
-    sql.push_str(&format!(
-        "ALTER DATABASE {} SET search_path = {}",
-        crate::escape::ident(shadow.dbname()),
-        list.join(", ")
-    ));
+    let sql: String = schemas
+        .iter()
+        .filter(|s| !created.contains(s))
+        .map(|s| format!("CREATE SCHEMA IF NOT EXISTS {};\n", crate::escape::ident(s)))
+        .collect();
     client
         .batch_execute(&sql)
         .map_err(|e| anyhow::anyhow!("preparing the shadow's schemas: {}", db::describe(&e)))

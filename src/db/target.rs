@@ -128,6 +128,16 @@ impl ConnectionTarget {
         copy
     }
 
+    /// The same target whose sessions start with `search_path` set to `schemas` (each quoted;
+    /// spaces and backslashes escaped as the `options` startup parameter requires).
+    pub fn with_search_path(&self, schemas: &[String]) -> Self {
+        let list: Vec<String> = schemas.iter().map(|s| crate::escape::ident(s)).collect();
+        let value = list.join(",").replace('\\', "\\\\").replace(' ', "\\ ");
+        let mut copy = self.clone();
+        copy.config.options(&format!("-c search_path={value}"));
+        copy
+    }
+
     pub fn dbname(&self) -> &str {
         self.config.get_dbname().unwrap_or_default()
     }

@@ -7,6 +7,26 @@ use crate::finding::{self as rules, Finding, Severity};
 use std::collections::HashSet;
 
 pub(super) fn missing(plan: &mut Plan, want: &Index, estimate_seconds: f64) {
+    let squatted = plan
+        .live
+        .relation_names
+        .iter()
+        .any(|(s, n)| *s == want.schema && *n == want.name);
+    if squatted {
+        // Another relation (a table, a view, ...) has the name: a build would be skipped by
+        // IF NOT EXISTS or refused; only a person can choose which name to change.
+        plan.findings.push(Finding {
+            rule: rules::MISSING_INDEX,
+            severity: Severity::Error,
+            object: want.qualified(),
+            message: format!(
+                "index {} is in the migrations but not in the database, where another relation has its name",
+                want.qualified()
+            ),
+            help: "rename that relation, or give the index another name in a new migration".into(),
+        });
+        return;
+    }
     plan.findings.push(Finding {
         rule: rules::MISSING_INDEX,
         severity: Severity::Error,
@@ -183,12 +203,25 @@ pub(super) fn fk_findings(
     plan: &mut Plan,
     estimate: &dyn Fn(&str, &str) -> f64,
 ) {
-    let written: HashSet<(&str, &str)> = live
+    let mut written: HashSet<(&str, &str)> = live
         .tables
         .iter()
         .filter(|t| t.writes > 0)
         .map(|t| (t.schema.as_str(), t.name.as_str()))
         .collect();
+    // Rows are written to partitions: a partitioned table is written when one of them is
+    // (its own foreign keys are the ones reported; the partitions' are clones).
+    loop {
+        let before = written.len();
+        for p in &live.partitions {
+            if written.contains(&(p.schema.as_str(), p.name.as_str())) {
+                written.insert((p.parent_schema.as_str(), p.parent.as_str()));
+            }
+        }
+        if written.len() == before {
+            break;
+        }
+    }
     for fk in &live.foreign_keys {
         let serves = |ix: &&Index| ix.predicate.is_none() && ix.columns.starts_with(&fk.columns);
         let kept = live_ix.on_table(&fk.schema, &fk.table).iter().any(|ix| {

@@ -195,6 +195,15 @@ pub fn compare(
                     .map(|a| (a.schema.clone(), a.name.clone())),
             )
             .chain(live.relation_names.iter().cloned())
+            // The migrations' own names too: a name this plan makes up must not be one that
+            // a later replay of the migrations creates.
+            .chain(desired.relation_names.iter().cloned())
+            .chain(
+                desired
+                    .indexes
+                    .iter()
+                    .map(|i| (i.schema.clone(), i.name.clone())),
+            )
             .collect(),
     };
     for want in &desired.indexes {

@@ -349,3 +349,62 @@ fn a_foreign_key_stays_covered_after_the_plan_drops_or_swaps_its_index() {
     let rules: Vec<&str> = changes.iter().map(|c| c.rule).collect();
     assert_eq!(rules, vec![rules::MISSING_INDEX]);
 }
+
+#[test]
+fn a_made_up_name_never_takes_a_name_the_migrations_use() {
+    // The migrations' index idx_t_pid (on another column) is missing live; the FK's index
+    // would be called idx_t_pid too: it gets another name, and both are built.
+    let desired = catalog(vec![ix("idx_t_pid", "t", &["b"])]);
+    let mut live = catalog(vec![]);
+    live.tables = vec![table("t", 10)];
+    live.foreign_keys = vec![ForeignKey {
+        schema: "public".into(),
+        table: "t".into(),
+        name: "t_pid_fkey".into(),
+        columns: vec!["pid".into()],
+        referenced_table: "p".into(),
+    }];
+    let (_, changes) = compare(&desired, &live, &DiffSettings::default());
+    let objects: Vec<&str> = changes.iter().map(|c| c.object.as_str()).collect();
+    assert_eq!(objects, vec!["public.idx_t_pid", "public.idx_t_pid_1"]);
+    // A table holding the missing index's name: a finding, no build that could never run.
+    live.relation_names = vec![("public".into(), "idx_t_pid".into())];
+    let (findings, changes) = compare(&desired, &live, &DiffSettings::default());
+    assert!(
+        changes.iter().all(|c| c.object != "public.idx_t_pid"),
+        "{changes:?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.message.contains("another relation has its name"))
+    );
+}
+
+#[test]
+fn a_foreign_key_of_a_partitioned_table_counts_its_partitions_writes() {
+    let mut live = catalog(vec![]);
+    live.tables = vec![table("pc", 0), table("pc_1", 5)];
+    live.partitions = vec![crate::catalog::Partition {
+        parent_schema: "public".into(),
+        parent: "pc".into(),
+        schema: "public".into(),
+        name: "pc_1".into(),
+        partitioned: false,
+    }];
+    live.foreign_keys = vec![ForeignKey {
+        schema: "public".into(),
+        table: "pc".into(),
+        name: "pc_pid_fkey".into(),
+        columns: vec!["pid".into()],
+        referenced_table: "p".into(),
+    }];
+    let (_, changes) = compare(&catalog(vec![]), &live, &DiffSettings::default());
+    let s = &changes[0].statements;
+    assert_eq!(changes[0].rule, rules::FK_WITHOUT_INDEX);
+    assert!(s[0].contains("ON ONLY \"public\".\"pc\""), "{s:?}");
+    assert!(
+        s[1].starts_with("CREATE INDEX CONCURRENTLY") && s[1].contains("\"pc_1\""),
+        "{s:?}"
+    );
+}

@@ -29,6 +29,10 @@ pub(super) fn resolve_existing<'s>(
 ) -> Result<Recovered, AttemptError<'s>> {
     let pg = |e| AttemptError::Pg(Some(statement), e);
     match found {
+        recover::Existing::Same if build.if_not_exists => {
+            tracing::info!(index = %build.index_name, "the index exists with this statement's definition (IF NOT EXISTS)");
+            recovered.adopted.push(build.index_name.clone());
+        }
         recover::Existing::Same => {
             tracing::warn!(index = %build.index_name, "adopting the index an interrupted run built: it is valid and has this statement's definition");
             recovered.adopted.push(build.index_name.clone());
@@ -47,8 +51,10 @@ pub(super) fn resolve_existing<'s>(
                 line: statement.line,
                 excerpt: excerpt(&statement.text),
                 cause: format!(
-                    "index {} already exists with another definition:\n    existing:  {existing}\n    statement: {wanted}\n    drop or rename the existing one, or change the migration",
-                    crate::escape::ident(&build.index_name)
+                    "index {} already exists with another definition:\n    existing:  {}\n    statement: {}\n    drop or rename the existing one, or change the migration",
+                    crate::escape::ident(&build.index_name),
+                    crate::escape::inline(&existing),
+                    crate::escape::inline(&wanted)
                 ),
             }));
         }

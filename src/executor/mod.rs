@@ -97,7 +97,8 @@ pub struct Executor {
 
 /// This session's pid (for the monitor) and the names of INVALID indexes, in one round trip.
 const SESSION_FACTS: &str = "SELECT pg_backend_pid(), \
-     (SELECT string_agg(c.relname, ',') FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid)";
+     (SELECT string_agg(c.relname, ',') FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid), \
+     (SELECT reset_val FROM pg_settings WHERE name = 'standard_conforming_strings')";
 
 impl Executor {
     /// Wraps `client`; opens a monitor session on `target` (best effort).
@@ -112,10 +113,15 @@ impl Executor {
             .map_err(|e| ExecError::Session(db::describe(&e)))?;
         // The last row: the setup's own SELECT answers first.
         let row = messages.iter().rev().find_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(r) => Some((r.get(0), r.get(1))),
+            postgres::SimpleQueryMessage::Row(r) => Some((r.get(0), r.get(1), r.get(2))),
             _ => None,
         });
-        let (pid, invalid) = row.unwrap_or_default();
+        let (pid, invalid, strings) = row.unwrap_or_default();
+        if strings == Some("off") {
+            tracing::warn!(
+                "this database defaults to standard_conforming_strings = off; pgwarden runs every statement with it on (so that its SQL splitter and the server read strings alike): a backslash in a '...' string is a plain character; write E'...' for escapes"
+            );
+        }
         let pid: i32 = pid.and_then(|p| p.parse().ok()).unwrap_or_default();
         let invalid_index_names = invalid
             .unwrap_or_default()

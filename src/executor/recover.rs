@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 /// and to run on a catalog of thousands of indexes.
 pub fn invalid_index_query(build: &IndexBuild) -> String {
     format!(
-        "SELECT s.name FROM (SELECT (SELECT relnamespace::regnamespace::text FROM pg_class            WHERE oid = to_regclass({})) || '.' || quote_ident({}) AS name) s          WHERE EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass(s.name)            AND NOT indisvalid) AND (SELECT relkind FROM pg_class WHERE oid = to_regclass(s.name)) = 'i'",
+        "SELECT s.name FROM (SELECT (SELECT relnamespace::regnamespace::text FROM pg_class            WHERE oid = to_regclass({})) || '.' || quote_ident({}) AS name) s          WHERE EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass(s.name)            AND NOT indisvalid AND indrelid = to_regclass({})) AND (SELECT relkind FROM pg_class WHERE oid = to_regclass(s.name)) = 'i'",
         quote_literal(&build.table),
-        quote_literal(&build.index_name)
+        quote_literal(&build.index_name),
+        quote_literal(&build.table)
     )
 }
 
@@ -103,13 +104,12 @@ pub fn existing(
     statement: &str,
     wait: Duration,
 ) -> Result<Option<Existing>, postgres::Error> {
-    let name: Option<String> = client
-        .query_one(QUALIFIED_NAME, &[&build.table, &build.index_name])?
-        .get(0);
+    // One round trip where nothing is there (the usual case): the name and its relation's kind.
+    let row = client.query_one(NAME_AND_KIND, &[&build.table, &build.index_name])?;
+    let (name, kind): (Option<String>, Option<String>) = (row.get(0), row.get(1));
     let Some(name) = name else {
         return Ok(None);
     };
-    let kind: Option<String> = client.query_opt(RELATION_KIND, &[&name])?.map(|r| r.get(0));
     match kind.as_deref() {
         None => return Ok(None),
         Some("i" | "I") => {}
@@ -120,13 +120,27 @@ pub fn existing(
             }));
         }
     }
-    let Some((name, valid, partitioned, definition)) = wait_for_build(client, build, wait)? else {
+    let Some((name, valid, partitioned, definition)) = wait_for_index(client, name, wait)? else {
         return Ok(None);
     };
     if !valid && !partitioned {
         return Ok(Some(Existing::Invalid));
     }
-    let (same, wanted) = compare_with_probe(client, build, statement, &name)?;
+    let (same, wanted) = match compare_with_probe(client, build, statement, &name) {
+        Ok(compared) => compared,
+        // The probe is a temporary table: without the TEMP privilege nothing can be compared.
+        Err(e) if crate::db::sqlstate(&e) == Some(INSUFFICIENT_PRIVILEGE) => {
+            if build.if_not_exists {
+                tracing::warn!(index = %crate::escape::inline(&name), "cannot compare the existing index with the statement (no TEMP privilege); IF NOT EXISTS accepts it, as PostgreSQL would");
+                return Ok(Some(Existing::Same));
+            }
+            (
+                false,
+                "(not compared: this role may not create the temporary table the comparison needs; GRANT TEMP ON DATABASE to it)".to_string(),
+            )
+        }
+        Err(e) => return Err(e),
+    };
     Ok(Some(if same {
         Existing::Same
     } else {
@@ -137,7 +151,12 @@ pub fn existing(
     }))
 }
 
-const RELATION_KIND: &str = "SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)";
+const INSUFFICIENT_PRIVILEGE: &str = "42501";
+
+/// [`QUALIFIED_NAME`] and the kind of the relation it names, if any.
+const NAME_AND_KIND: &str = "SELECT q.name, (SELECT relkind::text FROM pg_class WHERE oid = to_regclass(q.name)) \
+     FROM (SELECT (SELECT quote_ident(n.nspname) FROM pg_class c JOIN pg_namespace n \
+       ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)) || '.' || quote_ident($2) AS name) q";
 
 /// The index `build` creates, once no build of it is running (waiting up to `wait`, naming the
 /// pid that builds it): its qualified name, validity, whether it is partitioned, definition.
@@ -150,9 +169,18 @@ pub fn wait_for_build(
     let name: Option<String> = client
         .query_one(QUALIFIED_NAME, &[&build.table, &build.index_name])?
         .get(0);
-    let Some(name) = name else {
-        return Ok(None);
-    };
+    match name {
+        Some(name) => wait_for_index(client, name, wait),
+        None => Ok(None),
+    }
+}
+
+/// [`wait_for_build`] for the index of qualified name `name`.
+fn wait_for_index(
+    client: &mut Client,
+    name: String,
+    wait: Duration,
+) -> Result<Option<(String, bool, bool, String)>, postgres::Error> {
     let started = Instant::now();
     let mut announced = false;
     loop {

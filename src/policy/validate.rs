@@ -93,7 +93,18 @@ fn positive_numbers(p: &Policy) -> Result<(), String> {
             v.unwrap_or_default()
         )),
         None => Ok(()),
+    }?;
+    // A budget is at most a day: larger ones overflow the statement timeout derived from them.
+    let day_ms = 86_400_000.0;
+    let budgets = [Some(p.budget.mean_ms), p.budget.p95_ms]
+        .into_iter()
+        .chain(p.queries.iter().flat_map(|q| [q.mean_ms, q.p95_ms]));
+    if let Some(ms) = budgets.flatten().find(|ms| *ms > day_ms) {
+        return Err(format!(
+            "a budget of {ms} ms is more than a day ({day_ms} ms); budgets are in milliseconds"
+        ));
     }
+    Ok(())
 }
 
 /// A workload query is exactly one statement that can run inside check's rolled-back

@@ -251,7 +251,7 @@ pub(super) fn apply(r: &ApplyReport) -> String {
             if !o.adopted_indexes.is_empty() {
                 let _ = write!(
                     note,
-                    ", adopted {} (built by an interrupted run)",
+                    ", adopted {} (already there with this definition)",
                     o.adopted_indexes.join(", ")
                 );
             }
