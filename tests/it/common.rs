@@ -179,3 +179,20 @@ pub fn plan_report(db: &TestDb, dir: &Path, args: &[&str]) -> serde_json::Value 
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
     json(&out)
 }
+
+/// "rule object" of each finding of a plan report that is not a note (what fails a CI gate).
+pub fn loud_findings(report: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "note")
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["rule"].as_str().unwrap(),
+                f["object"].as_str().unwrap()
+            )
+        })
+        .collect()
+}

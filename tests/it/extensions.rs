@@ -155,19 +155,7 @@ fn extension_operator_classes_and_collations_plan_as_no_change() {
         )
         .unwrap();
     let report = plan(&db, dir.path(), p, &[], 1);
-    let differs: BTreeSet<String> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["severity"] != "note")
-        .map(|f| {
-            format!(
-                "{} {}",
-                f["rule"].as_str().unwrap(),
-                f["object"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let differs: BTreeSet<String> = loud_findings(&report);
     let expected: BTreeSet<String> = [
         "index-definition-differs public.docs_body_trgm",
         "index-definition-differs public.docs_title_c",

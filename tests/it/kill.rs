@@ -85,6 +85,14 @@ fn spawn_apply(db: &TestDb, dir: &Path, args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// A fresh database holding table t (V1), and its migrations directory.
+fn with_table(label: &str) -> (TestDb, tempfile::TempDir) {
+    let db = TestDb::new(label);
+    let dir = migrations_dir(&[("V1__t.sql", TABLE)]);
+    db.run(dir.path(), &["migrate", "apply"], 0);
+    (db, dir)
+}
+
 /// Whether backend `pid` still exists.
 fn backend_alive(db: &TestDb, pid: i32) -> bool {
     db.client()
@@ -140,9 +148,7 @@ fn assert_recovered(db: &TestDb, dir: &Path, ctx: &str) {
 
 fn trial(n: usize, kill: Kill) {
     let ctx = format!("trial {n} ({kill:?})");
-    let db = TestDb::new(&format!("kill_{n}"));
-    let dir = migrations_dir(&[("V1__t.sql", TABLE)]);
-    db.run(dir.path(), &["migrate", "apply"], 0);
+    let (db, dir) = with_table(&format!("kill_{n}"));
     let HeldBuild {
         mut writer,
         mut child,
@@ -194,9 +200,7 @@ fn six_killed_deploys_alternating_sigkill_and_terminate_are_each_recovered_by_a_
 fn a_build_does_not_outlive_its_killed_client() {
     // The runner's sessions set client_connection_check_interval: the server notices the dead
     // client and aborts the build, even while it waits for a writer that never finishes.
-    let db = TestDb::new("kill_orphan");
-    let dir = migrations_dir(&[("V1__t.sql", TABLE)]);
-    db.run(dir.path(), &["migrate", "apply"], 0);
+    let (db, dir) = with_table("kill_orphan");
     let HeldBuild {
         mut writer,
         mut child,
@@ -221,9 +225,7 @@ fn a_build_does_not_outlive_its_killed_client() {
 /// dead client in time): a VALID index with the statement's definition and no history row.
 #[test]
 fn a_valid_index_left_by_an_interrupted_run_is_adopted_and_another_definition_refused() {
-    let db = TestDb::new("kill_adopt");
-    let dir = migrations_dir(&[("V1__t.sql", TABLE)]);
-    db.run(dir.path(), &["migrate", "apply"], 0);
+    let (db, dir) = with_table("kill_adopt");
     let mut c = db.client();
     c.batch_execute("CREATE INDEX CONCURRENTLY t_v_idx ON t (v)")
         .unwrap();
@@ -233,9 +235,7 @@ fn a_valid_index_left_by_an_interrupted_run_is_adopted_and_another_definition_re
     assert_recovered(&db, dir.path(), "adopted");
 
     // The same name with another definition is never adopted: both definitions are shown.
-    let db = TestDb::new("kill_differs");
-    let dir = migrations_dir(&[("V1__t.sql", TABLE)]);
-    db.run(dir.path(), &["migrate", "apply"], 0);
+    let (db, dir) = with_table("kill_differs");
     db.client()
         .batch_execute("CREATE INDEX CONCURRENTLY t_v_idx ON t (id)")
         .unwrap();
@@ -265,9 +265,7 @@ fn a_valid_index_left_by_an_interrupted_run_is_adopted_and_another_definition_re
             BUILD.replace("CONCURRENTLY", "CONCURRENTLY IF NOT EXISTS"),
         ),
     ] {
-        let db = TestDb::new(label);
-        let dir = migrations_dir(&[("V1__t.sql", TABLE)]);
-        db.run(dir.path(), &["migrate", "apply"], 0);
+        let (db, dir) = with_table(label);
         db.client().batch_execute(squatter).unwrap();
         write(dir.path(), "V2__idx.sql", &build);
         let out = db.run(dir.path(), &["migrate", "apply"], 2);
@@ -285,9 +283,7 @@ fn a_valid_index_left_by_an_interrupted_run_is_adopted_and_another_definition_re
 /// adopted once it is valid.
 #[test]
 fn a_build_still_running_is_waited_for_then_adopted() {
-    let db = TestDb::new("kill_wait");
-    let dir = migrations_dir(&[("V1__t.sql", TABLE)]);
-    db.run(dir.path(), &["migrate", "apply"], 0);
+    let (db, dir) = with_table("kill_wait");
     let mut writer = db.client();
     writer
         .batch_execute("BEGIN; INSERT INTO t VALUES (0, 0);")

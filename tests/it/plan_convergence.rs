@@ -25,21 +25,7 @@ fn plan_json(db: &TestDb, dir: &std::path::Path, policy: &std::path::Path) -> se
 }
 
 fn rules(report: &serde_json::Value) -> Vec<String> {
-    let mut r: Vec<String> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["severity"] != "note")
-        .map(|f| {
-            format!(
-                "{} {}",
-                f["rule"].as_str().unwrap(),
-                f["object"].as_str().unwrap()
-            )
-        })
-        .collect();
-    r.sort();
-    r
+    loud_findings(report).into_iter().collect()
 }
 
 #[test]
