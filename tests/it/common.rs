@@ -196,3 +196,80 @@ pub fn loud_findings(report: &serde_json::Value) -> std::collections::BTreeSet<S
         })
         .collect()
 }
+
+/// A `migrate apply` running in the background whose concurrent build of table `t` (the V2
+/// `statement`, written to `dir`) waits in "waiting for writers before build" behind `writer`'s
+/// open transaction: its INVALID catalog entry exists by then.
+pub struct HeldBuild {
+    pub writer: postgres::Client,
+    pub child: std::process::Child,
+    pub build_pid: i32,
+}
+
+/// Starts [`HeldBuild`]: `pgwarden GLOBAL... migrate apply ARGS...` with stderr piped.
+pub fn hold_build(
+    db: &TestDb,
+    dir: &Path,
+    statement: &str,
+    (global, args): (&[&str], &[&str]),
+) -> HeldBuild {
+    write(dir, "V2__idx.sql", statement);
+    let mut writer = db.client();
+    writer
+        .batch_execute("BEGIN; INSERT INTO t VALUES (0, 0);")
+        .unwrap();
+    let mut child = spawn_pgwarden(db, dir, global, args);
+    let mut admin = db.client();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let build_pid = loop {
+        let row = admin
+            .query_opt(
+                "SELECT pid FROM pg_stat_progress_create_index \
+                 WHERE relid = 't'::regclass AND phase LIKE 'waiting for writers%'",
+                &[],
+            )
+            .unwrap();
+        if let Some(r) = row {
+            break r.get(0);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            if let Some(mut s) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut s, &mut err);
+            }
+            panic!("pgwarden ended ({status}) before the build started: {err}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    HeldBuild {
+        writer,
+        child,
+        build_pid,
+    }
+}
+
+/// `pgwarden GLOBAL... migrate apply ARGS...` on `db` in the background, stderr piped.
+pub fn spawn_pgwarden(
+    db: &TestDb,
+    dir: &Path,
+    global: &[&str],
+    args: &[&str],
+) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
+        .args(global)
+        .args(["--database-url", &db.url, "--migrations"])
+        .arg(dir)
+        .args(["migrate", "apply"])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}

@@ -157,55 +157,14 @@ fn lock_timeout_retries_names_the_blocker_and_does_not_block_writers() {
     assert!(attempts > 1, "expected retries, got {attempts}");
 }
 
-/// A concurrent index build of `t` (written to `dir` as V2) that waits in "waiting for writers
-/// before build" behind `writer`'s open transaction, in a running `pgwarden migrate apply`
-/// (with `global` options first).
-struct HeldBuild {
-    writer: postgres::Client,
-    child: std::process::Child,
-    build_pid: i32,
-}
-
+/// The V2 build of t held behind an open writer (see [`hold_build`]).
 fn build_held_by_a_writer(db: &TestDb, dir: &std::path::Path, global: &[&str]) -> HeldBuild {
-    write(
+    hold_build(
+        db,
         dir,
-        "V2__idx.sql",
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v_idx ON t (v);",
-    );
-    let mut writer = db.client();
-    writer
-        .batch_execute("BEGIN; INSERT INTO t VALUES (0, 0);")
-        .unwrap();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-        .args(global)
-        .args(["--database-url", &db.url, "--migrations"])
-        .arg(dir)
-        .args(["migrate", "apply", "--lock-timeout", "60s"])
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut admin = db.client();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let build_pid = loop {
-        let row = admin
-            .query_opt(
-                "SELECT pid FROM pg_stat_progress_create_index WHERE relid = 't'::regclass",
-                &[],
-            )
-            .unwrap();
-        if let Some(r) = row {
-            break r.get(0);
-        }
-        assert!(Instant::now() < deadline, "the build never started");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    HeldBuild {
-        writer,
-        child,
-        build_pid,
-    }
+        (global, &["--lock-timeout", "60s"]),
+    )
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use crate::common::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const TABLE: &str = "CREATE TABLE t (id int, v int);\n\
@@ -23,66 +23,15 @@ enum Kill {
     Backend,
 }
 
-struct HeldBuild {
-    writer: postgres::Client,
-    child: Child,
-    build_pid: i32,
-}
-
-/// Runs `migrate apply` of BUILD (as V2) in `dir`, held behind an open writer transaction on t,
-/// and returns once the build waits for that writer (its INVALID catalog entry exists by then).
-fn hold_build(db: &TestDb, dir: &Path) -> HeldBuild {
-    write(dir, "V2__idx.sql", BUILD);
-    let mut writer = db.client();
-    writer
-        .batch_execute("BEGIN; INSERT INTO t VALUES (0, 0);")
-        .unwrap();
-    // Longer than any wait below: the build is never ended by its own lock timeout.
-    let mut child = spawn_apply(db, dir, &["--lock-timeout", "10m"]);
-    let mut admin = db.client();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let build_pid = loop {
-        let row = admin
-            .query_opt(
-                "SELECT pid FROM pg_stat_progress_create_index \
-                 WHERE relid = 't'::regclass AND phase LIKE 'waiting for writers%'",
-                &[],
-            )
-            .unwrap();
-        if let Some(r) = row {
-            break r.get(0);
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            if let Some(mut s) = child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut s, &mut err);
-            }
-            panic!("pgwarden ended ({status}) before the build started: {err}");
-        }
-        assert!(Instant::now() < deadline, "the build never started");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    HeldBuild {
-        writer,
-        child,
-        build_pid,
-    }
+/// BUILD held behind an open writer, in a run whose lock timeout is longer than any wait
+/// below: the build is never ended by its own lock timeout.
+fn hold(db: &TestDb, dir: &Path) -> HeldBuild {
+    hold_build(db, dir, BUILD, (&[], &["--lock-timeout", "10m"]))
 }
 
 /// `pgwarden migrate apply ARGS` on `db` in the background, its stderr piped.
 fn spawn_apply(db: &TestDb, dir: &Path, args: &[&str]) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-        .args(["--database-url", &db.url, "--migrations"])
-        .arg(dir)
-        .args(["migrate", "apply"])
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("DATABASE_URL")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    spawn_pgwarden(db, dir, &[], args)
 }
 
 /// A fresh database holding table t (V1), and its migrations directory.
@@ -153,7 +102,7 @@ fn trial(n: usize, kill: Kill) {
         mut writer,
         mut child,
         build_pid,
-    } = hold_build(&db, dir.path());
+    } = hold(&db, dir.path());
     match kill {
         Kill::Client => {
             child.kill().unwrap();
@@ -205,7 +154,7 @@ fn a_build_does_not_outlive_its_killed_client() {
         mut writer,
         mut child,
         build_pid,
-    } = hold_build(&db, dir.path());
+    } = hold(&db, dir.path());
     child.kill().unwrap();
     child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
