@@ -128,9 +128,32 @@ fn lock_timeout_retries_names_the_blocker_and_does_not_block_writers() {
     let has_note: bool = db.scalar("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'note')");
     assert!(!has_note);
 
-    // The blocker goes away during the retries: the apply succeeds on a later attempt.
+    // The blocker goes away during the retries: the apply succeeds on a later attempt. It is
+    // released once pgwarden has been seen waiting for the lock (not after a fixed delay, which
+    // a loaded machine can outlast before pgwarden even connects) and a first attempt has run
+    // out of lock timeout.
+    let mut admin = db.client();
     let release = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(700));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let waiting: bool = admin
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
+                     WHERE application_name = 'pgwarden' AND wait_event_type = 'Lock')",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            if waiting {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pgwarden never waited for the lock"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(450));
         blocker.batch_execute("COMMIT").unwrap();
     });
     let out = db
