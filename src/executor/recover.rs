@@ -123,6 +123,14 @@ pub fn existing(
     let Some((name, valid, partitioned, definition)) = wait_for_index(client, name, wait)? else {
         return Ok(None);
     };
+    // An index of that name on another table is never this statement's, valid or not.
+    let on_table: bool = client.query_one(ON_TABLE, &[&name, &build.table])?.get(0);
+    if !on_table {
+        return Ok(Some(Existing::Differs {
+            existing: definition,
+            statement: statement.to_string(),
+        }));
+    }
     if !valid && !partitioned {
         return Ok(Some(Existing::Invalid));
     }

@@ -116,6 +116,14 @@ fn a_string_read_differently_off_standard_conforming_strings_hides_nothing() {
         assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
         assert_eq!(docs_rows(&db), 100, "{mode}: the rows survive");
     }
+    // Migrations run with standard strings too: the runner says so on such a database.
+    let dir = migrations_dir(&[("V1__note.sql", "CREATE TABLE notes (t text);\n")]);
+    let out = db.run(dir.path(), &["migrate", "apply"], 0);
+    assert!(
+        stderr(&out).contains("standard_conforming_strings = off"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

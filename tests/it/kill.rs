@@ -204,6 +204,12 @@ fn a_valid_index_left_by_an_interrupted_run_is_adopted_and_another_definition_re
     // a table of that name acceptable either.
     for (label, squatter, build) in [
         (
+            // An INVALID index of that name on another table: not this statement's to drop.
+            "kill_invalid_elsewhere",
+            "CREATE TABLE u (id int, v int); INSERT INTO u VALUES (1, 1), (1, 1);",
+            BUILD.replace("CONCURRENTLY", "CONCURRENTLY IF NOT EXISTS"),
+        ),
+        (
             "kill_other_table",
             "CREATE TABLE u (id int, v int); CREATE INDEX t_v_idx ON u (v);",
             BUILD.to_string(),
@@ -216,6 +222,13 @@ fn a_valid_index_left_by_an_interrupted_run_is_adopted_and_another_definition_re
     ] {
         let (db, dir) = with_table(label);
         db.client().batch_execute(squatter).unwrap();
+        if label == "kill_invalid_elsewhere" {
+            // A failed unique build leaves its INVALID index behind.
+            let failed = db
+                .client()
+                .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY t_v_idx ON u (v)");
+            assert!(failed.is_err());
+        }
         write(dir.path(), "V2__idx.sql", &build);
         let out = db.run(dir.path(), &["migrate", "apply"], 2);
         assert!(
@@ -225,6 +238,8 @@ fn a_valid_index_left_by_an_interrupted_run_is_adopted_and_another_definition_re
         );
         let on_t: i64 = db.scalar("SELECT count(*) FROM pg_index WHERE indrelid = 't'::regclass");
         assert_eq!(on_t, 0, "{label}: nothing adopted");
+        let kept: bool = db.scalar("SELECT to_regclass('t_v_idx') IS NOT NULL");
+        assert!(kept, "{label}: the other relation is left alone");
     }
 }
 
