@@ -91,10 +91,6 @@ const ON_TABLE: &str = "SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid =
 const PROBE_TABLE: &str = "pg_temp.pgwarden_probe";
 const PROBE_INDEX: &str = "pgwarden_probe_index";
 
-/// The qualified, quoted name of the index `build` creates, in its table's schema.
-const QUALIFIED_NAME: &str = "SELECT (SELECT quote_ident(n.nspname) FROM pg_class c JOIN pg_namespace n \
-     ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)) || '.' || quote_ident($2)";
-
 /// Decides what to do with a relation of the statement's index name, if there is one (`None`:
 /// there is none). A build of it still running (the backend of a killed client) is waited for,
 /// naming its pid, up to `wait`. A relation that is not an index is never taken for it.
@@ -161,7 +157,8 @@ pub fn existing(
 
 const INSUFFICIENT_PRIVILEGE: &str = "42501";
 
-/// [`QUALIFIED_NAME`] and the kind of the relation it names, if any.
+/// The qualified, quoted name of the index `build` creates (in its table's schema), and the
+/// kind of the relation of that name, if any.
 const NAME_AND_KIND: &str = "SELECT q.name, (SELECT relkind::text FROM pg_class WHERE oid = to_regclass(q.name)) \
      FROM (SELECT (SELECT quote_ident(n.nspname) FROM pg_class c JOIN pg_namespace n \
        ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)) || '.' || quote_ident($2) AS name) q";
@@ -175,7 +172,7 @@ pub fn wait_for_build(
     wait: Duration,
 ) -> Result<Option<(String, bool, bool, String)>, postgres::Error> {
     let name: Option<String> = client
-        .query_one(QUALIFIED_NAME, &[&build.table, &build.index_name])?
+        .query_one(NAME_AND_KIND, &[&build.table, &build.index_name])?
         .get(0);
     match name {
         Some(name) => wait_for_index(client, name, wait),

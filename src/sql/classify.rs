@@ -132,7 +132,12 @@ pub fn reindex_concurrently_target(tokens: &[&TokenWithSpan]) -> Option<String> 
     if kw(i) != "INDEX" || kw(i + 1) != "CONCURRENTLY" {
         return None;
     }
-    i += 2;
+    qualified_name(tokens, i + 2).map(|(name, _)| name)
+}
+
+/// A possibly qualified name (`a`, `s.a`, `"S"."a"`) as written, starting at token `i`, and the
+/// index of its last token.
+fn qualified_name(tokens: &[&TokenWithSpan], mut i: usize) -> Option<(String, usize)> {
     let mut name = String::new();
     loop {
         let Token::Word(part) = &tokens.get(i)?.token else {
@@ -143,7 +148,7 @@ pub fn reindex_concurrently_target(tokens: &[&TokenWithSpan]) -> Option<String> 
             name.push('.');
             i += 2;
         } else {
-            return Some(name);
+            return Some((name, i));
         }
     }
 }
@@ -180,20 +185,8 @@ fn index_build(tokens: &[&TokenWithSpan], mut i: usize) -> Option<IndexBuild> {
     if kw(i) == "ONLY" {
         i += 1;
     }
-    let mut table = String::new();
     let table_from = i;
-    loop {
-        let Token::Word(part) = &tokens.get(i)?.token else {
-            return None;
-        };
-        table.push_str(&written_name(part));
-        if tokens.get(i + 1).map(|t| &t.token) == Some(&Token::Period) {
-            table.push('.');
-            i += 2;
-        } else {
-            break;
-        }
-    }
+    let (table, table_to) = qualified_name(tokens, i)?;
     Some(IndexBuild {
         index_name,
         table,
@@ -201,7 +194,7 @@ fn index_build(tokens: &[&TokenWithSpan], mut i: usize) -> Option<IndexBuild> {
         concurrently: false,
         spans: BuildSpans {
             name: (name_at, name_at + 1),
-            table: (table_from, i + 1),
+            table: (table_from, table_to + 1),
             concurrently: None,
         },
     })
