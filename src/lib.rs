@@ -25,3 +25,4 @@ pub mod policy;
 pub mod report;
 pub mod settings;
 pub mod sql;
+pub mod units;

@@ -3,6 +3,7 @@
 use clap::Parser;
 use pgwarden::cli::{Cli, LogFormat};
 use pgwarden::escape::terminal;
+use pgwarden::report::Screen;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -15,8 +16,7 @@ fn main() -> ExitCode {
     match pgwarden::cli::run(&cli.command, &settings, &mut confirm) {
         Ok(report) => {
             let mut stdout = std::io::stdout().lock();
-            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let _ = stdout.write_all(report.render(settings.format, colour).as_bytes());
+            let _ = stdout.write_all(report.render(settings.format, &screen(&cli)).as_bytes());
             let _ = stdout.flush();
             if let Some(msg) = report.error_message() {
                 eprintln!("error: {}", terminal(&msg));
@@ -27,6 +27,20 @@ fn main() -> ExitCode {
             eprintln!("error: {}", terminal(&format!("{e:#}")));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The reader's screen: colour only on a terminal without `NO_COLOR`; tables fit `COLUMNS`,
+/// else the terminal's width (no limit in a pipe or file).
+fn screen(cli: &Cli) -> Screen {
+    let tty = std::io::stdout().is_terminal();
+    let terminal = tty
+        .then(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
+        .flatten();
+    Screen {
+        colour: tty && std::env::var_os("NO_COLOR").is_none(),
+        width: Screen::width_from(std::env::var("COLUMNS").ok().as_deref(), terminal),
+        verbose: cli.global.verbose,
     }
 }
 

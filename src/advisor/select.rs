@@ -218,9 +218,9 @@ pub fn select(
             "the chosen indexes already do as well or better".to_string()
         } else if s.net_gain <= 0.0 {
             format!(
-                "its write overhead ({:.1} ms/min) exceeds the time it saves ({:.1} ms/min)",
-                c.write_cost_ms_per_min,
-                s.net_gain + c.write_cost_ms_per_min
+                "its write overhead ({}/min) exceeds the time it saves ({}/min)",
+                crate::units::ms(c.write_cost_ms_per_min),
+                crate::units::ms(s.net_gain + c.write_cost_ms_per_min)
             )
         } else {
             "over the policy's limit on indexes per table or total size".to_string()

@@ -15,8 +15,11 @@ pub(super) fn proposal(c: &IndexCandidate, e: &CandidateEffect, queries: &[Query
         .iter()
         .map(|(q, a)| {
             format!(
-                "{}: {:.1} ms -> {:.1} ms (budget {:.0} ms)",
-                queries[*q].name, queries[*q].before_ms, a, queries[*q].budget_ms
+                "{}: {} -> {} (budget {})",
+                queries[*q].name,
+                crate::units::ms(queries[*q].before_ms),
+                crate::units::ms(*a),
+                crate::units::ms(queries[*q].budget_ms)
             )
         })
         .collect::<Vec<_>>()
@@ -46,10 +49,10 @@ pub fn migration_sql(advice: &Advice) -> String {
     out.push_str("):\n");
     for p in &advice.proposals {
         out.push_str(&format!(
-            "--   {} ({} bytes, write overhead {:.2} ms/min): {}\n",
+            "--   {} ({}, write overhead {}/min): {}\n",
             comment(&p.name),
-            p.size_bytes,
-            p.write_overhead_ms_per_min,
+            crate::units::bytes(p.size_bytes as f64),
+            crate::units::ms(p.write_overhead_ms_per_min),
             comment(&p.why)
         ));
     }

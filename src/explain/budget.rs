@@ -54,7 +54,7 @@ pub fn judge_times(budget: &Budget, m: &Measurement) -> BudgetVerdict {
     let max = samples.iter().copied().fold(0.0, f64::max);
     let cut = m
         .cut_at_ms
-        .map(|c| format!("cut by statement_timeout after {c:.0} ms"));
+        .map(|c| format!("cut by statement_timeout after {}", crate::units::ms(c)));
     judge_summary(budget, Summary { mean, p95, max }, cut, "p95")
 }
 
@@ -76,18 +76,14 @@ pub fn judge_summary(
 ) -> BudgetVerdict {
     let mut reasons: Vec<String> = first_reason.into_iter().collect();
     if t.mean > budget.mean_ms {
-        reasons.push(format!(
-            "mean {:.1} ms > budget {:.1} ms",
-            t.mean, budget.mean_ms
-        ));
+        let (mean, limit) = crate::units::ms_pair(t.mean, budget.mean_ms);
+        reasons.push(format!("mean {mean} > budget {limit}"));
     }
     if let Some(limit) = budget.p95_ms
         && t.p95 > limit
     {
-        reasons.push(format!(
-            "{p95_label} {:.1} ms > budget {limit:.1} ms",
-            t.p95
-        ));
+        let (p95, limit) = crate::units::ms_pair(t.p95, limit);
+        reasons.push(format!("{p95_label} {p95} > budget {limit}"));
     }
     BudgetVerdict {
         verdict: if reasons.is_empty() {
@@ -95,9 +91,9 @@ pub fn judge_summary(
         } else {
             Verdict::Over
         },
-        mean_ms: round2(t.mean),
-        p95_ms: round2(t.p95),
-        max_ms: round2(t.max),
+        mean_ms: to_microsecond(t.mean),
+        p95_ms: to_microsecond(t.p95),
+        max_ms: to_microsecond(t.max),
         reasons,
     }
 }
@@ -113,9 +109,9 @@ pub fn judge_cost(max_cost: f64, costs: &[f64]) -> BudgetVerdict {
     let over = worst > max_cost;
     BudgetVerdict {
         verdict: if over { Verdict::Over } else { Verdict::Within },
-        mean_ms: round2(mean),
-        p95_ms: round2(percentile(costs, 0.95)),
-        max_ms: round2(worst),
+        mean_ms: to_microsecond(mean),
+        p95_ms: to_microsecond(percentile(costs, 0.95)),
+        max_ms: to_microsecond(worst),
         reasons: if over {
             vec![format!("planner cost {worst:.0} > budget {max_cost:.0}")]
         } else {
@@ -135,8 +131,9 @@ fn percentile(samples: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+/// To the microsecond, the precision EXPLAIN reports (more digits would be float noise).
+fn to_microsecond(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]
@@ -171,7 +168,7 @@ mod tests {
         );
         let v = judge_times(&BUDGET, &times(&[100.0, 100.02]));
         assert_eq!(v.verdict, Verdict::Over);
-        assert!(v.reasons[0].starts_with("mean 100.0"), "{:?}", v.reasons);
+        assert_eq!(v.reasons[0], "mean 100.010 ms > budget 100.000 ms");
     }
 
     #[test]
@@ -207,7 +204,7 @@ mod tests {
             },
         );
         assert_eq!(v.verdict, Verdict::Over);
-        assert!(v.reasons[0].contains("statement_timeout after 1000 ms"));
+        assert!(v.reasons[0].contains("statement_timeout after 1 s"));
         assert_eq!(v.mean_ms, 1000.0);
     }
 

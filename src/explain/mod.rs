@@ -122,7 +122,8 @@ impl PlanNode {
 /// What a plan says about why a query is slow.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PlanFindings {
-    /// The node with the most exclusive time, and that time in ms.
+    /// The node with the most exclusive time, and that time in ms, from one warm run with
+    /// per-node timing (`check` runs it after the warm-ups).
     pub dominant_node: Option<String>,
     pub dominant_ms: Option<f64>,
     /// Tables read by sequential scans that produced or filtered many rows.
@@ -153,7 +154,7 @@ pub fn findings(plan: &PlanNode) -> PlanFindings {
         .max_by(|a, b| a.1.total_cmp(&b.1))
     {
         out.dominant_node = Some(top.label());
-        out.dominant_ms = Some(round2(ms));
+        out.dominant_ms = Some(to_microsecond(ms));
     }
     for n in &nodes {
         // With ANALYZE, rows read are known; without, a high scan cost stands in for a large table.
@@ -198,7 +199,11 @@ impl PlanFindings {
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();
         if let (Some(node), Some(ms)) = (&self.dominant_node, self.dominant_ms) {
-            parts.push(format!("{node} takes {ms:.1} ms"));
+            // Node times come from one warm run with per-node timing, not from the mean.
+            parts.push(format!(
+                "{node} takes {} of a warm run",
+                crate::units::ms(ms)
+            ));
         }
         if !self.seq_scans.is_empty() {
             parts.push(format!("seq scan of {}", self.seq_scans.join(", ")));
@@ -216,8 +221,9 @@ impl PlanFindings {
     }
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+/// To the microsecond, the precision EXPLAIN reports (more digits would be float noise).
+fn to_microsecond(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Human output: tables plus a one-line summary.
 
 use super::Report;
+use super::Screen;
 use super::model::*;
 use crate::check::CheckMode;
 use crate::datagen::GenerateReport;
@@ -9,20 +10,21 @@ use crate::migrations::plan::RunMode;
 use crate::migrations::runner::ApplyReport;
 use std::fmt::Write;
 use tabled::builder::Builder;
-use tabled::settings::Style;
+use tabled::settings::peaker::PriorityMax;
+use tabled::settings::{Style, Width};
 
-/// Renders `report`; `colour` marks plan lines (+ green, ~ yellow, - red) for a terminal.
-pub fn render(report: &Report, colour: bool) -> String {
+/// Renders `report` for `s`; with colour, plan lines are marked (+ green, ~ yellow, - red).
+pub fn render(report: &Report, s: &Screen) -> String {
     match report {
-        Report::MigrateStatus(r) => status(r),
-        Report::MigrateApply(r) => apply(r),
+        Report::MigrateStatus(r) => status(r, s),
+        Report::MigrateApply(r) => apply(r, s),
         Report::MigrateVerify(r) => verify(r),
         Report::MigrateNew(r) => format!("created {} (version {})\n", r.path.display(), r.version),
-        Report::MigrateBaseline(r) | Report::MigrateRepair(r) => record(r),
-        Report::Check(r) => check(r),
-        Report::DataGenerate(r) => generate(r),
-        Report::Advise(r) => super::indexes::advise(r),
-        Report::Plan(r) => super::indexes::plan(r, colour),
+        Report::MigrateBaseline(r) | Report::MigrateRepair(r) => record(r, s),
+        Report::Check(r) => check(r, s),
+        Report::DataGenerate(r) => generate(r, s),
+        Report::Advise(r) => super::indexes::advise(r, s),
+        Report::Plan(r) => super::indexes::plan(r, s),
         Report::Lint(r) => super::lint::human(r),
         Report::Ci(r) => {
             let mut out = String::new();
@@ -33,22 +35,25 @@ pub fn render(report: &Report, colour: bool) -> String {
                     section.title,
                     section.report.exit_code()
                 );
-                out.push_str(&render(&section.report, colour));
+                out.push_str(&render(&section.report, s));
                 out.push('\n');
             }
             let _ = writeln!(out, "ci: exit {}", r.exit_code());
             out
         }
-        Report::Apply(r) => super::indexes::apply_changes(r, colour),
-        Report::Demo(r) => demo(r, colour),
+        Report::Apply(r) => super::indexes::apply_changes(r, s),
+        Report::Demo(r) => demo(r, s),
     }
 }
 
-fn check(r: &CheckReport) -> String {
-    let unit = if r.mode == CheckMode::Explain {
-        ""
-    } else {
-        " ms"
+fn check(r: &CheckReport, s: &Screen) -> String {
+    // Explain mode judges planner cost, which has no unit.
+    let figure = |v: f64| {
+        if r.mode == CheckMode::Explain {
+            format!("{v:.1}")
+        } else {
+            crate::units::ms(v)
+        }
     };
     let rows = r
         .queries
@@ -56,9 +61,9 @@ fn check(r: &CheckReport) -> String {
         .map(|q| {
             let (mean, p95, max, verdict) = match &q.verdict {
                 Some(v) => (
-                    format!("{:.1}{unit}", v.mean_ms),
-                    format!("{:.1}{unit}", v.p95_ms),
-                    format!("{:.1}{unit}", v.max_ms),
+                    figure(v.mean_ms),
+                    figure(v.p95_ms),
+                    figure(v.max_ms),
                     match v.verdict {
                         Verdict::Within => "ok".to_string(),
                         Verdict::Over => "OVER".to_string(),
@@ -68,7 +73,7 @@ fn check(r: &CheckReport) -> String {
             };
             let budget = match r.mode {
                 CheckMode::Explain => "cost".to_string(),
-                _ => format!("{:.0} ms", q.budget.mean_ms),
+                _ => crate::units::ms(q.budget.mean_ms),
             };
             let why = match (&q.error, &q.verdict) {
                 (Some(e), _) => e.clone(),
@@ -87,6 +92,7 @@ fn check(r: &CheckReport) -> String {
         r.policy
     );
     out.push_str(&table(
+        s,
         &["query", "mean", "p95", "max", "budget", "verdict", "why"],
         rows,
     ));
@@ -104,7 +110,7 @@ fn check(r: &CheckReport) -> String {
     out
 }
 
-fn generate(r: &GenerateReport) -> String {
+fn generate(r: &GenerateReport, s: &Screen) -> String {
     let rows = r
         .tables
         .iter()
@@ -112,17 +118,17 @@ fn generate(r: &GenerateReport) -> String {
             vec![
                 t.table.clone(),
                 t.rows.to_string(),
-                format!("{:.1} s", t.duration_ms as f64 / 1000.0),
+                crate::units::ms(t.duration_ms as f64),
             ]
         })
         .collect();
     let mut out = format!("database {} (scale {})\n", r.database, r.scale);
-    out.push_str(&table(&["table", "rows", "time"], rows));
+    out.push_str(&table(s, &["table", "rows", "time"], rows));
     let total: i64 = r.tables.iter().map(|t| t.rows).sum();
     let _ = writeln!(
         out,
-        "{total} rows generated in {:.1} s{}",
-        r.duration_ms as f64 / 1000.0,
+        "{total} rows generated in {}{}",
+        crate::units::ms(r.duration_ms as f64),
         if r.fast_path {
             ""
         } else {
@@ -132,7 +138,8 @@ fn generate(r: &GenerateReport) -> String {
     out
 }
 
-pub(super) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+/// A table that fits `s.width`: the widest columns wrap first, at word boundaries.
+pub(super) fn table(s: &Screen, header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut b = Builder::default();
     b.push_record(header.iter().map(|h| h.to_string()));
     for r in rows {
@@ -141,10 +148,17 @@ pub(super) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     }
     let mut t = b.build();
     t.with(Style::sharp());
+    if let Some(width) = s.width {
+        t.with(
+            Width::wrap(width)
+                .priority(PriorityMax::new(true))
+                .keep_words(true),
+        );
+    }
     format!("{t}\n")
 }
 
-fn status(r: &StatusReport) -> String {
+fn status(r: &StatusReport, s: &Screen) -> String {
     let rows = r
         .migrations
         .iter()
@@ -160,7 +174,7 @@ fn status(r: &StatusReport) -> String {
         })
         .collect();
     let mut out = format!("database {}\n", r.database);
-    out.push_str(&table(&["version", "name", "state", "applied on"], rows));
+    out.push_str(&table(s, &["version", "name", "state", "applied on"], rows));
     if !r.invalid_indexes.is_empty() {
         let rows = r
             .invalid_indexes
@@ -181,7 +195,7 @@ fn status(r: &StatusReport) -> String {
             })
             .collect();
         out.push_str("INVALID indexes:\n");
-        out.push_str(&table(&["index", "table", "note"], rows));
+        out.push_str(&table(s, &["index", "table", "note"], rows));
     }
     let count = |label: &str| {
         r.migrations
@@ -205,7 +219,7 @@ fn status(r: &StatusReport) -> String {
     out
 }
 
-pub(super) fn apply(r: &ApplyReport) -> String {
+pub(super) fn apply(r: &ApplyReport, s: &Screen) -> String {
     let mut out = String::new();
     if r.dry_run {
         let _ = writeln!(out, "-- dry run on {}: nothing was changed", r.database);
@@ -265,7 +279,7 @@ pub(super) fn apply(r: &ApplyReport) -> String {
         .collect::<Vec<_>>();
     let _ = writeln!(out, "database {}", r.database);
     if !rows.is_empty() {
-        out.push_str(&table(&["version", "name", "duration", "how"], rows));
+        out.push_str(&table(s, &["version", "name", "duration", "how"], rows));
     }
     match &r.failure {
         Some(f) => {
@@ -304,7 +318,7 @@ fn verify(r: &VerifyReport) -> String {
     out
 }
 
-fn record(r: &RecordReport) -> String {
+fn record(r: &RecordReport, s: &Screen) -> String {
     let mut out = format!("database {}\n", r.database);
     if r.rows.is_empty() {
         let _ = writeln!(out, "{}: nothing to record", r.action);
@@ -323,6 +337,7 @@ fn record(r: &RecordReport) -> String {
         })
         .collect();
     out.push_str(&table(
+        s,
         &["version", "name", "recorded checksum", "new checksum"],
         rows,
     ));
@@ -335,11 +350,11 @@ fn record(r: &RecordReport) -> String {
     out
 }
 
-fn demo(r: &DemoReport, colour: bool) -> String {
+fn demo(r: &DemoReport, s: &Screen) -> String {
     let mut out = String::new();
     for section in &r.sections {
         let _ = writeln!(out, "== {}\n", section.title);
-        out.push_str(&render(&section.report, colour));
+        out.push_str(&render(&section.report, s));
         out.push('\n');
     }
     if !r.comparison.is_empty() {
@@ -355,19 +370,16 @@ fn demo(r: &DemoReport, colour: bool) -> String {
             .map(|c| {
                 vec![
                     c.query.clone(),
-                    format!("{:.1} ms", c.before_ms),
+                    crate::units::ms(c.before_ms),
                     verdict(&c.before).to_string(),
-                    format!("{:.1} ms", c.after_ms),
+                    crate::units::ms(c.after_ms),
                     verdict(&c.after).to_string(),
-                    if c.after_ms > 0.0 {
-                        format!("{:.0}x", c.before_ms / c.after_ms)
-                    } else {
-                        "-".into()
-                    },
+                    crate::units::ratio(c.before_ms, c.after_ms),
                 ]
             })
             .collect();
         out.push_str(&table(
+            s,
             &["query", "before", "", "after", "", "speedup"],
             rows,
         ));

@@ -1,11 +1,12 @@
 //! Human output of the index commands: advise, plan and apply.
 
+use super::Screen;
 use super::human::{apply, table};
 use super::model::*;
 use crate::escape::{COLOUR_END, COLOUR_START, inline};
 use std::fmt::Write;
 
-pub(super) fn advise(r: &AdviseReport) -> String {
+pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
     let a = &r.advice;
     let mut out = format!("database {} (evaluation: {})\n", r.database, a.evaluation);
     if a.proposals.is_empty() {
@@ -19,13 +20,14 @@ pub(super) fn advise(r: &AdviseReport) -> String {
                     p.name.clone(),
                     format!("{}({})", p.table, p.columns.join(", ")),
                     format!("{:?}", p.method).to_lowercase(),
-                    format!("{:.1} MB", p.size_bytes as f64 / 1e6),
-                    format!("{:.2} ms/min", p.write_overhead_ms_per_min),
+                    crate::units::bytes(p.size_bytes as f64),
+                    format!("{}/min", crate::units::ms(p.write_overhead_ms_per_min)),
                     p.why.clone(),
                 ]
             })
             .collect();
         out.push_str(&table(
+            s,
             &[
                 "proposal",
                 "on",
@@ -54,14 +56,15 @@ pub(super) fn advise(r: &AdviseReport) -> String {
             let verdict = |ms: f64| if ms <= q.budget_ms { "ok" } else { "OVER" };
             vec![
                 q.name.clone(),
-                format!("{:.1} ms {}", q.before_ms, verdict(q.before_ms)),
-                format!("{:.1} ms {}", q.after_ms, verdict(q.after_ms)),
+                format!("{} {}", crate::units::ms(q.before_ms), verdict(q.before_ms)),
+                format!("{} {}", crate::units::ms(q.after_ms), verdict(q.after_ms)),
                 q.note.clone().unwrap_or_default(),
             ]
         })
         .collect();
     out.push('\n');
     out.push_str(&table(
+        s,
         &["query", "before", "with the proposals", "note"],
         rows,
     ));
@@ -70,12 +73,12 @@ pub(super) fn advise(r: &AdviseReport) -> String {
     };
     let _ = writeln!(
         out,
-        "{} index(es) proposed; within budget: {} of {} queries now, {} with the proposals ({:.1} s)",
+        "{} index(es) proposed; within budget: {} of {} queries now, {} with the proposals ({})",
         a.proposals.len(),
         within(|q| q.before_ms),
         a.queries.len(),
         within(|q| q.after_ms),
-        r.duration_ms as f64 / 1000.0
+        crate::units::ms(r.duration_ms as f64)
     );
     if let Some(path) = &r.migration {
         let _ = writeln!(
@@ -87,7 +90,7 @@ pub(super) fn advise(r: &AdviseReport) -> String {
     out
 }
 
-pub(super) fn plan(r: &PlanReport, colour: bool) -> String {
+pub(super) fn plan(r: &PlanReport, s: &Screen) -> String {
     let mut out = format!("database {} (desired: {})\n", r.database, r.desired_from);
     if !r.findings.is_empty() {
         let rows = r
@@ -102,14 +105,14 @@ pub(super) fn plan(r: &PlanReport, colour: bool) -> String {
                 ]
             })
             .collect();
-        out.push_str(&table(&["severity", "rule", "object", "finding"], rows));
+        out.push_str(&table(s, &["severity", "rule", "object", "finding"], rows));
     }
     if r.changes.is_empty() {
         out.push_str("no changes: the indexes match the migrations\n");
         return out;
     }
     out.push_str("\nplan (dry run: nothing was changed):\n");
-    out.push_str(&diff_lines(&r.changes, colour));
+    out.push_str(&diff_lines(&r.changes, s.colour));
     let drops = r.changes.iter().filter(|c| c.is_drop).count();
     let _ = writeln!(
         out,
@@ -148,9 +151,9 @@ fn diff_lines(changes: &[crate::diff::Change], colour: bool) -> String {
     out
 }
 
-pub(super) fn apply_changes(r: &ApplyChangesReport, colour: bool) -> String {
+pub(super) fn apply_changes(r: &ApplyChangesReport, s: &Screen) -> String {
     if r.dry_run {
-        return plan(&r.plan, colour);
+        return plan(&r.plan, s);
     }
     let mut out = format!("database {}\n", r.plan.database);
     if r.plan.changes.is_empty() {
@@ -159,7 +162,7 @@ pub(super) fn apply_changes(r: &ApplyChangesReport, colour: bool) -> String {
     }
     if !r.accepted.is_empty() {
         out.push_str("applied:\n");
-        out.push_str(&diff_lines(&r.accepted, colour));
+        out.push_str(&diff_lines(&r.accepted, s.colour));
     }
     for (object, why) in &r.skipped {
         let _ = writeln!(out, "skipped {object}: {why}");
@@ -168,7 +171,7 @@ pub(super) fn apply_changes(r: &ApplyChangesReport, colour: bool) -> String {
         let _ = writeln!(out, "recorded as {}", path.display());
     }
     if let Some(run) = &r.run {
-        out.push_str(&apply(run));
+        out.push_str(&apply(run, s));
     }
     out
 }

@@ -6,6 +6,7 @@ mod indexes;
 mod junit;
 mod lint;
 pub mod model;
+mod screen;
 
 pub use junit::junit;
 
@@ -13,6 +14,7 @@ use crate::datagen::GenerateReport;
 use crate::migrations::runner::ApplyReport;
 pub use format::{Format, LintFormat};
 pub use model::*;
+pub use screen::Screen;
 use serde::Serialize;
 
 /// Version of the JSON output; bumped on any incompatible change.
@@ -114,8 +116,9 @@ impl Report {
         }
     }
 
-    /// Renders for stdout; `colour` only on a terminal and never with NO_COLOR (the caller decides).
-    pub fn render(&self, format: Format, colour: bool) -> String {
+    /// Renders for stdout; `screen` says whether colour is allowed (only on a terminal and never
+    /// with NO_COLOR: the caller decides), the width to fit tables to, and the detail asked for.
+    pub fn render(&self, format: Format, screen: &Screen) -> String {
         let mut format = format;
         if let Report::Lint(r) = self {
             let chosen = r.output_format.unwrap_or(match format {
@@ -143,8 +146,8 @@ impl Report {
             // Data may hold any character: the text is cleaned of control characters, then
             // the renderer's colour markers become colour (or nothing).
             Format::Human => crate::escape::colourize(
-                &crate::escape::terminal(&human::render(self, colour)),
-                colour,
+                &crate::escape::terminal(&human::render(self, screen)),
+                screen.colour,
             ),
         }
     }

@@ -95,6 +95,7 @@ impl TestDb {
 pub fn pgwarden() -> Command {
     let mut cmd = Command::cargo_bin("pgwarden").expect("binary built");
     cmd.env_remove("DATABASE_URL")
+        .env_remove("COLUMNS")
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1");
     cmd
@@ -267,6 +268,7 @@ pub fn spawn_pgwarden(
         .args(args)
         .env_remove("RUST_LOG")
         .env_remove("DATABASE_URL")
+        .env_remove("COLUMNS")
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
