@@ -10,14 +10,29 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(generated) = pgwarden::cli::generated(&cli) {
+        return match generated {
+            Ok(bytes) => {
+                let _ = std::io::stdout().lock().write_all(&bytes);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {}", terminal(&format!("{e:#}")));
+                ExitCode::from(2)
+            }
+        };
+    }
     init_tracing(&cli);
     let settings = pgwarden::cli::settings::from_args(&cli.global);
     let mut confirm = |question: &str| ask(question, settings.interactive);
-    match pgwarden::cli::run(&cli.command, &settings, &mut confirm) {
+    match pgwarden::cli::run(&cli, &settings, &mut confirm) {
         Ok(report) => {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(report.render(settings.format, &screen(&cli)).as_bytes());
             let _ = stdout.flush();
+            if let Some(msg) = report.notice() {
+                eprintln!("{}", terminal(&msg));
+            }
             if let Some(msg) = report.error_message() {
                 eprintln!("error: {}", terminal(&msg));
             }

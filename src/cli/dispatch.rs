@@ -1,7 +1,7 @@
 //! Runs the command the command line names: its arguments resolved into the command's options,
 //! the command called, its report returned for `main` to render.
 
-use super::{AdviseArgs, Command, DataCommand, FailOn, LintArgs, MigrateCommand};
+use super::{AdviseArgs, Cli, Command, DataCommand, FailOn, LintArgs, MigrateCommand};
 use crate::commands::{advise, apply, check, ci, data, demo, lint, migrate, plan};
 use crate::finding::Severity;
 use crate::migrations::runner::ApplyRequest;
@@ -9,14 +9,27 @@ use crate::report::Report;
 use crate::settings::Settings;
 use anyhow::Context;
 
-/// Runs `command`. `confirm` asks the person at the terminal (or answers from `--yes`).
+/// Runs the command `cli` names. `confirm` asks the person at the terminal (or answers from
+/// `--yes`).
 pub fn run(
-    command: &Command,
+    cli: &Cli,
     settings: &Settings,
     confirm: &mut dyn FnMut(&str) -> bool,
 ) -> anyhow::Result<Report> {
-    Ok(match command {
+    let lint_format = cli.global.format.lint_only();
+    if let Some(f) = lint_format
+        && !matches!(cli.command, Command::Lint(_))
+    {
+        anyhow::bail!(
+            "--format {} is a lint report format: only `pgwarden lint` writes it (this command takes --format human or json; `check --junit FILE` writes JUnit)",
+            f.name()
+        );
+    }
+    Ok(match &cli.command {
         Command::Demo(args) => Report::Demo(demo::run(settings, args.scale)?),
+        Command::Completions(_) | Command::Man(_) => {
+            anyhow::bail!("completions and man pages are printed by `cli::generated`")
+        }
         Command::Check(args) => {
             let policy = settings.policy()?;
             let report = check::check(settings, &policy, args.mode)?;
@@ -54,7 +67,9 @@ pub fn run(
         Command::Ci(args) => Report::Ci(ci::run(settings, args.fail_on.severity())?),
         Command::Lint(args) => {
             let policy = settings.optional_policy()?;
-            Report::Lint(lint::lint(settings, policy.as_ref(), &lint_options(args))?)
+            let mut opts = lint_options(args);
+            opts.output_format = opts.output_format.or(lint_format);
+            Report::Lint(lint::lint(settings, policy.as_ref(), &opts)?)
         }
         Command::Advise(args) => {
             let policy = settings.policy()?;

@@ -1,10 +1,12 @@
 //! Command-line arguments (clap) and their resolution into settings.
 
 mod dispatch;
+mod generate;
 pub mod prompt;
 pub mod settings;
 
 pub use dispatch::run;
+pub use generate::generated;
 
 pub use crate::report::{Format, LintFormat};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -22,6 +24,36 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `--format`: the report formats, plus lint's CI formats (only `lint` accepts those).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Human,
+    Json,
+    Github,
+    Sarif,
+    Junit,
+}
+
+impl FormatArg {
+    /// The format every command renders in (a lint-only format renders lint's own way).
+    pub fn format(self) -> Format {
+        match self {
+            FormatArg::Human => Format::Human,
+            _ => Format::Json,
+        }
+    }
+
+    /// The lint format this names, when it is one only `lint` has.
+    pub fn lint_only(self) -> Option<LintFormat> {
+        match self {
+            FormatArg::Human | FormatArg::Json => None,
+            FormatArg::Github => Some(LintFormat::Github),
+            FormatArg::Sarif => Some(LintFormat::Sarif),
+            FormatArg::Junit => Some(LintFormat::Junit),
+        }
+    }
+}
+
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
@@ -29,9 +61,10 @@ pub struct GlobalArgs {
     /// DATABASE_URL, then PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE and ~/.pgpass.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Output format for results on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    /// Output format for results on stdout: human or json; lint also takes github, sarif and
+    /// junit (as with its --output-format).
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
     /// Directory of V<version>__<name>.sql migration files.
     #[arg(long, global = true, default_value = "migrations")]
     pub migrations: PathBuf,
@@ -80,6 +113,12 @@ pub enum Command {
     Data(DataCommand),
     /// The main job on a built-in throwaway database: no setup needed.
     Demo(DemoArgs),
+    /// Shell completions on stdout, e.g. `pgwarden completions bash >
+    /// ~/.local/share/bash-completion/completions/pgwarden`.
+    Completions(generate::CompletionsArgs),
+    /// Manual pages generated from these definitions: pgwarden(1) on stdout, or one page per
+    /// command into --dir (e.g. `pgwarden man --dir /usr/local/share/man/man1`).
+    Man(generate::ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +130,10 @@ pub struct CheckArgs {
     /// Also write a JUnit XML report here (for CI systems).
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Also write a self-contained HTML page here: each query's time against its budget as
+    /// bars, and what dominates its plan.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +163,10 @@ pub struct AdviseArgs {
     /// At most this many megabytes of new indexes in total (default: the policy's, else none).
     #[arg(long)]
     pub max_total_mb: Option<f64>,
+    /// Also write a self-contained HTML page here: each query before and after the proposals
+    /// against its budget, and the proposals.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +255,10 @@ pub struct DemoArgs {
     /// Data scale for the demo database (see `data generate`).
     #[arg(long, default_value_t = 1.0)]
     pub scale: f64,
+    /// Also write a self-contained HTML page here: each query before and after the fix
+    /// against its budget, and the indexes proposed.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

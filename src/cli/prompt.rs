@@ -1,5 +1,6 @@
-//! Asking the person at the terminal about each change (stderr, stdin). Without a terminal the
-//! answer is always no, so automation must say `--yes` (and `--allow-drop` for drops).
+//! Asking the person at the terminal about each change (stderr, stdin). Without a terminal
+//! nothing is asked and nothing applied, so automation must say `--yes` (and `--allow-drop` for
+//! drops).
 
 use crate::commands::apply::Answer;
 use std::io::{BufRead, Write};
@@ -7,7 +8,7 @@ use std::io::{BufRead, Write};
 /// `[y]es / [n]o / [a]ll / [q]uit` for one change.
 pub fn ask_change(change: &str, interactive: bool) -> Answer {
     if !interactive {
-        return Answer::No;
+        return Answer::Unanswered;
     }
     eprint!(
         "{}\napply? [y]es / [n]o / [a]ll / [q]uit: ",

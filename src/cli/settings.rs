@@ -11,7 +11,7 @@ use std::path::PathBuf;
 pub fn from_args(args: &GlobalArgs) -> Settings {
     Settings {
         database_url: args.database_url.clone(),
-        format: args.format,
+        format: args.format.format(),
         migrations_dir: args.migrations.clone(),
         progress_bar: !args.quiet && std::io::stderr().is_terminal(),
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),

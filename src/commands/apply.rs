@@ -92,12 +92,15 @@ pub fn apply(
                 all = true;
                 report.accepted.push((*c).clone());
             }
-            Answer::No => report.skipped.push((
+            Answer::No => report
+                .skipped
+                .push((c.object.clone(), "declined at the prompt".into())),
+            Answer::Unanswered => report.skipped.push((
                 c.object.clone(),
                 if c.is_drop {
-                    "drops need --allow-drop or a yes at the prompt".into()
+                    "a drop: pass --allow-drop, or answer yes at a terminal".into()
                 } else {
-                    "declined".into()
+                    "no terminal to confirm on: pass --yes, or answer at a terminal".into()
                 },
             )),
             Answer::Quit => {
@@ -144,9 +147,14 @@ pub fn apply(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
     Yes,
+    /// Declined: the change is skipped.
     No,
+    /// Yes to this and every later change (drops still ask without `--allow-drop`).
     All,
+    /// Nothing is applied, not even changes accepted earlier.
     Quit,
+    /// No terminal to ask on: skipped, with the flag that would have applied it.
+    Unanswered,
 }
 
 /// `apply` adds a migration: every earlier one must be applied first, or it would run them too.

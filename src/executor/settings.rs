@@ -58,6 +58,22 @@ impl ExecSettings {
             self.build_statement_timeout.as_millis()
         )
     }
+
+    /// [`Self::alone_setup_sql`] in words.
+    pub fn alone_setup_summary(&self) -> String {
+        let limit = |d: Duration| {
+            if d.is_zero() {
+                "none".to_string()
+            } else {
+                humantime::format_duration(d).to_string()
+            }
+        };
+        format!(
+            "lock_timeout {}, statement_timeout {} outside transactions, standard_conforming_strings on, client_connection_check_interval 1s (PostgreSQL 14+)",
+            limit(self.lock_timeout),
+            limit(self.build_statement_timeout)
+        )
+    }
 }
 
 /// Sets `client_connection_check_interval` where the server has it (it is unknown before 14).

@@ -32,6 +32,10 @@ pub struct ApplyRequest {
 pub struct ScriptLine {
     pub sql: String,
     pub in_transaction: bool,
+    /// What a long generated line does, for people (`-- then record V2 ... if all 4 indexes
+    /// are valid`); the exact SQL stays in `sql`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 /// One migration that was (or would be) applied.
@@ -75,6 +79,8 @@ pub struct ApplyReport {
     pub database: String,
     /// Session settings sent once before the first migration.
     pub session_setup: String,
+    /// The same settings in words, for people.
+    pub session_summary: String,
     pub already_applied: usize,
     pub migrations: Vec<MigrationRun>,
     pub failure: Option<MigrationFailure>,
@@ -120,6 +126,7 @@ pub fn apply(
         dry_run: req.dry_run,
         database: target.redacted(),
         session_setup: req.exec.alone_setup_sql(),
+        session_summary: req.exec.alone_setup_summary(),
         already_applied: applied.len(),
         migrations: Vec::new(),
         failure: None,
@@ -324,15 +331,35 @@ pub fn script(
     let line = |sql: String, in_transaction| ScriptLine {
         sql,
         in_transaction,
+        summary: None,
     };
-    let record = record_sql(p, "<now, RFC 3339>");
+    let guarded = p
+        .statements
+        .iter()
+        .filter(|s| s.index_build.as_ref().is_some_and(|b| b.concurrently))
+        .count();
+    let record = ScriptLine {
+        summary: Some(match guarded {
+            0 => format!("then record V{} in {HISTORY_TABLE}", p.file.version),
+            n => format!(
+                "then record V{} in {HISTORY_TABLE} if {} valid",
+                p.file.version,
+                if n == 1 {
+                    "the index is".to_string()
+                } else {
+                    format!("all {n} indexes are")
+                }
+            ),
+        }),
+        ..line(record_sql(p, "<now, RFC 3339>"), true)
+    };
     let mut out = Vec::new();
     match p.mode {
         RunMode::Transaction => {
             out.push(line("BEGIN".into(), true));
             out.push(line(settings.transaction_setup_sql(), true));
             out.extend(p.statements.iter().map(|s| line(s.text.clone(), true)));
-            out.push(line(record, true));
+            out.push(record);
             out.push(line("COMMIT".into(), true));
         }
         RunMode::NoTransaction(_) => {
@@ -342,7 +369,10 @@ pub fn script(
                     .map(|name| line(drop_invalid_sql(name), false)),
             );
             out.extend(p.statements.iter().map(|s| line(s.text.clone(), false)));
-            out.push(line(record, false));
+            out.push(ScriptLine {
+                in_transaction: false,
+                ..record
+            });
         }
     }
     out

@@ -19,3 +19,16 @@ pub enum LintFormat {
     Sarif,
     Junit,
 }
+
+impl LintFormat {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            LintFormat::Human => "human",
+            LintFormat::Json => "json",
+            LintFormat::Github => "github",
+            LintFormat::Sarif => "sarif",
+            LintFormat::Junit => "junit",
+        }
+    }
+}

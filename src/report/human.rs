@@ -223,11 +223,21 @@ pub(super) fn apply(r: &ApplyReport, s: &Screen) -> String {
     let mut out = String::new();
     if r.dry_run {
         let _ = writeln!(out, "-- dry run on {}: nothing was changed", r.database);
-        let _ = writeln!(
-            out,
-            "\n-- session settings, once per run\n/* session */ {};",
-            r.session_setup
-        );
+        // Generated lines read as what they do; the exact SQL with -vv or in JSON.
+        let exact = s.verbose >= 2;
+        if exact {
+            let _ = writeln!(
+                out,
+                "\n-- session settings, once per run\n/* session */ {};",
+                r.session_setup
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "\n-- session settings, once per run: {}",
+                r.session_summary
+            );
+        }
         for m in &r.migrations {
             let how = match &m.mode {
                 RunMode::Transaction => "in one transaction".to_string(),
@@ -235,8 +245,15 @@ pub(super) fn apply(r: &ApplyReport, s: &Screen) -> String {
             };
             let _ = writeln!(out, "\n-- {} ({how})", m.file);
             for line in &m.script {
-                let marker = if line.in_transaction { "tx" } else { "no-tx" };
-                let _ = writeln!(out, "/* {marker} */ {};", line.sql);
+                match (&line.summary, exact) {
+                    (Some(summary), false) => {
+                        let _ = writeln!(out, "-- {summary}");
+                    }
+                    _ => {
+                        let marker = if line.in_transaction { "tx" } else { "no-tx" };
+                        let _ = writeln!(out, "/* {marker} */ {};", line.sql);
+                    }
+                }
             }
         }
         let _ = writeln!(
@@ -245,6 +262,9 @@ pub(super) fn apply(r: &ApplyReport, s: &Screen) -> String {
             r.migrations.len(),
             r.already_applied
         );
+        if !exact {
+            out.push_str("-- the exact SQL of every line: -vv, or --format json\n");
+        }
         return out;
     }
     let rows = r
@@ -272,7 +292,7 @@ pub(super) fn apply(r: &ApplyReport, s: &Screen) -> String {
             vec![
                 m.version.to_string(),
                 m.name.clone(),
-                format!("{} ms", o.duration_ms),
+                crate::units::ms(o.duration_ms as f64),
                 note,
             ]
         })
@@ -294,9 +314,9 @@ pub(super) fn apply(r: &ApplyReport, s: &Screen) -> String {
         None => {
             let _ = writeln!(
                 out,
-                "{} migration(s) applied in {} ms; {} were already applied",
+                "{} migration(s) applied in {}; {} were already applied",
                 r.migrations.len(),
-                r.duration_ms,
+                crate::units::ms(r.duration_ms as f64),
                 r.already_applied
             );
         }

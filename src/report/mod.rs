@@ -90,10 +90,6 @@ impl Report {
             Report::MigrateApply(r) => r.failure.as_ref().map(|f| f.error.clone()),
             Report::Apply(r) => match r.run.as_ref().and_then(|run| run.failure.as_ref()) {
                 Some(f) => Some(f.error.clone()),
-                None if !r.dry_run && !r.skipped.is_empty() => Some(format!(
-                    "{} change(s) not applied: confirm at the prompt, or pass --yes (and --allow-drop for drops)",
-                    r.skipped.len()
-                )),
                 None => None,
             },
             Report::Lint(r) if r.exit_code() == 2 => Some(
@@ -110,6 +106,34 @@ impl Report {
                 Some(format!(
                     "{} wrote nothing: confirm at the prompt or pass --yes to write the rows shown",
                     r.action
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// A line for stderr when the command stopped short by the user's choice or for want of a
+    /// confirmation: not an error (exit 1), but it says what was skipped and how to go on.
+    pub fn notice(&self) -> Option<String> {
+        match self {
+            Report::Apply(r) if !r.dry_run && !r.skipped.is_empty() => {
+                let mut reasons: Vec<(&str, usize)> = Vec::new();
+                for (_, why) in &r.skipped {
+                    match reasons.iter_mut().find(|(w, _)| *w == why.as_str()) {
+                        Some((_, n)) => *n += 1,
+                        None => reasons.push((why, 1)),
+                    }
+                }
+                let reasons: Vec<String> = reasons
+                    .iter()
+                    .map(|(why, n)| format!("{n} {why}"))
+                    .collect();
+                Some(format!(
+                    "skipped {} of {} change(s) ({}); applied {}",
+                    r.skipped.len(),
+                    r.skipped.len() + r.accepted.len(),
+                    reasons.join("; "),
+                    r.accepted.len()
                 ))
             }
             _ => None,
@@ -152,3 +176,4 @@ impl Report {
         }
     }
 }
+

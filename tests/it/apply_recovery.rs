@@ -101,3 +101,47 @@ fn quitting_at_the_prompt_applies_nothing() {
     let files = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(files, 2, "no migration was written");
 }
+
+#[test]
+fn declining_a_change_is_a_choice_not_an_error() {
+    let (db, dir) = migrated("apply_decline");
+    db.client()
+        .batch_execute("DROP INDEX items_owner; DROP INDEX items_qty")
+        .unwrap();
+    let settings = pgwarden::settings::Settings {
+        database_url: Some(db.url.clone()),
+        format: pgwarden::cli::Format::Json,
+        migrations_dir: dir.path().to_path_buf(),
+        progress_bar: false,
+        interactive: true,
+        policy_path: "none.toml".into(),
+        policy_explicit: false,
+    };
+    let opts = ApplyChangesOptions {
+        shadow_url: None,
+        yes: false,
+        dry_run: false,
+        allow_drop: false,
+        only: &[],
+        exec: Default::default(),
+    };
+    // No to the first change, yes to the second: one index is built, one skipped.
+    let mut answers = vec![Answer::No, Answer::Yes].into_iter();
+    let report = apply(&settings, None, &opts, &mut |_| {
+        answers.next().unwrap_or(Answer::No)
+    })
+    .unwrap();
+    assert_eq!(report.accepted.len(), 1);
+    assert_eq!(report.skipped.len(), 1, "{:?}", report.skipped);
+    let report = pgwarden::report::Report::Apply(report);
+    assert_eq!(report.exit_code(), 1, "something was left undone");
+    assert_eq!(report.error_message(), None, "a choice, not an error");
+    let notice = report.notice().expect("the skip is said");
+    assert_eq!(
+        notice,
+        "skipped 1 of 2 change(s) (1 declined at the prompt); applied 1"
+    );
+    let built: i64 = db
+        .scalar("SELECT count(*) FROM pg_indexes WHERE indexname IN ('items_owner', 'items_qty')");
+    assert_eq!(built, 1);
+}

@@ -21,4 +21,5 @@ mod policy_path;
 mod quoting;
 mod refinery_compat;
 mod sarif_schema;
+mod terminal;
 mod tls;

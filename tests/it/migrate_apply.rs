@@ -100,6 +100,23 @@ fn dry_run_prints_the_exact_sql_and_changes_nothing() {
     let text = stdout(&human);
     assert!(text.contains("/* no-tx */ CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_users_skills ON users USING GIN (skills);"), "{text}");
     assert!(text.contains("/* tx */ BEGIN;"), "{text}");
+    // The history rows read as what they do; their guarded INSERT only with -vv or in JSON.
+    assert!(
+        text.contains("-- then record V2 in refinery_schema_history if the index is valid"),
+        "{text}"
+    );
+    assert!(!text.contains("INSERT INTO"), "{text}");
+    let exact = db
+        .pgwarden(&shipped_migrations())
+        .args(["-vv", "migrate", "apply", "--dry-run"])
+        .output()
+        .unwrap();
+    let exact = stdout(&exact);
+    assert!(
+        exact.contains("/* no-tx */ INSERT INTO refinery_schema_history"),
+        "{exact}"
+    );
+    assert!(!exact.contains("-- then record"), "{exact}");
     assert_eq!(db.catalog_snapshot(), before);
 }
 
