@@ -1,35 +1,20 @@
-//! Proving candidates on a database. Materialized: on a shadow database (a copy, never the
-//! target) each candidate is built for real, the queries it could serve are timed with and
-//! without it (the same rolled-back EXPLAIN ANALYZE as `check`), and its size is read; then it
-//! is dropped. Hypothetical: with HypoPG in the target, planner costs with and without each
-//! candidate scale the measured time; HypoPG objects live only in this session.
+//! The two real labs. [`ShadowLab`]: on a shadow database (a copy, never the target) each
+//! candidate is built for real, the queries it could serve are timed with it (the same
+//! rolled-back EXPLAIN ANALYZE as `check`), and its size is read; then it is dropped.
+//! [`HypotheticalLab`]: with HypoPG in the target, planner costs with and without each
+//! candidate; HypoPG objects live only in this session.
 
 use super::candidates::IndexCandidate;
+use super::prove::{Baseline, CostUnit, Placement, Prover};
 use crate::check::{CheckMode, check_workload, explain_batch, param_sets};
 use crate::db::{self, quote_ident};
 use crate::explain::Verdict;
 use crate::policy::{Policy, WorkloadQuery};
 use postgres::Client;
-
-/// Measured times of one query, ms, and whether it was over budget.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Baseline {
-    pub mean_ms: f64,
-    pub over: bool,
-}
-
-/// A candidate's measured effect.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Effect {
-    pub size_bytes: i64,
-    /// Per workload query (policy order): the time with this index, `None` if no better.
-    pub after_ms: Vec<Option<f64>>,
-    /// Why it could not be evaluated, if so.
-    pub unproven: Option<String>,
-}
+use std::collections::HashMap;
 
 /// Times every workload query (as `check` does).
-pub fn baselines(client: &mut Client, policy: &Policy) -> Result<Vec<Baseline>, String> {
+fn baselines(client: &mut Client, policy: &Policy) -> Result<Vec<Baseline>, String> {
     let checks = check_workload(client, policy, CheckMode::Analyze);
     checks
         .into_iter()
@@ -61,87 +46,165 @@ fn sub_policy(policy: &Policy, relevant: &[bool]) -> Policy {
 const FREE_NAME: &str = "SELECT 'pgwarden_candidate_' || n FROM generate_series(1, 1000000) n \
      WHERE to_regclass(quote_ident('pgwarden_candidate_' || n)) IS NULL LIMIT 1";
 
-/// Builds `candidate` on the shadow, times the relevant queries, reads the size, drops it.
-pub fn materialized(
-    shadow: &mut Client,
-    policy: &Policy,
-    candidate: &IndexCandidate,
-    relevant: &[bool],
-    before: &[Baseline],
-) -> Result<Effect, String> {
-    // A name no relation has: the candidate's own name may be taken by an index the shadow
-    // already holds, which IF NOT EXISTS would measure and the drop below would remove.
-    let name: String = shadow
-        .query_one(FREE_NAME, &[])
-        .map_err(|e| db::describe(&e))?
-        .get(0);
-    let ddl = candidate
-        .ddl_as(false, &name)
-        .replacen(" IF NOT EXISTS", "", 1);
-    shadow.batch_execute(&ddl).map_err(|e| {
-        format!(
-            "building {} on the shadow: {}",
-            candidate.name(),
-            db::describe(&e)
-        )
-    })?;
-    let size: i64 = shadow
-        .query_one(
-            "SELECT pg_relation_size(to_regclass($1))",
-            &[&quote_ident(&name)],
-        )
-        .map_err(|e| db::describe(&e))?
-        .get(0);
-    let measured = check_workload(shadow, &sub_policy(policy, relevant), CheckMode::Analyze);
-    let drop = format!("DROP INDEX IF EXISTS {}", quote_ident(&name));
-    shadow.batch_execute(&drop).map_err(|e| db::describe(&e))?;
-    let mut times = measured.into_iter();
-    let after_ms = relevant
-        .iter()
-        .zip(before)
-        .map(|(r, b)| {
-            if !*r {
-                return None;
-            }
-            let ms = times.next()?.verdict?.mean_ms;
-            // Noise is not an improvement: count it only when at least 10% faster.
-            (ms < b.mean_ms * 0.9).then_some(ms)
-        })
-        .collect();
-    Ok(Effect {
-        size_bytes: size,
-        after_ms,
-        unproven: None,
-    })
+/// A copy of the database (never the target) where candidates are built for real.
+pub struct ShadowLab<'a> {
+    /// The live database, timed only when the copy holds a sample.
+    target: &'a mut Client,
+    shadow: &'a mut Client,
+    label: String,
+    /// Set when the copy holds a sample: table -> live rows per copied row, for each sampled
+    /// table (tables copied whole are absent).
+    sample: Option<HashMap<String, f64>>,
+    /// The copy's own times of the workload, measured by `baselines`.
+    on_copy: Vec<Baseline>,
+    /// The candidate built on the shadow: its name there and its table.
+    placed: Option<(String, String)>,
 }
 
-/// Carries an effect measured on a sampled copy over to the live database: each time as the
-/// live time scaled by the ratio the copy measured, the size by the table's live rows per
-/// copied row. A ratio, not the copy's absolute time, because a sample makes every scan
-/// faster, while what an index changes (a scan of all rows to a lookup of a few) survives.
-pub fn to_live(
-    effect: Effect,
-    rows_per_copied: f64,
-    live: &[Baseline],
-    copy: &[Baseline],
-) -> Effect {
-    let after_ms = effect
-        .after_ms
-        .iter()
-        .zip(live.iter().zip(copy))
-        .map(|(after, (l, c))| {
-            after.and_then(|a| (c.mean_ms > 0.0).then(|| l.mean_ms * a / c.mean_ms))
-        })
-        .collect();
-    Effect {
-        size_bytes: (effect.size_bytes as f64 * rows_per_copied) as i64,
-        after_ms,
-        unproven: effect.unproven,
+impl<'a> ShadowLab<'a> {
+    /// A lab on `shadow`, named `label` in the report; `sample` as in [`super::Lab::Shadow`].
+    pub fn new(
+        target: &'a mut Client,
+        shadow: &'a mut Client,
+        label: String,
+        sample: Option<HashMap<String, f64>>,
+    ) -> Self {
+        Self {
+            target,
+            shadow,
+            label,
+            sample,
+            on_copy: Vec::new(),
+            placed: None,
+        }
+    }
+}
+
+impl Prover for ShadowLab<'_> {
+    fn evaluation(&self) -> String {
+        match self.sample {
+            None => format!("materialized on {}", self.label),
+            Some(_) => format!(
+                "materialized on {}; each query's time with an index is its live time scaled by the ratio measured on the sample, sizes by the sampled share",
+                self.label
+            ),
+        }
+    }
+
+    fn unit(&self) -> CostUnit {
+        match self.sample {
+            None => CostUnit::LiveMs,
+            Some(_) => CostUnit::Ratio,
+        }
+    }
+
+    /// The live times: the copy's own when it holds every row, else the target's (and the
+    /// copy's are kept, to carry its ratios over).
+    fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, String> {
+        if self.sample.is_none() {
+            self.on_copy = baselines(self.shadow, policy)?;
+            return Ok(self.on_copy.clone());
+        }
+        let live = baselines(self.target, policy)?;
+        self.on_copy = baselines(self.shadow, policy)?;
+        Ok(live)
+    }
+
+    fn costs_without(
+        &mut self,
+        _policy: &Policy,
+        measure: &[bool],
+    ) -> Result<Vec<Option<f64>>, String> {
+        Ok(measure
+            .iter()
+            .zip(&self.on_copy)
+            .map(|(m, b)| m.then_some(b.mean_ms))
+            .collect())
+    }
+
+    fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, String> {
+        // A name no relation has: the candidate's own name may be taken by an index the shadow
+        // already holds, which IF NOT EXISTS would measure and the drop would remove.
+        let name: String = self
+            .shadow
+            .query_one(FREE_NAME, &[])
+            .map_err(|e| db::describe(&e))?
+            .get(0);
+        let ddl = candidate
+            .ddl_as(false, &name)
+            .replacen(" IF NOT EXISTS", "", 1);
+        self.shadow.batch_execute(&ddl).map_err(|e| {
+            format!(
+                "building {} on the shadow: {}",
+                candidate.name(),
+                db::describe(&e)
+            )
+        })?;
+        self.placed = Some((name, candidate.table.clone()));
+        Ok(Placement::Placed)
+    }
+
+    /// The size on the copy; on a sample, scaled by the table's live rows per copied row.
+    fn size_bytes(&mut self) -> Result<i64, String> {
+        let (name, table) = self.placed.as_ref().ok_or("no candidate is built")?;
+        let size: i64 = self
+            .shadow
+            .query_one(
+                "SELECT pg_relation_size(to_regclass($1))",
+                &[&quote_ident(name)],
+            )
+            .map_err(|e| db::describe(&e))?
+            .get(0);
+        Ok(live_size(size, self.sample.as_ref(), table))
+    }
+
+    fn costs_with(
+        &mut self,
+        policy: &Policy,
+        measure: &[bool],
+    ) -> Result<Vec<Option<f64>>, String> {
+        let measured = check_workload(
+            self.shadow,
+            &sub_policy(policy, measure),
+            CheckMode::Analyze,
+        );
+        let mut times = measured.into_iter();
+        Ok(measure
+            .iter()
+            .map(|m| {
+                if !*m {
+                    return None;
+                }
+                Some(times.next()?.verdict?.mean_ms)
+            })
+            .collect())
+    }
+
+    fn remove(&mut self) -> Result<(), String> {
+        if let Some((name, _)) = self.placed.take() {
+            let drop = format!("DROP INDEX IF EXISTS {}", quote_ident(&name));
+            self.shadow
+                .batch_execute(&drop)
+                .map_err(|e| db::describe(&e))?;
+        }
+        Ok(())
+    }
+}
+
+/// A size measured on the copy, for the live database: when the copy holds a sample, scaled by
+/// the table's live rows per copied row (a table copied whole is absent from `sample`).
+fn live_size(size: i64, sample: Option<&HashMap<String, f64>>, table: &str) -> i64 {
+    match sample {
+        Some(shares) => {
+            let rows_per_copied = shares.get(table).copied().unwrap_or(1.0);
+            (size as f64 * rows_per_copied) as i64
+        }
+        None => size,
     }
 }
 
 /// Whether HypoPG is installed in the connected database (never installed by pgwarden).
-pub fn hypopg_available(client: &mut Client) -> bool {
+fn hypopg_available(client: &mut Client) -> bool {
     client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg')",
@@ -163,84 +226,116 @@ fn plan_cost(client: &mut Client, q: &WorkloadQuery) -> Result<f64, String> {
     Ok(plans.iter().map(|e| e.plan.total_cost).sum::<f64>() / plans.len().max(1) as f64)
 }
 
-/// Evaluates `candidate` with HypoPG: the measured time scaled by the cost ratio.
-pub fn hypothetical(
-    client: &mut Client,
-    policy: &Policy,
-    candidate: &IndexCandidate,
-    relevant: &[bool],
-    before: &[Baseline],
-) -> Result<Effect, String> {
-    let mut costs_before = Vec::new();
-    for (q, r) in policy.queries.iter().zip(relevant) {
-        costs_before.push(if *r {
-            Some(plan_cost(client, q)?)
-        } else {
-            None
-        });
+/// HypoPG in the target: planner costs only, no index is built.
+pub struct HypotheticalLab<'a> {
+    target: &'a mut Client,
+    /// The hypothesized candidate's size, while one is in place.
+    placed: Option<i64>,
+}
+
+impl<'a> HypotheticalLab<'a> {
+    /// A lab in `target`, or why there is none: HypoPG is not installed there.
+    pub fn new(target: &'a mut Client) -> Result<Self, String> {
+        if !hypopg_available(target) {
+            return Err("advise needs somewhere to prove its candidates: pass --throwaway (a throwaway server filled with this database's schema and rows), --shadow-url URL (a copy of this database, never production), or install HypoPG in this database (`CREATE EXTENSION hypopg`)".into());
+        }
+        Ok(Self {
+            target,
+            placed: None,
+        })
     }
-    // Whatever the installed HypoPG cannot model (1.3 rejects GIN) is reported as unproven,
-    // with HypoPG's own words, rather than assumed from a version number.
-    let row = match client.query_one(
-        "SELECT indexrelid, hypopg_relation_size(indexrelid) FROM hypopg_create_index($1)",
-        &[&candidate.ddl(false)],
-    ) {
-        Ok(row) => row,
-        Err(e) if db::sqlstate(&e).is_some() => {
-            return Ok(Effect {
-                size_bytes: 0,
-                after_ms: vec![None; relevant.len()],
-                unproven: Some(format!(
-                    "the installed HypoPG cannot model it ({}); pass --throwaway or --shadow-url to prove it with a real build",
-                    db::describe(&e)
-                )),
+
+    /// Planner costs of the queries in `measure`, in the target's current session.
+    fn plan_costs(
+        &mut self,
+        policy: &Policy,
+        measure: &[bool],
+    ) -> Result<Vec<Option<f64>>, String> {
+        let mut costs = Vec::new();
+        for (q, m) in policy.queries.iter().zip(measure) {
+            costs.push(if *m {
+                Some(plan_cost(self.target, q)?)
+            } else {
+                None
             });
         }
-        Err(e) => return Err(format!("hypopg: {}", db::describe(&e))),
-    };
-    let size: i64 = row.get(1);
-    let mut after_ms = Vec::new();
-    for ((q, cost), b) in policy.queries.iter().zip(&costs_before).zip(before) {
-        after_ms.push(match cost {
-            Some(c0) if *c0 > 0.0 => {
-                let c1 = plan_cost(client, q)?;
-                (c1 < c0 * 0.9).then_some(b.mean_ms * c1 / c0)
-            }
-            _ => None,
-        });
+        Ok(costs)
     }
-    client
-        .batch_execute("SELECT hypopg_reset()")
-        .map_err(|e| db::describe(&e))?;
-    Ok(Effect {
-        size_bytes: size,
-        after_ms,
-        unproven: None,
-    })
+}
+
+impl Prover for HypotheticalLab<'_> {
+    fn evaluation(&self) -> String {
+        "hypothetical (HypoPG planner costs scaling measured times)".to_string()
+    }
+
+    fn unit(&self) -> CostUnit {
+        CostUnit::Ratio
+    }
+
+    fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, String> {
+        baselines(self.target, policy)
+    }
+
+    fn costs_without(
+        &mut self,
+        policy: &Policy,
+        measure: &[bool],
+    ) -> Result<Vec<Option<f64>>, String> {
+        self.plan_costs(policy, measure)
+    }
+
+    fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, String> {
+        // Whatever the installed HypoPG cannot model (1.3 rejects GIN) is reported as unproven,
+        // with HypoPG's own words, rather than assumed from a version number.
+        let row = match self.target.query_one(
+            "SELECT indexrelid, hypopg_relation_size(indexrelid) FROM hypopg_create_index($1)",
+            &[&candidate.ddl(false)],
+        ) {
+            Ok(row) => row,
+            Err(e) if db::sqlstate(&e).is_some() => {
+                return Ok(Placement::Unmodelled(format!(
+                    "the installed HypoPG cannot model it ({}); pass --throwaway or --shadow-url to prove it with a real build",
+                    db::describe(&e)
+                )));
+            }
+            Err(e) => return Err(format!("hypopg: {}", db::describe(&e))),
+        };
+        self.placed = Some(row.get(1));
+        Ok(Placement::Placed)
+    }
+
+    /// HypoPG's estimate of the hypothesized index's size.
+    fn size_bytes(&mut self) -> Result<i64, String> {
+        self.placed
+            .ok_or_else(|| "no candidate is hypothesized".to_string())
+    }
+
+    fn costs_with(
+        &mut self,
+        policy: &Policy,
+        measure: &[bool],
+    ) -> Result<Vec<Option<f64>>, String> {
+        self.plan_costs(policy, measure)
+    }
+
+    fn remove(&mut self) -> Result<(), String> {
+        self.placed = None;
+        self.target
+            .batch_execute("SELECT hypopg_reset()")
+            .map_err(|e| db::describe(&e))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn b(ms: f64) -> Baseline {
-        Baseline {
-            mean_ms: ms,
-            over: false,
-        }
-    }
-
     #[test]
-    fn a_sampled_effect_is_carried_over_as_a_ratio() {
-        // A 10% sample: a 100 ms live scan took 10 ms on the copy, 0.1 ms with the index.
-        let effect = Effect {
-            size_bytes: 1_000,
-            after_ms: vec![Some(0.1), None],
-            unproven: None,
-        };
-        let live = to_live(effect, 10.0, &[b(100.0), b(5.0)], &[b(10.0), b(0.5)]);
-        assert_eq!(live.size_bytes, 10_000);
-        assert!((live.after_ms[0].unwrap() - 1.0).abs() < 1e-9);
-        assert_eq!(live.after_ms[1], None);
+    fn a_size_on_a_sample_is_scaled_by_the_sampled_share() {
+        // A 10% sample of `orders`; `users` was copied whole.
+        let sample: HashMap<String, f64> = [("orders".to_string(), 10.0)].into();
+        assert_eq!(live_size(1_000, Some(&sample), "orders"), 10_000);
+        assert_eq!(live_size(1_000, Some(&sample), "users"), 1_000);
+        assert_eq!(live_size(1_000, None, "orders"), 1_000);
     }
 }

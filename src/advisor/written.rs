@@ -2,7 +2,8 @@
 //! migration.
 
 use super::candidates::IndexCandidate;
-use super::{Advice, CandidateEffect, Proposal, QueryCost};
+use super::select::{CandidateEffect, QueryCost};
+use super::{Advice, Proposal};
 
 pub(super) fn proposal(c: &IndexCandidate, e: &CandidateEffect, queries: &[QueryCost]) -> Proposal {
     let served: Vec<(usize, f64)> = e

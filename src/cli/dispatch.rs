@@ -25,7 +25,7 @@ pub fn run(
             f.name()
         );
     }
-    Ok(match &cli.command {
+    let report = match &cli.command {
         Command::Demo(args) => Report::Demo(demo::run(settings, args.scale)?),
         Command::Completions(_) | Command::Man(_) => {
             anyhow::bail!("completions and man pages are printed by `cli::generated`")
@@ -102,7 +102,20 @@ pub fn run(
                 Report::MigrateRepair(migrate::repair(settings, &mut |q| *yes || confirm(q))?)
             }
         },
-    })
+    };
+    let html = match &cli.command {
+        Command::Check(args) => args.html.as_ref(),
+        Command::Advise(args) => args.html.as_ref(),
+        Command::Demo(args) => args.html.as_ref(),
+        _ => None,
+    };
+    if let Some(path) = html
+        && let Some(page) = crate::report::html(&report)
+    {
+        std::fs::write(path, page)
+            .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
+    }
+    Ok(report)
 }
 
 impl FailOn {

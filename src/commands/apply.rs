@@ -139,7 +139,11 @@ pub fn apply(
         // --lock-wait: how long to wait for another migration run (and a leftover build).
         lock_wait: opts.exec.build_wait,
     };
-    report.run = Some(runner::apply(&settings.target()?, &found, &request)?);
+    report.run = Some(Box::new(runner::apply(
+        &settings.target()?,
+        &found,
+        &request,
+    )?));
     Ok(report)
 }
 

@@ -52,14 +52,24 @@ pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
     // Only the base schema: the advisor has to find the indexes.
     let (name, sql) = SHIPPED_MIGRATIONS[0];
     std::fs::write(dir.path().join(name), sql).with_context(|| format!("cannot write {name}"))?;
-    let policy: Policy = policy::parse(
-        DEFAULT_POLICY,
-        Path::new("policies/default.toml (built in)"),
-    )?;
+    // The built-in seed policy, unless `--policy` names another (budgets of your own for the
+    // same workload, say).
+    let policy: Policy = if settings.policy_explicit {
+        settings.policy()?
+    } else {
+        policy::parse(
+            DEFAULT_POLICY,
+            Path::new("policies/default.toml (built in)"),
+        )?
+    };
     let demo = Settings {
         database_url: Some(server.url("pgwarden_demo")),
         migrations_dir: dir.path().to_path_buf(),
-        policy_path: "policies/default.toml (built in)".into(),
+        policy_path: if settings.policy_explicit {
+            settings.policy_path.clone()
+        } else {
+            "policies/default.toml (built in)".into()
+        },
         ..settings.clone()
     };
     let apply = |target_version| ApplyRequest {

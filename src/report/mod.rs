@@ -1,6 +1,7 @@
 //! The only place that writes results: human tables (tabled) and JSON with a `schema_version`.
 
 mod format;
+mod html;
 mod human;
 mod indexes;
 mod junit;
@@ -8,6 +9,7 @@ mod lint;
 pub mod model;
 mod screen;
 
+pub use html::html;
 pub use junit::junit;
 
 use crate::datagen::GenerateReport;
@@ -88,10 +90,11 @@ impl Report {
     pub fn error_message(&self) -> Option<String> {
         match self {
             Report::MigrateApply(r) => r.failure.as_ref().map(|f| f.error.clone()),
-            Report::Apply(r) => match r.run.as_ref().and_then(|run| run.failure.as_ref()) {
-                Some(f) => Some(f.error.clone()),
-                None => None,
-            },
+            Report::Apply(r) => r
+                .run
+                .as_ref()
+                .and_then(|run| run.failure.as_ref())
+                .map(|f| f.error.clone()),
             Report::Lint(r) if r.exit_code() == 2 => Some(
                 "some SQL does not parse (see the syntax-error findings); fix it before linting the rest".into(),
             ),
@@ -177,3 +180,5 @@ impl Report {
     }
 }
 
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,7 @@
 //! `pgwarden advise` against real PostgreSQL: the seed indexes found from the seed workload and
 //! proven on a shadow copy, served queries, write overhead, HypoPG, and a target left untouched.
 
-use crate::check::{SEED_POLICY, seed_database};
+use crate::check::{seed_database, seed_policy};
 use crate::common::*;
 use std::collections::BTreeSet;
 
@@ -44,7 +44,7 @@ fn shadow_of(db: &TestDb) -> String {
 #[test]
 fn the_four_seed_indexes_are_found_proven_and_bring_the_workload_under_budget() {
     let db = seed_database("advise_seed", "0.2");
-    let policy = policy_file(SEED_POLICY);
+    let policy = policy_file(&seed_policy(&db));
     let dir = migrations_dir(&[(
         "V1__base_schema.sql",
         include_str!("../../migrations/V1__base_schema.sql"),
@@ -190,9 +190,10 @@ fn a_write_heavy_table_with_a_marginal_benefit_gets_no_index() {
         )
         .unwrap();
     // One call a minute saves a few ms; 200,000 rows written recently cost far more to index.
-    let policy = policy_file(
-        "version = 1\n[budget]\nmean_ms = 0.5\n[[query]]\nname = \"rare_kind\"\nsql = \"SELECT count(*) FROM events WHERE kind = $1\"\nparams = [[7]]\nweight = 1.0\n",
-    );
+    let budget = half_of_measured_ms(&db, "SELECT count(*) FROM events WHERE kind = 7");
+    let policy = policy_file(&format!(
+        "version = 1\n[budget]\nmean_ms = {budget}\n[[query]]\nname = \"rare_kind\"\nsql = \"SELECT count(*) FROM events WHERE kind = $1\"\nparams = [[7]]\nweight = 1.0\n",
+    ));
     let shadow = shadow_of(&db);
     let out = advise(
         &db,
@@ -219,10 +220,13 @@ fn hypothetical_evaluation_needs_hypopg_and_cannot_prove_gin() {
              INSERT INTO docs SELECT g, g % 5000, ARRAY['t' || (g % 300)] FROM generate_series(1, 100000) g; ANALYZE docs;",
         )
         .unwrap();
-    let policy = policy_file(
-        "version = 1\n[budget]\nmean_ms = 0.5\n[[query]]\nname = \"by_owner\"\nsql = \"SELECT * FROM docs WHERE owner = $1\"\nparams = [[42]]\nweight = 100000.0\n\
-         [[query]]\nname = \"by_tag\"\nsql = \"SELECT * FROM docs WHERE tags @> $1\"\nparams = [[[\"t7\"]]]\n",
+    let budget = half_of_measured_ms(&db, "SELECT * FROM docs WHERE owner = 42").min(
+        half_of_measured_ms(&db, "SELECT * FROM docs WHERE tags @> ARRAY['t7']"),
     );
+    let policy = policy_file(&format!(
+        "version = 1\n[budget]\nmean_ms = {budget}\n[[query]]\nname = \"by_owner\"\nsql = \"SELECT * FROM docs WHERE owner = $1\"\nparams = [[42]]\nweight = 100000.0\n\
+         [[query]]\nname = \"by_tag\"\nsql = \"SELECT * FROM docs WHERE tags @> $1\"\nparams = [[[\"t7\"]]]\n",
+    ));
     let out = advise(&db, &shipped_migrations(), policy.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -269,7 +273,17 @@ fn a_workload_from_pg_stat_statements_produces_proposals() {
         c.batch_execute("SELECT id, amount, created_at FROM payments WHERE status = 'failed' AND created_at >= '2026-06-01' AND created_at < '2026-07-01' ORDER BY created_at LIMIT 100").unwrap();
     }
     drop(c);
-    let policy = policy_file("version = 1\n[budget]\nmean_ms = 15.0\n[stats]\nmin_calls = 5\n");
+    let budget = half_of_measured_ms(
+        &db,
+        "SELECT id, title, status, due_date FROM tasks WHERE developer_id = 4242 ORDER BY due_date",
+    )
+    .min(half_of_measured_ms(
+        &db,
+        "SELECT id, amount, created_at FROM payments WHERE status = 'failed' AND created_at >= '2026-06-01' AND created_at < '2026-07-01' ORDER BY created_at LIMIT 100",
+    ));
+    let policy = policy_file(&format!(
+        "version = 1\n[budget]\nmean_ms = {budget}\n[stats]\nmin_calls = 5\n"
+    ));
     let shadow = shadow_of(&db);
     let before = db.catalog_snapshot();
     let out = advise(
@@ -317,7 +331,8 @@ fn a_sql_file_workload_is_advised_on() {
         "-- hot lookup\nSELECT * FROM items WHERE sku = 'sku4242';\n",
     )
     .unwrap();
-    let policy = policy_file("version = 1\n[budget]\nmean_ms = 1.0\n");
+    let budget = half_of_measured_ms(&db, "SELECT * FROM items WHERE sku = 'sku4242'");
+    let policy = policy_file(&format!("version = 1\n[budget]\nmean_ms = {budget}\n"));
     let shadow = shadow_of(&db);
     let out = advise(
         &db,
@@ -344,11 +359,12 @@ fn a_rare_constant_gets_a_partial_index() {
         .unwrap();
     c.batch_execute("SELECT pg_stat_reset()").unwrap();
     drop(c);
-    let policy = policy_file(
+    let budget = half_of_measured_ms(&db, "SELECT * FROM orders WHERE status = 'failed'");
+    let policy = policy_file(&format!(
         // 20 measured runs: one stall of a loaded CI machine moves the mean by well under the
         // advisor's 1 ms tie rule, so the smaller index wins on its merits.
-        "version = 1\n[budget]\nmean_ms = 3.0\n[check]\nruns = 20\n[[query]]\nname = \"failed_orders\"\nsql = \"SELECT * FROM orders WHERE status = 'failed'\"\nweight = 60.0\n",
-    );
+        "version = 1\n[budget]\nmean_ms = {budget}\n[check]\nruns = 20\n[[query]]\nname = \"failed_orders\"\nsql = \"SELECT * FROM orders WHERE status = 'failed'\"\nweight = 60.0\n",
+    ));
     let shadow = shadow_of(&db);
     let out = advise(
         &db,
@@ -399,7 +415,12 @@ fn a_throwaway_copy_of_the_live_schema_and_rows_proves_candidates() {
     drop(c);
     let workload = "[[query]]\nname = \"by_tag\"\nsql = \"SELECT id FROM docs WHERE tags @> $1\"\nparams = [[[\"t7\"]]]\nweight = 60.0\n\
                     [[query]]\nname = \"by_owner\"\nsql = \"SELECT id FROM docs WHERE owner = $1\"\nparams = [[42]]\nweight = 60.0\n";
-    let policy = policy_file(&format!("version = 1\n[budget]\nmean_ms = 3.0\n{workload}"));
+    let budget = half_of_measured_ms(&db, "SELECT id FROM docs WHERE tags @> ARRAY['t7']").min(
+        half_of_measured_ms(&db, "SELECT id FROM docs WHERE owner = 42"),
+    );
+    let policy = policy_file(&format!(
+        "version = 1\n[budget]\nmean_ms = {budget}\n{workload}"
+    ));
     let before = db.catalog_snapshot();
     let out = advise(&db, &shipped_migrations(), policy.path(), &["--throwaway"]);
     let report = with_proposals(&out);
@@ -421,7 +442,7 @@ fn a_throwaway_copy_of_the_live_schema_and_rows_proves_candidates() {
     // Over the size limit: a sample of the large table, foreign keys still added (NOT VALID),
     // and the same proposals: the sample's times are carried over to the live ones as ratios.
     let policy = policy_file(&format!(
-        "version = 1\n[budget]\nmean_ms = 3.0\n[advise]\nthrowaway_max_mb = 2\n{workload}"
+        "version = 1\n[budget]\nmean_ms = {budget}\n[advise]\nthrowaway_max_mb = 2\n{workload}"
     ));
     let out = advise(&db, &shipped_migrations(), policy.path(), &["--throwaway"]);
     let sampled = with_proposals(&out);

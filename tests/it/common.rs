@@ -275,3 +275,27 @@ pub fn spawn_pgwarden(
         .spawn()
         .unwrap()
 }
+
+/// Half of `sql`'s mean time on `db`, ms (planning plus execution from `EXPLAIN (ANALYZE,
+/// TIMING OFF)`, one warm-up then five runs): a budget the query as it runs now is twice over,
+/// derived from this machine's speed instead of a fixed figure that flips on a faster or
+/// slower machine. `sql` has its values written in (no parameters).
+pub fn half_of_measured_ms(db: &TestDb, sql: &str) -> f64 {
+    let mut c = db.client();
+    let mut time = || {
+        let text = c
+            .simple_query(&format!("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {sql}"))
+            .unwrap()
+            .into_iter()
+            .find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => r.get(0).map(String::from),
+                _ => None,
+            })
+            .unwrap();
+        let plan: serde_json::Value = serde_json::from_str(&text).unwrap();
+        plan[0]["Planning Time"].as_f64().unwrap() + plan[0]["Execution Time"].as_f64().unwrap()
+    };
+    time();
+    let mean = (0..5).map(|_| time()).sum::<f64>() / 5.0;
+    mean / 2.0
+}

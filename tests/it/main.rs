@@ -10,6 +10,7 @@ mod common;
 mod concurrency;
 mod extensions;
 mod hostile_names;
+mod html;
 mod kill;
 mod least_privilege;
 mod lint;

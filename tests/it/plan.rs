@@ -307,9 +307,13 @@ fn plan_with_advise_adds_the_advisors_proposals() {
         .unwrap();
     let shadow = format!("{}_copy", db.name);
     server().copy_database(&db.name, &shadow).unwrap();
-    let policy = policy_file(
-        "version = 1\n[budget]\nmean_ms = 0.2\n[[query]]\nname = \"by_qty\"\nsql = \"SELECT id FROM \\\"Order Items\\\" WHERE qty = $1 AND \\\"Select\\\" > $2\"\nparams = [[3, \"x4\"]]\nweight = 1000.0\n",
+    let budget = half_of_measured_ms(
+        &db,
+        "SELECT id FROM \"Order Items\" WHERE qty = 3 AND \"Select\" > 'x4'",
     );
+    let policy = policy_file(&format!(
+        "version = 1\n[budget]\nmean_ms = {budget}\n[[query]]\nname = \"by_qty\"\nsql = \"SELECT id FROM \\\"Order Items\\\" WHERE qty = $1 AND \\\"Select\\\" > $2\"\nparams = [[3, \"x4\"]]\nweight = 1000.0\n",
+    ));
     let out = db
         .pgwarden(dir.path())
         .arg("--policy")

@@ -13,6 +13,7 @@ pub struct ApplyChangesReport {
     pub accepted: Vec<Change>,
     pub skipped: Vec<(String, String)>,
     pub migration: Option<PathBuf>,
-    pub run: Option<ApplyReport>,
+    /// The run of the migration that records the accepted changes (boxed: the report is large).
+    pub run: Option<Box<ApplyReport>>,
     pub dry_run: bool,
 }

@@ -31,8 +31,12 @@ fn advise_writes_a_safe_migration_for_hostile_names() {
     server()
         .copy_database(&db.name, &shadow)
         .expect("copy the database");
+    let budget = half_of_measured_ms(
+        &db,
+        &format!("SELECT id FROM {e} WHERE {} = 4242", q(COLUMN)),
+    );
     let policy = policy_file(&format!(
-        "version = 1\n[budget]\nmean_ms = 1.0\n[[query]]\nname = {}\nsql = {}\nparams = [[4242]]\n",
+        "version = 1\n[budget]\nmean_ms = {budget}\n[[query]]\nname = {}\nsql = {}\nparams = [[4242]]\n",
         toml_string(QUERY),
         toml_string(&format!("SELECT id FROM {e} WHERE {} = $1", q(COLUMN)))
     ));

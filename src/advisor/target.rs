@@ -1,0 +1,145 @@
+//! What the advisor reads from the target before proving anything: columns, existing indexes,
+//! write rates, the rare constants each workload query filters on, and the relation names a
+//! proposal's name must avoid. Read-only; gathered up front, so the decisions over a
+//! [`super::prove::Prover`] need no database.
+
+use super::candidates::{ExistingIndex, RareConstant};
+use super::shape;
+use crate::db;
+use crate::policy::Policy;
+use postgres::Client;
+use std::collections::{HashMap, HashSet};
+
+const COLUMNS: &str = "SELECT c.relname::text, array_agg(a.attname::text ORDER BY a.attnum) \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+     WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname = ANY (current_schemas(false)) GROUP BY 1";
+const EXISTING: &str = "SELECT c.relname::text, t.relname::text, am.amname::text, \
+       i.indpred IS NOT NULL OR i.indexprs IS NOT NULL, \
+       array(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord) \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             WHERE k.ord <= i.indnkeyatts ORDER BY k.ord) \
+     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
+     JOIN pg_am am ON am.oid = c.relam JOIN pg_namespace n ON n.oid = t.relnamespace \
+     WHERE i.indisvalid AND n.nspname = ANY (current_schemas(false))";
+const WRITE_RATES: &str = "SELECT relname::text, (n_tup_ins + n_tup_upd + n_tup_del)::float8 / \
+       greatest(extract(epoch FROM now() - coalesce((SELECT stats_reset FROM pg_stat_database \
+         WHERE datname = current_database()), pg_postmaster_start_time()))::float8 / 60.0, 1.0) \
+     FROM pg_stat_user_tables";
+
+/// Frequency of `value` among a column's most common values (NULL when it is not one: then the
+/// column is not categorical for this value, e.g. a unique key, and a partial index would only
+/// serve that one literal).
+const VALUE_FREQUENCY: &str = "SELECT (SELECT u.f FROM pg_stats s, \
+       unnest(s.most_common_vals::text::text[], s.most_common_freqs) AS u(v, f) \
+       WHERE s.tablename = $1 AND s.attname = $2 AND s.schemaname = ANY (current_schemas(false)) \
+         AND u.v = $3 LIMIT 1)::float8";
+
+/// A common value found in 10% of rows or fewer is rare enough for a partial index.
+const RARE_FREQUENCY: f64 = 0.10;
+
+/// Relation names in the search path, where the advisor's unqualified indexes are created.
+const RELATION_NAMES: &str = "SELECT c.relname::text FROM pg_class c \
+     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY (current_schemas(false))";
+
+/// What the advisor knows of the target's catalog: plain data, read once.
+#[derive(Debug, Clone, Default)]
+pub struct TargetCatalog {
+    /// Table -> column names.
+    pub columns: HashMap<String, Vec<String>>,
+    /// The valid indexes in the search path.
+    pub existing: Vec<ExistingIndex>,
+    /// Table -> rows written per minute since the statistics were reset.
+    pub write_rates: HashMap<String, f64>,
+    /// Per workload query (policy order): the constants its own text (not a parameter)
+    /// filters on whose value is rare; a query past the end has none.
+    pub rare_constants: Vec<Vec<RareConstant>>,
+    /// Relation names in the search path, which a proposal's name must not take.
+    pub relation_names: HashSet<String>,
+}
+
+fn describe(e: postgres::Error) -> String {
+    db::describe(&e)
+}
+
+impl TargetCatalog {
+    /// Reads what the advisor needs from `target` to advise on `policy`'s workload.
+    pub fn read(target: &mut Client, policy: &Policy) -> Result<Self, String> {
+        let mut catalog = read_tables(target)?;
+        catalog.rare_constants = policy
+            .queries
+            .iter()
+            .map(|q| rare_constants(target, &q.sql, &catalog.columns))
+            .collect::<Result<_, _>>()?;
+        catalog.relation_names = target
+            .query(RELATION_NAMES, &[])
+            .map_err(describe)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        Ok(catalog)
+    }
+}
+
+/// Reads what the advisor needs from the target's catalog: columns, indexes, write rates.
+pub fn read_columns(target: &mut Client) -> Result<HashMap<String, Vec<String>>, String> {
+    Ok(read_tables(target)?.columns)
+}
+
+/// Columns, existing indexes and write rates (the rest left empty).
+fn read_tables(target: &mut Client) -> Result<TargetCatalog, String> {
+    let columns = target
+        .query(COLUMNS, &[])
+        .map_err(describe)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let existing = target
+        .query(EXISTING, &[])
+        .map_err(describe)?
+        .iter()
+        .map(|r| ExistingIndex {
+            name: r.get(0),
+            table: r.get(1),
+            method: r.get(2),
+            partial: r.get(3),
+            columns: r.get(4),
+        })
+        .collect();
+    let rates = target
+        .query(WRITE_RATES, &[])
+        .map_err(describe)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    Ok(TargetCatalog {
+        columns,
+        existing,
+        write_rates: rates,
+        ..TargetCatalog::default()
+    })
+}
+
+/// Constants the query's own text (not a parameter) filters on, with rare values.
+fn rare_constants(
+    target: &mut Client,
+    sql: &str,
+    columns: &HashMap<String, Vec<String>>,
+) -> Result<Vec<RareConstant>, String> {
+    let Ok(unbound) = shape::shape(sql, columns) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for u in &unbound.uses {
+        if let shape::Use::Eq(Some(value)) = &u.usage {
+            let freq: Option<f64> = target
+                .query_one(VALUE_FREQUENCY, &[&u.table, &u.column, value])
+                .map_err(describe)?
+                .get(0);
+            if freq.is_some_and(|f| f <= RARE_FREQUENCY) {
+                out.push((u.table.clone(), u.column.clone(), value.clone()));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,408 @@
+//! The advisor's decisions over a scripted lab: which candidates are proven and proposed, what
+//! is rejected and why, and that every candidate put in place is removed again.
+
+use super::candidates::IndexCandidate;
+use super::prove::{Baseline, CostUnit, Placement, Prover};
+use super::select::Limits;
+use super::{Advice, TargetCatalog, advise_with};
+use crate::policy::Policy;
+use std::collections::HashMap;
+use std::path::Path;
+
+const NO_LIMITS: Limits = Limits {
+    max_indexes_per_table: 10,
+    max_total_bytes: i64::MAX,
+};
+
+/// `SELECT id FROM orders WHERE customer_id = 7` gets two candidates: this one and
+/// `idx_orders_customer_id_covering`, (customer_id) INCLUDE (id).
+const BY_CUSTOMER: &str = "idx_orders_customer_id";
+const COVERING: &str = "idx_orders_customer_id_covering";
+
+/// A lab with scripted costs that records what it was asked.
+struct FakeProver {
+    label: String,
+    unit: CostUnit,
+    /// Query name -> live time, ms.
+    live: HashMap<String, f64>,
+    /// Query name -> the lab's cost without any candidate (the live time when absent).
+    lab: HashMap<String, f64>,
+    /// (query name, candidate name) -> the lab's cost with that candidate in place; absent:
+    /// the plan does not change.
+    with: HashMap<(String, String), f64>,
+    /// Candidates the lab cannot model.
+    unmodelled: Vec<String>,
+    placed: Option<String>,
+    /// What the advisor asked, in order: `place X`, `remove X`, `without q`, `with q X`.
+    log: Vec<String>,
+}
+
+impl FakeProver {
+    fn new(unit: CostUnit) -> Self {
+        Self {
+            label: "fake lab".into(),
+            unit,
+            live: HashMap::new(),
+            lab: HashMap::new(),
+            with: HashMap::new(),
+            unmodelled: Vec::new(),
+            placed: None,
+            log: Vec::new(),
+        }
+    }
+
+    fn live(mut self, query: &str, ms: f64) -> Self {
+        self.live.insert(query.into(), ms);
+        self
+    }
+
+    fn with(mut self, query: &str, candidate: &str, cost: f64) -> Self {
+        self.with.insert((query.into(), candidate.into()), cost);
+        self
+    }
+
+    fn cost_without(&self, query: &str) -> f64 {
+        self.lab
+            .get(query)
+            .or_else(|| self.live.get(query))
+            .copied()
+            .unwrap_or_else(|| panic!("no time scripted for query {query}"))
+    }
+
+    fn logged(&self, prefix: &str) -> Vec<&str> {
+        self.log
+            .iter()
+            .filter(|l| l.starts_with(prefix))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+impl Prover for FakeProver {
+    fn evaluation(&self) -> String {
+        self.label.clone()
+    }
+
+    fn unit(&self) -> CostUnit {
+        self.unit
+    }
+
+    fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, String> {
+        Ok(policy
+            .queries
+            .iter()
+            .map(|q| {
+                let ms = self.live[&q.name];
+                Baseline {
+                    mean_ms: ms,
+                    over: ms > policy.budget_for(q).mean_ms,
+                }
+            })
+            .collect())
+    }
+
+    fn costs_without(
+        &mut self,
+        policy: &Policy,
+        measure: &[bool],
+    ) -> Result<Vec<Option<f64>>, String> {
+        assert!(
+            self.placed.is_none(),
+            "measured `without` with an index in place"
+        );
+        let mut out = Vec::new();
+        for (q, m) in policy.queries.iter().zip(measure) {
+            out.push(m.then(|| {
+                self.log.push(format!("without {}", q.name));
+                self.cost_without(&q.name)
+            }));
+        }
+        Ok(out)
+    }
+
+    fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, String> {
+        let name = candidate.name();
+        assert!(
+            self.placed.is_none(),
+            "{name} placed while {:?} is in place",
+            self.placed
+        );
+        if self.unmodelled.contains(&name) {
+            self.log.push(format!("unmodelled {name}"));
+            return Ok(Placement::Unmodelled("the fake cannot model it".into()));
+        }
+        self.log.push(format!("place {name}"));
+        self.placed = Some(name);
+        Ok(Placement::Placed)
+    }
+
+    fn size_bytes(&mut self) -> Result<i64, String> {
+        match self.placed {
+            Some(_) => Ok(8192),
+            None => Err("nothing placed".into()),
+        }
+    }
+
+    fn costs_with(
+        &mut self,
+        policy: &Policy,
+        measure: &[bool],
+    ) -> Result<Vec<Option<f64>>, String> {
+        let placed = self
+            .placed
+            .clone()
+            .expect("measured `with` and nothing placed");
+        let mut out = Vec::new();
+        for (q, m) in policy.queries.iter().zip(measure) {
+            out.push(m.then(|| {
+                self.log.push(format!("with {} {placed}", q.name));
+                let key = (q.name.clone(), placed.clone());
+                self.with
+                    .get(&key)
+                    .copied()
+                    .unwrap_or_else(|| self.cost_without(&q.name))
+            }));
+        }
+        Ok(out)
+    }
+
+    fn remove(&mut self) -> Result<(), String> {
+        let placed = self.placed.take().expect("removed and nothing placed");
+        self.log.push(format!("remove {placed}"));
+        Ok(())
+    }
+}
+
+/// A policy with a 100 ms budget and these (name, sql) queries.
+fn policy(queries: &[(&str, &str)]) -> Policy {
+    let mut text = String::from("version = 1\n[budget]\nmean_ms = 100.0\n");
+    for (name, sql) in queries {
+        text.push_str(&format!("[[query]]\nname = \"{name}\"\nsql = \"{sql}\"\n"));
+    }
+    crate::policy::parse(&text, Path::new("test.toml")).expect("a valid test policy")
+}
+
+fn orders() -> Policy {
+    policy(&[("a", "SELECT id FROM orders WHERE customer_id = 7")])
+}
+
+fn advise(lab: &mut FakeProver, policy: &Policy, target: &TargetCatalog) -> Advice {
+    advise_with(lab, target, policy, NO_LIMITS).expect("advice")
+}
+
+#[test]
+fn the_candidate_that_brings_a_query_under_budget_is_proposed() {
+    let mut lab = FakeProver::new(CostUnit::LiveMs)
+        .live("a", 150.0)
+        .with("a", BY_CUSTOMER, 2.0);
+    let advice = advise(&mut lab, &orders(), &TargetCatalog::default());
+    let names: Vec<&str> = advice.proposals.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, [BY_CUSTOMER]);
+    let p = &advice.proposals[0];
+    assert_eq!(p.serves, ["a"]);
+    assert_eq!(p.size_bytes, 8192);
+    assert_eq!(
+        p.ddl,
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"idx_orders_customer_id\" ON \"orders\" (\"customer_id\")"
+    );
+    let a = &advice.queries[0];
+    assert_eq!(
+        (a.before_ms, a.after_ms, a.note.as_deref()),
+        (150.0, 2.0, None)
+    );
+}
+
+#[test]
+fn a_candidate_the_plan_does_not_use_is_rejected_with_the_reason() {
+    // The covering variant is scripted to change nothing; 140 ms against 150 ms is under the
+    // 10% that separates a faster plan from noise, so it does not count either.
+    for covering_ms in [150.0, 140.0] {
+        let mut lab = FakeProver::new(CostUnit::LiveMs)
+            .live("a", 150.0)
+            .with("a", BY_CUSTOMER, 2.0)
+            .with("a", COVERING, covering_ms);
+        let advice = advise(&mut lab, &orders(), &TargetCatalog::default());
+        assert_eq!(advice.proposals.len(), 1, "{covering_ms} ms");
+        let reasons: Vec<(&str, &str)> = advice
+            .rejected
+            .iter()
+            .map(|r| (r.ddl.as_str(), r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [(
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"idx_orders_customer_id_covering\" ON \"orders\" (\"customer_id\") INCLUDE (\"id\")",
+                "the planner does not use it for any workload query"
+            )],
+            "{covering_ms} ms"
+        );
+    }
+}
+
+#[test]
+fn a_query_within_budget_gets_no_candidate_and_is_not_measured() {
+    let policy = policy(&[
+        ("a", "SELECT id FROM orders WHERE customer_id = 7"),
+        ("b", "SELECT id FROM invoices WHERE status = 'open'"),
+    ]);
+    let mut lab = FakeProver::new(CostUnit::LiveMs)
+        .live("a", 150.0)
+        .live("b", 50.0)
+        .with("a", BY_CUSTOMER, 2.0)
+        .with("b", "idx_invoices_status", 1.0);
+    let advice = advise(&mut lab, &policy, &TargetCatalog::default());
+    assert!(
+        advice.proposals.iter().all(|p| p.table == "orders"),
+        "{:?}",
+        advice.proposals
+    );
+    assert!(advice.rejected.iter().all(|r| !r.ddl.contains("invoices")));
+    assert!(
+        lab.log
+            .iter()
+            .all(|l| !l.contains("invoices") && l != "without b" && !l.starts_with("with b ")),
+        "{:?}",
+        lab.log
+    );
+    let b = &advice.queries[1];
+    assert_eq!(
+        (b.before_ms, b.after_ms, b.note.as_deref()),
+        (50.0, 50.0, None)
+    );
+}
+
+#[test]
+fn the_evaluation_label_is_passed_through() {
+    let mut lab = FakeProver::new(CostUnit::LiveMs).live("a", 150.0);
+    lab.label = "materialized on the fake's copy".into();
+    let advice = advise(&mut lab, &orders(), &TargetCatalog::default());
+    assert_eq!(advice.evaluation, "materialized on the fake's copy");
+}
+
+#[test]
+fn every_placed_candidate_is_removed_before_the_next_is_placed() {
+    let mut lab = FakeProver::new(CostUnit::LiveMs)
+        .live("a", 150.0)
+        .with("a", BY_CUSTOMER, 2.0)
+        .with("a", COVERING, 1.5);
+    advise(&mut lab, &orders(), &TargetCatalog::default());
+    let trials: Vec<&str> = lab
+        .log
+        .iter()
+        .filter(|l| l.starts_with("place ") || l.starts_with("remove "))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        trials,
+        [
+            "place idx_orders_customer_id",
+            "remove idx_orders_customer_id",
+            "place idx_orders_customer_id_covering",
+            "remove idx_orders_customer_id_covering",
+        ]
+    );
+    assert_eq!(lab.placed, None);
+}
+
+#[test]
+fn a_candidate_the_lab_cannot_model_is_rejected_in_the_labs_words_and_never_removed() {
+    let mut lab = FakeProver::new(CostUnit::Ratio)
+        .live("a", 150.0)
+        .with("a", BY_CUSTOMER, 2.0);
+    lab.unmodelled.push(COVERING.into());
+    let advice = advise(&mut lab, &orders(), &TargetCatalog::default());
+    assert_eq!(advice.proposals.len(), 1);
+    assert!(
+        advice
+            .rejected
+            .iter()
+            .any(|r| r.ddl.contains(COVERING) && r.reason == "the fake cannot model it"),
+        "{:?}",
+        advice.rejected
+    );
+    assert!(lab.logged("remove").iter().all(|l| !l.contains(COVERING)));
+    assert!(lab.logged("with").iter().all(|l| !l.contains(COVERING)));
+}
+
+#[test]
+fn a_ratio_lab_scales_the_live_time_by_its_ratio() {
+    // A 10% sample: the 150 ms live query took 15 ms on the copy and 0.3 ms with the index.
+    let mut lab = FakeProver::new(CostUnit::Ratio)
+        .live("a", 150.0)
+        .with("a", BY_CUSTOMER, 0.3);
+    lab.lab.insert("a".into(), 15.0);
+    let advice = advise(&mut lab, &orders(), &TargetCatalog::default());
+    assert_eq!(advice.proposals[0].name, BY_CUSTOMER);
+    let after = advice.queries[0].after_ms;
+    assert!((after - 3.0).abs() < 1e-9, "{after}");
+}
+
+#[test]
+fn a_proposal_never_takes_the_name_of_a_relation_in_the_target() {
+    let mut lab = FakeProver::new(CostUnit::LiveMs)
+        .live("a", 150.0)
+        .with("a", BY_CUSTOMER, 2.0);
+    let target = TargetCatalog {
+        relation_names: [BY_CUSTOMER.to_string()].into(),
+        ..TargetCatalog::default()
+    };
+    let advice = advise(&mut lab, &orders(), &target);
+    assert_eq!(advice.proposals[0].name, "idx_orders_customer_id_1");
+    assert!(
+        advice.proposals[0]
+            .ddl
+            .contains("\"idx_orders_customer_id_1\" ON \"orders\""),
+        "{}",
+        advice.proposals[0].ddl
+    );
+}
+
+#[test]
+fn a_hot_tables_write_overhead_outweighs_the_time_saved() {
+    let mut lab = FakeProver::new(CostUnit::LiveMs)
+        .live("a", 150.0)
+        .with("a", BY_CUSTOMER, 2.0);
+    let target = TargetCatalog {
+        write_rates: [("orders".to_string(), 1e6)].into(),
+        ..TargetCatalog::default()
+    };
+    let advice = advise(&mut lab, &orders(), &target);
+    assert!(advice.proposals.is_empty(), "{:?}", advice.proposals);
+    assert!(
+        advice
+            .rejected
+            .iter()
+            .any(|r| r.ddl.contains(BY_CUSTOMER) && r.reason.contains("write overhead")),
+        "{:?}",
+        advice.rejected
+    );
+}
+
+#[test]
+fn a_query_whose_shape_cannot_be_read_gets_a_note_and_no_candidate() {
+    let policy = policy(&[("u", "SELECT id FROM orders UNION SELECT id FROM invoices")]);
+    let mut lab = FakeProver::new(CostUnit::LiveMs).live("u", 150.0);
+    let advice = advise(&mut lab, &policy, &TargetCatalog::default());
+    let note = advice.queries[0].note.as_deref().unwrap_or_default();
+    assert!(note.starts_with("not analysed: "), "{note:?}");
+    assert!(lab.log.is_empty(), "{:?}", lab.log);
+}
+
+#[test]
+fn rare_constants_from_the_catalog_give_a_partial_index_candidate() {
+    let policy = policy(&[(
+        "f",
+        "SELECT id FROM payments WHERE status = 'failed' AND created_at >= '2026-01-01'",
+    )]);
+    let partial = "idx_payments_created_at_where_status_failed";
+    let mut lab = FakeProver::new(CostUnit::LiveMs)
+        .live("f", 150.0)
+        .with("f", partial, 1.0);
+    let target = TargetCatalog {
+        rare_constants: vec![vec![("payments".into(), "status".into(), "failed".into())]],
+        ..TargetCatalog::default()
+    };
+    let advice = advise(&mut lab, &policy, &target);
+    let names: Vec<&str> = advice.proposals.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, [partial]);
+}
