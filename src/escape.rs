@@ -145,8 +145,10 @@ fn is_hidden(c: char) -> bool {
         )
 }
 
-/// XML text or attribute content (JUnit): the five markup characters as entities, and the
-/// characters XML 1.0 cannot carry at all (most control characters) as visible escapes.
+/// XML text or attribute content (JUnit, HTML): the five markup characters as entities, and
+/// as visible escapes the characters XML 1.0 cannot carry at all (most control characters)
+/// and those that would reorder the text on a CI page (bidirectional overrides, line
+/// separators).
 pub fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -159,7 +161,7 @@ pub fn xml(text: &str) -> String {
             '\n' => out.push_str("&#10;"),
             '\t' => out.push_str("&#9;"),
             '\r' => out.push_str("&#13;"),
-            c if c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}') => {
+            c if is_hidden(c) || matches!(c, '\u{FFFE}' | '\u{FFFF}') => {
                 out.push_str(&format!("\\u{{{:x}}}", c as u32))
             }
             c => out.push(c),

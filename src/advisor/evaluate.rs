@@ -5,26 +5,30 @@
 //! candidate; HypoPG objects live only in this session.
 
 use super::candidates::IndexCandidate;
+use super::error::AdviseError;
 use super::prove::{Baseline, CostUnit, Placement, Prover};
-use crate::check::{CheckMode, check_workload, explain_batch, param_sets};
-use crate::db::{self, quote_ident};
+use crate::check::{CheckError, CheckMode, check_workload, explain_batch, param_sets};
+use crate::db::{self, DbContext, DbError, quote_ident};
 use crate::explain::Verdict;
 use crate::policy::{Policy, WorkloadQuery};
 use postgres::Client;
 use std::collections::HashMap;
 
 /// Times every workload query (as `check` does).
-fn baselines(client: &mut Client, policy: &Policy) -> Result<Vec<Baseline>, String> {
+fn baselines(client: &mut Client, policy: &Policy) -> Result<Vec<Baseline>, AdviseError> {
     let checks = check_workload(client, policy, CheckMode::Analyze);
     checks
         .into_iter()
         .map(|c| match (c.error, c.verdict) {
-            (Some(e), _) => Err(format!("query `{}`: {e}", c.name)),
+            (Some(reason), _) => Err(AdviseError::Unmeasured {
+                query: c.name,
+                reason,
+            }),
             (None, Some(v)) => Ok(Baseline {
                 mean_ms: v.mean_ms,
                 over: v.verdict == Verdict::Over,
             }),
-            (None, None) => Err(format!("query `{}` was not measured", c.name)),
+            (None, None) => Err(AdviseError::NotMeasured(c.name)),
         })
         .collect()
 }
@@ -100,7 +104,7 @@ impl Prover for ShadowLab<'_> {
 
     /// The live times: the copy's own when it holds every row, else the target's (and the
     /// copy's are kept, to carry its ratios over).
-    fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, String> {
+    fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, AdviseError> {
         if self.sample.is_none() {
             self.on_copy = baselines(self.shadow, policy)?;
             return Ok(self.on_copy.clone());
@@ -114,7 +118,7 @@ impl Prover for ShadowLab<'_> {
         &mut self,
         _policy: &Policy,
         measure: &[bool],
-    ) -> Result<Vec<Option<f64>>, String> {
+    ) -> Result<Vec<Option<f64>>, AdviseError> {
         Ok(measure
             .iter()
             .zip(&self.on_copy)
@@ -122,38 +126,34 @@ impl Prover for ShadowLab<'_> {
             .collect())
     }
 
-    fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, String> {
+    fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, AdviseError> {
         // A name no relation has: the candidate's own name may be taken by an index the shadow
         // already holds, which IF NOT EXISTS would measure and the drop would remove.
         let name: String = self
             .shadow
             .query_one(FREE_NAME, &[])
-            .map_err(|e| db::describe(&e))?
+            .db_context(|| "cannot find a free index name on the shadow")?
             .get(0);
         let ddl = candidate
             .ddl_as(false, &name)
             .replacen(" IF NOT EXISTS", "", 1);
-        self.shadow.batch_execute(&ddl).map_err(|e| {
-            format!(
-                "building {} on the shadow: {}",
-                candidate.name(),
-                db::describe(&e)
-            )
-        })?;
+        self.shadow
+            .batch_execute(&ddl)
+            .db_context(|| format!("building {} on the shadow", candidate.name()))?;
         self.placed = Some((name, candidate.table.clone()));
         Ok(Placement::Placed)
     }
 
     /// The size on the copy; on a sample, scaled by the table's live rows per copied row.
-    fn size_bytes(&mut self) -> Result<i64, String> {
-        let (name, table) = self.placed.as_ref().ok_or("no candidate is built")?;
+    fn size_bytes(&mut self) -> Result<i64, AdviseError> {
+        let (name, table) = self.placed.as_ref().ok_or(AdviseError::NothingPlaced)?;
         let size: i64 = self
             .shadow
             .query_one(
                 "SELECT pg_relation_size(to_regclass($1))",
                 &[&quote_ident(name)],
             )
-            .map_err(|e| db::describe(&e))?
+            .db_context(|| format!("cannot read the size of {name} on the shadow"))?
             .get(0);
         Ok(live_size(size, self.sample.as_ref(), table))
     }
@@ -162,7 +162,7 @@ impl Prover for ShadowLab<'_> {
         &mut self,
         policy: &Policy,
         measure: &[bool],
-    ) -> Result<Vec<Option<f64>>, String> {
+    ) -> Result<Vec<Option<f64>>, AdviseError> {
         let measured = check_workload(
             self.shadow,
             &sub_policy(policy, measure),
@@ -180,12 +180,12 @@ impl Prover for ShadowLab<'_> {
             .collect())
     }
 
-    fn remove(&mut self) -> Result<(), String> {
+    fn remove(&mut self) -> Result<(), AdviseError> {
         if let Some((name, _)) = self.placed.take() {
             let drop = format!("DROP INDEX IF EXISTS {}", quote_ident(&name));
             self.shadow
                 .batch_execute(&drop)
-                .map_err(|e| db::describe(&e))?;
+                .db_context(|| format!("cannot drop {name} from the shadow"))?;
         }
         Ok(())
     }
@@ -216,13 +216,12 @@ fn hypopg_available(client: &mut Client) -> bool {
 
 /// Mean planner cost over the query's parameter sets, planned the way `check` plans (one
 /// rolled-back READ ONLY round trip); HypoPG's session indexes are visible there.
-fn plan_cost(client: &mut Client, q: &WorkloadQuery) -> Result<f64, String> {
+fn plan_cost(client: &mut Client, q: &WorkloadQuery) -> Result<f64, AdviseError> {
     let explains: Vec<String> = param_sets(q)?
         .iter()
         .map(|sql| format!("EXPLAIN (FORMAT JSON) {sql}"))
         .collect();
-    let plans =
-        explain_batch(client, q, 10_000, &explains)?.ok_or("planning took longer than 10 s")?;
+    let plans = explain_batch(client, q, 10_000, &explains)?.ok_or(CheckError::PlanningTimeout)?;
     Ok(plans.iter().map(|e| e.plan.total_cost).sum::<f64>() / plans.len().max(1) as f64)
 }
 
@@ -235,9 +234,9 @@ pub struct HypotheticalLab<'a> {
 
 impl<'a> HypotheticalLab<'a> {
     /// A lab in `target`, or why there is none: HypoPG is not installed there.
-    pub fn new(target: &'a mut Client) -> Result<Self, String> {
+    pub fn new(target: &'a mut Client) -> Result<Self, AdviseError> {
         if !hypopg_available(target) {
-            return Err("advise needs somewhere to prove its candidates: pass --throwaway (a throwaway server filled with this database's schema and rows), --shadow-url URL (a copy of this database, never production), or install HypoPG in this database (`CREATE EXTENSION hypopg`)".into());
+            return Err(AdviseError::HypoPgMissing);
         }
         Ok(Self {
             target,
@@ -250,7 +249,7 @@ impl<'a> HypotheticalLab<'a> {
         &mut self,
         policy: &Policy,
         measure: &[bool],
-    ) -> Result<Vec<Option<f64>>, String> {
+    ) -> Result<Vec<Option<f64>>, AdviseError> {
         let mut costs = Vec::new();
         for (q, m) in policy.queries.iter().zip(measure) {
             costs.push(if *m {
@@ -272,7 +271,7 @@ impl Prover for HypotheticalLab<'_> {
         CostUnit::Ratio
     }
 
-    fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, String> {
+    fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, AdviseError> {
         baselines(self.target, policy)
     }
 
@@ -280,11 +279,11 @@ impl Prover for HypotheticalLab<'_> {
         &mut self,
         policy: &Policy,
         measure: &[bool],
-    ) -> Result<Vec<Option<f64>>, String> {
+    ) -> Result<Vec<Option<f64>>, AdviseError> {
         self.plan_costs(policy, measure)
     }
 
-    fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, String> {
+    fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, AdviseError> {
         // Whatever the installed HypoPG cannot model (1.3 rejects GIN) is reported as unproven,
         // with HypoPG's own words, rather than assumed from a version number.
         let row = match self.target.query_one(
@@ -292,37 +291,37 @@ impl Prover for HypotheticalLab<'_> {
             &[&candidate.ddl(false)],
         ) {
             Ok(row) => row,
-            Err(e) if db::sqlstate(&e).is_some() => {
+            Err(e) if e.code().is_some() => {
                 return Ok(Placement::Unmodelled(format!(
                     "the installed HypoPG cannot model it ({}); pass --throwaway or --shadow-url to prove it with a real build",
                     db::describe(&e)
                 )));
             }
-            Err(e) => return Err(format!("hypopg: {}", db::describe(&e))),
+            Err(e) => return Err(DbError::new("hypopg", e).into()),
         };
         self.placed = Some(row.get(1));
         Ok(Placement::Placed)
     }
 
     /// HypoPG's estimate of the hypothesized index's size.
-    fn size_bytes(&mut self) -> Result<i64, String> {
-        self.placed
-            .ok_or_else(|| "no candidate is hypothesized".to_string())
+    fn size_bytes(&mut self) -> Result<i64, AdviseError> {
+        self.placed.ok_or(AdviseError::NothingPlaced)
     }
 
     fn costs_with(
         &mut self,
         policy: &Policy,
         measure: &[bool],
-    ) -> Result<Vec<Option<f64>>, String> {
+    ) -> Result<Vec<Option<f64>>, AdviseError> {
         self.plan_costs(policy, measure)
     }
 
-    fn remove(&mut self) -> Result<(), String> {
+    fn remove(&mut self) -> Result<(), AdviseError> {
         self.placed = None;
-        self.target
+        Ok(self
+            .target
             .batch_execute("SELECT hypopg_reset()")
-            .map_err(|e| db::describe(&e))
+            .db_context(|| "cannot reset HypoPG's hypothetical indexes")?)
     }
 }
 

@@ -6,6 +6,7 @@
 //! (`prove`, with the real labs in `evaluate`), and the decisions over it are `orchestrate`.
 
 pub mod candidates;
+mod error;
 mod evaluate;
 mod orchestrate;
 pub mod prove;
@@ -15,6 +16,7 @@ mod target;
 pub mod workload;
 mod written;
 
+pub use error::AdviseError;
 pub use orchestrate::advise_with;
 pub use target::{TargetCatalog, read_columns};
 pub use written::migration_sql;
@@ -87,7 +89,7 @@ pub fn advise(
     lab: Lab,
     policy: &Policy,
     limits: Limits,
-) -> Result<Advice, String> {
+) -> Result<Advice, AdviseError> {
     let catalog = TargetCatalog::read(target, policy)?;
     match lab {
         Lab::Shadow {

@@ -5,6 +5,7 @@
 //! catalog comes as a [`TargetCatalog`] read beforehand.
 
 use super::candidates::{self, IndexCandidate, Method};
+use super::error::AdviseError;
 use super::prove::{Baseline, CostUnit, Placement, Prover};
 use super::select::{self, CandidateEffect, Limits, QueryCost};
 use super::target::TargetCatalog;
@@ -44,15 +45,14 @@ pub fn advise_with<P: Prover + ?Sized>(
     target: &TargetCatalog,
     policy: &Policy,
     limits: Limits,
-) -> Result<Advice, String> {
+) -> Result<Advice, AdviseError> {
     let evaluation = prover.evaluation();
     let before = prover.baselines(policy)?;
     if before.len() != policy.queries.len() {
-        return Err(format!(
-            "the lab timed {} of the workload's {} queries",
-            before.len(),
-            policy.queries.len()
-        ));
+        return Err(AdviseError::Incomplete {
+            timed: before.len(),
+            total: policy.queries.len(),
+        });
     }
     let found = find_candidates(policy, target, &before)?;
     let (effects, mut rejected) = prove_all(prover, target, policy, &found, &before)?;
@@ -98,7 +98,7 @@ fn prove_all<P: Prover + ?Sized>(
     policy: &Policy,
     found: &Found,
     before: &[Baseline],
-) -> Result<(Vec<CandidateEffect>, Vec<Rejected>), String> {
+) -> Result<(Vec<CandidateEffect>, Vec<Rejected>), AdviseError> {
     let mut effects = Vec::new();
     let mut rejected = Vec::new();
     for (c, relevant) in found.candidates.iter().zip(&found.relevant) {
@@ -132,7 +132,7 @@ fn find_candidates(
     policy: &Policy,
     target: &TargetCatalog,
     before: &[Baseline],
-) -> Result<Found, String> {
+) -> Result<Found, AdviseError> {
     let mut found = Found {
         candidates: Vec::new(),
         relevant: Vec::new(),
@@ -178,7 +178,7 @@ fn prove<P: Prover + ?Sized>(
     candidate: &IndexCandidate,
     relevant: &[bool],
     before: &[Baseline],
-) -> Result<Effect, String> {
+) -> Result<Effect, AdviseError> {
     let without = prover.costs_without(policy, relevant)?;
     if let Placement::Unmodelled(why) = prover.place(candidate)? {
         return Ok(Effect {

@@ -5,6 +5,7 @@
 //! `orchestrate`, so the decisions are unit-tested with a scripted lab.
 
 use super::candidates::IndexCandidate;
+use super::error::AdviseError;
 use crate::policy::Policy;
 
 /// Measured time of one workload query on the live database, and whether it was over budget.
@@ -49,25 +50,28 @@ pub trait Prover {
     fn unit(&self) -> CostUnit;
 
     /// Times every workload query of `policy` on the live database (policy order).
-    fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, String>;
+    fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, AdviseError>;
 
     /// Each query's cost in this lab with no candidate in place, for the queries in `measure`.
     fn costs_without(
         &mut self,
         policy: &Policy,
         measure: &[bool],
-    ) -> Result<Vec<Option<f64>>, String>;
+    ) -> Result<Vec<Option<f64>>, AdviseError>;
 
     /// Puts `candidate` in place: builds it, or hypothesizes it.
-    fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, String>;
+    fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, AdviseError>;
 
     /// The placed candidate's size, estimated for the live database, bytes.
-    fn size_bytes(&mut self) -> Result<i64, String>;
+    fn size_bytes(&mut self) -> Result<i64, AdviseError>;
 
     /// Each query's cost in this lab with the placed candidate, for the queries in `measure`.
-    fn costs_with(&mut self, policy: &Policy, measure: &[bool])
-    -> Result<Vec<Option<f64>>, String>;
+    fn costs_with(
+        &mut self,
+        policy: &Policy,
+        measure: &[bool],
+    ) -> Result<Vec<Option<f64>>, AdviseError>;
 
     /// Removes the placed candidate (drops the build, resets HypoPG).
-    fn remove(&mut self) -> Result<(), String>;
+    fn remove(&mut self) -> Result<(), AdviseError>;
 }

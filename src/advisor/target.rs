@@ -5,7 +5,7 @@
 
 use super::candidates::{ExistingIndex, RareConstant};
 use super::shape;
-use crate::db;
+use crate::db::{DbContext, DbError};
 use crate::policy::Policy;
 use postgres::Client;
 use std::collections::{HashMap, HashSet};
@@ -58,13 +58,9 @@ pub struct TargetCatalog {
     pub relation_names: HashSet<String>,
 }
 
-fn describe(e: postgres::Error) -> String {
-    db::describe(&e)
-}
-
 impl TargetCatalog {
     /// Reads what the advisor needs from `target` to advise on `policy`'s workload.
-    pub fn read(target: &mut Client, policy: &Policy) -> Result<Self, String> {
+    pub fn read(target: &mut Client, policy: &Policy) -> Result<Self, DbError> {
         let mut catalog = read_tables(target)?;
         catalog.rare_constants = policy
             .queries
@@ -73,7 +69,7 @@ impl TargetCatalog {
             .collect::<Result<_, _>>()?;
         catalog.relation_names = target
             .query(RELATION_NAMES, &[])
-            .map_err(describe)?
+            .db_context(|| "cannot read the target's relation names")?
             .iter()
             .map(|r| r.get(0))
             .collect();
@@ -82,21 +78,21 @@ impl TargetCatalog {
 }
 
 /// Reads what the advisor needs from the target's catalog: columns, indexes, write rates.
-pub fn read_columns(target: &mut Client) -> Result<HashMap<String, Vec<String>>, String> {
+pub fn read_columns(target: &mut Client) -> Result<HashMap<String, Vec<String>>, DbError> {
     Ok(read_tables(target)?.columns)
 }
 
 /// Columns, existing indexes and write rates (the rest left empty).
-fn read_tables(target: &mut Client) -> Result<TargetCatalog, String> {
+fn read_tables(target: &mut Client) -> Result<TargetCatalog, DbError> {
     let columns = target
         .query(COLUMNS, &[])
-        .map_err(describe)?
+        .db_context(|| "cannot read the target's columns")?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let existing = target
         .query(EXISTING, &[])
-        .map_err(describe)?
+        .db_context(|| "cannot read the target's indexes")?
         .iter()
         .map(|r| ExistingIndex {
             name: r.get(0),
@@ -108,7 +104,7 @@ fn read_tables(target: &mut Client) -> Result<TargetCatalog, String> {
         .collect();
     let rates = target
         .query(WRITE_RATES, &[])
-        .map_err(describe)?
+        .db_context(|| "cannot read the target's write rates")?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
@@ -125,7 +121,7 @@ fn rare_constants(
     target: &mut Client,
     sql: &str,
     columns: &HashMap<String, Vec<String>>,
-) -> Result<Vec<RareConstant>, String> {
+) -> Result<Vec<RareConstant>, DbError> {
     let Ok(unbound) = shape::shape(sql, columns) else {
         return Ok(Vec::new());
     };
@@ -134,7 +130,7 @@ fn rare_constants(
         if let shape::Use::Eq(Some(value)) = &u.usage {
             let freq: Option<f64> = target
                 .query_one(VALUE_FREQUENCY, &[&u.table, &u.column, value])
-                .map_err(describe)?
+                .db_context(|| format!("cannot read the statistics of {}.{}", u.table, u.column))?
                 .get(0);
             if freq.is_some_and(|f| f <= RARE_FREQUENCY) {
                 out.push((u.table.clone(), u.column.clone(), value.clone()));

@@ -4,7 +4,7 @@
 use super::candidates::IndexCandidate;
 use super::prove::{Baseline, CostUnit, Placement, Prover};
 use super::select::Limits;
-use super::{Advice, TargetCatalog, advise_with};
+use super::{Advice, AdviseError, TargetCatalog, advise_with};
 use crate::policy::Policy;
 use std::collections::HashMap;
 use std::path::Path;
@@ -32,6 +32,8 @@ struct FakeProver {
     with: HashMap<(String, String), f64>,
     /// Candidates the lab cannot model.
     unmodelled: Vec<String>,
+    /// Candidates whose build fails, with the error.
+    failing: Option<(String, AdviseError)>,
     placed: Option<String>,
     /// What the advisor asked, in order: `place X`, `remove X`, `without q`, `with q X`.
     log: Vec<String>,
@@ -46,6 +48,7 @@ impl FakeProver {
             lab: HashMap::new(),
             with: HashMap::new(),
             unmodelled: Vec::new(),
+            failing: None,
             placed: None,
             log: Vec::new(),
         }
@@ -87,7 +90,7 @@ impl Prover for FakeProver {
         self.unit
     }
 
-    fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, String> {
+    fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, AdviseError> {
         Ok(policy
             .queries
             .iter()
@@ -105,7 +108,7 @@ impl Prover for FakeProver {
         &mut self,
         policy: &Policy,
         measure: &[bool],
-    ) -> Result<Vec<Option<f64>>, String> {
+    ) -> Result<Vec<Option<f64>>, AdviseError> {
         assert!(
             self.placed.is_none(),
             "measured `without` with an index in place"
@@ -120,7 +123,7 @@ impl Prover for FakeProver {
         Ok(out)
     }
 
-    fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, String> {
+    fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, AdviseError> {
         let name = candidate.name();
         assert!(
             self.placed.is_none(),
@@ -131,15 +134,21 @@ impl Prover for FakeProver {
             self.log.push(format!("unmodelled {name}"));
             return Ok(Placement::Unmodelled("the fake cannot model it".into()));
         }
+        if self.failing.as_ref().is_some_and(|(c, _)| *c == name)
+            && let Some((_, e)) = self.failing.take()
+        {
+            self.log.push(format!("failed {name}"));
+            return Err(e);
+        }
         self.log.push(format!("place {name}"));
         self.placed = Some(name);
         Ok(Placement::Placed)
     }
 
-    fn size_bytes(&mut self) -> Result<i64, String> {
+    fn size_bytes(&mut self) -> Result<i64, AdviseError> {
         match self.placed {
             Some(_) => Ok(8192),
-            None => Err("nothing placed".into()),
+            None => Err(AdviseError::NothingPlaced),
         }
     }
 
@@ -147,7 +156,7 @@ impl Prover for FakeProver {
         &mut self,
         policy: &Policy,
         measure: &[bool],
-    ) -> Result<Vec<Option<f64>>, String> {
+    ) -> Result<Vec<Option<f64>>, AdviseError> {
         let placed = self
             .placed
             .clone()
@@ -166,7 +175,7 @@ impl Prover for FakeProver {
         Ok(out)
     }
 
-    fn remove(&mut self) -> Result<(), String> {
+    fn remove(&mut self) -> Result<(), AdviseError> {
         let placed = self.placed.take().expect("removed and nothing placed");
         self.log.push(format!("remove {placed}"));
         Ok(())
@@ -405,4 +414,85 @@ fn rare_constants_from_the_catalog_give_a_partial_index_candidate() {
     let advice = advise(&mut lab, &policy, &target);
     let names: Vec<&str> = advice.proposals.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, [partial]);
+}
+
+#[test]
+fn a_lab_error_stops_the_advice_as_the_lab_raised_it() {
+    // The second candidate fails to build: no advice, the lab's error unchanged, and nothing
+    // placed after it.
+    let mut lab = FakeProver::new(CostUnit::LiveMs)
+        .live("a", 150.0)
+        .with("a", BY_CUSTOMER, 2.0);
+    lab.failing = Some((
+        COVERING.into(),
+        AdviseError::Unmeasured {
+            query: "a".into(),
+            reason: "canceling statement due to statement timeout (SQLSTATE 57014)".into(),
+        },
+    ));
+    let err = advise_with(&mut lab, &TargetCatalog::default(), &orders(), NO_LIMITS)
+        .expect_err("the build failed");
+    assert!(
+        matches!(&err, AdviseError::Unmeasured { query, reason } if query == "a" && reason.contains("57014")),
+        "{err:?}"
+    );
+    assert_eq!(lab.logged("failed"), [format!("failed {COVERING}")]);
+    assert_eq!(lab.logged("place"), [format!("place {BY_CUSTOMER}")]);
+}
+
+#[test]
+fn a_lab_that_times_only_part_of_the_workload_is_refused_before_any_candidate() {
+    struct ShortLab(FakeProver);
+    impl Prover for ShortLab {
+        fn evaluation(&self) -> String {
+            self.0.evaluation()
+        }
+        fn unit(&self) -> CostUnit {
+            self.0.unit()
+        }
+        fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, AdviseError> {
+            let mut all = self.0.baselines(policy)?;
+            all.pop();
+            Ok(all)
+        }
+        fn costs_without(
+            &mut self,
+            policy: &Policy,
+            measure: &[bool],
+        ) -> Result<Vec<Option<f64>>, AdviseError> {
+            self.0.costs_without(policy, measure)
+        }
+        fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, AdviseError> {
+            self.0.place(candidate)
+        }
+        fn size_bytes(&mut self) -> Result<i64, AdviseError> {
+            self.0.size_bytes()
+        }
+        fn costs_with(
+            &mut self,
+            policy: &Policy,
+            measure: &[bool],
+        ) -> Result<Vec<Option<f64>>, AdviseError> {
+            self.0.costs_with(policy, measure)
+        }
+        fn remove(&mut self) -> Result<(), AdviseError> {
+            self.0.remove()
+        }
+    }
+    let policy = policy(&[
+        ("a", "SELECT id FROM orders WHERE customer_id = 7"),
+        ("b", "SELECT id FROM orders WHERE customer_id = 8"),
+    ]);
+    let mut lab = ShortLab(
+        FakeProver::new(CostUnit::LiveMs)
+            .live("a", 150.0)
+            .live("b", 150.0),
+    );
+    let err = advise_with(&mut lab, &TargetCatalog::default(), &policy, NO_LIMITS)
+        .expect_err("one query was not timed");
+    assert!(
+        matches!(err, AdviseError::Incomplete { timed: 1, total: 2 }),
+        "{err:?}"
+    );
+    assert!(lab.0.log.is_empty(), "{:?}", lab.0.log);
 }

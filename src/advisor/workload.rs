@@ -3,8 +3,9 @@
 //! realistic selectivity (the rarest common value for equality, the upper tail of the histogram
 //! for ranges, the rarest common element for containment; `LIMIT 100 OFFSET 0` for paging).
 
+use super::error::AdviseError;
 use super::shape::{self, Use};
-use crate::db;
+use crate::db::DbContext;
 use crate::policy::{ParamValue, WorkloadQuery};
 use postgres::Client;
 use std::collections::HashMap;
@@ -20,24 +21,28 @@ const STATS: &str = "SELECT most_common_vals::text, most_common_freqs, histogram
      FROM pg_stats WHERE tablename = $1 AND attname = $2 AND schemaname = ANY (current_schemas(false))";
 
 /// Each SELECT of a SQL text (literal values, no placeholders), named `<source>:<line>`.
-pub fn from_sql_text(text: &str, source: &str) -> Result<Vec<WorkloadQuery>, String> {
-    let split = crate::sql::split(text).map_err(|e| format!("{source}: {e}"))?;
+pub fn from_sql_text(text: &str, source: &str) -> Result<Vec<WorkloadQuery>, AdviseError> {
+    let syntax = |cause| AdviseError::WorkloadSyntax {
+        file: source.to_string(),
+        cause,
+    };
+    let split = crate::sql::split(text).map_err(syntax)?;
     let mut out = Vec::new();
     for s in split.statements {
         if crate::sql::data_changing_keyword(&s.text).is_some() {
-            return Err(format!(
-                "{source}:{}: only SELECT queries can be advised on",
-                s.line
-            ));
+            return Err(AdviseError::WorkloadWrites {
+                file: source.to_string(),
+                line: s.line,
+            });
         }
         if !crate::sql::placeholders(&s.text)
-            .map_err(|e| e.to_string())?
+            .map_err(syntax)?
             .is_empty()
         {
-            return Err(format!(
-                "{source}:{}: $n parameters need values; use a policy file with `params`",
-                s.line
-            ));
+            return Err(AdviseError::WorkloadParameters {
+                file: source.to_string(),
+                line: s.line,
+            });
         }
         out.push(query(
             format!("{source}:{}", s.line),
@@ -74,11 +79,11 @@ pub fn from_stats(
     columns: &HashMap<String, Vec<String>>,
     min_calls: i64,
     top: i64,
-) -> Result<(Vec<WorkloadQuery>, Vec<String>), String> {
+) -> Result<(Vec<WorkloadQuery>, Vec<String>), AdviseError> {
     crate::check::require_pg_stat_statements(client)?;
     let rows = client
         .query(STATEMENTS, &[&min_calls, &top])
-        .map_err(|e| db::describe(&e))?;
+        .db_context(|| "cannot read pg_stat_statements")?;
     let (mut queries, mut skipped) = (Vec::new(), Vec::new());
     for (i, row) in rows.iter().enumerate() {
         let (sql, per_minute): (String, f64) = (row.get(0), row.get(2));
@@ -105,13 +110,14 @@ pub fn from_stats(
     Ok((queries, skipped))
 }
 
-/// Values for `$1..$n` of a normalized query, from `pg_stats`.
+/// Values for `$1..$n` of a normalized query, from `pg_stats`; or why there are none, which
+/// becomes the statement's note.
 fn parameter_values(
     client: &mut Client,
     sql: &str,
     columns: &HashMap<String, Vec<String>>,
 ) -> Result<Vec<ParamValue>, String> {
-    let count = crate::policy::placeholder_count(sql)?;
+    let count = crate::policy::placeholder_count(sql).map_err(|e| e.to_string())?;
     if count == 0 {
         return Ok(Vec::new());
     }
@@ -138,7 +144,8 @@ fn parameter_values(
             .count();
         let row = client
             .query_opt(STATS, &[&u.table, &u.column])
-            .map_err(|e| db::describe(&e))?
+            .db_context(|| format!("cannot read pg_stats for {}.{}", u.table, u.column))
+            .map_err(|e| e.to_string())?
             .ok_or(format!(
                 "no statistics for {}.{} (run ANALYZE)",
                 u.table, u.column
@@ -256,11 +263,17 @@ mod tests {
         let q = from_sql_text("SELECT 1;\n\nSELECT * FROM t WHERE a = 2;", "w.sql").unwrap();
         assert_eq!(q.len(), 2);
         assert_eq!(q[1].name, "w.sql:3");
-        assert!(from_sql_text("DELETE FROM t;", "w.sql").is_err());
+        assert!(matches!(
+            from_sql_text("SELECT 1;\nDELETE FROM t;", "w.sql"),
+            Err(AdviseError::WorkloadWrites { line: 2, .. })
+        ));
+        let params = from_sql_text("SELECT * FROM t WHERE a = $1;", "w.sql").unwrap_err();
+        assert!(matches!(
+            params,
+            AdviseError::WorkloadParameters { line: 1, .. }
+        ));
         assert!(
-            from_sql_text("SELECT * FROM t WHERE a = $1;", "w.sql")
-                .unwrap_err()
-                .contains("params")
+            params.to_string().starts_with("w.sql:1: ") && params.to_string().contains("params")
         );
     }
 }

@@ -6,15 +6,40 @@ pub mod stats;
 
 pub use stats::{check_stats, require_pg_stat_statements};
 
-use crate::db;
+use crate::db::{self, DbError};
 use crate::explain::{
     self, Budget, BudgetVerdict, Measurement, PlanFindings, judge_cost, judge_times,
 };
-use crate::policy::{Policy, WorkloadQuery, bind_literals};
+use crate::policy::{ParamError, Policy, WorkloadQuery, bind_literals};
 use postgres::Client;
+use postgres::error::SqlState;
 use serde::Serialize;
 
-const QUERY_CANCELED: &str = "57014";
+/// Why a workload query could not be measured, or pg_stat_statements read.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The measured statement failed. The query's row names it, so the message is
+    /// PostgreSQL's alone.
+    #[error("{}", db::describe(.0))]
+    Query(postgres::Error),
+    /// A parameter set does not bind to the query.
+    #[error(transparent)]
+    Params(#[from] ParamError),
+    /// EXPLAIN's JSON did not read as a plan.
+    #[error("cannot read the plan: {0}")]
+    Plan(serde_json::Error),
+    /// Planning alone outlasted its 10 s timeout.
+    #[error("planning took longer than 10 s")]
+    PlanningTimeout,
+    /// `pg_stat_statements` is not installed in the database.
+    #[error(
+        "pg_stat_statements is not installed in this database: add it to shared_preload_libraries, restart, and run `CREATE EXTENSION pg_stat_statements`; or use the policy's workload instead (check --mode analyze, advise without --from-stats)"
+    )]
+    NoPgStatStatements,
+    /// Reading `pg_stat_statements` (or whether it is there) failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
 
 /// How queries are judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -108,7 +133,7 @@ pub fn check_workload(client: &mut Client, policy: &Policy, mode: CheckMode) -> 
                 _ => analyze_query(client, policy, q, &mut result),
             };
             if let Err(e) = measured {
-                result.error = Some(e);
+                result.error = Some(e.to_string());
             }
             result
         })
@@ -116,7 +141,7 @@ pub fn check_workload(client: &mut Client, policy: &Policy, mode: CheckMode) -> 
 }
 
 /// The query's SQL with each parameter set bound (the SQL itself when it has none).
-pub(crate) fn param_sets(q: &WorkloadQuery) -> Result<Vec<String>, String> {
+pub(crate) fn param_sets(q: &WorkloadQuery) -> Result<Vec<String>, ParamError> {
     if q.params.is_empty() {
         return Ok(vec![q.sql.clone()]);
     }
@@ -134,7 +159,7 @@ pub(crate) fn explain_batch(
     q: &WorkloadQuery,
     timeout_ms: u64,
     explains: &[String],
-) -> Result<Option<Vec<explain::Explain>>, String> {
+) -> Result<Option<Vec<explain::Explain>>, CheckError> {
     let access = if q.allow_writes {
         "READ WRITE"
     } else {
@@ -150,10 +175,10 @@ pub(crate) fn explain_batch(
         Ok(m) => m,
         Err(e) => {
             let _ = client.batch_execute("ROLLBACK");
-            if db::sqlstate(&e) == Some(QUERY_CANCELED) {
+            if e.code() == Some(&SqlState::QUERY_CANCELED) {
                 return Ok(None);
             }
-            return Err(db::describe(&e));
+            return Err(CheckError::Query(e));
         }
     };
     let plans = messages
@@ -163,7 +188,7 @@ pub(crate) fn explain_batch(
             _ => None,
         })
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("cannot read the plan: {e}"))?;
+        .map_err(CheckError::Plan)?;
     Ok(Some(plans))
 }
 
@@ -176,7 +201,7 @@ fn analyze_query(
     policy: &Policy,
     q: &WorkloadQuery,
     out: &mut QueryCheck,
-) -> Result<(), String> {
+) -> Result<(), CheckError> {
     let timeout = timeout_ms(policy, &out.budget);
     let warmup = policy.check.warmup.max(1) as usize;
     let mut measurement = Measurement::default();
@@ -234,13 +259,13 @@ fn explain_query(
     policy: &Policy,
     q: &WorkloadQuery,
     out: &mut QueryCheck,
-) -> Result<(), String> {
+) -> Result<(), CheckError> {
     let max_cost = q.max_cost.unwrap_or(policy.budget.max_cost);
     let mut costs = Vec::new();
     let mut worst: Option<explain::PlanNode> = None;
     for sql in param_sets(q)? {
         let plans = explain_batch(client, q, 10_000, &[format!("EXPLAIN (FORMAT JSON) {sql}")])?
-            .ok_or("planning took longer than 10 s")?;
+            .ok_or(CheckError::PlanningTimeout)?;
         for e in plans {
             costs.push(e.plan.total_cost);
             if worst

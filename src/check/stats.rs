@@ -2,8 +2,8 @@
 //! budget, adding no load to the database. p95 is estimated as mean + 1.645 standard
 //! deviations (capped at the observed maximum), as the view keeps no percentiles.
 
-use super::QueryCheck;
-use crate::db;
+use super::{CheckError, QueryCheck};
+use crate::db::DbContext;
 use crate::explain::{BudgetVerdict, PlanFindings, Summary, judge_summary};
 use crate::policy::Policy;
 use postgres::Client;
@@ -34,34 +34,37 @@ pub fn hidden_note(hidden: i64) -> Option<String> {
 }
 
 /// An error naming the extension and the fix unless `pg_stat_statements` can be read here.
-pub fn require_pg_stat_statements(client: &mut Client) -> Result<(), String> {
+pub fn require_pg_stat_statements(client: &mut Client) -> Result<(), CheckError> {
     let exists: bool = client
         .query_one(HAS_VIEW, &[])
-        .map_err(|e| db::describe(&e))?
+        .db_context(|| "cannot look for pg_stat_statements")?
         .get(0);
     if exists {
         return Ok(());
     }
-    Err("pg_stat_statements is not installed in this database: add it to shared_preload_libraries, restart, and run `CREATE EXTENSION pg_stat_statements`; or use the policy's workload instead (check --mode analyze, advise without --from-stats)".into())
+    Err(CheckError::NoPgStatStatements)
 }
 
 /// Reads and judges the top statements; also returns how many statements were hidden from this
 /// role. Errors name the extension and the fix.
-pub fn check_stats(client: &mut Client, policy: &Policy) -> Result<(Vec<QueryCheck>, i64), String> {
+pub fn check_stats(
+    client: &mut Client,
+    policy: &Policy,
+) -> Result<(Vec<QueryCheck>, i64), CheckError> {
     require_pg_stat_statements(client)?;
     let rows = client
         .query(
             TOP_STATEMENTS,
             &[&policy.stats.min_calls, &policy.stats.top],
         )
-        .map_err(|e| format!("cannot read pg_stat_statements: {}", db::describe(&e)))?;
+        .db_context(|| "cannot read pg_stat_statements")?;
     let budget = crate::explain::Budget {
         mean_ms: policy.budget.mean_ms,
         p95_ms: policy.budget.p95_ms,
     };
     let hidden: i64 = client
         .query_one(HIDDEN_STATEMENTS, &[&policy.stats.min_calls])
-        .map_err(|e| format!("cannot read pg_stat_statements: {}", db::describe(&e)))?
+        .db_context(|| "cannot read pg_stat_statements")?
         .get(0);
     let checks = rows
         .iter()

@@ -45,18 +45,17 @@ fn workload(
                 .with_context(|| format!("cannot read workload file {}", path.display()))?;
             (text, path.display().to_string())
         };
-        p.queries = advisor::workload::from_sql_text(&text, &source).map_err(anyhow::Error::msg)?;
+        p.queries = advisor::workload::from_sql_text(&text, &source)?;
         return Ok((p, format!("SQL file {source}"), Vec::new()));
     }
     if args.from_stats {
-        let columns = advisor::read_columns(client).map_err(anyhow::Error::msg)?;
+        let columns = advisor::read_columns(client)?;
         let (queries, skipped) = advisor::workload::from_stats(
             client,
             &columns,
             policy.stats.min_calls,
             policy.stats.top,
-        )
-        .map_err(anyhow::Error::msg)?;
+        )?;
         p.queries = queries;
         return Ok((
             p,
@@ -105,9 +104,7 @@ pub fn run_advisor(
             let mut lab = shadow
                 .connect()
                 .context("cannot connect to the shadow database")?;
-            if crate::db::same_database(client, &mut lab)
-                .map_err(|e| anyhow::anyhow!(crate::db::describe(&e)))?
-            {
+            if crate::db::same_database(client, &mut lab)? {
                 anyhow::bail!(
                     "the shadow URL names the target database itself; the shadow must be a copy (e.g. CREATE DATABASE shadow TEMPLATE {}), or pass --throwaway",
                     target.dbname()
@@ -148,7 +145,7 @@ pub fn run_advisor(
         }
         Proving::Hypothetical => advisor::advise(client, Lab::Hypothetical, policy, limits),
     };
-    advice.map_err(|e| anyhow::anyhow!("advise on {}: {e}", target.redacted()))
+    advice.with_context(|| format!("advise on {}", target.redacted()))
 }
 
 pub fn advise(

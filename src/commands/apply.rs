@@ -3,7 +3,7 @@
 //! the next deploy does not fight them.
 
 use super::plan::{PlanOptions, changes_sql, plan};
-use crate::db;
+use crate::db::DbContext;
 use crate::diff::Change;
 use crate::executor::ExecSettings;
 use crate::migrations::runner::{self, ApplyRequest};
@@ -167,7 +167,7 @@ fn refuse_pending(settings: &Settings) -> anyhow::Result<()> {
     let target = settings.target()?;
     let mut client = target.connect()?;
     let applied = history::read(&mut client)
-        .map_err(|e| anyhow::anyhow!(db::describe(&e)))?
+        .db_context(|| format!("cannot read {}", history::HISTORY_TABLE))?
         .unwrap_or_default();
     let pending: Vec<String> = status::compute(&found, &applied)
         .iter()

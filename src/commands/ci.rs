@@ -6,6 +6,7 @@
 
 use super::{check, lint, migrate, plan};
 use crate::check::CheckMode;
+use crate::db::DbContext;
 use crate::ephemeral::EphemeralServer;
 use crate::executor::ExecSettings;
 use crate::finding::Severity;
@@ -63,11 +64,10 @@ pub fn run(settings: &Settings, fail_on: Severity) -> anyhow::Result<CiReport> {
         // or plan would report them missing from the scratch database.
         let mut client = scratch.target()?.connect()?;
         for ddl in &p.plan.required_indexes {
-            client.batch_execute(ddl).map_err(|e| {
-                anyhow::anyhow!(
-                    "the policy's required index `{}` does not build on the migrations' schema: {}",
-                    crate::escape::inline(ddl),
-                    crate::db::describe(&e)
+            client.batch_execute(ddl).db_context(|| {
+                format!(
+                    "the policy's required index `{}` does not build on the migrations' schema",
+                    crate::escape::inline(ddl)
                 )
             })?;
         }

@@ -1,6 +1,7 @@
 //! `pgwarden lint`: which files, what the database adds (table sizes, applied checksums), and
 //! the verdict against --fail-on.
 
+use crate::db::DbContext;
 use crate::finding::Severity;
 use crate::lint::{self, EDITED_APPLIED_MIGRATION, LintContext, LintFinding};
 use crate::migrations::{MigrationState, discover, history, status};
@@ -74,7 +75,7 @@ pub fn lint(
         let found = discover(&settings.migrations_dir)?;
         let applied = match connected {
             Some(mut client) => history::read(&mut client)
-                .map_err(|e| anyhow::anyhow!(crate::db::describe(&e)))?
+                .db_context(|| format!("cannot read {}", history::HISTORY_TABLE))?
                 .unwrap_or_default(),
             None => Vec::new(),
         };
@@ -131,6 +132,6 @@ fn table_rows(client: &mut postgres::Client) -> anyhow::Result<HashMap<String, f
              WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY (current_schemas(false))",
             &[],
         )
-        .map_err(|e| anyhow::anyhow!("cannot read table sizes: {}", crate::db::describe(&e)))?;
+        .db_context(|| "cannot read table sizes")?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

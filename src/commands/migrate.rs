@@ -1,7 +1,7 @@
 //! `pgwarden migrate ...`: each function returns a report value and never prints.
 
 use crate::catalog::{self};
-use crate::db::{self, ConnectionTarget};
+use crate::db::{ConnectionTarget, DbContext};
 use crate::executor::{AdvisoryLock, lock::MIGRATION_LOCK_KEY};
 use crate::migrations::history::{self, HISTORY_TABLE};
 use crate::migrations::runner::{self, ApplyReport, ApplyRequest};
@@ -19,8 +19,7 @@ fn discover_dir(settings: &Settings) -> anyhow::Result<Discovered> {
 }
 
 fn read_history(client: &mut postgres::Client) -> anyhow::Result<Option<Vec<history::AppliedRow>>> {
-    history::read(client)
-        .map_err(|e| anyhow::anyhow!("cannot read {HISTORY_TABLE}: {}", db::describe(&e)))
+    Ok(history::read(client).db_context(|| format!("cannot read {HISTORY_TABLE}"))?)
 }
 
 /// Read-only status: never creates the history table.
@@ -29,8 +28,8 @@ pub fn status(settings: &Settings) -> anyhow::Result<StatusReport> {
     let target = settings.target()?;
     let mut client = target.connect()?;
     let applied = read_history(&mut client)?;
-    let invalid_indexes = catalog::invalid_indexes(&mut client)
-        .map_err(|e| anyhow::anyhow!("cannot read pg_index: {}", db::describe(&e)))?;
+    let invalid_indexes =
+        catalog::invalid_indexes(&mut client).db_context(|| "cannot read pg_index")?;
     Ok(StatusReport {
         database: target.redacted(),
         history_table_exists: applied.is_some(),
@@ -42,7 +41,7 @@ pub fn status(settings: &Settings) -> anyhow::Result<StatusReport> {
 /// `migrate apply`, or its dry run.
 pub fn apply(settings: &Settings, request: &ApplyRequest) -> anyhow::Result<ApplyReport> {
     let found = discover_dir(settings)?;
-    runner::apply(&settings.target()?, &found, request)
+    Ok(runner::apply(&settings.target()?, &found, request)?)
 }
 
 /// Checksums of applied migrations against the files.
@@ -215,7 +214,7 @@ fn write_rows(
         tx.commit()
     })();
     lock.release(client);
-    result.map_err(|e| anyhow::anyhow!("{action} wrote nothing: {}", db::describe(&e)))?;
+    result.db_context(|| format!("{action} wrote nothing"))?;
     report.written = true;
     Ok(report)
 }

@@ -6,7 +6,7 @@
 
 use super::shadow::desired_catalog;
 use crate::catalog::reader;
-use crate::db::{self, ConnectionTarget};
+use crate::db::{ConnectionTarget, DbContext};
 use crate::diff::{self, Change, DiffSettings};
 use crate::finding::{Finding, Severity};
 use crate::policy::Policy;
@@ -54,13 +54,8 @@ pub fn plan(
     let (desired, desired_from) = desired_catalog(settings, policy, shadow_url)?;
     let target = settings.target()?;
     let mut client = target.connect()?;
-    let live = reader::read(&mut client, false).map_err(|e| {
-        anyhow::anyhow!(
-            "reading the catalog of {}: {}",
-            target.redacted(),
-            db::describe(&e)
-        )
-    })?;
+    let live = reader::read(&mut client, false)
+        .db_context(|| format!("reading the catalog of {}", target.redacted()))?;
     let (mut findings, mut changes) = diff::compare(&desired, &live, &diff_settings(policy));
     if opts.advise {
         let policy = policy.ok_or_else(|| {

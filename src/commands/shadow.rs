@@ -3,7 +3,7 @@
 //! plus the policy's required indexes, read by the catalog reader.
 
 use crate::catalog::{Catalog, reader};
-use crate::db::{self, ConnectionTarget};
+use crate::db::{self, ConnectionTarget, DbContext};
 use crate::ephemeral::EphemeralServer;
 use crate::executor::ExecSettings;
 use crate::migrations::discover;
@@ -27,7 +27,7 @@ pub(super) fn desired_catalog(
         let mut client = target.connect()?;
         let tables: i64 = client
             .query_one("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND c.relname <> 'refinery_schema_history'", &[])
-            .map_err(|e| anyhow::anyhow!(db::describe(&e)))?
+            .db_context(|| format!("cannot count the tables of the shadow database {}", target.redacted()))?
             .get(0);
         if tables > 0 {
             bail!(
@@ -60,21 +60,20 @@ pub(super) fn desired_catalog(
             );
         }
         for ddl in required {
-            client.batch_execute(ddl).map_err(|e| {
-                anyhow::anyhow!("the policy's required index `{ddl}` does not build on the migrations' schema: {}", db::describe(&e))
+            client.batch_execute(ddl).db_context(|| {
+                format!(
+                    "the policy's required index `{ddl}` does not build on the migrations' schema"
+                )
             })?;
         }
-        reader::read(&mut client, true)
-            .map_err(|e| anyhow::anyhow!("reading the shadow's catalog: {}", db::describe(&e)))
+        Ok(reader::read(&mut client, true).db_context(|| "reading the shadow's catalog")?)
     };
     match shadow_url {
         Some(url) => {
             let target = ConnectionTarget::from_url(url)?;
             let mut shadow = target.connect()?;
             let mut live = settings.target()?.connect()?;
-            if db::same_database(&mut shadow, &mut live)
-                .map_err(|e| anyhow::anyhow!(db::describe(&e)))?
-            {
+            if db::same_database(&mut shadow, &mut live)? {
                 bail!(
                     "--shadow-url names the target database itself; the migrations would be replayed into it: give an empty scratch database (e.g. `CREATE DATABASE shadow`), or leave --shadow-url out for a throwaway server"
                 );
@@ -119,14 +118,8 @@ struct TargetFacts {
 fn target_facts(settings: &Settings) -> anyhow::Result<TargetFacts> {
     let target = settings.target()?;
     let mut client = target.connect()?;
-    let describe = |e: postgres::Error| {
-        anyhow::anyhow!(
-            "reading the settings of {}: {}",
-            target.redacted(),
-            db::describe(&e)
-        )
-    };
-    let rows = client.query(TARGET_SETTINGS, &[]).map_err(describe)?;
+    let context = || format!("reading the settings of {}", target.redacted());
+    let rows = client.query(TARGET_SETTINGS, &[]).db_context(context)?;
     let mut conf = Vec::new();
     for r in rows {
         let (name, value): (String, String) = (r.get(0), r.get(1));
@@ -137,7 +130,7 @@ fn target_facts(settings: &Settings) -> anyhow::Result<TargetFacts> {
     }
     let schemas: Vec<String> = client
         .query_one("SELECT current_schemas(false)::text[]", &[])
-        .map_err(describe)?
+        .db_context(context)?
         .get(0);
     Ok(TargetFacts { conf, schemas })
 }
@@ -158,9 +151,9 @@ fn create_schemas(
         .filter(|s| !created.contains(s))
         .map(|s| format!("CREATE SCHEMA IF NOT EXISTS {};\n", crate::escape::ident(s)))
         .collect();
-    client
+    Ok(client
         .batch_execute(&sql)
-        .map_err(|e| anyhow::anyhow!("preparing the shadow's schemas: {}", db::describe(&e)))
+        .db_context(|| "preparing the shadow's schemas")?)
 }
 
 /// The extensions the migrations create must be available where they are replayed: an error
@@ -176,7 +169,7 @@ fn require_extensions(
                 "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = $1)",
                 &[&name],
             )
-            .map_err(|e| anyhow::anyhow!(db::describe(&e)))?
+            .db_context(|| "cannot read pg_available_extensions on the shadow")?
             .get(0);
         if !available {
             missing.push(format!(

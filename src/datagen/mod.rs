@@ -5,7 +5,7 @@
 //! hash partitioning relies on), so the same scale always yields the same data. This is demo
 //! data for the seed schema only; nothing in the engine knows these tables.
 
-use crate::db::{self, ConnectionTarget};
+use crate::db::{self, ConnectError, ConnectionTarget, DbContext, DbError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use postgres::Client;
 use serde::Serialize;
@@ -90,8 +90,20 @@ pub enum GenerateError {
     NotEmpty(String),
     #[error("scale must be a positive number, got {0}")]
     BadScale(f64),
-    #[error("generating {table} failed: {cause}")]
-    Sql { table: String, cause: String },
+    /// The loading sessions could not connect.
+    #[error("generating (connect) failed: {0}")]
+    Connect(ConnectError),
+    /// A statement failed: "generating {table} failed: ...".
+    #[error(transparent)]
+    Sql(#[from] DbError),
+    /// The second loading session's thread panicked.
+    #[error("generating (loader) failed: the loader thread panicked")]
+    LoaderPanicked,
+}
+
+/// "generating {table} failed", as the context of a failed statement.
+fn generating(table: &str) -> impl FnOnce() -> String + '_ {
+    move || format!("generating {table} failed")
 }
 
 struct Table {
@@ -137,12 +149,7 @@ pub fn generate(
                 .replace("{r2}", &rand(3)),
         },
     ];
-    let connect = || {
-        target.connect().map_err(|e| GenerateError::Sql {
-            table: "(connect)".into(),
-            cause: e.to_string(),
-        })
-    };
+    let connect = || target.connect().map_err(GenerateError::Connect);
     let mut client = connect()?;
     check_empty(&mut client, &tables)?;
     let started = Instant::now();
@@ -161,12 +168,7 @@ pub fn generate(
         let (tables_b, second) = ([&tables[1], &tables[3]], &mut second);
         let worker = scope.spawn(move || load_tables(second, &tables_b, sizes, &bar_b));
         let mine = load_tables(&mut client, &[&tables[0], &tables[2]], sizes, &bar);
-        let theirs = worker.join().unwrap_or_else(|_| {
-            Err(GenerateError::Sql {
-                table: "(loader)".into(),
-                cause: "the loader thread panicked".into(),
-            })
-        });
+        let theirs = worker.join().unwrap_or(Err(GenerateError::LoaderPanicked));
         (mine, theirs)
     });
     let mut loads = a?;
@@ -180,10 +182,9 @@ pub fn generate(
         );
     }
     for stmt in FINISH {
-        second.batch_execute(stmt).map_err(|e| GenerateError::Sql {
-            table: "(finish)".into(),
-            cause: db::describe(&e),
-        })?;
+        second
+            .batch_execute(stmt)
+            .db_context(generating("(finish)"))?;
     }
     bar.finish_and_clear();
     Ok(GenerateReport {
@@ -249,10 +250,7 @@ fn check_empty(client: &mut Client, tables: &[Table]) -> Result<(), GenerateErro
     for t in tables {
         let exists: bool = client
             .query_one("SELECT to_regclass($1) IS NOT NULL", &[&t.name])
-            .map_err(|e| GenerateError::Sql {
-                table: t.name.into(),
-                cause: db::describe(&e),
-            })?
+            .db_context(generating(t.name))?
             .get(0);
         if !exists {
             return Err(GenerateError::MissingTable(t.name.into()));
@@ -260,10 +258,7 @@ fn check_empty(client: &mut Client, tables: &[Table]) -> Result<(), GenerateErro
         let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", db::quote_ident(t.name));
         let has_rows: bool = client
             .query_one(sql.as_str(), &[])
-            .map_err(|e| GenerateError::Sql {
-                table: t.name.into(),
-                cause: db::describe(&e),
-            })?
+            .db_context(generating(t.name))?
             .get(0);
         if has_rows {
             return Err(GenerateError::NotEmpty(t.name.into()));
@@ -288,10 +283,7 @@ fn load_table(
             "projects" => client.execute(t.sql.as_str(), &[&lo, &hi, &users]),
             _ => client.execute(t.sql.as_str(), &[&lo, &hi, &projects, &users]),
         };
-        result.map_err(|e| GenerateError::Sql {
-            table: t.name.into(),
-            cause: db::describe(&e),
-        })?;
+        result.db_context(generating(t.name))?;
         bar.inc((hi - lo + 1) as u64);
         lo = hi + 1;
     }

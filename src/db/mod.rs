@@ -1,10 +1,13 @@
 //! Connecting to PostgreSQL: resolving where to connect (flag, `DATABASE_URL`, libpq variables,
-//! `~/.pgpass`), TLS as managed services require, redaction, and identifier quoting.
+//! `~/.pgpass`), TLS as managed services require, redaction, identifier quoting, and the
+//! error type of failed database calls ([`DbError`]).
 
+mod error;
 mod pgpass;
 mod target;
 mod tls;
 
+pub use error::{DbContext, DbError, describe};
 pub use target::{ConnectError, ConnectionTarget};
 
 /// Identifier and literal quoting live in [`crate::escape`]; these names are kept for the
@@ -17,44 +20,12 @@ const DATABASE_IDENTITY: &str =
 
 /// Whether two sessions are connected to the same database of the same server, whatever their
 /// URLs say (another host name, an IP, a pooler in front).
-pub fn same_database(
-    a: &mut postgres::Client,
-    b: &mut postgres::Client,
-) -> Result<bool, postgres::Error> {
-    let identity = |c: &mut postgres::Client| -> Result<(i64, String), postgres::Error> {
-        let row = c.query_one(DATABASE_IDENTITY, &[])?;
+pub fn same_database(a: &mut postgres::Client, b: &mut postgres::Client) -> Result<bool, DbError> {
+    let identity = |c: &mut postgres::Client| -> Result<(i64, String), DbError> {
+        let row = c
+            .query_one(DATABASE_IDENTITY, &[])
+            .db_context(|| "cannot read the server's system identifier and database name")?;
         Ok((row.get(0), row.get(1)))
     };
     Ok(identity(a)? == identity(b)?)
-}
-
-/// The SQLSTATE of a PostgreSQL error, if the error came from the server.
-pub fn sqlstate(err: &postgres::Error) -> Option<&str> {
-    err.code().map(|c| c.code())
-}
-
-/// A one-line description of a PostgreSQL error: the server's message with its detail and
-/// hint when there is one, else the client error chain.
-pub fn describe(err: &postgres::Error) -> String {
-    match err.as_db_error() {
-        Some(db) => {
-            let mut msg = format!("{} (SQLSTATE {})", db.message(), db.code().code());
-            if let Some(detail) = db.detail() {
-                msg.push_str(&format!("; detail: {detail}"));
-            }
-            if let Some(hint) = db.hint() {
-                msg.push_str(&format!("; hint: {hint}"));
-            }
-            msg
-        }
-        None => {
-            let mut msg = err.to_string();
-            let mut source = std::error::Error::source(err);
-            while let Some(s) = source {
-                msg.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            msg
-        }
-    }
 }

@@ -1,6 +1,7 @@
 //! Where to connect: a URL or key/value string, else the libpq environment variables, with
 //! the password from `~/.pgpass` when none is given. Never displays a password.
 
+use super::DbError;
 use super::pgpass;
 use super::tls::{TlsMode, TlsSettings};
 use postgres::Client;
@@ -14,10 +15,12 @@ use std::time::Duration;
 pub enum ConnectError {
     #[error("invalid connection string: {0}")]
     Invalid(String),
+    /// The server refused or could not be reached; `cause` says "cannot connect to {target}"
+    /// and why.
     #[error(
-        "cannot connect to {target}: {cause}; check that the server is running and that --database-url, DATABASE_URL or the PG* variables point at it"
+        "{cause}; check that the server is running and that --database-url, DATABASE_URL or the PG* variables point at it"
     )]
-    Connect { target: String, cause: String },
+    Connect { target: String, cause: DbError },
     #[error("{0}")]
     Tls(String),
 }
@@ -155,19 +158,15 @@ impl ConnectionTarget {
             let connector = self.tls.connector().map_err(ConnectError::Tls)?;
             self.config.connect(connector)
         };
-        let mut client = connected.map_err(|e| ConnectError::Connect {
+        let refused = |pg| ConnectError::Connect {
             target: self.redacted(),
-            cause: super::describe(&e),
-        })?;
+            cause: DbError::new(format!("cannot connect to {}", self.redacted()), pg),
+        };
+        let mut client = connected.map_err(refused)?;
         // pgwarden splits and checks SQL with a tokenizer that reads strings the standard way;
         // the server must read them the same way, or `'x\' --'` hides a statement from the
         // check and runs it. Its own round trip: a SET in the same batch comes too late.
-        client
-            .batch_execute(STANDARD_STRINGS)
-            .map_err(|e| ConnectError::Connect {
-                target: self.redacted(),
-                cause: super::describe(&e),
-            })?;
+        client.batch_execute(STANDARD_STRINGS).map_err(refused)?;
         Ok(client)
     }
 

@@ -7,7 +7,7 @@ pub mod sample;
 
 pub use binaries::find_bindir;
 
-use crate::db::{ConnectionTarget, quote_ident};
+use crate::db::{ConnectionTarget, DbContext, DbError, quote_ident};
 use std::hash::{BuildHasher, Hasher};
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
@@ -28,6 +28,17 @@ pub enum EphemeralError {
     NoServerUser,
     #[error("{step} failed: {detail}")]
     Step { step: String, detail: String },
+    /// A statement failed: "{step} failed: ...".
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Reading a table to copy failed: "copying table {name} failed: ...", and the fix.
+    #[error("{0}; the user needs SELECT on every table; or pass --shadow-url with a copy you made")]
+    CopyOut(DbError),
+}
+
+/// "{step} failed", as the context of a failed statement.
+fn failed(step: &str) -> impl FnOnce() -> String + '_ {
+    move || format!("{step} failed")
 }
 
 fn step_err(step: &str, detail: impl std::fmt::Display) -> EphemeralError {
@@ -165,12 +176,9 @@ impl EphemeralServer {
             .target("postgres")?
             .connect()
             .map_err(|e| step_err("connecting to the throwaway server", e))?;
-        client.batch_execute(sql).map_err(|e| {
-            step_err(
-                &format!("creating database {name}"),
-                crate::db::describe(&e),
-            )
-        })?;
+        client
+            .batch_execute(sql)
+            .db_context(failed(&format!("creating database {name}")))?;
         self.target(name)
     }
 

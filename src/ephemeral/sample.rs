@@ -6,8 +6,8 @@
 //! keys are added `NOT VALID`, since a sample of a child need not find its parents. The source
 //! is only read.
 
-use super::{EphemeralError, EphemeralServer, step_err};
-use crate::db::{self, ConnectionTarget};
+use super::{EphemeralError, EphemeralServer, failed, step_err};
+use crate::db::{self, ConnectionTarget, DbContext};
 use postgres::Client;
 use serde::Serialize;
 use std::process::Command;
@@ -104,7 +104,7 @@ pub fn sampled_copy(
 ) -> Result<SampledCopy, EphemeralError> {
     let tables: Vec<SourceTable> = source_client
         .query(TABLES, &[])
-        .map_err(|e| step_err("listing the tables to copy", db::describe(&e)))?
+        .db_context(failed("listing the tables to copy"))?
         .iter()
         .map(|r| SourceTable {
             name: r.get(0),
@@ -140,7 +140,7 @@ pub fn sampled_copy(
     let post = dump(&pg_dump, source, "post-data")?;
     run_schema(&mut copy, &post, fraction < 1.0, &mut skipped)?;
     copy.batch_execute("ANALYZE")
-        .map_err(|e| step_err("analyzing the throwaway copy", db::describe(&e)))?;
+        .db_context(failed("analyzing the throwaway copy"))?;
     tracing::info!(
         tables = tables.len(),
         rows,
@@ -262,18 +262,14 @@ fn copy_table(
     );
     let in_sql = format!("COPY {} ({columns}) FROM STDIN (FORMAT binary)", table.name);
     let step = format!("copying table {}", table.name);
-    let hint = "the user needs SELECT on every table; or pass --shadow-url with a copy you made";
     let mut reader = source
         .copy_out(&out_sql)
-        .map_err(|e| step_err(&step, format!("{}; {hint}", db::describe(&e))))?;
-    let mut writer = copy
-        .copy_in(&in_sql)
-        .map_err(|e| step_err(&step, db::describe(&e)))?;
+        .db_context(failed(&step))
+        .map_err(EphemeralError::CopyOut)?;
+    let mut writer = copy.copy_in(&in_sql).db_context(failed(&step))?;
     std::io::copy(&mut reader, &mut writer).map_err(|e| step_err(&step, e))?;
     drop(reader);
-    writer
-        .finish()
-        .map_err(|e| step_err(&step, db::describe(&e)))
+    Ok(writer.finish().db_context(failed(&step))?)
 }
 
 #[cfg(test)]

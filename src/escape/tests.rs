@@ -60,6 +60,11 @@ fn terminal_text_keeps_layout_but_no_escape_sequences() {
 #[test]
 fn xml_and_github_escapes() {
     assert_eq!(xml("<a & 'b'>\u{1}"), "&lt;a &amp; &apos;b&apos;&gt;\\u{1}");
+    assert_eq!(
+        xml("a\u{202e}b"),
+        "a\\u{202e}b",
+        "a bidi override is shown, not obeyed"
+    );
     assert_eq!(github_message("50%\nnext"), "50%25%0Anext");
     assert_eq!(github_message("a\u{1b}[31m"), "a\\u{1b}[31m");
     assert_eq!(inline("a\u{202e}b\u{2028}"), "a\\u{202e}b\\u{2028}");

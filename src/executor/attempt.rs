@@ -47,15 +47,12 @@ pub(super) fn resolve_existing<'s>(
             existing,
             statement: wanted,
         } => {
-            return Err(AttemptError::Refused(ExecError::Statement {
+            return Err(AttemptError::Refused(ExecError::IndexDiffers {
                 line: statement.line,
                 excerpt: excerpt(&statement.text),
-                cause: format!(
-                    "index {} already exists with another definition:\n    existing:  {}\n    statement: {}\n    drop or rename the existing one, or change the migration",
-                    crate::escape::ident(&build.index_name),
-                    crate::escape::inline(&existing),
-                    crate::escape::inline(&wanted)
-                ),
+                index: build.index_name.clone(),
+                existing,
+                wanted,
             }));
         }
     }

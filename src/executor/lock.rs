@@ -2,7 +2,7 @@
 //! Polled with `pg_try_advisory_lock`: a session blocked in `pg_advisory_lock` while the holder
 //! runs a concurrent index build deadlocks with that build.
 
-use crate::db;
+use crate::db::{self, DbContext, DbError};
 use postgres::Client;
 use std::time::{Duration, Instant};
 
@@ -18,14 +18,17 @@ const HOLDER: &str = "SELECT l.pid, coalesce(a.application_name, ''), \
        (SELECT oid FROM pg_database WHERE datname = current_database()) \
        AND l.classid::int8 = ($1 >> 32) AND l.objid::int8 = ($1 & 4294967295) LIMIT 1";
 
+/// The lock was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    /// Another session held it for all of `waited` seconds.
     #[error(
         "another migration run holds the pgwarden lock ({holder}) and did not release it within {waited}s; let it finish, or raise --lock-wait"
     )]
     Timeout { holder: String, waited: u64 },
-    #[error("cannot take the pgwarden migration lock: {0}")]
-    Query(String),
+    /// Asking for it failed ("cannot take the pgwarden migration lock: ...").
+    #[error(transparent)]
+    Query(DbError),
 }
 
 /// Proof that this session holds the lock; released with [`AdvisoryLock::release`] or when the
@@ -42,7 +45,8 @@ impl AdvisoryLock {
         loop {
             let got: bool = client
                 .query_one(TRY_LOCK, &[&key])
-                .map_err(|e| LockError::Query(db::describe(&e)))?
+                .db_context(|| "cannot take the pgwarden migration lock")
+                .map_err(LockError::Query)?
                 .get(0);
             if got {
                 return Ok(Self { key });

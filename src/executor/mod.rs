@@ -3,27 +3,26 @@
 //! INVALID indexes left by failed concurrent builds, and index-build progress.
 
 mod attempt;
+mod error;
 pub mod lock;
 mod monitor;
 mod recover;
 mod settings;
 
+pub use error::ExecError;
 pub use lock::{AdvisoryLock, LockError};
 pub use monitor::{Blocker, Monitor};
 pub use recover::{drop_invalid_sql, find_invalid, invalid_index_query};
 pub use settings::ExecSettings;
 
-use crate::db::{self, ConnectionTarget};
+use crate::db::{self, ConnectionTarget, DbContext, DbError};
 use crate::sql::Statement;
 use attempt::{AttemptError, Recovered, resolve_existing};
 use postgres::Client;
+use postgres::error::SqlState;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
-
-const LOCK_NOT_AVAILABLE: &str = "55P03";
-const DEADLOCK_DETECTED: &str = "40P01";
-const DUPLICATE_TABLE: &str = "42P07";
 
 /// The statement that records a step as done, sent with the step's last statement; an error
 /// about `table` is the record's, not the statement's.
@@ -45,44 +44,6 @@ pub struct StepOutcome {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub adopted_indexes: Vec<String>,
     pub duration_ms: u128,
-}
-
-/// A step failed for good.
-#[derive(Debug, thiserror::Error)]
-pub enum ExecError {
-    #[error("{}", lock_timeout_message(.line, .attempts, .lock_timeout, .blockers))]
-    LockTimeout {
-        line: u64,
-        attempts: u32,
-        lock_timeout: Duration,
-        blockers: Vec<Blocker>,
-    },
-    #[error("statement at line {line} failed: {cause}\n    {excerpt}")]
-    Statement {
-        line: u64,
-        excerpt: String,
-        cause: String,
-    },
-    #[error("{0}")]
-    Session(String),
-}
-
-fn lock_timeout_message(
-    line: &u64,
-    attempts: &u32,
-    timeout: &Duration,
-    blockers: &[Blocker],
-) -> String {
-    let who = if blockers.is_empty() {
-        "the blocking session could not be identified".to_string()
-    } else {
-        let list: Vec<String> = blockers.iter().map(|b| b.to_string()).collect();
-        format!("blocked by {}", list.join("; "))
-    };
-    format!(
-        "statement at line {line} could not get its lock within lock_timeout {}ms after {attempts} attempts; {who}; end or wait for that session, or raise --lock-timeout / --retries",
-        timeout.as_millis()
-    )
 }
 
 /// Runs DDL steps on one session, with a monitor session beside it.
@@ -110,7 +71,8 @@ impl Executor {
         let start = format!("{};\n{SESSION_FACTS}", settings.alone_setup_sql());
         let messages = client
             .simple_query(&start)
-            .map_err(|e| ExecError::Session(db::describe(&e)))?;
+            .db_context(|| "cannot set up the migration session")
+            .map_err(ExecError::Session)?;
         // The last row: the setup's own SELECT answers first.
         let row = messages.iter().rev().find_map(|m| match m {
             postgres::SimpleQueryMessage::Row(r) => Some((r.get(0), r.get(1), r.get(2))),
@@ -211,7 +173,7 @@ impl Executor {
                 Some(found) => found,
                 None => match client.batch_execute(&statement.text) {
                     Ok(()) => return Ok(recovered),
-                    Err(e) if db::sqlstate(&e) == Some(DUPLICATE_TABLE) => {
+                    Err(e) if e.code() == Some(&SqlState::DUPLICATE_TABLE) => {
                         recover::existing(client, build, &statement.text, wait)
                             .map_err(pg)?
                             .unwrap_or(recover::Existing::Invalid)
@@ -227,12 +189,11 @@ impl Executor {
 
     /// Runs a history statement on its own; returns the rows it wrote.
     pub fn record(&mut self, record_sql: &str) -> Result<u64, ExecError> {
-        let messages = self.client.simple_query(record_sql).map_err(|e| {
-            ExecError::Session(format!(
-                "recording the migration failed: {}",
-                db::describe(&e)
-            ))
-        })?;
+        let messages = self
+            .client
+            .simple_query(record_sql)
+            .db_context(|| "recording the migration failed")
+            .map_err(ExecError::Session)?;
         Ok(messages
             .iter()
             .map(|m| match m {
@@ -252,7 +213,8 @@ impl Executor {
         if changes_session {
             self.client
                 .batch_execute(&self.settings.alone_setup_sql())
-                .map_err(|e| ExecError::Session(db::describe(&e)))?;
+                .db_context(|| "cannot restore the session settings after the migration's SET")
+                .map_err(ExecError::Session)?;
         }
         Ok(())
     }
@@ -308,10 +270,11 @@ impl Executor {
                     std::thread::sleep(delay);
                 }
                 Err(AttemptError::Pg(stmt, e)) => {
+                    let line = stmt.map_or(line, |s| s.line);
                     return Err(ExecError::Statement {
-                        line: stmt.map_or(line, |s| s.line),
+                        line,
                         excerpt: stmt.map(|s| excerpt(&s.text)).unwrap_or_default(),
-                        cause: db::describe(&e),
+                        cause: DbError::new(format!("statement at line {line} failed"), e),
                     });
                 }
             }
@@ -355,10 +318,9 @@ fn run_batches<'s>(
 }
 
 fn is_retryable(e: &postgres::Error) -> bool {
-    matches!(
-        db::sqlstate(e),
-        Some(LOCK_NOT_AVAILABLE | DEADLOCK_DETECTED)
-    )
+    e.code().is_some_and(|c| {
+        *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    })
 }
 
 fn backoff(base: Duration, attempt: u32) -> Duration {

@@ -133,7 +133,7 @@ pub fn existing(
     let (same, wanted) = match compare_with_probe(client, build, statement, &name) {
         Ok(compared) => compared,
         // The probe is a temporary table: without the TEMP privilege nothing can be compared.
-        Err(e) if crate::db::sqlstate(&e) == Some(INSUFFICIENT_PRIVILEGE) => {
+        Err(e) if e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
             if build.if_not_exists {
                 tracing::warn!(index = %crate::escape::inline(&name), "cannot compare the existing index with the statement (no TEMP privilege); IF NOT EXISTS accepts it, as PostgreSQL would");
                 return Ok(Some(Existing::Same));
@@ -154,8 +154,6 @@ pub fn existing(
         }
     }))
 }
-
-const INSUFFICIENT_PRIVILEGE: &str = "42501";
 
 /// The qualified, quoted name of the index `build` creates (in its table's schema), and the
 /// kind of the relation of that name, if any.

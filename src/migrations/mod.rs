@@ -2,12 +2,14 @@
 //! and the runner.
 
 pub mod discovery;
+pub mod error;
 pub mod history;
 pub mod plan;
 pub mod runner;
 pub mod status;
 
 pub use discovery::{Discovered, MigrationFile, discover};
+pub use error::{ApplyError, MigrationError};
 pub use status::{MigrationState, MigrationStatus};
 
 /// The extensions the migrations create (`CREATE EXTENSION [IF NOT EXISTS] name`), each with the

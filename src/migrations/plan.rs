@@ -35,11 +35,12 @@ pub struct PlannedMigration {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error(
-        "migration {file}: {source}; fix the SQL (PostgreSQL's rules for quotes and comments apply)"
+        "migration {file}: {cause}; fix the SQL (PostgreSQL's rules for quotes and comments apply)"
     )]
     Tokenize {
         file: String,
-        source: sql::SplitError,
+        // Not `source`: the message shows it, and `{:#}` would print it a second time.
+        cause: sql::SplitError,
     },
     #[error(
         "migration {file} line {line}: `{keyword}` controls the transaction, which pgwarden owns; remove it (each migration already runs in one transaction) or add `-- {NO_TRANSACTION_DIRECTIVE}` and drop the transaction control"
@@ -62,9 +63,9 @@ pub enum PlanError {
 /// Plans one migration file.
 pub fn plan(file: &MigrationFile) -> Result<PlannedMigration, PlanError> {
     let name = file.file_name();
-    let split = sql::split(&file.sql).map_err(|source| PlanError::Tokenize {
+    let split = sql::split(&file.sql).map_err(|cause| PlanError::Tokenize {
         file: name.clone(),
-        source,
+        cause,
     })?;
     if let Some(s) = split
         .statements

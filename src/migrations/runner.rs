@@ -3,15 +3,15 @@
 //! statements run one by one through the safe executor.
 
 use super::discovery::Discovered;
+use super::error::{ApplyError, MigrationError};
 use super::history::{self, HISTORY_TABLE};
 use super::plan::{self, PlannedMigration, RunMode};
 use super::status::{self, MigrationState};
-use crate::db::{self, ConnectionTarget};
+use crate::db::{ConnectionTarget, DbContext};
 use crate::executor::{
     AdvisoryLock, ExecSettings, Executor, StepOutcome, drop_invalid_sql, lock::MIGRATION_LOCK_KEY,
 };
 use crate::sql::IndexBuild;
-use anyhow::bail;
 use postgres::Client;
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -67,6 +67,7 @@ pub struct MigrationFailure {
     pub version: i32,
     pub name: String,
     pub file: String,
+    /// The [`MigrationError`]'s message.
     pub error: String,
     /// Statements of a no-transaction migration that had committed before the failure.
     pub statements_committed: usize,
@@ -87,12 +88,13 @@ pub struct ApplyReport {
     pub duration_ms: u128,
 }
 
-/// Applies (or, in a dry run, shows) the pending migrations.
+/// Applies (or, in a dry run, shows) the pending migrations. A migration that fails is in the
+/// report ([`ApplyReport::failure`]); an error means nothing ran.
 pub fn apply(
     target: &ConnectionTarget,
     found: &Discovered,
     req: &ApplyRequest,
-) -> anyhow::Result<ApplyReport> {
+) -> Result<ApplyReport, ApplyError> {
     refuse_unusable(found)?;
     let started = Instant::now();
     let mut client = target.connect()?;
@@ -107,10 +109,10 @@ pub fn apply(
     };
     if !req.dry_run {
         history::ensure_table(&mut client)
-            .map_err(|e| anyhow::anyhow!("cannot create {HISTORY_TABLE}: {}", db::describe(&e)))?;
+            .db_context(|| format!("cannot create {HISTORY_TABLE}"))?;
     }
     let applied = history::read(&mut client)
-        .map_err(|e| anyhow::anyhow!("cannot read {HISTORY_TABLE}: {}", db::describe(&e)))?
+        .db_context(|| format!("cannot read {HISTORY_TABLE}"))?
         .unwrap_or_default();
     tracing::debug!(applied = applied.len(), "history read");
     let rows = status::compute(found, &applied);
@@ -152,35 +154,23 @@ pub fn apply(
     Ok(report)
 }
 
-fn refuse_unusable(found: &Discovered) -> anyhow::Result<()> {
+fn refuse_unusable(found: &Discovered) -> Result<(), ApplyError> {
     if found.unusable.is_empty() {
         return Ok(());
     }
-    let lines: Vec<String> = found
-        .unusable
-        .iter()
-        .map(|u| format!("{}: {}", u.path.display(), u.reason))
-        .collect();
-    bail!(
-        "nothing was applied: {} migration file(s) cannot be used:\n  {}",
-        lines.len(),
-        lines.join("\n  ")
-    )
+    Err(ApplyError::Unusable(found.unusable.clone()))
 }
 
-fn refuse_drift(rows: &[status::MigrationStatus]) -> anyhow::Result<()> {
-    let drift: Vec<String> = rows
+fn refuse_drift(rows: &[status::MigrationStatus]) -> Result<(), ApplyError> {
+    let drift: Vec<status::MigrationStatus> = rows
         .iter()
         .filter(|r| r.state.is_drift())
-        .map(status::drift_message)
+        .cloned()
         .collect();
     if drift.is_empty() {
         return Ok(());
     }
-    bail!(
-        "nothing was applied: the migrations have drifted from the database:\n  {}",
-        drift.join("\n  ")
-    )
+    Err(ApplyError::Drift(drift))
 }
 
 fn run_all(
@@ -204,13 +194,13 @@ fn run_all(
                     .migrations
                     .push(run_entry(p, script(p, settings, &[]), Some(outcome)));
             }
-            Err((committed, e)) => {
+            Err(e) => {
                 report.failure = Some(MigrationFailure {
                     version: p.file.version,
                     name: p.file.name.clone(),
                     file: p.file.file_name(),
-                    error: format!("{e:#}"),
-                    statements_committed: committed,
+                    error: e.to_string(),
+                    statements_committed: e.statements_committed(),
                 });
                 return;
             }
@@ -218,11 +208,8 @@ fn run_all(
     }
 }
 
-/// Runs one migration; on failure returns how many statements had committed.
-fn run_one(
-    exec: &mut Executor,
-    p: &PlannedMigration,
-) -> Result<StepOutcome, (usize, anyhow::Error)> {
+/// Runs one migration; its error says how many statements had committed.
+fn run_one(exec: &mut Executor, p: &PlannedMigration) -> Result<StepOutcome, MigrationError> {
     let label = p.file.file_name();
     let record = record_sql(p, &history::now_rfc3339());
     match p.mode {
@@ -235,40 +222,37 @@ fn run_one(
                     table: history::HISTORY_TABLE,
                 },
             )
-            .map_err(|e| {
-                (
-                    0,
-                    anyhow::Error::new(e).context(format!("migration {label} was rolled back")),
-                )
+            .map_err(|cause| MigrationError::RolledBack {
+                file: label.clone(),
+                cause: Box::new(cause),
             }),
         RunMode::NoTransaction(_) => {
             let mut total = StepOutcome::default();
             for (i, s) in p.statements.iter().enumerate() {
-                let o = exec.run_alone(&label, s).map_err(|e| {
-                    let ctx = format!(
-                        "migration {label} stopped after {i} of {} statements (each commits on its own; it is not recorded, so the next run starts it again)",
-                        p.statements.len()
-                    );
-                    (i, anyhow::Error::new(e).context(ctx))
-                })?;
+                let o = exec
+                    .run_alone(&label, s)
+                    .map_err(|cause| MigrationError::Stopped {
+                        file: label.clone(),
+                        committed: i,
+                        total: p.statements.len(),
+                        cause: Box::new(cause),
+                    })?;
                 total.attempts = total.attempts.max(o.attempts);
                 total.recovered_indexes.extend(o.recovered_indexes);
                 total.adopted_indexes.extend(o.adopted_indexes);
             }
-            let done = p.statements.len();
+            let committed = p.statements.len();
             match exec.record(&record) {
-                Ok(0) => Err((
-                    done,
-                    anyhow::anyhow!(
-                        "migration {label} ran, but an index it builds is INVALID, so it was not recorded; the next `migrate apply` drops and rebuilds it"
-                    ),
-                )),
+                Ok(0) => Err(MigrationError::InvalidIndex {
+                    file: label,
+                    committed,
+                }),
                 Ok(_) => Ok(total),
-                Err(e) => Err((
-                    done,
-                    anyhow::Error::new(e)
-                        .context(format!("migration {label} ran but was not recorded")),
-                )),
+                Err(cause) => Err(MigrationError::NotRecorded {
+                    file: label,
+                    committed,
+                    cause: Box::new(cause),
+                }),
             }
         }
     }
@@ -307,12 +291,15 @@ fn run_entry(
     }
 }
 
-fn invalid_to_recover(client: &mut Client, p: &PlannedMigration) -> anyhow::Result<Vec<String>> {
+fn invalid_to_recover(
+    client: &mut Client,
+    p: &PlannedMigration,
+) -> Result<Vec<String>, ApplyError> {
     let mut found = Vec::new();
     let builds = p.statements.iter().filter_map(|s| s.index_build.as_ref());
     for build in builds.filter(|b| b.concurrently) {
         if let Some(name) = crate::executor::find_invalid(client, build)
-            .map_err(|e| anyhow::anyhow!("cannot look for invalid indexes: {}", db::describe(&e)))?
+            .db_context(|| "cannot look for invalid indexes")?
         {
             found.push(name);
         }
@@ -381,4 +368,81 @@ pub fn script(
 /// Whether `state` counts as a finding for `migrate status`.
 pub fn needs_attention(state: &MigrationState) -> bool {
     !matches!(state, MigrationState::Applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrations::discovery::UnusableFile;
+    use crate::migrations::status::MigrationStatus;
+    use std::path::PathBuf;
+
+    fn row(version: i32, name: &str, state: MigrationState) -> MigrationStatus {
+        MigrationStatus {
+            version: Some(version),
+            name: name.into(),
+            path: Some(PathBuf::from(format!("migrations/V{version}__{name}.sql"))),
+            applied_on: None,
+            state,
+        }
+    }
+
+    #[test]
+    fn drift_is_refused_with_the_drifted_rows_only() {
+        let modified = MigrationState::Modified {
+            applied_checksum: "123".into(),
+            applied_name: "add_index".into(),
+            file_checksum: "456".into(),
+        };
+        let rows = [
+            row(1, "base", MigrationState::Applied),
+            row(2, "add_index", modified.clone()),
+            row(3, "gone", MigrationState::MissingFile),
+            row(4, "next", MigrationState::Pending),
+        ];
+        let err = refuse_drift(&rows).expect_err("drift");
+        let ApplyError::Drift(drifted) = &err else {
+            panic!("not a drift refusal: {err:?}");
+        };
+        let versions: Vec<_> = drifted.iter().map(|r| r.version).collect();
+        assert_eq!(versions, [Some(2), Some(3)]);
+        assert_eq!(drifted[0].state, modified);
+        let message = err.to_string();
+        assert!(
+            message.starts_with("nothing was applied: the migrations have drifted")
+                && message.contains("V2__add_index.sql was applied (as add_index) with checksum 123 but the file now hashes to 456")
+                && message.contains("V3__gone is recorded as applied"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn applied_and_pending_rows_are_not_drift() {
+        let rows = [
+            row(1, "base", MigrationState::Applied),
+            row(2, "next", MigrationState::Pending),
+        ];
+        assert!(refuse_drift(&rows).is_ok());
+    }
+
+    #[test]
+    fn unusable_files_are_refused_by_name() {
+        let found = Discovered {
+            files: Vec::new(),
+            unusable: vec![UnusableFile {
+                path: PathBuf::from("migrations/V1_missing_underscore.sql"),
+                reason: "refinery skips this name".into(),
+            }],
+        };
+        let err = refuse_unusable(&found).expect_err("unusable");
+        assert!(
+            matches!(&err, ApplyError::Unusable(files) if files.len() == 1),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "nothing was applied: 1 migration file(s) cannot be used:\n  migrations/V1_missing_underscore.sql: refinery skips this name"
+        );
+        assert!(refuse_unusable(&Discovered::default()).is_ok());
+    }
 }

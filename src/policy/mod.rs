@@ -4,7 +4,7 @@
 mod params;
 mod validate;
 
-pub use params::{ParamValue, bind_literals, placeholder_count};
+pub use params::{ParamError, ParamValue, bind_literals, placeholder_count};
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

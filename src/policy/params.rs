@@ -44,22 +44,34 @@ impl ParamValue {
     }
 }
 
+/// A query's parameters cannot be bound.
+#[derive(Debug, thiserror::Error)]
+pub enum ParamError {
+    /// The SQL does not tokenize, so its `$n` cannot be found.
+    #[error(transparent)]
+    Tokenize(#[from] crate::sql::SplitError),
+    /// `$number` is used but only `given` values are.
+    #[error("${number} has no value ({given} given)")]
+    Missing { number: usize, given: usize },
+}
+
 /// The highest `$n` in `sql`.
-pub fn placeholder_count(sql: &str) -> Result<usize, String> {
-    let found = crate::sql::placeholders(sql).map_err(|e| e.to_string())?;
+pub fn placeholder_count(sql: &str) -> Result<usize, ParamError> {
+    let found = crate::sql::placeholders(sql)?;
     Ok(found.iter().map(|(_, n)| *n).max().unwrap_or(0))
 }
 
 /// `sql` with each `$n` replaced by the literal of `values[n-1]`; strings, comments and dollar
 /// quotes are left alone.
-pub fn bind_literals(sql: &str, values: &[ParamValue]) -> Result<String, String> {
-    let found = crate::sql::placeholders(sql).map_err(|e| e.to_string())?;
+pub fn bind_literals(sql: &str, values: &[ParamValue]) -> Result<String, ParamError> {
+    let found = crate::sql::placeholders(sql)?;
     let mut out = String::with_capacity(sql.len());
     let mut last = 0;
     for (range, n) in found {
-        let value = values
-            .get(n.wrapping_sub(1))
-            .ok_or_else(|| format!("${n} has no value ({} given)", values.len()))?;
+        let value = values.get(n.wrapping_sub(1)).ok_or(ParamError::Missing {
+            number: n,
+            given: values.len(),
+        })?;
         out.push_str(&sql[last..range.start]);
         out.push_str(&quote_literal(&value.text_form()));
         last = range.end;
@@ -95,7 +107,13 @@ mod tests {
 
     #[test]
     fn missing_value_is_an_error() {
-        assert!(bind_literals("SELECT $2", &[ParamValue::Bool(true)]).is_err());
+        assert!(matches!(
+            bind_literals("SELECT $2", &[ParamValue::Bool(true)]),
+            Err(ParamError::Missing {
+                number: 2,
+                given: 1
+            })
+        ));
         assert_eq!(placeholder_count("SELECT $1, $3, '$9'").unwrap(), 3);
     }
 }

@@ -3,24 +3,20 @@
 use super::Report;
 use super::Screen;
 use super::model::*;
+use super::table::table;
 use crate::check::CheckMode;
 use crate::datagen::GenerateReport;
 use crate::explain::Verdict;
-use crate::migrations::plan::RunMode;
-use crate::migrations::runner::ApplyReport;
 use std::fmt::Write;
-use tabled::builder::Builder;
-use tabled::settings::peaker::PriorityMax;
-use tabled::settings::{Style, Width};
 
 /// Renders `report` for `s`; with colour, plan lines are marked (+ green, ~ yellow, - red).
 pub fn render(report: &Report, s: &Screen) -> String {
     match report {
-        Report::MigrateStatus(r) => status(r, s),
-        Report::MigrateApply(r) => apply(r, s),
-        Report::MigrateVerify(r) => verify(r),
+        Report::MigrateStatus(r) => super::migrate::status(r, s),
+        Report::MigrateApply(r) => super::migrate::apply(r, s),
+        Report::MigrateVerify(r) => super::migrate::verify(r),
         Report::MigrateNew(r) => format!("created {} (version {})\n", r.path.display(), r.version),
-        Report::MigrateBaseline(r) | Report::MigrateRepair(r) => record(r, s),
+        Report::MigrateBaseline(r) | Report::MigrateRepair(r) => super::migrate::record(r, s),
         Report::Check(r) => check(r, s),
         Report::DataGenerate(r) => generate(r, s),
         Report::Advise(r) => super::indexes::advise(r, s),
@@ -46,7 +42,11 @@ pub fn render(report: &Report, s: &Screen) -> String {
     }
 }
 
+/// Below this width `check` leaves out p95 and max, so the explanation keeps room to read.
+const CHECK_FULL_WIDTH: usize = 120;
+
 fn check(r: &CheckReport, s: &Screen) -> String {
+    let narrow = s.width.is_some_and(|w| w < CHECK_FULL_WIDTH);
     // Explain mode judges planner cost, which has no unit.
     let figure = |v: f64| {
         if r.mode == CheckMode::Explain {
@@ -82,20 +82,33 @@ fn check(r: &CheckReport, s: &Screen) -> String {
                 }
                 _ => q.findings.summary(),
             };
-            vec![q.name.clone(), mean, p95, max, budget, verdict, why]
+            if narrow {
+                vec![q.name.clone(), mean, budget, verdict, why]
+            } else {
+                vec![q.name.clone(), mean, p95, max, budget, verdict, why]
+            }
         })
         .collect();
     let mut out = format!(
-        "database {} (mode {}, policy {})\n",
+        "database {}\nmode {}, policy {}\n",
         r.database,
         r.mode.as_str(),
         r.policy
     );
-    out.push_str(&table(
-        s,
-        &["query", "mean", "p95", "max", "budget", "verdict", "why"],
-        rows,
-    ));
+    if narrow {
+        out.push_str(&table(
+            s,
+            &["query", "mean", "budget", "verdict", "why"],
+            rows,
+        ));
+        out.push_str("(p95 and max: in a terminal of 120 columns or more, or --format json)\n");
+    } else {
+        out.push_str(&table(
+            s,
+            &["query", "mean", "p95", "max", "budget", "verdict", "why"],
+            rows,
+        ));
+    }
     let _ = writeln!(
         out,
         "{} quer{} checked, {} over budget, {} error(s)",
@@ -138,238 +151,6 @@ fn generate(r: &GenerateReport, s: &Screen) -> String {
     out
 }
 
-/// A table that fits `s.width`: the widest columns wrap first, at word boundaries.
-pub(super) fn table(s: &Screen, header: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut b = Builder::default();
-    b.push_record(header.iter().map(|h| h.to_string()));
-    for r in rows {
-        // A cell is one value: a newline or tab in a name is shown, not obeyed.
-        b.push_record(r.iter().map(|cell| crate::escape::inline(cell)));
-    }
-    let mut t = b.build();
-    t.with(Style::sharp());
-    if let Some(width) = s.width {
-        t.with(
-            Width::wrap(width)
-                .priority(PriorityMax::new(true))
-                .keep_words(true),
-        );
-    }
-    format!("{t}\n")
-}
-
-fn status(r: &StatusReport, s: &Screen) -> String {
-    let rows = r
-        .migrations
-        .iter()
-        .map(|m| {
-            vec![
-                m.version
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                m.name.clone(),
-                m.state.label().to_string(),
-                m.applied_on.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    let mut out = format!("database {}\n", r.database);
-    out.push_str(&table(s, &["version", "name", "state", "applied on"], rows));
-    if !r.invalid_indexes.is_empty() {
-        let rows = r
-            .invalid_indexes
-            .iter()
-            .map(|i| {
-                let note = if i.build_in_progress {
-                    "a build is running now"
-                } else if i.partitioned {
-                    "partitioned: valid once every partition's index is attached (`plan`/`apply` or the migration completes it)"
-                } else {
-                    "left by a failed concurrent build; `migrate apply` rebuilds it"
-                };
-                vec![
-                    format!("{}.{}", i.schema, i.name),
-                    i.table.clone(),
-                    note.into(),
-                ]
-            })
-            .collect();
-        out.push_str("INVALID indexes:\n");
-        out.push_str(&table(s, &["index", "table", "note"], rows));
-    }
-    let count = |label: &str| {
-        r.migrations
-            .iter()
-            .filter(|m| m.state.label() == label)
-            .count()
-    };
-    let _ = writeln!(
-        out,
-        "{} applied, {} pending, {} need attention, {} invalid index(es){}",
-        count("applied"),
-        count("pending"),
-        r.migrations.len() - count("applied") - count("pending"),
-        r.invalid_indexes.len(),
-        if r.history_table_exists {
-            ""
-        } else {
-            " (no history table yet)"
-        }
-    );
-    out
-}
-
-pub(super) fn apply(r: &ApplyReport, s: &Screen) -> String {
-    let mut out = String::new();
-    if r.dry_run {
-        let _ = writeln!(out, "-- dry run on {}: nothing was changed", r.database);
-        // Generated lines read as what they do; the exact SQL with -vv or in JSON.
-        let exact = s.verbose >= 2;
-        if exact {
-            let _ = writeln!(
-                out,
-                "\n-- session settings, once per run\n/* session */ {};",
-                r.session_setup
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "\n-- session settings, once per run: {}",
-                r.session_summary
-            );
-        }
-        for m in &r.migrations {
-            let how = match &m.mode {
-                RunMode::Transaction => "in one transaction".to_string(),
-                RunMode::NoTransaction(why) => format!("outside a transaction: {why}"),
-            };
-            let _ = writeln!(out, "\n-- {} ({how})", m.file);
-            for line in &m.script {
-                match (&line.summary, exact) {
-                    (Some(summary), false) => {
-                        let _ = writeln!(out, "-- {summary}");
-                    }
-                    _ => {
-                        let marker = if line.in_transaction { "tx" } else { "no-tx" };
-                        let _ = writeln!(out, "/* {marker} */ {};", line.sql);
-                    }
-                }
-            }
-        }
-        let _ = writeln!(
-            out,
-            "\n-- {} migration(s) would be applied; {} already applied",
-            r.migrations.len(),
-            r.already_applied
-        );
-        if !exact {
-            out.push_str("-- the exact SQL of every line: -vv, or --format json\n");
-        }
-        return out;
-    }
-    let rows = r
-        .migrations
-        .iter()
-        .map(|m| {
-            let o = m.outcome.clone().unwrap_or_default();
-            let mut note = match &m.mode {
-                RunMode::Transaction => "transaction".to_string(),
-                RunMode::NoTransaction(_) => "no transaction".to_string(),
-            };
-            if o.attempts > 1 {
-                let _ = write!(note, ", {} attempts", o.attempts);
-            }
-            if !o.recovered_indexes.is_empty() {
-                let _ = write!(note, ", rebuilt INVALID {}", o.recovered_indexes.join(", "));
-            }
-            if !o.adopted_indexes.is_empty() {
-                let _ = write!(
-                    note,
-                    ", adopted {} (already there with this definition)",
-                    o.adopted_indexes.join(", ")
-                );
-            }
-            vec![
-                m.version.to_string(),
-                m.name.clone(),
-                crate::units::ms(o.duration_ms as f64),
-                note,
-            ]
-        })
-        .collect::<Vec<_>>();
-    let _ = writeln!(out, "database {}", r.database);
-    if !rows.is_empty() {
-        out.push_str(&table(s, &["version", "name", "duration", "how"], rows));
-    }
-    match &r.failure {
-        Some(f) => {
-            let _ = writeln!(
-                out,
-                "FAILED at V{}__{}: {} migration(s) applied before it; see the error on stderr",
-                f.version,
-                f.name,
-                r.migrations.len()
-            );
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "{} migration(s) applied in {}; {} were already applied",
-                r.migrations.len(),
-                crate::units::ms(r.duration_ms as f64),
-                r.already_applied
-            );
-        }
-    }
-    out
-}
-
-fn verify(r: &VerifyReport) -> String {
-    let mut out = format!("database {}\n", r.database);
-    for p in &r.problems {
-        let _ = writeln!(out, "- {}", p.message);
-    }
-    let _ = writeln!(
-        out,
-        "{} applied migration(s) checked, {} problem(s)",
-        r.checked,
-        r.problems.len()
-    );
-    out
-}
-
-fn record(r: &RecordReport, s: &Screen) -> String {
-    let mut out = format!("database {}\n", r.database);
-    if r.rows.is_empty() {
-        let _ = writeln!(out, "{}: nothing to record", r.action);
-        return out;
-    }
-    let rows = r
-        .rows
-        .iter()
-        .map(|row| {
-            vec![
-                row.version.to_string(),
-                row.name.clone(),
-                row.old_checksum.clone().unwrap_or_else(|| "-".into()),
-                row.new_checksum.clone(),
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        s,
-        &["version", "name", "recorded checksum", "new checksum"],
-        rows,
-    ));
-    let verb = if r.written {
-        "wrote"
-    } else {
-        "would write (nothing written)"
-    };
-    let _ = writeln!(out, "{}: {verb} {} row(s)", r.action, r.rows.len());
-    out
-}
-
 fn demo(r: &DemoReport, s: &Screen) -> String {
     let mut out = String::new();
     for section in &r.sections {
@@ -400,7 +181,7 @@ fn demo(r: &DemoReport, s: &Screen) -> String {
             .collect();
         out.push_str(&table(
             s,
-            &["query", "before", "", "after", "", "speedup"],
+            &["query", "before", "verdict", "after", "verdict", "speedup"],
             rows,
         ));
         let within = |f: fn(&super::model::Comparison) -> &Option<Verdict>| {

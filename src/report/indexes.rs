@@ -1,14 +1,23 @@
 //! Human output of the index commands: advise, plan and apply.
 
 use super::Screen;
-use super::human::{apply, table};
+use super::migrate::apply_run;
 use super::model::*;
+use super::table::table;
 use crate::escape::{COLOUR_END, COLOUR_START, inline};
 use std::fmt::Write;
 
 pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
     let a = &r.advice;
-    let mut out = format!("database {} (evaluation: {})\n", r.database, a.evaluation);
+    let mut out = format!(
+        "database {}\nworkload: {}\nevaluation: {}\n",
+        r.database,
+        inline(&r.workload),
+        inline(&a.evaluation)
+    );
+    for skipped in &r.skipped {
+        let _ = writeln!(out, "left out of the workload: {}", inline(skipped));
+    }
     if a.proposals.is_empty() {
         out.push_str("no index proposed\n");
     } else {
@@ -97,11 +106,16 @@ pub(super) fn plan(r: &PlanReport, s: &Screen) -> String {
             .findings
             .iter()
             .map(|f| {
+                let finding = if f.help.is_empty() {
+                    f.message.clone()
+                } else {
+                    format!("{} (fix: {})", f.message, f.help)
+                };
                 vec![
                     format!("{:?}", f.severity).to_lowercase(),
                     f.rule.to_string(),
                     f.object.clone(),
-                    f.message.clone(),
+                    finding,
                 ]
             })
             .collect();
@@ -141,11 +155,15 @@ fn diff_lines(changes: &[crate::diff::Change], colour: bool) -> String {
         }
         let _ = writeln!(
             out,
-            "    -- {}: {}; lock {}; about {:.0} s",
+            "    -- {}: {}; lock {}; {}",
             c.rule,
             inline(&c.reason),
             c.lock,
-            c.estimate_seconds.ceil()
+            if c.estimate_seconds < 1.0 {
+                "under a second".to_string()
+            } else {
+                format!("about {}", crate::units::ms(c.estimate_seconds * 1000.0))
+            }
         );
     }
     out
@@ -165,13 +183,13 @@ pub(super) fn apply_changes(r: &ApplyChangesReport, s: &Screen) -> String {
         out.push_str(&diff_lines(&r.accepted, s.colour));
     }
     for (object, why) in &r.skipped {
-        let _ = writeln!(out, "skipped {object}: {why}");
+        let _ = writeln!(out, "skipped {}: {}", inline(object), inline(why));
     }
     if let Some(path) = &r.migration {
         let _ = writeln!(out, "recorded as {}", path.display());
     }
     if let Some(run) = &r.run {
-        out.push_str(&apply(run, s));
+        out.push_str(&apply_run(run, s, true));
     }
     out
 }

@@ -56,14 +56,14 @@ pub fn human(r: &LintReport) -> String {
             let _ = writeln!(
                 out,
                 "  {}:{}: {} -- {} on {}",
-                s.file,
+                inline(&s.file),
                 s.line,
-                s.statement,
+                inline(&s.statement),
                 s.lock,
                 if tables.is_empty() {
                     "-".into()
                 } else {
-                    tables.join(", ")
+                    inline(&tables.join(", "))
                 }
             );
         }
@@ -148,7 +148,12 @@ pub fn sarif(r: &LintReport) -> String {
 /// One test case per file; a failure per finding at or above --fail-on.
 pub fn junit(r: &LintReport) -> String {
     let failing = |f: &&crate::lint::LintFinding| f.severity >= r.fail_on;
-    let total = r.findings.iter().filter(failing).count();
+    // One testcase per file: a failure is a file with at least one failing finding.
+    let total = r
+        .files
+        .iter()
+        .filter(|file| r.findings.iter().filter(failing).any(|f| &f.file == *file))
+        .count();
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"pgwarden lint\" tests=\"{}\" failures=\"{total}\">\n  <testsuite name=\"migrations\" tests=\"{}\" failures=\"{total}\">\n",
         r.files.len(),

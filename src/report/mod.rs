@@ -6,8 +6,10 @@ mod human;
 mod indexes;
 mod junit;
 mod lint;
+mod migrate;
 pub mod model;
 mod screen;
+mod table;
 
 pub use html::html;
 pub use junit::junit;

@@ -888,7 +888,6 @@ fn apply() {
 
 /// Guards the `skipped OBJECT: why` line against a name that holds a newline.
 #[test]
-#[ignore = "known defect: report/indexes.rs writes the skipped object without escape::inline"]
 fn apply_skipped_line_keeps_a_hostile_name_on_one_line() {
     assert_no_raw_hostile(&human(&Report::Apply(apply_changes_report(false))));
 }
@@ -1052,7 +1051,6 @@ fn lint_every_format() {
 
 /// Guards the lock lines of lint's human output against a file name that holds a newline.
 #[test]
-#[ignore = "known defect: report/lint.rs writes the lock lines' file and tables without escape::inline"]
 fn lint_lock_lines_keep_a_hostile_file_name_on_one_line() {
     let out = human(&Report::Lint(lint_report()));
     assert!(

@@ -183,7 +183,7 @@ fn a_runaway_query_is_cut_by_the_timeout_and_reported_over_budget() {
         v["reasons"][0]
             .as_str()
             .unwrap()
-            .contains("cut by statement_timeout after 1000 ms"),
+            .contains("cut by statement_timeout after 1 s"),
         "{v:#}"
     );
 }

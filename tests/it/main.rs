@@ -8,6 +8,7 @@ mod check_safety;
 mod cli;
 mod common;
 mod concurrency;
+mod errors;
 mod extensions;
 mod hostile_names;
 mod html;

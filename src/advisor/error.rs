@@ -1,0 +1,47 @@
+//! Why the advisor gave no advice: no lab to prove candidates in, a workload it cannot time or
+//! read, or a failed database call (with its PostgreSQL error kept).
+
+use crate::check::CheckError;
+use crate::db::DbError;
+use crate::policy::ParamError;
+use crate::sql::SplitError;
+
+/// The advisor stopped without advice.
+#[derive(Debug, thiserror::Error)]
+pub enum AdviseError {
+    /// Neither a shadow, a throwaway copy nor HypoPG in the target to prove candidates in.
+    #[error(
+        "advise needs somewhere to prove its candidates: pass --throwaway (a throwaway server filled with this database's schema and rows), --shadow-url URL (a copy of this database, never production), or install HypoPG in this database (`CREATE EXTENSION hypopg`)"
+    )]
+    HypoPgMissing,
+    /// Timing a workload query failed; `reason` is the check's message for it.
+    #[error("query `{query}`: {reason}")]
+    Unmeasured { query: String, reason: String },
+    /// A workload query came back from the check with neither a time nor an error.
+    #[error("query `{0}` was not measured")]
+    NotMeasured(String),
+    /// The lab timed another number of queries than the workload has.
+    #[error("the lab timed {timed} of the workload's {total} queries")]
+    Incomplete { timed: usize, total: usize },
+    /// The lab was asked about the candidate in place, and none is.
+    #[error("no candidate is in place")]
+    NothingPlaced,
+    /// A workload query's parameters do not bind.
+    #[error(transparent)]
+    Params(#[from] ParamError),
+    /// Planning a workload query in the lab failed.
+    #[error(transparent)]
+    Check(#[from] CheckError),
+    /// Reading the target's catalog, or building, sizing or dropping a candidate in the lab.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A workload file that does not tokenize.
+    #[error("{file}: {cause}")]
+    WorkloadSyntax { file: String, cause: SplitError },
+    /// A workload file statement that changes data.
+    #[error("{file}:{line}: only SELECT queries can be advised on")]
+    WorkloadWrites { file: String, line: u64 },
+    /// A workload file statement with `$n` parameters, which a SQL file cannot give values.
+    #[error("{file}:{line}: $n parameters need values; use a policy file with `params`")]
+    WorkloadParameters { file: String, line: u64 },
+}

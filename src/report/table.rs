@@ -1,0 +1,46 @@
+//! Tables for human output (tabled), fitted to the reader's screen.
+
+use super::Screen;
+use tabled::builder::Builder;
+use tabled::settings::object::Columns;
+use tabled::settings::peaker::PriorityMax;
+use tabled::settings::{Modify, Style, Width};
+
+/// A table that fits `s.width`. The last column holds the long text (why, note, finding):
+/// it wraps, at word boundaries, into the width the other columns leave; only when that is
+/// too narrow do the widest columns share the cut.
+pub(super) fn table(s: &Screen, header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut b = Builder::default();
+    b.push_record(header.iter().map(|h| h.to_string()));
+    let mut last_width = header.last().map_or(0, |h| h.chars().count());
+    for r in rows {
+        // A cell is one value: a newline or tab in a name is shown, not obeyed.
+        let cells: Vec<String> = r.iter().map(|cell| crate::escape::inline(cell)).collect();
+        last_width = last_width.max(cells.last().map_or(0, |c| c.chars().count()));
+        b.push_record(cells);
+    }
+    let mut t = b.build();
+    t.with(Style::sharp());
+    if let Some(width) = s.width
+        && t.total_width() > width
+    {
+        // Padding of one space each side of the text.
+        let others = t.total_width() - last_width - 2;
+        if width > others + LAST_COLUMN_MIN + 2 {
+            t.with(
+                Modify::new(Columns::last()).with(Width::wrap(width - others - 2).keep_words(true)),
+            );
+        }
+        if t.total_width() > width {
+            t.with(
+                Width::wrap(width)
+                    .priority(PriorityMax::new(true))
+                    .keep_words(true),
+            );
+        }
+    }
+    format!("{t}\n")
+}
+
+/// Narrowest the long-text column is wrapped to before other columns give way.
+const LAST_COLUMN_MIN: usize = 24;
