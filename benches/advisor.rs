@@ -201,6 +201,16 @@ fn main() {
     for i in &pgw_indexes {
         println!("  {i}");
     }
+    let rejected = advice["rejected"].as_array().cloned().unwrap_or_default();
+    println!(
+        "pgwarden considered {} candidate(s): {} proposed, {} rejected:",
+        pgw_indexes.len() + rejected.len(),
+        pgw_indexes.len(),
+        rejected.len()
+    );
+    for r in &rejected {
+        println!("  {} -- {}", r["ddl"], r["reason"]);
+    }
     println!("pgwarden --throwaway ({}):", throwaway["evaluation"]);
     for i in &tw_indexes {
         println!("  {i}");
