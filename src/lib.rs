@@ -14,6 +14,7 @@ pub mod commands;
 pub mod datagen;
 pub mod db;
 pub mod diff;
+pub mod doctor;
 pub mod ephemeral;
 pub mod escape;
 pub mod executor;

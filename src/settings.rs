@@ -19,6 +19,9 @@ pub struct Settings {
     pub policy_path: PathBuf,
     /// The policy was named with `--policy`: it must exist.
     pub policy_explicit: bool,
+    /// The PostgreSQL server binaries for throwaway servers (`--pg-bindir` /
+    /// `PGWARDEN_PG_BINDIR`); `None`: searched for.
+    pub pg_bindir: Option<PathBuf>,
 }
 
 /// The policy read when `--policy` is not given (and only if it exists).
@@ -50,6 +53,16 @@ impl Settings {
             || ["PGHOST", "PGDATABASE", "PGSERVICE"]
                 .iter()
                 .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+    }
+
+    /// How to start a throwaway server: these settings' binaries, of major version `major`
+    /// (the target's, when there is one).
+    pub fn throwaway(&self, major: Option<u32>) -> crate::ephemeral::EphemeralOptions {
+        crate::ephemeral::EphemeralOptions {
+            bindir: self.pg_bindir.clone(),
+            major,
+            ..Default::default()
+        }
     }
 
     /// Where to connect: --database-url / DATABASE_URL, else the libpq variables.

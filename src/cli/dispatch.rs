@@ -2,7 +2,7 @@
 //! the command called, its report returned for `main` to render.
 
 use super::{AdviseArgs, Cli, Command, DataCommand, FailOn, LintArgs, MigrateCommand};
-use crate::commands::{advise, apply, check, ci, data, demo, lint, migrate, plan};
+use crate::commands::{advise, apply, check, ci, data, demo, doctor, lint, migrate, plan};
 use crate::finding::Severity;
 use crate::migrations::runner::ApplyRequest;
 use crate::report::Report;
@@ -27,6 +27,7 @@ pub fn run(
     }
     let report = match &cli.command {
         Command::Demo(args) => Report::Demo(demo::run(settings, args.scale)?),
+        Command::Doctor => Report::Doctor(doctor::doctor(settings)?),
         Command::Completions(_) | Command::Man(_) => {
             anyhow::bail!("completions and man pages are printed by `cli::generated`")
         }

@@ -16,7 +16,12 @@ use std::time::Duration;
 /// pgwarden keeps a PostgreSQL database's schema and indexes honest: versioned migrations that
 /// are safe on every deploy, query budgets, index advice, all with dry runs.
 #[derive(Debug, Parser)]
-#[command(name = "pgwarden", version, about, long_about = None)]
+#[command(
+    name = "pgwarden",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("PGWARDEN_GIT_COMMIT"), ")"),
+    about,
+    long_about = None
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -80,6 +85,11 @@ pub struct GlobalArgs {
     /// Policy file (budgets, workload) [default: policies/default.toml, when it exists].
     #[arg(long, global = true)]
     pub policy: Option<PathBuf>,
+    /// PostgreSQL server binaries (initdb, pg_ctl, postgres) for throwaway servers [default:
+    /// searched on PATH, via pg_config and in the usual directories, of the target's major
+    /// version].
+    #[arg(long, global = true, env = "PGWARDEN_PG_BINDIR", value_name = "DIR")]
+    pub pg_bindir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -113,6 +123,9 @@ pub enum Command {
     Data(DataCommand),
     /// The main job on a built-in throwaway database: no setup needed.
     Demo(DemoArgs),
+    /// What this database and this machine support, and the fix for each gap. Only reads.
+    /// Exit 1 when a command cannot run fully (notes on optional features do not count).
+    Doctor,
     /// Shell completions on stdout, e.g. `pgwarden completions bash >
     /// ~/.local/share/bash-completion/completions/pgwarden`.
     Completions(generate::CompletionsArgs),

@@ -20,6 +20,7 @@ pub fn from_args(args: &GlobalArgs) -> Settings {
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_POLICY)),
         policy_explicit: args.policy.is_some(),
+        pg_bindir: args.pg_bindir.clone(),
     }
 }
 

@@ -71,19 +71,30 @@ fn workload(
 pub enum Proving<'a> {
     /// A copy the user made (never the target itself).
     ShadowUrl(&'a str),
-    /// A throwaway server filled with the live schema and up to this many bytes of its rows.
-    Throwaway { max_bytes: i64 },
+    /// A throwaway server filled with the live schema and up to `max_bytes` of its rows, run
+    /// from the server binaries in `bindir` (else searched for).
+    Throwaway {
+        max_bytes: i64,
+        bindir: Option<&'a std::path::Path>,
+    },
     /// HypoPG in the target.
     Hypothetical,
 }
 
 impl<'a> Proving<'a> {
-    /// From the command-line choices: a shadow URL, else `--throwaway`, else HypoPG.
-    pub fn choose(shadow_url: Option<&'a str>, throwaway: bool, policy: &Policy) -> Self {
+    /// From the command-line choices: a shadow URL, else `--throwaway` (with `settings`'
+    /// server binaries), else HypoPG.
+    pub fn choose(
+        shadow_url: Option<&'a str>,
+        throwaway: bool,
+        policy: &Policy,
+        settings: &'a Settings,
+    ) -> Self {
         match (shadow_url, throwaway) {
             (Some(url), _) => Proving::ShadowUrl(url),
             (None, true) => Proving::Throwaway {
                 max_bytes: (policy.advise.throwaway_max_mb * 1024.0 * 1024.0) as i64,
+                bindir: settings.pg_bindir.as_deref(),
             },
             (None, false) => Proving::Hypothetical,
         }
@@ -121,13 +132,20 @@ pub fn run_advisor(
                 limits,
             )
         }
-        Proving::Throwaway { max_bytes } => {
-            let copy = sample::sampled_copy(target, client, max_bytes).with_context(|| {
-                format!(
-                    "cannot make a throwaway copy of {} to prove the candidates on",
-                    target.redacted()
-                )
-            })?;
+        Proving::Throwaway { max_bytes, bindir } => {
+            // The copy's server runs the target's major version (pg_dump must be as new).
+            let options = crate::ephemeral::EphemeralOptions {
+                bindir: bindir.map(std::path::Path::to_path_buf),
+                major: Some(crate::db::server_major(client)?),
+                ..Default::default()
+            };
+            let copy =
+                sample::sampled_copy(target, client, max_bytes, &options).with_context(|| {
+                    format!(
+                        "cannot make a throwaway copy of {} to prove the candidates on",
+                        target.redacted()
+                    )
+                })?;
             let mut lab = copy
                 .target
                 .connect()
@@ -164,7 +182,7 @@ pub fn advise(
         args.max_indexes_per_table,
         args.max_total_mb,
     );
-    let proving = Proving::choose(args.shadow_url.as_deref(), args.throwaway, policy);
+    let proving = Proving::choose(args.shadow_url.as_deref(), args.throwaway, policy, settings);
     let advice = run_advisor(&target, &mut client, proving, policy, limits)?;
     let migration = if args.write_migration && !advice.proposals.is_empty() {
         let dir = &settings.migrations_dir;

@@ -43,8 +43,14 @@ pub fn run(settings: &Settings, fail_on: Severity) -> anyhow::Result<CiReport> {
             Report::MigrateVerify(migrate::verify(settings)?),
         );
     }
-    let server =
-        EphemeralServer::start().context("ci applies the migrations to a throwaway server")?;
+    // With a database given, the throwaway server runs its major version.
+    let major = if settings.database_given() {
+        Some(crate::db::server_major(&mut settings.target()?.connect()?)?)
+    } else {
+        None
+    };
+    let server = EphemeralServer::start_with(&settings.throwaway(major))
+        .context("ci applies the migrations to a throwaway server")?;
     server.create_database("pgwarden_ci")?;
     server.create_database("pgwarden_ci_shadow")?;
     let scratch = Settings {

@@ -45,8 +45,8 @@ pub const DEFAULT_POLICY: &str = include_str!("../../policies/default.toml");
 
 pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
     tracing::info!("starting a throwaway PostgreSQL server");
-    let server =
-        EphemeralServer::start().context("the demo needs a throwaway PostgreSQL server")?;
+    let server = EphemeralServer::start_with(&settings.throwaway(None))
+        .context("the demo needs a throwaway PostgreSQL server")?;
     server.create_database("pgwarden_demo")?;
     let dir = tempfile::tempdir().context("cannot create a temp dir for the shipped migrations")?;
     // Only the base schema: the advisor has to find the indexes.

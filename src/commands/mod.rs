@@ -8,6 +8,7 @@ pub mod check;
 pub mod ci;
 pub mod data;
 pub mod demo;
+pub mod doctor;
 pub mod lint;
 pub mod migrate;
 pub mod plan;

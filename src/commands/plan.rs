@@ -61,8 +61,12 @@ pub fn plan(
         let policy = policy.ok_or_else(|| {
             anyhow::anyhow!("plan --advise needs a policy with a workload (--policy FILE)")
         })?;
-        let proving =
-            super::advise::Proving::choose(opts.advise_shadow_url, opts.advise_throwaway, policy);
+        let proving = super::advise::Proving::choose(
+            opts.advise_shadow_url,
+            opts.advise_throwaway,
+            policy,
+            settings,
+        );
         advisor_changes(
             &target,
             &mut client,

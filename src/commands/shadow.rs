@@ -86,7 +86,7 @@ pub(super) fn desired_catalog(
         None => {
             let options = crate::ephemeral::EphemeralOptions {
                 extra_conf: facts.conf,
-                ..Default::default()
+                ..settings.throwaway(Some(facts.major))
             };
             let server = EphemeralServer::start_with(&options).context(
                 "plan replays the migrations into a throwaway server (or pass --shadow-url)",
@@ -113,6 +113,8 @@ struct TargetFacts {
     /// The target's effective search path (`current_schemas(false)`), where its unqualified
     /// names live.
     schemas: Vec<String>,
+    /// The target's major version: the migrations are replayed on the same.
+    major: u32,
 }
 
 fn target_facts(settings: &Settings) -> anyhow::Result<TargetFacts> {
@@ -132,7 +134,12 @@ fn target_facts(settings: &Settings) -> anyhow::Result<TargetFacts> {
         .query_one("SELECT current_schemas(false)::text[]", &[])
         .db_context(context)?
         .get(0);
-    Ok(TargetFacts { conf, schemas })
+    let major = crate::db::server_major(&mut client)?;
+    Ok(TargetFacts {
+        conf,
+        schemas,
+        major,
+    })
 }
 
 /// The target's search path's schemas, in the shadow (those the migrations create are left to

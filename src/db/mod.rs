@@ -18,6 +18,20 @@ pub use crate::escape::{ident as quote_ident, literal as quote_literal};
 const DATABASE_IDENTITY: &str =
     "SELECT system_identifier, current_database()::text FROM pg_control_system()";
 
+/// The server's major version (`15`; `96` for 9.6), as server binaries are numbered.
+pub fn server_major(client: &mut postgres::Client) -> Result<u32, DbError> {
+    let n: i32 = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .db_context(|| "cannot read the server's version")?
+        .get(0);
+    let n = n.max(0) as u32;
+    Ok(if n >= 100_000 {
+        n / 10_000
+    } else {
+        n / 10_000 * 10 + n / 100 % 100
+    })
+}
+
 /// Whether two sessions are connected to the same database of the same server, whatever their
 /// URLs say (another host name, an IP, a pooler in front).
 pub fn same_database(a: &mut postgres::Client, b: &mut postgres::Client) -> Result<bool, DbError> {

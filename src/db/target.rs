@@ -141,6 +141,11 @@ impl ConnectionTarget {
         copy
     }
 
+    /// The port the connection string names (the first, when it names several).
+    pub fn port(&self) -> Option<u16> {
+        self.config.get_ports().first().copied()
+    }
+
     pub fn dbname(&self) -> &str {
         self.config.get_dbname().unwrap_or_default()
     }

@@ -5,7 +5,7 @@
 mod binaries;
 pub mod sample;
 
-pub use binaries::find_bindir;
+pub use binaries::{BINDIR_VARIABLE, BinariesError, Installation, Search, find_bindir, search};
 
 use crate::db::{ConnectionTarget, DbContext, DbError, quote_ident};
 use std::hash::{BuildHasher, Hasher};
@@ -18,10 +18,9 @@ use std::process::{Command, Stdio};
 /// Why the throwaway server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EphemeralError {
-    #[error(
-        "no PostgreSQL server binaries found (looked on PATH, via `pg_config --bindir` and under /usr/lib/postgresql/*/bin); install the server (Debian: `apt-get install postgresql-15`) or set PGWARDEN_PG_BINDIR"
-    )]
-    NoBinaries,
+    /// No server binaries, or none of the target's major version.
+    #[error(transparent)]
+    Binaries(#[from] BinariesError),
     #[error(
         "running as root but there is no `postgres` user to run the throwaway server as; create one (`useradd postgres`) or run as an unprivileged user"
     )]
@@ -62,6 +61,10 @@ pub struct EphemeralOptions {
     pub tls: Option<TlsFiles>,
     /// Extra `postgresql.conf` lines.
     pub extra_conf: Vec<String>,
+    /// The server binaries' directory (`--pg-bindir`); else `PGWARDEN_PG_BINDIR`, else a search.
+    pub bindir: Option<PathBuf>,
+    /// The major version the server must have (the target's), when there is a target.
+    pub major: Option<u32>,
 }
 
 /// A running throwaway server. Dropping it stops the server and deletes its files.
@@ -82,7 +85,9 @@ impl EphemeralServer {
 
     /// Starts a server, trying a few free ports in case another process takes one first.
     pub fn start_with(options: &EphemeralOptions) -> Result<Self, EphemeralError> {
-        let bindir = find_bindir().ok_or(EphemeralError::NoBinaries)?;
+        let bindir = search(options.bindir.as_deref())
+            .choose(options.major)?
+            .bindir;
         let run_as = server_user()?;
         let dir = tempfile::Builder::new()
             .prefix("pgwarden-pg-")
@@ -322,7 +327,9 @@ impl Drop for EphemeralServer {
 }
 
 /// `Some((uid, gid))` of `postgres` when this process runs as root (initdb refuses root).
-fn server_user() -> Result<Option<(u32, u32)>, EphemeralError> {
+/// The user a throwaway server runs as: `None` for the current user, the `postgres` user when
+/// running as root (the server refuses root); an error when root has no such user.
+pub fn server_user() -> Result<Option<(u32, u32)>, EphemeralError> {
     let euid = std::fs::metadata("/proc/self")
         .map(|m| m.uid())
         .unwrap_or(1);

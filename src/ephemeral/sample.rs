@@ -101,6 +101,7 @@ pub fn sampled_copy(
     source: &ConnectionTarget,
     source_client: &mut Client,
     max_bytes: i64,
+    options: &super::EphemeralOptions,
 ) -> Result<SampledCopy, EphemeralError> {
     let tables: Vec<SourceTable> = source_client
         .query(TABLES, &[])
@@ -119,7 +120,7 @@ pub fn sampled_copy(
     } else {
         (max_bytes as f64 / source_bytes as f64).max(0.0001)
     };
-    let server = EphemeralServer::start()?;
+    let server = EphemeralServer::start_with(options)?;
     let target = server.create_database(COPY_DB)?;
     let mut copy = target
         .connect()

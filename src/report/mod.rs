@@ -1,5 +1,6 @@
 //! The only place that writes results: human tables (tabled) and JSON with a `schema_version`.
 
+mod doctor;
 mod format;
 mod html;
 mod human;
@@ -42,6 +43,7 @@ pub enum Report {
     Apply(ApplyChangesReport),
     DataGenerate(GenerateReport),
     Demo(DemoReport),
+    Doctor(DoctorReport),
 }
 
 #[derive(Serialize)]
@@ -85,6 +87,7 @@ impl Report {
                 }
             }
             Report::Demo(r) => r.exit_code(),
+            Report::Doctor(r) => r.exit_code(),
         }
     }
 

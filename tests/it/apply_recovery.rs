@@ -79,6 +79,7 @@ fn quitting_at_the_prompt_applies_nothing() {
         interactive: true,
         policy_path: "none.toml".into(),
         policy_explicit: false,
+        pg_bindir: None,
     };
     let opts = ApplyChangesOptions {
         shadow_url: None,
@@ -116,6 +117,7 @@ fn declining_a_change_is_a_choice_not_an_error() {
         interactive: true,
         policy_path: "none.toml".into(),
         policy_explicit: false,
+        pg_bindir: None,
     };
     let opts = ApplyChangesOptions {
         shadow_url: None,

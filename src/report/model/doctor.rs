@@ -1,0 +1,19 @@
+//! The report of `doctor`.
+
+use crate::doctor::{Diagnosis, Server, Status};
+use serde::Serialize;
+
+/// What this database and this machine support.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorReport {
+    pub database: String,
+    pub server: Server,
+    pub checks: Vec<Diagnosis>,
+}
+
+impl DoctorReport {
+    /// 0 when every command can run fully, 1 when one is limited (notes do not count).
+    pub fn exit_code(&self) -> u8 {
+        u8::from(self.checks.iter().any(|c| c.status == Status::Limited))
+    }
+}
