@@ -4,6 +4,7 @@
 //! capabilities (HypoPG, pg_qualstats, pg_stat_statements, replicas) are notes.
 
 mod checks;
+mod extensions;
 
 use crate::db::{ConnectionTarget, DbError};
 use postgres::Client;
@@ -103,18 +104,18 @@ pub fn diagnose(
     let mut out = vec![checks::binaries(server.major, bindir)];
     out.push(checks::ddl_privilege(client)?);
     out.push(checks::history(client, migrations_dir)?);
-    out.push(checks::pg_stat_statements(client, &server)?);
-    out.push(checks::extension(
+    out.push(extensions::pg_stat_statements(client, &server)?);
+    out.push(extensions::extension(
         client,
         "hypopg",
         "advise proves candidates with it when no --shadow-url or --throwaway is given",
     )?);
-    out.push(checks::extension(
+    out.push(extensions::extension(
         client,
         "pg_qualstats",
         "it samples the predicates production runs (preloaded)",
     )?);
-    out.extend(checks::roles(client, &server)?);
+    out.extend(extensions::roles(client, &server)?);
     out.push(checks::pooler(client, target)?);
     out.push(checks::timeouts(client)?);
     out.push(checks::replicas(client, &server)?);
