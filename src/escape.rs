@@ -89,11 +89,25 @@ pub fn terminal(text: &str) -> String {
         if line.trim_start().starts_with("::") {
             out.push('\\');
         }
-        for c in line.chars() {
-            push_visible(&mut out, c, true);
+        // A renderer colours whole lines: a colour marker counts only as a line's first
+        // character (a start) or last (the end); anywhere else it came from data and is shown.
+        let last = line.chars().count().saturating_sub(1);
+        for (j, c) in line.chars().enumerate() {
+            let marker = is_colour_marker(c)
+                && ((j == 0 && COLOUR_START.contains(&c)) || (j == last && c == COLOUR_END));
+            if marker {
+                out.push(c);
+            } else {
+                push_visible(&mut out, c, true);
+            }
         }
     }
     out
+}
+
+/// The private-use range of the colour markers ([`COLOUR_START`], [`COLOUR_END`]).
+fn is_colour_marker(c: char) -> bool {
+    ('\u{E000}'..='\u{E00F}').contains(&c)
 }
 
 /// Private-use characters a renderer puts around coloured text; [`colourize`] turns them into
@@ -129,7 +143,7 @@ fn push_visible(out: &mut String, c: char, keep_layout: bool) {
         '\n' => out.push_str("\\n"),
         '\r' => out.push_str("\\r"),
         '\t' => out.push_str("\\t"),
-        c if is_hidden(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        c if is_hidden(c) || is_colour_marker(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
         c => out.push(c),
     }
 }

@@ -12,10 +12,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(generated) = pgwarden::cli::generated(&cli) {
         return match generated {
-            Ok(bytes) => {
-                let _ = std::io::stdout().lock().write_all(&bytes);
-                ExitCode::SUCCESS
-            }
+            Ok(bytes) => match print(&bytes) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write to stdout: {e}");
+                    ExitCode::from(2)
+                }
+            },
             Err(e) => {
                 eprintln!("error: {}", terminal(&format!("{e:#}")));
                 ExitCode::from(2)
@@ -27,9 +30,14 @@ fn main() -> ExitCode {
     let mut confirm = |question: &str| ask(question, settings.interactive);
     match pgwarden::cli::run(&cli, &settings, &mut confirm) {
         Ok(report) => {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(report.render(settings.format, &screen(&cli)).as_bytes());
-            let _ = stdout.flush();
+            if let Err(e) = print(report.render(settings.format, &screen(&cli)).as_bytes()) {
+                // The run is done (and may have changed things): say so, exit 2.
+                eprintln!(
+                    "error: cannot write the results to stdout: {e} (the command itself finished with exit {})",
+                    report.exit_code()
+                );
+                return ExitCode::from(2);
+            }
             if let Some(msg) = report.notice() {
                 eprintln!("{}", terminal(&msg));
             }
@@ -42,6 +50,16 @@ fn main() -> ExitCode {
             eprintln!("error: {}", terminal(&format!("{e:#}")));
             ExitCode::from(2)
         }
+    }
+}
+
+/// Writes `bytes` to stdout. A closed pipe (`pgwarden ... | head`) is the reader's choice, not
+/// an error; any other failure (a full disk) is.
+fn print(bytes: &[u8]) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 

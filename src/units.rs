@@ -40,10 +40,28 @@ pub fn ms(v: f64) -> String {
 /// unless that would print the same figure for different values, then to the microsecond.
 pub fn ms_pair(a: f64, b: f64) -> (String, String) {
     let (x, y) = (ms(a), ms(b));
-    if x == y && a != b {
-        (format!("{a:.3} ms"), format!("{b:.3} ms"))
+    if x != y || a == b {
+        return (x, y);
+    }
+    // More decimals until they differ; the shortest exact form as the last resort.
+    for decimals in [3, 6, 9] {
+        let (x, y) = (format!("{a:.decimals$} ms"), format!("{b:.decimals$} ms"));
+        if x != y {
+            return (x, y);
+        }
+    }
+    (format!("{a} ms"), format!("{b} ms"))
+}
+
+/// A count or a planner cost: whole below a million, else three significant digits in
+/// scientific form (`1.79e34`), never a 35-digit figure.
+pub fn number(v: f64) -> String {
+    if !v.is_finite() {
+        "-".into()
+    } else if v.abs() < 1e6 {
+        format!("{v:.0}")
     } else {
-        (x, y)
+        format!("{v:.2e}")
     }
 }
 
@@ -102,6 +120,12 @@ mod tests {
             ("100.020 ms".into(), "100.000 ms".into())
         );
         assert_eq!(ms_pair(150.0, 100.0), ("150 ms".into(), "100 ms".into()));
+        assert_eq!(
+            ms_pair(100.0003, 100.0),
+            ("100.000300 ms".into(), "100.000000 ms".into())
+        );
+        assert_eq!(number(17929687517929686189262731401494528.0), "1.79e34");
+        assert_eq!(number(9999.4), "9999");
     }
 
     #[test]

@@ -214,6 +214,9 @@ pub fn select(
         let s = score(queries, &final_ms, c);
         let reason = if c.after_ms.iter().all(Option::is_none) {
             "the planner does not use it for any workload query".to_string()
+        } else if s.net_gain + c.write_cost_ms_per_min <= 0.0 && chosen.is_empty() {
+            "no workload query gets 10% and 1 ms faster with it (smaller gains are noise)"
+                .to_string()
         } else if s.net_gain + c.write_cost_ms_per_min <= 0.0 {
             "the chosen indexes already do as well or better".to_string()
         } else if s.net_gain <= 0.0 {

@@ -25,6 +25,17 @@ pub fn run(
             f.name()
         );
     }
+    let html = match &cli.command {
+        Command::Check(args) => args.html.as_ref(),
+        Command::Advise(args) => args.html.as_ref(),
+        Command::Demo(args) => args.html.as_ref(),
+        _ => None,
+    };
+    // Refused before anything runs: a long check or an advise that writes a migration must not
+    // end with its report lost to a path that was never writable.
+    if let Some(path) = html {
+        writable(path)?;
+    }
     let report = match &cli.command {
         Command::Demo(args) => Report::Demo(demo::run(settings, args.scale)?),
         Command::Doctor => Report::Doctor(doctor::doctor(settings)?),
@@ -104,12 +115,6 @@ pub fn run(
             }
         },
     };
-    let html = match &cli.command {
-        Command::Check(args) => args.html.as_ref(),
-        Command::Advise(args) => args.html.as_ref(),
-        Command::Demo(args) => args.html.as_ref(),
-        _ => None,
-    };
     if let Some(path) = html
         && let Some(page) = crate::report::html(&report)
     {
@@ -128,6 +133,43 @@ impl FailOn {
             FailOn::Error => Severity::Error,
         }
     }
+}
+
+/// An error naming `path` and the fix when a file cannot be written there.
+fn writable(path: &std::path::Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        anyhow::bail!(
+            "--html {} is a directory: give a file name (e.g. {}/report.html)",
+            path.display(),
+            path.display()
+        );
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !parent.is_dir() {
+        anyhow::bail!(
+            "cannot write the HTML report {}: the directory {} does not exist (nothing was run)",
+            path.display(),
+            parent.display()
+        );
+    }
+    let probe = if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+    } else {
+        tempfile::NamedTempFile::new_in(parent).map(drop)
+    };
+    probe.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write the HTML report {}: {} (nothing was run)",
+            path.display(),
+            e.kind()
+        )
+    })
 }
 
 fn lint_options(args: &LintArgs) -> lint::LintOptions {

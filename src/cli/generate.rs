@@ -38,6 +38,14 @@ pub fn generated(cli: &Cli) -> Option<anyhow::Result<Vec<u8>>> {
     }
 }
 
+/// The page names clap_mangen gives `cmd` and its visible subcommands (`pgwarden-migrate-apply`).
+fn page_names(cmd: &clap::Command, out: &mut Vec<String>) {
+    out.push(cmd.get_display_name().unwrap_or(cmd.get_name()).to_string());
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        page_names(sub, out);
+    }
+}
+
 fn man(args: &ManArgs) -> anyhow::Result<Vec<u8>> {
     let command = Cli::command();
     let mut out = Vec::new();
@@ -46,15 +54,17 @@ fn man(args: &ManArgs) -> anyhow::Result<Vec<u8>> {
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            clap_mangen::generate_to(command, dir)
+            clap_mangen::generate_to(command.clone(), dir)
                 .with_context(|| format!("cannot write the manual pages into {}", dir.display()))?;
-            let mut pages: Vec<PathBuf> = std::fs::read_dir(dir)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "1"))
-                .collect();
+            // Only the pages written here, not whatever else the directory holds.
+            let mut built = command.disable_help_subcommand(true);
+            built.build();
+            let mut pages = Vec::new();
+            page_names(&built, &mut pages);
             pages.sort();
-            for p in pages {
-                out.extend_from_slice(format!("{}\n", p.display()).as_bytes());
+            for name in pages {
+                let path = dir.join(format!("{name}.1"));
+                out.extend_from_slice(format!("{}\n", path.display()).as_bytes());
             }
         }
     }

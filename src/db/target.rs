@@ -1,9 +1,9 @@
 //! Where to connect: a URL or key/value string, else the libpq environment variables, with
 //! the password from `~/.pgpass` when none is given. Never displays a password.
 
-use super::DbError;
 use super::pgpass;
 use super::tls::{TlsMode, TlsSettings};
+use super::{DbError, describe};
 use postgres::Client;
 use postgres::config::{Config, Host};
 use std::path::PathBuf;
@@ -17,12 +17,31 @@ pub enum ConnectError {
     Invalid(String),
     /// The server refused or could not be reached; `cause` says "cannot connect to {target}"
     /// and why.
-    #[error(
-        "{cause}; check that the server is running and that --database-url, DATABASE_URL or the PG* variables point at it"
-    )]
+    #[error("{cause}; {hint}", hint = connect_hint(.cause))]
     Connect { target: String, cause: DbError },
     #[error("{0}")]
     Tls(String),
+}
+
+/// What to check after a failed connection: the credentials when the server refused them,
+/// the database name when it does not exist, else whether the server is there at all.
+fn connect_hint(cause: &DbError) -> &'static str {
+    use postgres::error::SqlState;
+    match cause.sqlstate() {
+        Some(s)
+            if *s == SqlState::INVALID_PASSWORD
+                || *s == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+        {
+            "check the user and password (--database-url, DATABASE_URL, PGUSER/PGPASSWORD or ~/.pgpass)"
+        }
+        Some(s) if *s == SqlState::INVALID_CATALOG_NAME => {
+            "check the database name (--database-url, DATABASE_URL or PGDATABASE), or create it"
+        }
+        Some(_) => "the server refused the connection: see its message",
+        None => {
+            "check that the server is running and that --database-url, DATABASE_URL or the PG* variables point at it"
+        }
+    }
 }
 
 /// A resolved connection target. Cloneable so a second session (progress monitor) can open.
@@ -54,8 +73,13 @@ impl ConnectionTarget {
     /// taken out and handled here (the driver knows only disable/prefer/require).
     pub fn from_url(url: &str) -> Result<Self, ConnectError> {
         let (rest, sslmode, rootcert) = take_tls_params(url);
-        let mut config =
-            Config::from_str(&rest).map_err(|e| ConnectError::Invalid(e.to_string()))?;
+        let mut config = Config::from_str(&rest).map_err(|e| {
+            ConnectError::Invalid(
+                describe(&e)
+                    .trim_start_matches("invalid connection string: ")
+                    .to_string(),
+            )
+        })?;
         let mode = match sslmode.or_else(|| env("PGSSLMODE")) {
             Some(m) => TlsMode::parse(&m).map_err(ConnectError::Invalid)?,
             None => TlsMode::Prefer,

@@ -118,3 +118,13 @@ proptest! {
         prop_assert!(s.len() <= max || t.len() + 4 > max);
     }
 }
+
+#[test]
+fn colour_comes_from_the_renderer_never_from_data() {
+    let own = format!("{}+ CREATE INDEX{}", COLOUR_START[0], COLOUR_END);
+    assert_eq!(terminal(&own), own, "a whole coloured line is kept");
+    // In the middle of a line, or in a value, a marker is data: shown, not obeyed.
+    assert_eq!(terminal("x\u{E001}red\u{E00F}y"), "x\\u{e001}red\\u{e00f}y");
+    assert_eq!(inline("\u{E001}red\u{E00F}"), "\\u{e001}red\\u{e00f}");
+    assert!(!colourize(&terminal("x\u{E001}red"), true).contains('\u{1b}'));
+}

@@ -201,7 +201,7 @@ impl PlanFindings {
         if let (Some(node), Some(ms)) = (&self.dominant_node, self.dominant_ms) {
             // Node times come from one warm run with per-node timing, not from the mean.
             parts.push(format!(
-                "{node} takes {} of a warm run",
+                "{node} takes {} in a warm run with per-node timing",
                 crate::units::ms(ms)
             ));
         }

@@ -320,22 +320,30 @@ pub fn script(
         in_transaction,
         summary: None,
     };
-    let guarded = p
+    // The indexes the history row's guard checks: the named concurrent builds.
+    let guarded: Vec<&str> = p
         .statements
         .iter()
-        .filter(|s| s.index_build.as_ref().is_some_and(|b| b.concurrently))
-        .count();
+        .filter_map(|s| s.index_build.as_ref())
+        .filter(|b| b.concurrently)
+        .map(|b| b.index_name.as_str())
+        .collect();
     let record = ScriptLine {
-        summary: Some(match guarded {
-            0 => format!("then record V{} in {HISTORY_TABLE}", p.file.version),
-            n => format!(
-                "then record V{} in {HISTORY_TABLE} if {} valid",
+        summary: Some(match guarded.as_slice() {
+            [] => format!("then record V{} in {HISTORY_TABLE}", p.file.version),
+            [one] => format!(
+                "then record V{} in {HISTORY_TABLE} if index {} is valid",
                 p.file.version,
-                if n == 1 {
-                    "the index is".to_string()
-                } else {
-                    format!("all {n} indexes are")
-                }
+                crate::escape::ident(one)
+            ),
+            many => format!(
+                "then record V{} in {HISTORY_TABLE} if all {} indexes ({}) are valid",
+                p.file.version,
+                many.len(),
+                many.iter()
+                    .map(|n| crate::escape::ident(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }),
         ..line(record_sql(p, "<now, RFC 3339>"), true)

@@ -51,7 +51,7 @@ fn check(r: &CheckReport, s: &Screen) -> String {
     // Explain mode judges planner cost, which has no unit.
     let figure = |v: f64| {
         if r.mode == CheckMode::Explain {
-            format!("{v:.1}")
+            crate::units::number(v)
         } else {
             crate::units::ms(v)
         }

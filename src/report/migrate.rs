@@ -116,7 +116,7 @@ pub(super) fn apply_run(r: &ApplyReport, s: &Screen, nested: bool) -> String {
             for line in &m.script {
                 match (&line.summary, exact) {
                     (Some(summary), false) => {
-                        let _ = writeln!(out, "-- {summary}");
+                        let _ = writeln!(out, "-- {}", crate::escape::inline(summary));
                     }
                     _ => {
                         let marker = if line.in_transaction { "tx" } else { "no-tx" };

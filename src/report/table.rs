@@ -5,6 +5,7 @@ use tabled::builder::Builder;
 use tabled::settings::object::Columns;
 use tabled::settings::peaker::PriorityMax;
 use tabled::settings::{Modify, Style, Width};
+use unicode_width::UnicodeWidthStr;
 
 /// A table that fits `s.width`. The last column holds the long text (why, note, finding):
 /// it wraps, at word boundaries, into the width the other columns leave; only when that is
@@ -12,11 +13,12 @@ use tabled::settings::{Modify, Style, Width};
 pub(super) fn table(s: &Screen, header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut b = Builder::default();
     b.push_record(header.iter().map(|h| h.to_string()));
-    let mut last_width = header.last().map_or(0, |h| h.chars().count());
+    // Display width, as tabled measures it: combining marks take none, CJK takes two.
+    let mut last_width = header.last().map_or(0, |h| h.width());
     for r in rows {
         // A cell is one value: a newline or tab in a name is shown, not obeyed.
         let cells: Vec<String> = r.iter().map(|cell| crate::escape::inline(cell)).collect();
-        last_width = last_width.max(cells.last().map_or(0, |c| c.chars().count()));
+        last_width = last_width.max(cells.last().map_or(0, |c| c.width()));
         b.push_record(cells);
     }
     let mut t = b.build();
@@ -25,7 +27,7 @@ pub(super) fn table(s: &Screen, header: &[&str], rows: Vec<Vec<String>>) -> Stri
         && t.total_width() > width
     {
         // Padding of one space each side of the text.
-        let others = t.total_width() - last_width - 2;
+        let others = t.total_width().saturating_sub(last_width + 2);
         if width > others + LAST_COLUMN_MIN + 2 {
             t.with(
                 Modify::new(Columns::last()).with(Width::wrap(width - others - 2).keep_words(true)),

@@ -102,7 +102,9 @@ fn dry_run_prints_the_exact_sql_and_changes_nothing() {
     assert!(text.contains("/* tx */ BEGIN;"), "{text}");
     // The history rows read as what they do; their guarded INSERT only with -vv or in JSON.
     assert!(
-        text.contains("-- then record V2 in refinery_schema_history if the index is valid"),
+        text.contains(
+            "-- then record V2 in refinery_schema_history if index \"idx_projects_status\" is valid"
+        ),
         "{text}"
     );
     assert!(!text.contains("INSERT INTO"), "{text}");

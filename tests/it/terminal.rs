@@ -157,6 +157,9 @@ fn man_pages_cover_every_command() {
     assert!(text.contains("migrate"), "{text}");
 
     let dir = tempfile::tempdir().unwrap();
+    // A page already in the directory is neither touched nor listed as written.
+    std::fs::create_dir_all(dir.path().join("man1")).unwrap();
+    std::fs::write(dir.path().join("man1/other.1"), "x").unwrap();
     let out = pgwarden()
         .args(["man", "--dir"])
         .arg(dir.path().join("man1"))
@@ -174,4 +177,53 @@ fn man_pages_cover_every_command() {
         assert!(text.starts_with(".ie") || text.contains(".TH"), "{name}");
         assert!(stdout(&out).contains(name), "listed: {}", stdout(&out));
     }
+    assert!(!stdout(&out).contains("other.1"), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("man1/other.1")).unwrap(),
+        "x"
+    );
+    // Every page listed exists.
+    for line in stdout(&out).lines() {
+        assert!(std::path::Path::new(line).is_file(), "{line}");
+    }
+}
+
+#[test]
+fn an_html_path_that_cannot_be_written_is_refused_before_anything_runs() {
+    // The database is unreachable: the refusal must come first, naming the path.
+    for (path, says) in [
+        ("/nonexistent/dir/report.html", "does not exist"),
+        ("/tmp", "is a directory"),
+    ] {
+        let out = pgwarden()
+            .args([
+                "--database-url",
+                "postgres://nobody@127.0.0.1:1/none",
+                "check",
+                "--html",
+                path,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(err.contains(path) && err.contains(says), "{err}");
+        assert!(!err.contains("cannot connect"), "{err}");
+    }
+}
+
+#[test]
+fn a_full_disk_on_stdout_is_an_error_not_a_success() {
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
+        .args(["completions", "bash"])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot write to stdout"),
+        "{}",
+        stderr(&out)
+    );
 }

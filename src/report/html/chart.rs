@@ -9,6 +9,7 @@
 
 use crate::escape::xml;
 use std::fmt::Write;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// What the figures measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +24,7 @@ impl Unit {
     fn figure(self, v: f64) -> String {
         match self {
             Unit::Ms => crate::units::ms(v),
-            Unit::Cost => format!("cost {v:.0}"),
+            Unit::Cost => format!("cost {}", crate::units::number(v)),
         }
     }
 
@@ -32,7 +33,7 @@ impl Unit {
         match self {
             Unit::Ms if v >= 1000.0 => format!("{:.0} s", v / 1000.0),
             Unit::Ms => crate::units::ms(v),
-            Unit::Cost => format!("{v:.0}"),
+            Unit::Cost => crate::units::number(v),
         }
     }
 }
@@ -101,7 +102,7 @@ const BAR_GAP: f64 = 3.0;
 const ROW_GAP: f64 = 12.0;
 /// The narrowest bar, so that a figure at the axis' left end still shows.
 const MIN_BAR: f64 = 2.0;
-/// Characters of a query name shown beside its row (the whole name is in its tooltip).
+/// Display columns of a query name shown beside its row (the whole name is in its tooltip).
 const NAME_CHARS: usize = 34;
 
 /// The axis: powers of ten from `lo` to `hi`.
@@ -183,10 +184,15 @@ fn axis(out: &mut String, scale: Scale, unit: Unit, height: f64) {
 
 fn draw_row(out: &mut String, row: &Row, top: f64, scale: Scale, unit: Unit) {
     let name = xml(&row.query);
-    let shown: String = if row.query.chars().count() > NAME_CHARS {
+    // Cut by display width (a CJK character takes two columns), the whole name in the tooltip.
+    let shown: String = if row.query.width() > NAME_CHARS {
+        let mut used = 0;
         row.query
             .chars()
-            .take(NAME_CHARS - 1)
+            .take_while(|c| {
+                used += c.width().unwrap_or(0);
+                used < NAME_CHARS
+            })
             .chain(['…'])
             .collect()
     } else {
@@ -201,7 +207,7 @@ fn draw_row(out: &mut String, row: &Row, top: f64, scale: Scale, unit: Unit) {
     );
     let budget_text = row
         .budget
-        .map(|b| format!("budget {}", unit.figure(b)))
+        .map(|b| format!(" (budget {})", unit.figure(b)))
         .unwrap_or_default();
     for (i, bar) in row.bars.iter().enumerate() {
         let y = top + i as f64 * (BAR_H + BAR_GAP);
@@ -226,7 +232,7 @@ fn draw_row(out: &mut String, row: &Row, top: f64, scale: Scale, unit: Unit) {
             out,
             "<rect class=\"bar\" data-query=\"{name}\"{phase_attr} x=\"{PLOT_X}\" y=\"{y:.1}\" \
              width=\"{width:.1}\" height=\"{BAR_H}\" fill=\"{}\" fill-opacity=\"{opacity}\">\
-             <title>{name}: {}, {} {}</title></rect>\
+             <title>{name}: {}, {}{}</title></rect>\
              <text class=\"value\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
             bar.standing.colour(),
             xml(&label),
