@@ -46,3 +46,29 @@ pub(super) fn table(s: &Screen, header: &[&str], rows: Vec<Vec<String>>) -> Stri
 
 /// Narrowest the long-text column is wrapped to before other columns give way.
 const LAST_COLUMN_MIN: usize = 24;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_width_and_wide_characters_fit_without_overflow() {
+        let screen = Screen {
+            width: Some(100),
+            ..Screen::default()
+        };
+        let combining = format!("x{}", "\u{301}".repeat(600));
+        let hindi = "नमस्ते दुनिया ".repeat(25);
+        let cjk = "索引が遅い理由 ".repeat(30);
+        for text in [combining, hindi, cjk] {
+            let out = table(
+                &screen,
+                &["query", "why"],
+                vec![vec!["q".into(), text.clone()]],
+            );
+            for line in out.lines() {
+                assert!(line.width() <= 100, "{} wide: {line}", line.width());
+            }
+        }
+    }
+}
