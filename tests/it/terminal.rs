@@ -227,3 +227,23 @@ fn a_full_disk_on_stdout_is_an_error_not_a_success() {
         stderr(&out)
     );
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = pgwarden().arg("--version").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let expected = format!(
+        "pgwarden {} (commit {})\n",
+        env!("CARGO_PKG_VERSION"),
+        commit.as_deref().unwrap_or("unknown")
+    );
+    assert_eq!(text, expected);
+}
