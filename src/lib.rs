@@ -26,4 +26,6 @@ pub mod policy;
 pub mod report;
 pub mod settings;
 pub mod sql;
+pub mod statements;
 pub mod units;
+pub mod watch;

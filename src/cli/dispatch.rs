@@ -2,7 +2,7 @@
 //! the command called, its report returned for `main` to render.
 
 use super::{AdviseArgs, Cli, Command, DataCommand, FailOn, LintArgs, MigrateCommand};
-use crate::commands::{advise, apply, check, ci, data, demo, doctor, lint, migrate, plan};
+use crate::commands::{advise, apply, check, ci, data, demo, doctor, lint, migrate, plan, watch};
 use crate::finding::Severity;
 use crate::migrations::runner::ApplyRequest;
 use crate::report::Report;
@@ -39,6 +39,15 @@ pub fn run(
     let report = match &cli.command {
         Command::Demo(args) => Report::Demo(demo::run(settings, args.scale)?),
         Command::Doctor => Report::Doctor(doctor::doctor(settings)?),
+        Command::Watch(args) => {
+            let policy = settings.policy()?;
+            let opts = watch::WatchOptions {
+                listen: args.listen,
+                interval: args.interval,
+                once: args.once,
+            };
+            Report::Watch(watch::watch(settings, &policy, &opts)?)
+        }
         Command::Completions(_) | Command::Man(_) => {
             anyhow::bail!("completions and man pages are printed by `cli::generated`")
         }

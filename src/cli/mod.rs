@@ -123,6 +123,10 @@ pub enum Command {
     Data(DataCommand),
     /// The main job on a built-in throwaway database: no setup needed.
     Demo(DemoArgs),
+    /// Watch production: pg_stat_statements deltas against the budgets and their own baseline,
+    /// index health, Prometheus metrics on --listen. Runs until SIGTERM/SIGINT; --once takes
+    /// one sample (exit 1 when it finds something).
+    Watch(WatchArgs),
     /// What this database and this machine support, and the fix for each gap. Only reads.
     /// Exit 1 when a command cannot run fully (notes on optional features do not count).
     Doctor,
@@ -132,6 +136,19 @@ pub enum Command {
     /// Manual pages generated from these definitions: pgwarden(1) on stdout, or one page per
     /// command into --dir (e.g. `pgwarden man --dir /usr/local/share/man/man1`).
     Man(generate::ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9187); none without it.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Time between samples (default: the policy's `[watch] interval`, else 60s).
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<Duration>,
+    /// One sample of the counters since the last reset, printed, then exit.
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,3 +13,4 @@ pub mod lint;
 pub mod migrate;
 pub mod plan;
 mod shadow;
+pub mod watch;

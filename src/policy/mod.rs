@@ -3,8 +3,10 @@
 
 mod params;
 mod validate;
+mod watch;
 
 pub use params::{ParamError, ParamValue, bind_literals, placeholder_count};
+pub use watch::WatchPolicy;
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,9 @@ pub struct Policy {
     pub plan: PlanPolicy,
     #[serde(default)]
     pub lint: LintPolicy,
+    /// How `watch` samples and judges production.
+    #[serde(default)]
+    pub watch: WatchPolicy,
     /// The workload: named queries with parameter sets.
     #[serde(default, rename = "query")]
     pub queries: Vec<WorkloadQuery>,

@@ -20,7 +20,7 @@ pub enum ParamValue {
 
 impl ParamValue {
     /// The value as PostgreSQL's text input form (arrays as `{...}`).
-    fn text_form(&self) -> String {
+    pub fn text_form(&self) -> String {
         match self {
             ParamValue::Bool(b) => b.to_string(),
             ParamValue::Integer(i) => i.to_string(),

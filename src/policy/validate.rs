@@ -16,6 +16,17 @@ pub(super) fn validate(p: &Policy) -> Result<(), String> {
             "budget.mean_ms must be > 0, check.runs >= 1 and check.timeout_factor >= 1".into(),
         );
     }
+    let w = &p.watch;
+    if w.interval.is_zero()
+        || !(w.regression_factor > 1.0 && w.regression_factor.is_finite())
+        || !(w.floor_ms >= 0.0 && w.floor_ms.is_finite())
+        || w.top == 0
+        || w.baseline_window < w.interval
+    {
+        return Err(
+            "[watch] needs interval > 0, regression_factor > 1, floor_ms >= 0, top >= 1 and baseline_window >= interval".into(),
+        );
+    }
     for ddl in &p.plan.required_indexes {
         let ok = crate::sql::split(ddl)
             .is_ok_and(|f| matches!(f.statements.as_slice(), [only] if only.index_build.is_some()));

@@ -40,6 +40,7 @@ pub fn render(report: &Report, s: &Screen) -> String {
         Report::Apply(r) => super::indexes::apply_changes(r, s),
         Report::Demo(r) => demo(r, s),
         Report::Doctor(r) => super::doctor::doctor(r, s),
+        Report::Watch(r) => super::watch::watch(r, s),
     }
 }
 

@@ -11,6 +11,7 @@ mod migrate;
 pub mod model;
 mod screen;
 mod table;
+mod watch;
 
 pub use html::html;
 pub use junit::junit;
@@ -44,6 +45,7 @@ pub enum Report {
     DataGenerate(GenerateReport),
     Demo(DemoReport),
     Doctor(DoctorReport),
+    Watch(WatchReport),
 }
 
 #[derive(Serialize)]
@@ -88,6 +90,7 @@ impl Report {
             }
             Report::Demo(r) => r.exit_code(),
             Report::Doctor(r) => r.exit_code(),
+            Report::Watch(r) => r.exit_code(),
         }
     }
 

@@ -27,3 +27,4 @@ mod refinery_compat;
 mod sarif_schema;
 mod terminal;
 mod tls;
+mod watch;

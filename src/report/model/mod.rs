@@ -10,6 +10,7 @@ mod doctor;
 mod lint;
 mod migrate;
 mod plan;
+mod watch;
 
 pub use advise::AdviseReport;
 pub use apply::ApplyChangesReport;
@@ -20,3 +21,4 @@ pub use doctor::DoctorReport;
 pub use lint::LintReport;
 pub use migrate::{NewReport, RecordReport, RecordRow, StatusReport, VerifyProblem, VerifyReport};
 pub use plan::PlanReport;
+pub use watch::WatchReport;

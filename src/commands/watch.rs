@@ -1,0 +1,151 @@
+//! `pgwarden watch`: the budget watched in production. Samples pg_stat_statements every
+//! interval, judges each statement, exposes Prometheus metrics on `--listen`, reconnects with
+//! backoff when the database goes away (`pgwarden_up` 0 meanwhile), and stops cleanly on
+//! SIGTERM or SIGINT. `--once` takes one sample (counters since the last reset) and reports it.
+
+use crate::db::ConnectionTarget;
+use crate::policy::Policy;
+use crate::report::WatchReport;
+use crate::settings::Settings;
+use crate::statements::matcher;
+use crate::watch::Watcher;
+use crate::watch::metrics::{self, Metrics};
+use anyhow::Context;
+use postgres::Client;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How `watch` runs.
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    /// Serve `/metrics` here; no HTTP server without it.
+    pub listen: Option<SocketAddr>,
+    /// Overrides the policy's `[watch] interval`.
+    pub interval: Option<Duration>,
+    /// One sample, reported, then exit.
+    pub once: bool,
+}
+
+/// Longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Connects and computes the policy queries' identifiers.
+fn connect(target: &ConnectionTarget, policy: &Policy) -> anyhow::Result<(Client, Watcher)> {
+    let mut client = target.connect()?;
+    crate::check::stats::require_pg_stat_statements(&mut client)?;
+    let ids = matcher::policy_ids(&mut client, &policy.queries)?;
+    Ok((client, Watcher::new(policy.clone(), ids, Vec::new())))
+}
+
+/// Runs `watch` until SIGTERM or SIGINT (or for one sample with `--once`).
+pub fn watch(
+    settings: &Settings,
+    policy: &Policy,
+    opts: &WatchOptions,
+) -> anyhow::Result<WatchReport> {
+    let target = settings.target()?;
+    let mut report = WatchReport {
+        database: target.redacted(),
+        samples: 0,
+        once: opts.once,
+        last: None,
+    };
+    if opts.once {
+        let (mut client, mut watcher) = connect(&target, policy)?;
+        report.last = Some(watcher.sample(&mut client, true)?);
+        report.samples = 1;
+        return Ok(report);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install the SIGTERM/SIGINT handlers")?;
+    }
+    let mut metrics = Metrics::new();
+    let exposition = Arc::new(Mutex::new(metrics.encode()));
+    if let Some(addr) = opts.listen {
+        let server = tiny_http::Server::http(addr)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        metrics::serve(server, Arc::clone(&exposition));
+        tracing::info!(%addr, "serving metrics on /metrics");
+    }
+    let interval = opts.interval.unwrap_or(policy.watch.interval);
+    if interval.is_zero() {
+        anyhow::bail!("--interval must be longer than zero (e.g. 10s)");
+    }
+    let mut session: Option<(Client, Watcher)> = None;
+    let mut backoff = Duration::from_secs(1);
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        if session.is_none() {
+            match connect(&target, policy) {
+                Ok(s) => {
+                    tracing::info!(database = %target.redacted(), "connected");
+                    session = Some(s);
+                    backoff = Duration::from_secs(1);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), retry_in = ?backoff, "cannot sample");
+                    metrics.failed();
+                    publish(&exposition, &metrics);
+                    sleep_unless_stopped(backoff, &stop);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+        }
+        if let Some((client, watcher)) = session.as_mut() {
+            match watcher.sample(client, false) {
+                Ok(sample) => {
+                    report.samples += 1;
+                    for s in sample
+                        .statements
+                        .iter()
+                        .filter(|s| s.over_budget || s.regressed)
+                    {
+                        tracing::warn!(
+                            query = %s.label,
+                            mean_ms = s.mean_ms,
+                            budget_ms = s.budget_ms,
+                            baseline_ms = ?s.baseline_ms,
+                            over_budget = s.over_budget,
+                            regressed = s.regressed,
+                            "statement needs attention"
+                        );
+                    }
+                    metrics.record(&sample);
+                    report.last = Some(sample);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "sample failed; reconnecting");
+                    metrics.failed();
+                    session = None;
+                }
+            }
+        }
+        publish(&exposition, &metrics);
+        sleep_unless_stopped(interval.saturating_sub(started.elapsed()), &stop);
+    }
+    tracing::info!(samples = report.samples, "stopped");
+    Ok(report)
+}
+
+fn publish(exposition: &Arc<Mutex<String>>, metrics: &Metrics) {
+    if let Ok(mut text) = exposition.lock() {
+        *text = metrics.encode();
+    }
+}
+
+/// Sleeps `total`, waking early when a stop was asked for.
+fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + total;
+    while !stop.load(Ordering::Relaxed) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}

@@ -1,0 +1,289 @@
+//! `watch`'s judgement of production, one sample at a time: what each statement did in the last
+//! interval (pg_stat_statements deltas), against its budget (the policy's named queries their
+//! own, every other statement above `min_calls` the default) and against its own recent past
+//! (a rolling baseline), plus index health. Keeps a bounded state: one snapshot, and per
+//! statement with a series a baseline of at most the window's samples.
+
+pub mod health;
+pub mod metrics;
+
+use crate::db::DbError;
+use crate::policy::Policy;
+use crate::statements::{self, Counters, Snapshot};
+use health::Health;
+use postgres::Client;
+use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+/// One statement's figures for the interval (or since the last reset, for `--once`).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatementFigures {
+    /// The metric label: the policy query's name, else `queryid:<id>`.
+    pub label: String,
+    /// A policy query (its series stays when an interval has no calls).
+    pub named: bool,
+    /// The statement text (the policy's SQL for a named query; normalized for others).
+    pub text: String,
+    pub calls: i64,
+    pub mean_ms: f64,
+    pub rows: i64,
+    pub shared_hit: i64,
+    pub shared_read: i64,
+    pub budget_ms: f64,
+    pub over_budget: bool,
+    /// The median of the interval means in the baseline window, once there are enough.
+    pub baseline_ms: Option<f64>,
+    pub regressed: bool,
+}
+
+/// One sample.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    /// No interval figures yet: the first sample, or a stats reset or restart just happened.
+    pub baseline_only: bool,
+    pub statements: Vec<StatementFigures>,
+    /// Policy queries with no entry in pg_stat_statements at all.
+    pub unmatched: Vec<String>,
+    pub health: Health,
+    /// How long the sample took, seconds.
+    pub duration_seconds: f64,
+}
+
+impl Sample {
+    /// Whether anything needs attention (`watch --once` exits 1).
+    pub fn has_findings(&self) -> bool {
+        self.statements.iter().any(|s| s.over_budget || s.regressed)
+            || !self.health.invalid_indexes.is_empty()
+            || !self.health.long_waits.is_empty()
+    }
+}
+
+/// Intervals a baseline needs before a regression can be judged.
+const BASELINE_MIN_SAMPLES: usize = 3;
+
+/// The state kept between samples.
+pub struct Watcher {
+    policy: Policy,
+    /// Each policy query's identifiers (policy order).
+    ids: Vec<Vec<i64>>,
+    /// pgwarden's own statements, never judged.
+    own: Vec<i64>,
+    previous: Option<Snapshot>,
+    baselines: HashMap<String, VecDeque<(Instant, f64)>>,
+}
+
+impl Watcher {
+    /// A watcher for `policy`, whose queries have the identifiers `ids` (see
+    /// [`statements::matcher::policy_ids`]); statements in `own` are pgwarden's.
+    pub fn new(policy: Policy, ids: Vec<Vec<i64>>, own: Vec<i64>) -> Self {
+        Watcher {
+            policy,
+            ids,
+            own,
+            previous: None,
+            baselines: HashMap::new(),
+        }
+    }
+
+    /// Forgets the last snapshot (after a reconnect: the next sample starts a new interval).
+    pub fn forget_snapshot(&mut self) {
+        self.previous = None;
+    }
+
+    /// Takes a sample. `cumulative`: judge the counters since the last reset instead of the
+    /// interval (`--once`, which has no earlier sample).
+    pub fn sample(&mut self, client: &mut Client, cumulative: bool) -> Result<Sample, DbError> {
+        let started = Instant::now();
+        let snap = statements::snapshot(client, &self.own)?;
+        let figures = if cumulative {
+            Some(sum_by_query(&snap))
+        } else {
+            statements::delta(self.previous.as_ref(), &snap)
+        };
+        let unmatched = self
+            .policy
+            .queries
+            .iter()
+            .zip(&self.ids)
+            .filter(|(_, ids)| !snap.entries.keys().any(|(id, _, _)| ids.contains(id)))
+            .map(|(q, _)| q.name.clone())
+            .collect();
+        let health = health::read(client, self.policy.watch.lock_wait_alert.as_secs_f64())?;
+        let statements = match &figures {
+            Some(f) => self.judge(f, &snap, !cumulative),
+            None => Vec::new(),
+        };
+        tracing::debug!(
+            epoch = %snap.epoch,
+            entries = snap.entries.len(),
+            interval_statements = figures.as_ref().map(HashMap::len),
+            judged = statements.len(),
+            "sampled"
+        );
+        self.previous = Some(snap);
+        Ok(Sample {
+            baseline_only: figures.is_none(),
+            statements,
+            unmatched,
+            health,
+            duration_seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn judge(
+        &mut self,
+        figures: &HashMap<i64, Counters>,
+        snap: &Snapshot,
+        keep_baseline: bool,
+    ) -> Vec<StatementFigures> {
+        let policy = &self.policy;
+        let mut out = Vec::new();
+        let mut claimed: Vec<i64> = Vec::new();
+        for (q, ids) in policy.queries.iter().zip(&self.ids) {
+            claimed.extend(ids);
+            let mut c = Counters::default();
+            for id in ids {
+                if let Some(f) = figures.get(id) {
+                    c = add(c, f);
+                }
+            }
+            if c.calls == 0 {
+                continue;
+            }
+            let budget = q.mean_ms.unwrap_or(policy.budget.mean_ms);
+            out.push(figures_for(q.name.clone(), true, q.sql.clone(), &c, budget));
+        }
+        let mut others: Vec<(&i64, &Counters)> = figures
+            .iter()
+            .filter(|(id, c)| !claimed.contains(id) && c.calls >= policy.stats.min_calls)
+            .filter(|(id, _)| !is_utility(snap.texts.get(id).map_or("", String::as_str)))
+            .collect();
+        others.sort_by(|a, b| b.1.total_ms.total_cmp(&a.1.total_ms));
+        let room = policy.watch.top.saturating_sub(out.len());
+        for (id, c) in others.into_iter().take(room) {
+            let text = snap.texts.get(id).cloned().unwrap_or_default();
+            out.push(figures_for(
+                format!("queryid:{id}"),
+                false,
+                text.split_whitespace().collect::<Vec<_>>().join(" "),
+                c,
+                policy.budget.mean_ms,
+            ));
+        }
+        if keep_baseline {
+            self.regressions(&mut out);
+        }
+        out
+    }
+
+    /// Judges each statement against its baseline, then adds this interval to it.
+    fn regressions(&mut self, statements: &mut [StatementFigures]) {
+        let w = &self.policy.watch;
+        let now = Instant::now();
+        for s in statements.iter_mut() {
+            let history = self.baselines.entry(s.label.clone()).or_default();
+            while history
+                .front()
+                .is_some_and(|(t, _)| now.duration_since(*t) > w.baseline_window)
+            {
+                history.pop_front();
+            }
+            if history.len() >= BASELINE_MIN_SAMPLES {
+                let mut means: Vec<f64> = history.iter().map(|(_, m)| *m).collect();
+                means.sort_by(f64::total_cmp);
+                let median = means[means.len() / 2];
+                s.baseline_ms = Some(median);
+                s.regressed = s.mean_ms > w.regression_factor * median && s.mean_ms > w.floor_ms;
+            }
+            history.push_back((now, s.mean_ms));
+        }
+        // Bounded: the policy's queries, and the statements of this sample.
+        let names: Vec<&str> = self
+            .policy
+            .queries
+            .iter()
+            .map(|q| q.name.as_str())
+            .chain(statements.iter().map(|s| s.label.as_str()))
+            .collect();
+        self.baselines.retain(|k, _| names.contains(&k.as_str()));
+    }
+}
+
+fn add(mut a: Counters, b: &Counters) -> Counters {
+    a.calls += b.calls;
+    a.total_ms += b.total_ms;
+    a.rows += b.rows;
+    a.shared_hit += b.shared_hit;
+    a.shared_read += b.shared_read;
+    a
+}
+
+fn sum_by_query(snap: &Snapshot) -> HashMap<i64, Counters> {
+    let mut out: HashMap<i64, Counters> = HashMap::new();
+    for ((id, _, _), c) in &snap.entries {
+        let e = out.entry(*id).or_default();
+        *e = add(*e, c);
+    }
+    out
+}
+
+fn figures_for(
+    label: String,
+    named: bool,
+    text: String,
+    c: &Counters,
+    budget_ms: f64,
+) -> StatementFigures {
+    let mean = c.mean_ms();
+    StatementFigures {
+        label,
+        named,
+        text,
+        calls: c.calls,
+        mean_ms: mean,
+        rows: c.rows,
+        shared_hit: c.shared_hit,
+        shared_read: c.shared_read,
+        budget_ms,
+        over_budget: mean > budget_ms,
+        baseline_ms: None,
+        regressed: false,
+    }
+}
+
+/// Statements that are not the application's queries: transaction control, settings, and
+/// reads of the statistics themselves (pgwarden's and other monitors').
+fn is_utility(text: &str) -> bool {
+    let t = text.trim_start().to_ascii_uppercase();
+    [
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+        "SET ",
+        "RESET",
+        "SHOW",
+        "EXPLAIN",
+        "PREPARE",
+        "DEALLOCATE",
+        "DISCARD",
+    ]
+    .iter()
+    .any(|k| t.starts_with(k))
+        || t.contains("PG_STAT_STATEMENTS")
+}
+
+/// Why `watch` could not take a sample.
+pub type SampleError = DbError;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utility_statements_are_not_judged() {
+        assert!(is_utility("  begin"));
+        assert!(is_utility("SELECT * FROM pg_stat_statements"));
+        assert!(!is_utility("SELECT id FROM users WHERE id = $1"));
+    }
+}
