@@ -6,6 +6,8 @@
 //! `migrations::status`, `migrations::plan`) do no IO. `tests/it/architecture.rs` checks the
 //! direction and the file sizes.
 
+#![warn(missing_docs)]
+
 pub mod advisor;
 pub mod catalog;
 pub mod check;

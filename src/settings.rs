@@ -9,13 +9,17 @@ use std::path::PathBuf;
 /// What every command needs.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `--database-url` or `DATABASE_URL`; `None` (or blank): the libpq variables decide.
     pub database_url: Option<String>,
+    /// How results are rendered on stdout (`--format`: human or JSON; lint renders its own).
     pub format: Format,
+    /// Where the `V<version>__<name>.sql` files are (`--migrations`, default `migrations`).
     pub migrations_dir: PathBuf,
     /// Progress bars on stderr: only on a terminal and not with --quiet.
     pub progress_bar: bool,
     /// Confirmation prompts are possible (stdin and stderr are terminals).
     pub interactive: bool,
+    /// `--policy`, else [`DEFAULT_POLICY`] (which need not exist).
     pub policy_path: PathBuf,
     /// The policy was named with `--policy`: it must exist.
     pub policy_explicit: bool,

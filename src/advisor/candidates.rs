@@ -10,15 +10,21 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
+    /// A B-tree: equality, range, sort and join columns.
     Btree,
+    /// A GIN index: containment operators (`@>`, `<@`, `&&`, `?`).
     Gin,
 }
 
 /// A proposed index, before evaluation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct IndexCandidate {
+    /// The table, unqualified, as stored (unquoted).
     pub table: String,
+    /// Key columns in order, as stored (unquoted): equality columns first, then a range column or
+    /// the sort columns.
     pub columns: Vec<String>,
+    /// Btree or GIN.
     pub method: Method,
     /// INCLUDE columns, for index-only scans.
     pub include: Vec<String>,
@@ -32,9 +38,13 @@ pub type RareConstant = (String, String, String);
 /// An index that exists: its table, key columns in order, and method.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExistingIndex {
+    /// The index name, as stored (unquoted).
     pub name: String,
+    /// Its table, unqualified, as stored.
     pub table: String,
+    /// Key columns in order (INCLUDE columns and expressions left out).
     pub columns: Vec<String>,
+    /// Access method name from `pg_am` (`btree`, `gin`, ...).
     pub method: String,
     /// Partial indexes serve only some queries; they are not counted as covering.
     pub partial: bool,

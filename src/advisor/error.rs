@@ -16,13 +16,23 @@ pub enum AdviseError {
     HypoPgMissing,
     /// Timing a workload query failed; `reason` is the check's message for it.
     #[error("query `{query}`: {reason}")]
-    Unmeasured { query: String, reason: String },
+    Unmeasured {
+        /// The query's name in the policy.
+        query: String,
+        /// The check's error message for it.
+        reason: String,
+    },
     /// A workload query came back from the check with neither a time nor an error.
     #[error("query `{0}` was not measured")]
     NotMeasured(String),
     /// The lab timed another number of queries than the workload has.
     #[error("the lab timed {timed} of the workload's {total} queries")]
-    Incomplete { timed: usize, total: usize },
+    Incomplete {
+        /// Queries the lab returned a time for.
+        timed: usize,
+        /// Queries in the workload.
+        total: usize,
+    },
     /// The lab was asked about the candidate in place, and none is.
     #[error("no candidate is in place")]
     NothingPlaced,
@@ -37,11 +47,26 @@ pub enum AdviseError {
     Db(#[from] DbError),
     /// A workload file that does not tokenize.
     #[error("{file}: {cause}")]
-    WorkloadSyntax { file: String, cause: SplitError },
+    WorkloadSyntax {
+        /// The file's path as given, or `stdin`.
+        file: String,
+        /// Where and why the tokenizer stopped.
+        cause: SplitError,
+    },
     /// A workload file statement that changes data.
     #[error("{file}:{line}: only SELECT queries can be advised on")]
-    WorkloadWrites { file: String, line: u64 },
+    WorkloadWrites {
+        /// The file's path as given, or `stdin`.
+        file: String,
+        /// 1-based line where the statement starts.
+        line: u64,
+    },
     /// A workload file statement with `$n` parameters, which a SQL file cannot give values.
     #[error("{file}:{line}: $n parameters need values; use a policy file with `params`")]
-    WorkloadParameters { file: String, line: u64 },
+    WorkloadParameters {
+        /// The file's path as given, or `stdin`.
+        file: String,
+        /// 1-based line where the statement starts.
+        line: u64,
+    },
 }

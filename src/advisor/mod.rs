@@ -33,7 +33,10 @@ use std::collections::HashMap;
 pub enum Lab<'a> {
     /// A copy of the database (never the target): candidates are built for real.
     Shadow {
+        /// Connection to the copy, where candidates are built, timed and dropped.
         client: &'a mut Client,
+        /// How the report names the copy: the redacted `--shadow-url`, or the throwaway copy's
+        /// summary.
         label: String,
         /// Set when the copy holds a sample of the rows: table name -> live rows per copied
         /// row, for each sampled table (tables copied whole are absent).
@@ -46,40 +49,63 @@ pub enum Lab<'a> {
 /// One proposed index with its evidence.
 #[derive(Debug, Clone, Serialize)]
 pub struct Proposal {
+    /// The index name: pgwarden's `idx_<table>_<columns>` scheme, made free among the target's
+    /// relations and the other proposals.
     pub name: String,
+    /// The table it is on, unqualified (the advisor works on the tables in the search path).
     pub table: String,
+    /// Btree or GIN.
     pub method: Method,
+    /// Key columns in order, as stored (unquoted).
     pub columns: Vec<String>,
+    /// `CREATE INDEX CONCURRENTLY IF NOT EXISTS ...` under `name`, ready to run.
     pub ddl: String,
+    /// Names of the workload queries it made more than 10% faster in the lab.
     pub serves: Vec<String>,
+    /// Size in bytes, measured in the lab (scaled by the sampled share on a sample; HypoPG's
+    /// estimate when hypothetical).
     pub size_bytes: i64,
+    /// Estimated index maintenance in ms per minute from the table's write rate, to two decimals.
     pub write_overhead_ms_per_min: f64,
+    /// Evidence per query served: `name: before -> after (budget ...)`, joined by `; `.
     pub why: String,
 }
 
 /// A candidate considered and not proposed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rejected {
+    /// The candidate's `CREATE INDEX CONCURRENTLY ...` statement.
     pub ddl: String,
+    /// Why it was not proposed: the lab could not model it, or the selection's reason.
     pub reason: String,
 }
 
 /// A workload query before and after the proposals.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryOutcome {
+    /// The query's name in the policy (or workload file).
     pub name: String,
+    /// Its mean-time budget in ms.
     pub budget_ms: f64,
+    /// Mean time in ms measured on the live database, before any proposal.
     pub before_ms: f64,
+    /// Expected mean time in ms with the proposals in place (equal to `before_ms` when none helps).
     pub after_ms: f64,
+    /// Why the query was not analysed (its SQL could not be read as a plain SELECT), if so.
     pub note: Option<String>,
 }
 
 /// The advisor's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct Advice {
+    /// How the candidates were proven, in the report's words (materialized on which copy, or
+    /// hypothetical).
     pub evaluation: String,
+    /// Every workload query in policy order, before and after.
     pub queries: Vec<QueryOutcome>,
+    /// The chosen indexes, in the order chosen.
     pub proposals: Vec<Proposal>,
+    /// Candidates considered and not proposed, each with its reason.
     pub rejected: Vec<Rejected>,
 }
 

@@ -8,17 +8,22 @@ use serde::Serialize;
 /// A workload query as the selection sees it.
 #[derive(Debug, Clone)]
 pub struct QueryCost {
+    /// The query's name in the policy.
     pub name: String,
     /// Calls per minute (1 when the policy gives none).
     pub weight: f64,
+    /// Mean-time budget in ms (the p95 budget plays no part in the selection).
     pub budget_ms: f64,
+    /// Mean time in ms on the live database without any candidate.
     pub before_ms: f64,
 }
 
 /// An evaluated candidate.
 #[derive(Debug, Clone)]
 pub struct CandidateEffect {
+    /// Index of the candidate in the advisor's candidate list; `tables` and rejections use it.
     pub id: usize,
+    /// Size in bytes, counted against `max_total_bytes`.
     pub size_bytes: i64,
     /// Index maintenance cost from the table's write rate, ms per minute.
     pub write_cost_ms_per_min: f64,
@@ -30,14 +35,18 @@ pub struct CandidateEffect {
 /// Why a candidate was not chosen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rejection {
+    /// Index of the rejected candidate.
     pub id: usize,
+    /// Why it was not chosen, in the report's words.
     pub reason: String,
 }
 
 /// The chosen candidates (in the order chosen) and the rejected ones with reasons.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Selection {
+    /// Ids of the chosen candidates, in the order chosen (pruned ones removed).
     pub chosen: Vec<usize>,
+    /// Every candidate not chosen, with why (pruned ones first).
     pub rejected: Vec<Rejection>,
     /// Each query's time with the chosen set (best of the chosen indexes).
     pub after_ms: Vec<f64>,
@@ -46,7 +55,9 @@ pub struct Selection {
 /// Limits from the policy.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// At most this many chosen indexes on one table.
     pub max_indexes_per_table: usize,
+    /// At most this many bytes of chosen indexes in total (`i64::MAX` for no limit).
     pub max_total_bytes: i64,
 }
 

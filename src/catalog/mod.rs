@@ -39,8 +39,11 @@ const INVALID_INDEXES: &str = "SELECT n.nspname, c.relname, t.relname, \
 /// An index with `pg_index.indisvalid = false`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InvalidIndex {
+    /// Schema of the index (unquoted).
     pub schema: String,
+    /// Index name (unquoted).
     pub name: String,
+    /// The indexed table, in the same schema (unquoted).
     pub table: String,
     /// A concurrent build of it is running right now (so it is not yet abandoned).
     pub build_in_progress: bool,

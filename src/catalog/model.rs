@@ -3,10 +3,17 @@
 
 use serde::Serialize;
 
+/// One database's user objects (system schemas, `pg_toast*`, `pg_temp*` and refinery's history
+/// table left out), as `reader::read` fills it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Catalog {
+    /// Ordinary and partitioned tables, ordered by schema and name.
     pub tables: Vec<Table>,
+    /// Indexes, ordered by schema and name, except partitions' indexes attached to a partitioned
+    /// index (those are in `attached`).
     pub indexes: Vec<Index>,
+    /// Foreign keys declared on each table (those a partition inherits from its parent are left
+    /// out), ordered by schema, table and name.
     pub foreign_keys: Vec<ForeignKey>,
     /// Partitions of partitioned tables.
     pub partitions: Vec<Partition>,
@@ -21,19 +28,28 @@ pub struct Catalog {
     pub stats_age_seconds: f64,
 }
 
+/// An ordinary or partitioned table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Table {
+    /// Schema name as PostgreSQL stores it (unquoted).
     pub schema: String,
+    /// Table name as PostgreSQL stores it (unquoted).
     pub name: String,
+    /// Size of the main fork in bytes (`relpages` times the block size, as of the last VACUUM or
+    /// ANALYZE); 0 for a partitioned parent.
     pub size_bytes: i64,
     /// Rows inserted, updated and deleted since the statistics were reset.
     pub writes: i64,
 }
 
+/// An index, as read from `pg_index` and `pg_class`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Index {
+    /// Schema of the index (and of its table) as PostgreSQL stores it (unquoted).
     pub schema: String,
+    /// Index name as PostgreSQL stores it (unquoted).
     pub name: String,
+    /// Name of the indexed table (unquoted), in `schema`.
     pub table: String,
     /// `pg_get_indexdef` as PostgreSQL prints it (desired side only; shown, never parsed).
     pub definition: String,
@@ -42,18 +58,26 @@ pub struct Index {
     pub tail: String,
     /// The table is partitioned: the index is built `ON ONLY` the parent, then per partition.
     pub partitioned: bool,
+    /// Access method name from `pg_am`: `btree`, `hash`, `gin`, `gist`, `brin`, ...
     pub method: String,
     /// Key columns in order, as SQL (quoted where needed; expressions as `pg_get_indexdef`
     /// prints them).
     pub columns: Vec<String>,
     /// The WHERE predicate of a partial index.
     pub predicate: Option<String>,
+    /// A unique index (`indisunique`), whether or not a constraint backs it.
     pub unique: bool,
+    /// The index backing the table's primary key (`indisprimary`).
     pub primary: bool,
     /// The constraint this index backs (primary key, unique, exclusion), if any.
     pub constraint: Option<String>,
+    /// `pg_index.indisvalid`: false after a failed or still running CREATE INDEX CONCURRENTLY, and
+    /// for a partitioned index not yet attached on every partition.
     pub valid: bool,
+    /// Size in bytes (`relpages` times the block size, as of the last VACUUM, ANALYZE or build).
     pub size_bytes: i64,
+    /// Index scans since the statistics were reset (`pg_stat_user_indexes.idx_scan`, 0 when
+    /// unknown).
     pub scans: i64,
     /// Structural key (method, uniqueness, columns, operator classes and collations by
     /// qualified name, options, predicate): equal keys mean equal definitions whatever the
@@ -75,22 +99,32 @@ impl Index {
     }
 }
 
+/// A foreign key constraint, from `pg_constraint`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ForeignKey {
+    /// Schema of the referencing table (unquoted).
     pub schema: String,
+    /// The referencing table (unquoted).
     pub table: String,
+    /// Constraint name (unquoted).
     pub name: String,
     /// Columns as SQL (quoted where needed), comparable with index columns.
     pub columns: Vec<String>,
+    /// The referenced table as `regclass` text: quoted where needed and schema-qualified only when
+    /// its schema is not on the search path.
     pub referenced_table: String,
 }
 
 /// A partition of a partitioned table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Partition {
+    /// Schema of the partitioned parent (unquoted).
     pub parent_schema: String,
+    /// The partitioned parent table (unquoted).
     pub parent: String,
+    /// Schema of the partition (unquoted).
     pub schema: String,
+    /// The partition's table name (unquoted).
     pub name: String,
     /// The partition is partitioned too (sub-partitioning).
     pub partitioned: bool,
@@ -99,9 +133,14 @@ pub struct Partition {
 /// A partition's index attached to a partitioned index.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttachedIndex {
+    /// Schema of the partition's index (unquoted).
     pub schema: String,
+    /// The partition the index is on (unquoted).
     pub table: String,
+    /// The partition's index name (unquoted).
     pub name: String,
+    /// Schema of the partitioned index it is attached to (unquoted).
     pub parent_schema: String,
+    /// The partitioned index it is attached to (unquoted).
     pub parent: String,
 }

@@ -54,6 +54,7 @@ pub enum CheckMode {
 }
 
 impl CheckMode {
+    /// The mode's name on the command line and in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             CheckMode::Analyze => "analyze",
@@ -66,16 +67,25 @@ impl CheckMode {
 /// The result for one query.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryCheck {
+    /// The query's name in the policy (`queryid <n>` in stats mode).
     pub name: String,
     /// The SQL as measured with the first parameter set bound.
     pub sql: String,
+    /// Parameter sets measured (1 for a query without parameters).
     pub param_sets: usize,
+    /// Results the verdict is based on: measured runs (warm-ups and the per-node timing run left
+    /// out) in analyze mode, plans in explain mode, calls in stats mode.
     pub runs: usize,
+    /// Calls per minute in production, from the policy (`None` in stats mode or when not given).
     pub weight: Option<f64>,
+    /// The limits the query is judged against: its overrides over the policy's defaults.
     pub budget: Budget,
     /// `None` when the query could not be measured (see `error`).
     pub verdict: Option<BudgetVerdict>,
+    /// What the plan says about where the time goes: the slowest parameter set's warm run with
+    /// per-node timing (analyze), the costliest plan (explain).
     pub findings: PlanFindings,
+    /// Why the query could not be measured, as the check's error message; `None` when measured.
     pub error: Option<String>,
 }
 
@@ -85,7 +95,9 @@ pub struct QueryCheck {
     "query `{name}` in the policy changes data ({keyword}); checks never change data: remove it, or set `allow_writes = true` to measure it in a transaction that is rolled back"
 )]
 pub struct WriteRefused {
+    /// The query's name in the policy.
     pub name: String,
+    /// The first keyword that changes data (`INSERT`, `DELETE`, `CREATE`, ...).
     pub keyword: String,
 }
 

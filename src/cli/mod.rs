@@ -23,8 +23,10 @@ use std::time::Duration;
     long_about = None
 )]
 pub struct Cli {
+    /// Options every command takes.
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -32,10 +34,15 @@ pub struct Cli {
 /// `--format`: the report formats, plus lint's CI formats (only `lint` accepts those).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FormatArg {
+    /// Tables and a one-line summary, for people.
     Human,
+    /// JSON with a `schema_version`, for programs.
     Json,
+    /// Lint only: GitHub Actions annotations.
     Github,
+    /// Lint only: SARIF 2.1.0, for code scanning.
     Sarif,
+    /// Lint only: JUnit XML.
     Junit,
 }
 
@@ -92,12 +99,16 @@ pub struct GlobalArgs {
     pub pg_bindir: Option<PathBuf>,
 }
 
+/// `--log-format`: how log lines on stderr are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// Plain text lines.
     Text,
+    /// One JSON object per line.
     Json,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Versioned migrations: status, apply, verify, new, baseline, repair.
@@ -138,6 +149,7 @@ pub enum Command {
     Man(generate::ManArgs),
 }
 
+/// Arguments of `check`: how the workload is judged, and the extra reports to write.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9187); none without it.
@@ -166,6 +178,7 @@ pub struct CheckArgs {
     pub html: Option<PathBuf>,
 }
 
+/// Arguments of `advise`: where candidates are proven, the workload's source, limits and outputs.
 #[derive(Debug, Args)]
 pub struct AdviseArgs {
     /// A copy of the target database (same schema and data, never production) where candidates
@@ -199,6 +212,7 @@ pub struct AdviseArgs {
     pub html: Option<PathBuf>,
 }
 
+/// Arguments of `plan`: the shadow, the SQL file and the advisor's part.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// An empty database to replay the migrations into (default: a throwaway server).
@@ -219,6 +233,7 @@ pub struct PlanArgs {
     pub advise_throwaway: bool,
 }
 
+/// Arguments of `apply`: the shadow, which changes, confirmation and the executor's settings.
 #[derive(Debug, Args)]
 pub struct ApplyChangesArgs {
     /// An empty database to replay the migrations into (default: a throwaway server).
@@ -236,10 +251,12 @@ pub struct ApplyChangesArgs {
     /// Only changes of these rules (repeatable), e.g. --only invalid-index.
     #[arg(long)]
     pub only: Vec<String>,
+    /// Timeouts and retries of the safe executor.
     #[command(flatten)]
     pub exec: ExecArgs,
 }
 
+/// Arguments of `lint`: what to lint, the failing severity and the output format.
 #[derive(Debug, Args)]
 pub struct LintArgs {
     /// Files or directories (default: the migrations not yet applied with a database, else all).
@@ -256,6 +273,7 @@ pub struct LintArgs {
     pub output_format: Option<LintFormat>,
 }
 
+/// Arguments of `ci`.
 #[derive(Debug, Args)]
 pub struct CiArgs {
     /// Lowest lint severity that fails the run.
@@ -263,13 +281,18 @@ pub struct CiArgs {
     pub fail_on: FailOn,
 }
 
+/// `--fail-on`: the lowest severity that makes the run exit 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
+    /// Fail on any finding: notes, warnings and errors.
     Note,
+    /// Fail on warnings and errors.
     Warning,
+    /// Fail on errors only.
     Error,
 }
 
+/// `pgwarden data ...`: demo data for the seed schema.
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
     /// Fill the (empty) seed schema with deterministic synthetic data.
@@ -280,6 +303,7 @@ pub enum DataCommand {
     },
 }
 
+/// Arguments of `demo`: the data scale and the HTML page.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Data scale for the demo database (see `data generate`).
@@ -291,6 +315,7 @@ pub struct DemoArgs {
     pub html: Option<PathBuf>,
 }
 
+/// `pgwarden migrate ...`: versioned migrations.
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// One row per migration (applied, pending, modified, missing, unparseable) and any INVALID
@@ -307,6 +332,7 @@ pub enum MigrateCommand {
     },
     /// Adopt an existing database: record versions up to VERSION as applied without running them.
     Baseline {
+        /// The last version the database already has: files up to it are recorded as applied.
         version: i32,
         /// Write without asking.
         #[arg(long)]
@@ -320,6 +346,7 @@ pub enum MigrateCommand {
     },
 }
 
+/// Arguments of `migrate apply`: dry run, target version and the executor's settings.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// Print exactly the SQL that would run, in order, and change nothing.
@@ -328,6 +355,7 @@ pub struct ApplyArgs {
     /// Apply up to and including this version.
     #[arg(long)]
     pub target: Option<i32>,
+    /// Timeouts and retries of the safe executor.
     #[command(flatten)]
     pub exec: ExecArgs,
 }

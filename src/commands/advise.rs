@@ -23,7 +23,10 @@ pub struct AdviseOptions {
     pub sql: Option<PathBuf>,
     /// Workload from pg_stat_statements.
     pub from_stats: bool,
+    /// At most this many new indexes per table (`--max-indexes-per-table`); `None`: the policy's.
     pub max_indexes_per_table: Option<usize>,
+    /// At most this many MB (10^6 bytes) of new indexes (`--max-total-mb`); `None`: the policy's,
+    /// else no limit.
     pub max_total_mb: Option<f64>,
 }
 
@@ -74,7 +77,10 @@ pub enum Proving<'a> {
     /// A throwaway server filled with the live schema and up to `max_bytes` of its rows, run
     /// from the server binaries in `bindir` (else searched for).
     Throwaway {
+        /// Copy every row while the tables total at most this many bytes, else a sample of that
+        /// size.
         max_bytes: i64,
+        /// The server binaries' directory (`--pg-bindir`); `None`: searched for.
         bindir: Option<&'a std::path::Path>,
     },
     /// HypoPG in the target.
@@ -166,6 +172,8 @@ pub fn run_advisor(
     advice.with_context(|| format!("advise on {}", target.redacted()))
 }
 
+/// `advise`: reads the workload (the policy's, a `--sql` file or `pg_stat_statements`), proves
+/// candidates as `args` says and writes the migration when asked; only reads the target.
 pub fn advise(
     settings: &Settings,
     policy: &Policy,

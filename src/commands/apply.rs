@@ -15,11 +15,17 @@ use anyhow::{Context, bail};
 
 /// Options of `apply`.
 pub struct ApplyChangesOptions<'a> {
+    /// An empty database to replay the migrations into; `None`: a throwaway server.
     pub shadow_url: Option<&'a str>,
+    /// Accept every change without asking (a drop still needs `allow_drop` or a yes).
     pub yes: bool,
+    /// List the changes the filters choose and change nothing.
     pub dry_run: bool,
+    /// Drops need no confirmation.
     pub allow_drop: bool,
+    /// Only changes of these rule ids (empty: every change); an unknown id is an error.
     pub only: &'a [String],
+    /// Timeouts and retries for running the recorded migration.
     pub exec: ExecSettings,
 }
 
@@ -150,6 +156,7 @@ pub fn apply(
 /// How the person (or `--yes`) answered for one change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
+    /// Accepted: the change is applied.
     Yes,
     /// Declined: the change is skipped.
     No,

@@ -18,6 +18,8 @@ use crate::settings::Settings;
 use anyhow::Context;
 use std::time::Duration;
 
+/// `ci`: lint, verify (with a database), apply to a throwaway server, then check (explain mode,
+/// with a policy) and plan there; `fail_on` is lint's threshold.
 pub fn run(settings: &Settings, fail_on: Severity) -> anyhow::Result<CiReport> {
     let policy = settings.optional_policy()?;
     let mut sections = Vec::new();

@@ -43,6 +43,8 @@ pub const SHIPPED_MIGRATIONS: &[(&str, &str)] = &[
 /// The product's default policy, shipped inside the binary.
 pub const DEFAULT_POLICY: &str = include_str!("../../policies/default.toml");
 
+/// `demo`: the whole job on a throwaway server with data at `scale`, ending with a before/after
+/// table.
 pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
     tracing::info!("starting a throwaway PostgreSQL server");
     let server = EphemeralServer::start_with(&settings.throwaway(None))

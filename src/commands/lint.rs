@@ -40,6 +40,8 @@ pub struct LintOptions {
     pub output_format: Option<LintFormat>,
 }
 
+/// `lint`: `args.paths`, else the migrations not yet applied (every one with `args.all` or without
+/// a database), weighed by live table sizes when a database is given.
 pub fn lint(
     settings: &Settings,
     policy: Option<&Policy>,

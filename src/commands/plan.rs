@@ -31,11 +31,12 @@ fn diff_settings(policy: Option<&Policy>) -> DiffSettings {
     s
 }
 
-/// Findings and the ordered changes that fix them.
 /// Options of `plan`.
 #[derive(Default)]
 pub struct PlanOptions<'a> {
+    /// An empty database to replay the migrations into; `None`: a throwaway server.
     pub shadow_url: Option<&'a str>,
+    /// Also save the plan's SQL to this file.
     pub output: Option<&'a PathBuf>,
     /// Add the index advisor's proposals for the policy's workload.
     pub advise: bool,
@@ -45,6 +46,8 @@ pub struct PlanOptions<'a> {
     pub advise_throwaway: bool,
 }
 
+/// Findings and the ordered changes that fix them: the migrations replayed into a shadow against
+/// the target's catalog, plus the advisor's proposals with `advise`.
 pub fn plan(
     settings: &Settings,
     policy: Option<&Policy>,

@@ -13,12 +13,20 @@ use std::time::Duration;
 /// Could not work out where to connect, or could not connect.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
+    /// The connection string, `PGPORT` or `sslmode` does not parse; the text says why.
     #[error("invalid connection string: {0}")]
     Invalid(String),
     /// The server refused or could not be reached; `cause` says "cannot connect to {target}"
     /// and why.
     #[error("{cause}; {hint}", hint = connect_hint(.cause))]
-    Connect { target: String, cause: DbError },
+    Connect {
+        /// The target, password redacted.
+        target: String,
+        /// The driver's error, SQLSTATE kept when the server answered.
+        cause: DbError,
+    },
+    /// The TLS connector could not be built (an unreadable or invalid `sslrootcert`, say); the
+    /// text names the fix.
     #[error("{0}")]
     Tls(String),
 }
@@ -170,10 +178,12 @@ impl ConnectionTarget {
         self.config.get_ports().first().copied()
     }
 
+    /// The database name the target names (empty when a URL names none).
     pub fn dbname(&self) -> &str {
         self.config.get_dbname().unwrap_or_default()
     }
 
+    /// The `sslmode` in effect, as libpq spells it (`prefer` when none was given).
     pub fn tls_mode(&self) -> &'static str {
         self.tls.mode.as_str()
     }

@@ -45,15 +45,23 @@ impl Default for DiffSettings {
 /// One change of the plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
+    /// The rule id of the finding this change fixes.
     pub rule: &'static str,
     /// `+` build, `~` rebuild or swap, `-` drop.
     pub sign: char,
+    /// The index as `schema.name`, unquoted (an advisor proposal gives its name only).
     pub object: String,
     /// The statements, in order; each runs on its own (none can run in a transaction).
     pub statements: Vec<String>,
+    /// Why, in a few words, for the plan table.
     pub reason: String,
+    /// The strongest lock the change takes and what it blocks, for the plan table.
     pub lock: &'static str,
+    /// Estimated build time in seconds: the table's size over `build_bytes_per_second`; 0 for a
+    /// drop or an advisor proposal.
     pub estimate_seconds: f64,
+    /// The change drops an index (a swap drops the old one too): `apply` needs `--allow-drop` or a
+    /// yes at the prompt.
     pub is_drop: bool,
 }
 

@@ -28,6 +28,7 @@ pub enum Status {
 pub struct Diagnosis {
     /// What was checked (`server binaries`, `pg_stat_statements`, ...).
     pub capability: String,
+    /// Ok, limited (a core command cannot run fully) or a note.
     pub status: Status,
     /// What was found.
     pub detail: String,
@@ -80,14 +81,18 @@ pub struct Server {
     pub version: String,
     /// The major version (`15`).
     pub major: u32,
+    /// The role the session runs as (`current_user`).
     pub user: String,
+    /// The role is a superuser (false when it cannot be told).
     pub superuser: bool,
 }
 
 /// Everything `doctor` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnoses {
+    /// The server's version and the connected role.
     pub server: Server,
+    /// One diagnosis per capability, in the order checked.
     pub checks: Vec<Diagnosis>,
 }
 

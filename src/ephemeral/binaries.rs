@@ -12,7 +12,9 @@ pub const BINDIR_VARIABLE: &str = "PGWARDEN_PG_BINDIR";
 /// `postgres`, and the major version `postgres --version` reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Installation {
+    /// The directory holding `initdb`, `pg_ctl` and `postgres`.
     pub bindir: PathBuf,
+    /// The major version `postgres --version` reports (`15`).
     pub major: u32,
 }
 
@@ -21,6 +23,8 @@ pub struct Installation {
 pub struct Search {
     /// The places looked at, in order (`PATH`, `pg_config --bindir`, directories).
     pub looked: Vec<String>,
+    /// Complete installations found, preferred first (only the override's when one is given), no
+    /// directory twice.
     pub found: Vec<Installation>,
     /// The override (`--pg-bindir` / `PGWARDEN_PG_BINDIR`) when one was given.
     pub override_dir: Option<PathBuf>,
@@ -29,20 +33,32 @@ pub struct Search {
 /// Why no suitable server binaries were found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BinariesError {
+    /// Nothing was found anywhere.
     #[error(
         "no PostgreSQL server binaries found (looked at {looked}); install the server (Debian/Ubuntu: `apt-get install postgresql-15`) or point --pg-bindir / PGWARDEN_PG_BINDIR at its bin directory"
     )]
-    None { looked: String },
+    None {
+        /// The places looked at, comma-separated.
+        looked: String,
+    },
+    /// The override directory lacks `initdb`, `pg_ctl` or `postgres`.
     #[error(
         "{dir} (from --pg-bindir / PGWARDEN_PG_BINDIR) does not hold initdb, pg_ctl and postgres: point it at the server's bin directory (e.g. /usr/lib/postgresql/15/bin)"
     )]
-    Incomplete { dir: String },
+    Incomplete {
+        /// The override directory, as given.
+        dir: String,
+    },
+    /// Server binaries were found, but none of the target's major version.
     #[error(
         "the target runs PostgreSQL {want} but the local server binaries are {found}: replaying or copying with another major version gives false results; install the PostgreSQL {want} server (Debian/Ubuntu: `apt-get install postgresql-{want}`, from the PostgreSQL apt repository at apt.postgresql.org when your release lacks it) or point --pg-bindir / PGWARDEN_PG_BINDIR at its bin directory (looked at {looked})"
     )]
     WrongMajor {
+        /// The target's major version.
         want: u32,
+        /// The installations found, as `major (bindir)`, comma-separated.
         found: String,
+        /// The places looked at, comma-separated.
         looked: String,
     },
 }

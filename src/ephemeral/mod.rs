@@ -21,12 +21,19 @@ pub enum EphemeralError {
     /// No server binaries, or none of the target's major version.
     #[error(transparent)]
     Binaries(#[from] BinariesError),
+    /// Running as root with no `postgres` user to run the server as.
     #[error(
         "running as root but there is no `postgres` user to run the throwaway server as; create one (`useradd postgres`) or run as an unprivileged user"
     )]
     NoServerUser,
+    /// A step other than a statement failed (a temp dir, initdb, pg_ctl, a free port, connecting).
     #[error("{step} failed: {detail}")]
-    Step { step: String, detail: String },
+    Step {
+        /// What was being done, e.g. `creating a temp dir`.
+        step: String,
+        /// Why it failed: the I/O error or the tool's output.
+        detail: String,
+    },
     /// A statement failed: "{step} failed: ...".
     #[error(transparent)]
     Db(#[from] DbError),
@@ -50,7 +57,9 @@ fn step_err(step: &str, detail: impl std::fmt::Display) -> EphemeralError {
 /// PEM certificate and key for a server started with TLS.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
+    /// The server certificate, PEM.
     pub cert_pem: String,
+    /// Its private key, PEM.
     pub key_pem: String,
 }
 
@@ -128,6 +137,7 @@ impl EphemeralServer {
         &self.bindir
     }
 
+    /// The loopback port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
     }

@@ -32,11 +32,13 @@ const TABLES: &str = "SELECT format('%I.%I', n.nspname, c.relname), c.relname::t
 /// What was copied.
 #[derive(Debug, Clone, Serialize)]
 pub struct SampleSummary {
+    /// Ordinary tables copied (extension-owned tables left out).
     pub tables: usize,
     /// Total size of the source's tables.
     pub source_bytes: i64,
     /// Share of each large table's pages copied, percent (100 = everything).
     pub percent: f64,
+    /// Rows copied, over all tables.
     pub rows: u64,
     /// Schema statements the throwaway server could not run (an extension it lacks, say).
     pub skipped: Vec<String>,
@@ -83,8 +85,11 @@ impl std::fmt::Display for SampleSummary {
 
 /// A running throwaway server holding the copy; dropping it removes everything.
 pub struct SampledCopy {
+    /// The throwaway server; dropping it stops it and deletes its files.
     pub server: EphemeralServer,
+    /// The copy's database on that server.
     pub target: ConnectionTarget,
+    /// What was copied, for the report.
     pub summary: SampleSummary,
 }
 

@@ -11,16 +11,26 @@ pub enum ExecError {
     /// Every attempt timed out waiting for a lock (or deadlocked).
     #[error("{}", lock_timeout_message(.line, .attempts, .lock_timeout, .blockers))]
     LockTimeout {
+        /// 1-based line of the statement that waited (of the first statement, for a transaction
+        /// whose history row waited).
         line: u64,
+        /// Attempts made (the first plus every retry).
         attempts: u32,
+        /// The `lock_timeout` each attempt waited.
         lock_timeout: Duration,
+        /// Sessions that held the lock during the failed attempts, one per pid; empty when none was
+        /// seen.
         blockers: Vec<Blocker>,
     },
     /// The statement at `line` failed; `cause` reads "statement at line {line} failed: ...".
     #[error("{cause}\n    {excerpt}")]
     Statement {
+        /// 1-based line of the failing statement (of the first statement when the history row
+        /// failed).
         line: u64,
+        /// The statement on one line, cut at 160 characters; empty when the history row failed.
         excerpt: String,
+        /// PostgreSQL's error, in the context "statement at line N failed".
         cause: DbError,
     },
     /// An index of the statement's name exists with another definition: refused, not retried.
@@ -31,10 +41,15 @@ pub enum ExecError {
         crate::escape::inline(.wanted)
     )]
     IndexDiffers {
+        /// 1-based line of the `CREATE INDEX` statement.
         line: u64,
+        /// The statement on one line, cut at 160 characters.
         excerpt: String,
+        /// The index name, as stored.
         index: String,
+        /// What exists under that name: its `pg_get_indexdef`, or the kind of relation it is.
         existing: String,
+        /// The statement's definition (as PostgreSQL deparses it when it could be compared).
         wanted: String,
     },
     /// Setting up, restoring or recording on the session failed.

@@ -25,7 +25,12 @@ pub enum LockError {
     #[error(
         "another migration run holds the pgwarden lock ({holder}) and did not release it within {waited}s; let it finish, or raise --lock-wait"
     )]
-    Timeout { holder: String, waited: u64 },
+    Timeout {
+        /// Who holds it: pid, `application_name` and connection age, or `holder unknown`.
+        holder: String,
+        /// The wait allowed (`--lock-wait`), in whole seconds.
+        waited: u64,
+    },
     /// Asking for it failed ("cannot take the pgwarden migration lock: ...").
     #[error(transparent)]
     Query(DbError),
@@ -66,6 +71,7 @@ impl AdvisoryLock {
         }
     }
 
+    /// Releases the lock; a failure is only logged, as the lock ends with the session anyway.
     pub fn release(self, client: &mut Client) {
         if let Err(e) = client.query_one(UNLOCK, &[&self.key]) {
             tracing::warn!(

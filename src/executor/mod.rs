@@ -28,13 +28,16 @@ use std::time::{Duration, Instant};
 /// about `table` is the record's, not the statement's.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
+    /// The history statement (an INSERT, guarded or not).
     pub sql: &'a str,
+    /// The history table: an error naming it is the record's, not the statement's.
     pub table: &'a str,
 }
 
 /// What happened while running one step.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StepOutcome {
+    /// Attempts made, the first included (more than 1 after lock timeouts or deadlocks).
     pub attempts: u32,
     /// Sessions that held the lock during failed attempts.
     pub blockers: Vec<Blocker>,
@@ -43,6 +46,7 @@ pub struct StepOutcome {
     /// Indexes an interrupted run had built (valid, same definition): adopted, not rebuilt.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub adopted_indexes: Vec<String>,
+    /// Wall time of the step in ms, retries and their backoff included.
     pub duration_ms: u128,
 }
 
@@ -100,6 +104,7 @@ impl Executor {
         })
     }
 
+    /// The executor's session, e.g. to release the migration lock on it.
     pub fn client(&mut self) -> &mut Client {
         &mut self.client
     }

@@ -24,9 +24,13 @@ const MIN_POLL: Duration = Duration::from_millis(20);
 /// A session that blocked the executor.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Blocker {
+    /// The blocking session's backend pid.
     pub pid: i32,
+    /// Its `application_name` (empty when unset).
     pub application_name: String,
+    /// Its `pg_stat_activity.state`: `active`, `idle in transaction`, ...
     pub state: String,
+    /// Its current or last query, cut at 300 characters.
     pub query: String,
     /// Seconds since its transaction (or query) started.
     pub age_seconds: f64,

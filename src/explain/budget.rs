@@ -15,24 +15,33 @@ pub struct Budget {
 /// Times measured for one query (all parameter sets together).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Measurement {
+    /// Execution times in ms of every run that finished, all parameter sets together.
     pub samples_ms: Vec<f64>,
     /// Set when a run was cut by `statement_timeout` after this many ms.
     pub cut_at_ms: Option<f64>,
 }
 
+/// Whether a query is within its budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// Every limit held (a value equal to its limit is within).
     Within,
+    /// A limit was exceeded or a run was cut by the timeout; `reasons` says which.
     Over,
 }
 
 /// The judgement of one query.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BudgetVerdict {
+    /// Within or over.
     pub verdict: Verdict,
+    /// Mean in ms, rounded to the microsecond (in explain mode: the mean planner cost).
     pub mean_ms: f64,
+    /// 95th percentile (nearest rank) in ms (in explain mode: of planner costs; from
+    /// `pg_stat_statements` an estimate).
     pub p95_ms: f64,
+    /// Slowest run in ms (in explain mode: the highest planner cost).
     pub max_ms: f64,
     /// Why it is over (empty when within).
     pub reasons: Vec<String>,
@@ -61,8 +70,11 @@ pub fn judge_times(budget: &Budget, m: &Measurement) -> BudgetVerdict {
 /// Mean, p95 and max of a query's times, ms.
 #[derive(Debug, Clone, Copy)]
 pub struct Summary {
+    /// Mean time, ms.
     pub mean: f64,
+    /// 95th percentile time, ms (exact or estimated; the caller's `p95_label` says which).
     pub p95: f64,
+    /// Slowest time, ms.
     pub max: f64,
 }
 

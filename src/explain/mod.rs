@@ -12,10 +12,13 @@ use serde::{Deserialize, Serialize};
 /// One element of the top-level EXPLAIN JSON array.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Explain {
+    /// The root plan node.
     #[serde(rename = "Plan")]
     pub plan: PlanNode,
+    /// `Planning Time` in ms (present with ANALYZE, or with SUMMARY).
     #[serde(rename = "Planning Time")]
     pub planning_time: Option<f64>,
+    /// `Execution Time` in ms (ANALYZE only).
     #[serde(rename = "Execution Time")]
     pub execution_time: Option<f64>,
 }
@@ -23,34 +26,50 @@ pub struct Explain {
 /// A plan node; fields absent without ANALYZE or BUFFERS are `None`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PlanNode {
+    /// `Node Type` as PostgreSQL names it (`Seq Scan`, `Hash Join`, `Gather Merge`, ...).
     #[serde(rename = "Node Type")]
     pub node_type: String,
+    /// The scanned table (unquoted, not schema-qualified), for scan and modify nodes.
     #[serde(rename = "Relation Name")]
     pub relation_name: Option<String>,
+    /// The scanned table's schema; only printed by EXPLAIN VERBOSE, which pgwarden does not ask
+    /// for, so normally `None`.
     #[serde(rename = "Schema")]
     pub schema: Option<String>,
+    /// The index an index, index-only or bitmap index scan uses (unquoted).
     #[serde(rename = "Index Name")]
     pub index_name: Option<String>,
+    /// Planner's estimated total cost of the node, in the planner's arbitrary cost units.
     #[serde(rename = "Total Cost")]
     pub total_cost: f64,
+    /// Planner's estimated rows per loop.
     #[serde(rename = "Plan Rows")]
     pub plan_rows: f64,
+    /// Time in ms to the node's last row, per loop (ANALYZE with timing).
     #[serde(rename = "Actual Total Time")]
     pub actual_total_time: Option<f64>,
+    /// Rows produced per loop (ANALYZE).
     #[serde(rename = "Actual Rows")]
     pub actual_rows: Option<f64>,
+    /// How many times the node ran (ANALYZE); under a Gather, one per parallel process.
     #[serde(rename = "Actual Loops")]
     pub actual_loops: Option<f64>,
+    /// Rows read but rejected by `filter`, per loop (ANALYZE).
     #[serde(rename = "Rows Removed by Filter")]
     pub rows_removed_by_filter: Option<f64>,
+    /// The node's filter condition as PostgreSQL deparses it.
     #[serde(rename = "Filter")]
     pub filter: Option<String>,
+    /// Shared buffer hits, this node and its children (BUFFERS).
     #[serde(rename = "Shared Hit Blocks")]
     pub shared_hit_blocks: Option<i64>,
+    /// Shared blocks read from outside shared buffers, this node and its children (BUFFERS).
     #[serde(rename = "Shared Read Blocks")]
     pub shared_read_blocks: Option<i64>,
+    /// Parallel workers actually started, on Gather and Gather Merge nodes (ANALYZE).
     #[serde(rename = "Workers Launched")]
     pub workers_launched: Option<i64>,
+    /// Child nodes, in plan order; empty for a leaf.
     #[serde(rename = "Plans", default)]
     pub plans: Vec<PlanNode>,
 }
@@ -125,6 +144,8 @@ pub struct PlanFindings {
     /// The node with the most exclusive time, and that time in ms, from one warm run with
     /// per-node timing (`check` runs it after the warm-ups).
     pub dominant_node: Option<String>,
+    /// The dominant node's exclusive time in ms, rounded to the microsecond; `None` without ANALYZE
+    /// timing.
     pub dominant_ms: Option<f64>,
     /// Tables read by sequential scans that produced or filtered many rows.
     pub seq_scans: Vec<String>,

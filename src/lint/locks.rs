@@ -8,10 +8,16 @@ use serde::Serialize;
 /// One statement's lock.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StatementLock {
+    /// The file as given on the command line or found in the migrations directory.
     pub file: String,
+    /// 1-based line where the statement starts.
     pub line: u64,
+    /// The statement on one line, cut to its first 80 characters.
     pub statement: String,
+    /// The lock level and what it blocks, e.g. `SHARE (blocks writes)`; `depends on the statement`
+    /// when unknown.
     pub lock: &'static str,
+    /// The table it changes (as stored) and any it references (lower-cased), unqualified.
     pub tables: Vec<String>,
     /// Live row estimates of those tables, when a database was given.
     pub rows: Vec<Option<f64>>,

@@ -11,12 +11,23 @@ use squawk_linter::{Linter, Rule};
 use squawk_syntax::SourceFile;
 use std::collections::HashMap;
 
+/// squawk's parser could not parse the file (error).
 pub const SYNTAX_ERROR: &str = "syntax-error";
+/// A file without the no-transaction directive mixes a statement that cannot run in a transaction
+/// block with ones that need one (error).
 pub const MIXED_TRANSACTION: &str = "mixed-transaction-statements";
+/// `CREATE INDEX` without a name: PostgreSQL picks one (warning).
 pub const INDEX_WITHOUT_NAME: &str = "index-without-name";
+/// An index name that does not match the policy's `[lint] index_name_pattern` (warning).
 pub const INDEX_NAME_PATTERN: &str = "index-name-pattern";
+/// `CREATE INDEX CONCURRENTLY IF NOT EXISTS`, which accepts an INVALID leftover unless pgwarden's
+/// runner drops it first (note).
 pub const CONCURRENT_IF_NOT_EXISTS: &str = "concurrent-index-if-not-exists";
+/// A `SET statement_timeout` of under an hour (0 aside) earlier in the file than a concurrent index
+/// build (error).
 pub const SHORT_TIMEOUT_BEFORE_BUILD: &str = "short-statement-timeout-before-concurrent-build";
+/// An applied migration whose file no longer hashes to its recorded checksum (error; needs a
+/// database).
 pub const EDITED_APPLIED_MIGRATION: &str = "edited-applied-migration";
 
 /// squawk rules that only compensate for a runner without per-step timeouts: pgwarden sets
@@ -44,12 +55,21 @@ const LOCKING: [Rule; 10] = [
 /// One lint finding with its place in the file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LintFinding {
+    /// The rule id: squawk's (e.g. `require-concurrent-index-creation`) or one of pgwarden's
+    /// constants above.
     pub rule: String,
+    /// squawk's rules are warnings, weighed by the table's rows when known; pgwarden's own have
+    /// fixed severities.
     pub severity: Severity,
+    /// The file as given on the command line or found in the migrations directory.
     pub file: String,
+    /// 1-based line of the offending statement or token.
     pub line: u64,
+    /// 1-based column, in characters.
     pub column: u64,
+    /// What is wrong.
     pub message: String,
+    /// How to fix it, when the rule says.
     pub help: Option<String>,
     /// The source line, for the caret display.
     pub source: String,

@@ -8,17 +8,22 @@ use std::path::{Path, PathBuf};
 /// A migration file whose name refinery accepts.
 #[derive(Debug, Clone)]
 pub struct MigrationFile {
+    /// Canonical (absolute) path of the file, as refinery finds it.
     pub path: PathBuf,
+    /// The version from the file name (`7` in `V7__add_index.sql`; leading zeros ignored).
     pub version: i32,
+    /// The name part of the file name (`add_index` in `V7__add_index.sql`).
     pub name: String,
     /// `V` (versioned) or `U` (may run out of order).
     pub prefix: char,
+    /// The file's contents, exactly as read.
     pub sql: String,
     /// refinery's checksum: SipHash-1-3 over name, version and the exact SQL bytes.
     pub checksum: u64,
 }
 
 impl MigrationFile {
+    /// The file name without its directory (`V7__add_index.sql`).
     pub fn file_name(&self) -> String {
         self.path
             .file_name()
@@ -26,6 +31,7 @@ impl MigrationFile {
             .unwrap_or_default()
     }
 
+    /// A `U` file: refinery lets it run after higher versions.
     pub fn may_run_out_of_order(&self) -> bool {
         self.prefix == 'U'
     }
@@ -34,14 +40,18 @@ impl MigrationFile {
 /// A `.sql` file refinery would skip (or cannot read): a bad name, a version that does not fit.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnusableFile {
+    /// Canonical path of the file.
     pub path: PathBuf,
+    /// Why it cannot be used, with the fix where there is one.
     pub reason: String,
 }
 
 /// What a migrations directory holds.
 #[derive(Debug, Clone, Default)]
 pub struct Discovered {
+    /// Usable files, sorted by version, one per version.
     pub files: Vec<MigrationFile>,
+    /// Files refinery would skip or cannot read, and repeats of a used version.
     pub unusable: Vec<UnusableFile>,
 }
 
@@ -52,7 +62,9 @@ pub struct Discovered {
     path.display()
 )]
 pub struct DiscoveryError {
+    /// The directory as given.
     pub path: PathBuf,
+    /// The I/O or directory walk error's message.
     pub cause: String,
 }
 

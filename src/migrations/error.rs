@@ -59,28 +59,45 @@ fn drift_lines(rows: &[MigrationStatus]) -> String {
 pub enum MigrationError {
     /// A statement or the history row failed in a transaction migration: none of it stayed.
     #[error("migration {file} was rolled back: {cause}")]
-    RolledBack { file: String, cause: Box<ExecError> },
+    RolledBack {
+        /// The migration's file name.
+        file: String,
+        /// Why: a lock that never came, or the failing statement's PostgreSQL error.
+        cause: Box<ExecError>,
+    },
     /// A statement of a no-transaction migration failed; `committed` statements before it
     /// stay committed.
     #[error(
         "migration {file} stopped after {committed} of {total} statements (each commits on its own; it is not recorded, so the next run starts it again): {cause}"
     )]
     Stopped {
+        /// The migration's file name.
         file: String,
+        /// Statements that ran and committed before the failing one.
         committed: usize,
+        /// Statements in the file.
         total: usize,
+        /// Why: a lock that never came, or the failing statement's PostgreSQL error.
         cause: Box<ExecError>,
     },
     /// Every statement ran, but a concurrent build left an INVALID index: not recorded.
     #[error(
         "migration {file} ran, but an index it builds is INVALID, so it was not recorded; the next `migrate apply` drops and rebuilds it"
     )]
-    InvalidIndex { file: String, committed: usize },
+    InvalidIndex {
+        /// The migration's file name.
+        file: String,
+        /// Statements that ran and committed (all of them).
+        committed: usize,
+    },
     /// Every statement of a no-transaction migration ran; writing its history row failed.
     #[error("migration {file} ran but was not recorded: {cause}")]
     NotRecorded {
+        /// The migration's file name.
         file: String,
+        /// Statements that ran and committed (all of them).
         committed: usize,
+        /// Why the history row could not be written.
         cause: Box<ExecError>,
     },
 }

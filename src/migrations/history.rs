@@ -29,8 +29,12 @@ const UPDATE_CHECKSUM: &str =
 /// One row of the history table, as stored (text columns kept as text).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AppliedRow {
+    /// The migration's version (primary key).
     pub version: i32,
+    /// The migration's name as recorded (empty when NULL).
     pub name: String,
+    /// When it was applied, as recorded (RFC 3339 when refinery or pgwarden wrote it; empty when
+    /// NULL).
     pub applied_on: String,
     /// Decimal u64 as refinery writes it; kept as text so a malformed row cannot panic us.
     pub checksum: String,

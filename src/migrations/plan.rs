@@ -26,36 +26,51 @@ pub enum RunMode {
 /// A pending migration with its statements and run mode.
 #[derive(Debug, Clone)]
 pub struct PlannedMigration {
+    /// The migration file.
     pub file: MigrationFile,
+    /// One transaction, or statement by statement (with why).
     pub mode: RunMode,
+    /// The file's statements in order, as split.
     pub statements: Vec<Statement>,
 }
 
 /// Why a migration cannot be planned; names the file and the place.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
+    /// The file does not tokenize (an unterminated string, quoted identifier or comment).
     #[error(
         "migration {file}: {cause}; fix the SQL (PostgreSQL's rules for quotes and comments apply)"
     )]
     Tokenize {
+        /// The file name.
         file: String,
         // Not `source`: the message shows it, and `{:#}` would print it a second time.
+        /// Where and why the tokenizer stopped.
         cause: sql::SplitError,
     },
+    /// The file holds `BEGIN`, `COMMIT` or another transaction control statement.
     #[error(
         "migration {file} line {line}: `{keyword}` controls the transaction, which pgwarden owns; remove it (each migration already runs in one transaction) or add `-- {NO_TRANSACTION_DIRECTIVE}` and drop the transaction control"
     )]
     TransactionControl {
+        /// The file name.
         file: String,
+        /// 1-based line of the statement.
         line: u64,
+        /// Its first word, upper-cased (`BEGIN`, `COMMIT`, ...).
         keyword: String,
     },
+    /// The file mixes statements that need a transaction with one that cannot run in a transaction
+    /// block, and has no no-transaction directive.
     #[error(
         "migration {file} mixes statements that need a transaction with one that cannot run in a transaction block ({form} at line {line}); move it to a migration of its own, or add `-- {NO_TRANSACTION_DIRECTIVE}` to run every statement on its own"
     )]
     Mixed {
+        /// The file name.
         file: String,
+        /// The form of the first statement that cannot run in a transaction block (`VACUUM`, ...).
         form: String,
+        /// 1-based line of that statement.
         line: u64,
     },
 }

@@ -19,9 +19,11 @@ use std::time::{Duration, Instant};
 /// What `migrate apply` was asked to do.
 #[derive(Debug, Clone)]
 pub struct ApplyRequest {
+    /// Only show the SQL that would run: take no lock, create no history table, change nothing.
     pub dry_run: bool,
     /// Apply up to and including this version.
     pub target_version: Option<i32>,
+    /// Timeouts and retries of every step.
     pub exec: ExecSettings,
     /// How long to wait for another runner's lock.
     pub lock_wait: Duration,
@@ -30,10 +32,11 @@ pub struct ApplyRequest {
 /// One line of the SQL that runs (or would run), in order.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScriptLine {
+    /// One statement, exactly as it is (or would be) sent.
     pub sql: String,
+    /// Sent inside the migration's transaction (false: runs and commits on its own).
     pub in_transaction: bool,
-    /// What a long generated line does, for people (`-- then record V2 ... if all 4 indexes
-    /// are valid`); the exact SQL stays in `sql`.
+    /// For people: what a long generated line does; the exact SQL stays in `sql`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
 }
@@ -41,20 +44,29 @@ pub struct ScriptLine {
 /// One migration that was (or would be) applied.
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrationRun {
+    /// The migration's version.
     pub version: i32,
+    /// The name part of the file name (`add_index` in `V7__add_index.sql`).
     pub name: String,
+    /// The file name, without its directory.
     pub file: String,
+    /// One transaction, or statement by statement (with why); flattened in JSON.
     #[serde(flatten)]
     pub mode: RunMode,
+    /// The SQL it runs, in order (a dry run also lists recovery's drops of INVALID indexes).
     pub script: Vec<ScriptLine>,
     /// `None` in a dry run.
     pub outcome: Option<RunOutcome>,
 }
 
+/// How one applied migration went.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunOutcome {
+    /// Wall time of the migration, retries and waits included, in ms.
     pub duration_ms: u128,
+    /// Attempts of the transaction, or the most any one statement took (1: no retry).
     pub attempts: u32,
+    /// INVALID indexes left by an earlier failed build, dropped before building them again.
     pub recovered_indexes: Vec<String>,
     /// Indexes an interrupted run had built with the statement's definition: adopted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -64,8 +76,11 @@ pub struct RunOutcome {
 /// The migration that failed, and how far it got.
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrationFailure {
+    /// The failed migration's version.
     pub version: i32,
+    /// Its name part (`add_index` in `V7__add_index.sql`).
     pub name: String,
+    /// Its file name, without its directory.
     pub file: String,
     /// The [`MigrationError`]'s message.
     pub error: String,
@@ -76,15 +91,21 @@ pub struct MigrationFailure {
 /// The result of `migrate apply`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApplyReport {
+    /// Nothing ran: `migrations` lists what would run.
     pub dry_run: bool,
+    /// The target's connection string with the password redacted.
     pub database: String,
     /// Session settings sent once before the first migration.
     pub session_setup: String,
     /// The same settings in words, for people.
     pub session_summary: String,
+    /// History rows before this run (versions recorded as applied).
     pub already_applied: usize,
+    /// Migrations applied (in a dry run: to apply), in order; a failed one is in `failure`.
     pub migrations: Vec<MigrationRun>,
+    /// The migration that failed (the run stopped there); `None` when all went through.
     pub failure: Option<MigrationFailure>,
+    /// Wall time of the whole run, connecting and locking included, in ms.
     pub duration_ms: u128,
 }
 
@@ -258,8 +279,7 @@ fn run_one(exec: &mut Executor, p: &PlannedMigration) -> Result<StepOutcome, Mig
     }
 }
 
-/// The history statement of a migration; a no-transaction migration that builds indexes is
-/// recorded only if they are all valid.
+/// The history row's INSERT, guarded for a no-transaction migration on its indexes being valid.
 fn record_sql(p: &PlannedMigration, applied_on: &str) -> String {
     let builds: Vec<IndexBuild> = p
         .statements
@@ -307,9 +327,8 @@ fn invalid_to_recover(
     Ok(found)
 }
 
-/// The exact SQL a migration runs, in order, for dry runs and reports. `invalid` lists INVALID
-/// indexes that recovery drops first. The session settings are sent once per run (see
-/// [`ApplyReport::session_setup`]).
+/// The exact SQL a migration runs, in order; `invalid`: INVALID indexes recovery drops first.
+/// Session settings are sent once per run (see [`ApplyReport::session_setup`]).
 pub fn script(
     p: &PlannedMigration,
     settings: &ExecSettings,

@@ -10,26 +10,33 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum MigrationState {
+    /// Recorded in the history with the file's checksum and name.
     Applied,
+    /// Not yet applied; runs on the next `migrate apply`.
     Pending,
     /// A `V` file older than the newest applied version that was never applied: refinery
     /// refuses this (`U` files may run out of order).
     PendingOutOfOrder,
     /// Applied, but the file now has another checksum (or name).
     Modified {
+        /// The checksum the history records, as text.
         applied_checksum: String,
+        /// The name the history records.
         applied_name: String,
+        /// The file's checksum now, in refinery's decimal form.
         file_checksum: String,
     },
     /// Recorded as applied, but no file has this version.
     MissingFile,
     /// A `.sql` file refinery cannot use.
     Unparseable {
+        /// Why the file cannot be used (its name, an unreadable file, a repeated version).
         reason: String,
     },
 }
 
 impl MigrationState {
+    /// The state in words, for the human table.
     pub fn label(&self) -> &'static str {
         match self {
             MigrationState::Applied => "applied",
@@ -50,10 +57,17 @@ impl MigrationState {
 /// One row of `migrate status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrationStatus {
+    /// The version; `None` for an unusable file.
     pub version: Option<i32>,
+    /// The name part of the file name (or, for an unusable file, the whole file name; for a missing
+    /// file, the recorded name).
     pub name: String,
+    /// The file's path; `None` when the file is missing.
     pub path: Option<PathBuf>,
+    /// When it was applied, as the history records it (refinery writes RFC 3339); `None` when not
+    /// applied.
     pub applied_on: Option<String>,
+    /// Where the migration stands; flattened into the row in JSON.
     #[serde(flatten)]
     pub state: MigrationState,
 }

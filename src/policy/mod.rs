@@ -21,16 +21,22 @@ pub const POLICY_VERSION: u32 = 1;
 pub struct Policy {
     /// Format version; must be 1.
     pub version: u32,
+    /// `[budget]`: default budgets for every query.
     #[serde(default)]
     pub budget: BudgetPolicy,
+    /// `[check]`: warm-ups, runs and timeouts of `check --mode analyze`.
     #[serde(default)]
     pub check: CheckPolicy,
+    /// `[stats]`: which `pg_stat_statements` rows `check --mode stats` judges.
     #[serde(default)]
     pub stats: StatsPolicy,
+    /// `[advise]`: limits on what `advise` proposes.
     #[serde(default)]
     pub advise: AdvisePolicy,
+    /// `[plan]`: thresholds and required indexes of `plan`.
     #[serde(default)]
     pub plan: PlanPolicy,
+    /// `[lint]`: rules switched off and the index name pattern.
     #[serde(default)]
     pub lint: LintPolicy,
     /// How `watch` samples and judges production.
@@ -204,6 +210,7 @@ fn default_max_indexes_per_table() -> usize {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadQuery {
+    /// Unique name, naming the query in reports and errors.
     pub name: String,
     /// SQL with `$1`-style parameters.
     pub sql: String,
@@ -215,7 +222,9 @@ pub struct WorkloadQuery {
     pub weight: Option<f64>,
     /// Overrides of the default budget.
     pub mean_ms: Option<f64>,
+    /// Overrides `budget.p95_ms` for this query.
     pub p95_ms: Option<f64>,
+    /// Overrides `budget.max_cost` for this query (explain mode).
     pub max_cost: Option<f64>,
     /// Allow a data-changing statement; it still runs in a transaction that is rolled back.
     #[serde(default)]
@@ -225,17 +234,34 @@ pub struct WorkloadQuery {
 /// A policy that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// The file could not be read (missing, unreadable, not UTF-8).
     #[error("cannot read policy file {}: {cause}; pass --policy FILE", path.display())]
-    Read { path: PathBuf, cause: String },
+    Read {
+        /// The policy file.
+        path: PathBuf,
+        /// The I/O error's message.
+        cause: String,
+    },
+    /// The TOML does not parse, or does not fit the policy's fields.
     #[error("policy file {}:{line}:{column}: {message}", path.display())]
     Parse {
+        /// The policy file.
         path: PathBuf,
+        /// 1-based line of the error (0 when the parser gives no position).
         line: usize,
+        /// 1-based column in characters (0 when the parser gives no position).
         column: usize,
+        /// The TOML parser's message.
         message: String,
     },
+    /// The policy parses but breaks a rule `validate` checks (version, numbers, parameters).
     #[error("policy file {}: {message}", path.display())]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The policy file.
+        path: PathBuf,
+        /// What is wrong, naming the query or setting.
+        message: String,
+    },
 }
 
 /// Reads and validates a policy file.

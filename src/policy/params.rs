@@ -11,10 +11,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum ParamValue {
+    /// A TOML boolean, bound as `'true'` or `'false'`.
     Bool(bool),
+    /// A TOML integer.
     Integer(i64),
+    /// A TOML float, in Rust's shortest round-trip form.
     Float(f64),
+    /// A TOML string, bound as a quoted literal.
     Text(String),
+    /// A TOML array, bound as a PostgreSQL array literal (`'{"a","b"}'`).
     Array(Vec<ParamValue>),
 }
 
@@ -52,7 +57,12 @@ pub enum ParamError {
     Tokenize(#[from] crate::sql::SplitError),
     /// `$number` is used but only `given` values are.
     #[error("${number} has no value ({given} given)")]
-    Missing { number: usize, given: usize },
+    Missing {
+        /// The placeholder's number (`$2` is 2).
+        number: usize,
+        /// How many values the parameter set holds.
+        given: usize,
+    },
 }
 
 /// The highest `$n` in `sql`.

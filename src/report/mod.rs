@@ -30,20 +30,35 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Report {
+    /// `migrate status`: exit 1 when a migration or an INVALID index needs attention.
     MigrateStatus(StatusReport),
+    /// `migrate apply` (or its dry run): exit 2 when a migration failed.
     MigrateApply(ApplyReport),
+    /// `migrate verify`: exit 1 on any changed or missing file.
     MigrateVerify(VerifyReport),
+    /// `migrate new`: the file written.
     MigrateNew(NewReport),
+    /// `migrate baseline`: exit 2 when the rows shown were not confirmed.
     MigrateBaseline(RecordReport),
+    /// `migrate repair`: exit 2 when the rows shown were not confirmed.
     MigrateRepair(RecordReport),
+    /// `check`: exit 1 when a query is over budget, 2 when one could not be measured.
     Check(CheckReport),
+    /// `advise`: exit 1 when there are proposals.
     Advise(AdviseReport),
+    /// `plan`: exit 1 when there is a change to make or a warning.
     Plan(PlanReport),
+    /// `lint`: exit 1 at or above `--fail-on`, 2 on SQL that does not parse.
     Lint(LintReport),
+    /// `ci`: the worst exit code of its steps.
     Ci(CiReport),
+    /// `apply`: exit 1 when a change was skipped, 2 when its migration failed.
     Apply(ApplyChangesReport),
+    /// `data generate`: always exit 0.
     DataGenerate(GenerateReport),
+    /// `demo`: exit 1 when the workload is still over budget after the fix, 2 when a step failed.
     Demo(DemoReport),
+    /// `doctor`: exit 1 when a command cannot run fully.
     Doctor(DoctorReport),
     Watch(WatchReport),
 }

@@ -17,6 +17,8 @@ pub enum TxRequirement {
 }
 
 impl TxRequirement {
+    /// True only for [`TxRequirement::Transactional`]: the statement may join the migration's
+    /// transaction.
     pub fn in_transaction(self) -> bool {
         matches!(self, TxRequirement::Transactional)
     }
@@ -42,8 +44,12 @@ pub struct IndexBuild {
 /// Byte ranges (start, end) in a statement's text; token indexes until `split` converts them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BuildSpans {
+    /// The index name's range (a single token).
     pub name: (usize, usize),
+    /// The table's range, from its first token to its last (`schema.table` included), after any
+    /// `ONLY`.
     pub table: (usize, usize),
+    /// The `CONCURRENTLY` keyword's range; `None` for a plain `CREATE INDEX`.
     pub concurrently: Option<(usize, usize)>,
 }
 

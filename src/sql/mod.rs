@@ -47,6 +47,7 @@ pub struct Statement {
 /// A SQL file split into statements, with the file-level directives it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitFile {
+    /// The file's statements in source order; empty for a file of only comments and whitespace.
     pub statements: Vec<Statement>,
     /// True when a top-level comment holds [`NO_TRANSACTION_DIRECTIVE`].
     pub no_transaction_directive: bool,
@@ -56,8 +57,11 @@ pub struct SplitFile {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot tokenize SQL at line {line}, column {column}: {message}")]
 pub struct SplitError {
+    /// 1-based line where the tokenizer stopped.
     pub line: u64,
+    /// 1-based column (in characters) where the tokenizer stopped.
     pub column: u64,
+    /// The tokenizer's own description of the problem.
     pub message: String,
 }
 

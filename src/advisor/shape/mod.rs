@@ -19,6 +19,7 @@ pub enum Use {
     Eq(Option<String>),
     /// `<`, `<=`, `>`, `>=`, `BETWEEN`, `LIKE 'prefix%'`.
     Range,
+    /// `col IS NULL` (served like an equality).
     IsNull,
     /// `@>`, `<@`, `&&`, `?`: served by GIN.
     Contains,
@@ -29,19 +30,26 @@ pub enum Use {
 /// One column use on one table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnUse {
+    /// The table the column belongs to, as stored (aliases resolved).
     pub table: String,
+    /// The column name, as stored (unquoted names folded to lower case).
     pub column: String,
+    /// How the predicate uses it.
     pub usage: Use,
 }
 
 /// The shape of one SELECT.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueryShape {
+    /// Tables in FROM and JOIN, as stored and without schema (aliases resolved).
     pub tables: Vec<String>,
+    /// Columns the WHERE clause and JOIN conditions use, in the order met.
     pub uses: Vec<ColumnUse>,
     /// ORDER BY columns (when they all belong to one table).
     pub order_by: Vec<(String, String)>,
+    /// GROUP BY plain columns as (table, column).
     pub group_by: Vec<(String, String)>,
+    /// The query has LIMIT or FETCH.
     pub has_limit: bool,
     /// Plain columns in the select list.
     pub selected: Vec<(String, String)>,
@@ -52,15 +60,20 @@ pub struct QueryShape {
     pub params: Vec<ParamUse>,
     /// `LIMIT $n` and `OFFSET $n` placeholders.
     pub limit_param: Option<usize>,
+    /// The `$n` of `OFFSET $n`.
     pub offset_param: Option<usize>,
 }
 
 /// A placeholder compared with a column: `col = $1`, `col >= $2`, `col @> $3`, ...
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamUse {
+    /// The placeholder's number (`$1` is 1).
     pub number: usize,
+    /// The compared column's table, as stored.
     pub table: String,
+    /// The compared column, as stored.
     pub column: String,
+    /// How the placeholder is compared (`Eq(None)` for `=` and IN lists).
     pub usage: Use,
 }
 

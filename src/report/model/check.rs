@@ -6,11 +6,17 @@ use serde::Serialize;
 /// The result of `check`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
+    /// How the queries were judged.
     pub mode: CheckMode,
+    /// The target's connection string, password redacted.
     pub database: String,
+    /// The policy file, as given (or the built-in default's name).
     pub policy: String,
+    /// One result per workload query, in policy order (per statement in stats mode).
     pub queries: Vec<QueryCheck>,
+    /// Queries judged over budget.
     pub over_budget: usize,
+    /// Queries that could not be measured.
     pub errors: usize,
     /// What the reader should know about what was not judged (e.g. hidden statements).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -18,6 +24,7 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// 2 when a query could not be measured, 1 when one is over budget, else 0.
     pub fn exit_code(&self) -> u8 {
         if self.errors > 0 {
             2

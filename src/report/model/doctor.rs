@@ -6,8 +6,11 @@ use serde::Serialize;
 /// What this database and this machine support.
 #[derive(Debug, Clone, Serialize)]
 pub struct DoctorReport {
+    /// The target's connection string, password redacted.
     pub database: String,
+    /// The server's version and the connected role (and whether it is a superuser).
     pub server: Server,
+    /// One diagnosis per feature, each with its status and the fix for a gap.
     pub checks: Vec<Diagnosis>,
 }
 

@@ -8,10 +8,15 @@ use std::path::PathBuf;
 /// The result of `plan`.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanReport {
+    /// The target's connection string, password redacted.
     pub database: String,
+    /// Where the desired state came from (the migrations replayed into which shadow).
     pub desired_from: String,
+    /// Every finding, including those with no change (notes, constraint indexes).
     pub findings: Vec<Finding>,
+    /// The changes, in the order they must run: builds, rebuilds, drops.
     pub changes: Vec<Change>,
+    /// The file the plan's SQL was also saved to (`--output`).
     pub output: Option<PathBuf>,
 }
 
