@@ -149,7 +149,7 @@ pub enum Command {
     Man(generate::ManArgs),
 }
 
-/// Arguments of `check`: how the workload is judged, and the extra reports to write.
+/// Arguments of `watch`: where to serve the metrics, how often to sample, or one sample.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9187); none without it.
@@ -163,6 +163,7 @@ pub struct WatchArgs {
     pub once: bool,
 }
 
+/// Arguments of `check`: how the workload is judged, and the extra reports to write.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// analyze: run each query (rolled back) and time it; explain: planner cost only, runs

@@ -60,6 +60,7 @@ pub enum Report {
     Demo(DemoReport),
     /// `doctor`: exit 1 when a command cannot run fully.
     Doctor(DoctorReport),
+    /// `watch`: with `--once`, exit 1 when the sample found something.
     Watch(WatchReport),
 }
 

@@ -13,10 +13,23 @@ use postgres::{Client, SimpleQueryMessage};
 /// Why a query's identifiers could not be computed.
 #[derive(Debug, thiserror::Error)]
 pub enum MatchError {
+    /// Reading the identifier failed.
     #[error("query `{name}`: {source}")]
-    Db { name: String, source: DbError },
+    Db {
+        /// The policy query.
+        name: String,
+        /// The database error.
+        source: DbError,
+    },
+    /// The query's parameters do not bind, or the query does not plan.
     #[error("query `{name}`: its parameters do not bind: {reason}")]
-    Params { name: String, reason: String },
+    Params {
+        /// The policy query.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// No identifiers at all: `compute_query_id` is off.
     #[error(
         "the server computes no query identifiers (compute_query_id is off): load pg_stat_statements (shared_preload_libraries) or set compute_query_id = auto"
     )]

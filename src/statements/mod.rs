@@ -13,11 +13,15 @@ use std::collections::HashMap;
 /// Cumulative counters of one entry (or, in a delta, their growth over an interval).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Counters {
+    /// Executions.
     pub calls: i64,
     /// Total execution time, ms.
     pub total_ms: f64,
+    /// Rows returned or affected.
     pub rows: i64,
+    /// Shared buffer hits.
     pub shared_hit: i64,
+    /// Shared blocks read (from the OS cache or disk).
     pub shared_read: i64,
 }
 

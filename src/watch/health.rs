@@ -10,6 +10,7 @@ use serde::Serialize;
 pub struct Build {
     /// `schema.index` (the table when the index has no name yet).
     pub index: String,
+    /// The build's phase as PostgreSQL names it (`building index: scanning table`, ...).
     pub phase: String,
     /// Share done in the current phase, 0 to 1, when the phase counts blocks or tuples.
     pub ratio: Option<f64>,
@@ -18,8 +19,11 @@ pub struct Build {
 /// A session waiting for a lock longer than the policy's `lock_wait_alert`.
 #[derive(Debug, Clone, Serialize)]
 pub struct LockWait {
+    /// The waiting session.
     pub pid: i32,
+    /// How long it has waited.
     pub waiting_seconds: f64,
+    /// The sessions it waits for (`pg_blocking_pids`).
     pub blocked_by: Vec<i32>,
     /// The blocking session's query (empty without `pg_read_all_stats`).
     pub blocker_query: String,
@@ -28,7 +32,9 @@ pub struct LockWait {
 /// One interval's view of index health.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Health {
+    /// `schema.index` of each INVALID index.
     pub invalid_indexes: Vec<String>,
+    /// Index builds in progress.
     pub builds: Vec<Build>,
     /// Sessions waiting on a lock right now (any duration).
     pub lock_waiters: i64,

@@ -22,6 +22,7 @@ pub struct QueryLabel {
 /// An index build's series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct IndexLabel {
+    /// The index being built.
     pub index: String,
 }
 

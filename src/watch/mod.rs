@@ -25,15 +25,23 @@ pub struct StatementFigures {
     pub named: bool,
     /// The statement text (the policy's SQL for a named query; normalized for others).
     pub text: String,
+    /// Calls in the interval.
     pub calls: i64,
+    /// Mean execution time over them, ms.
     pub mean_ms: f64,
+    /// Rows returned or affected.
     pub rows: i64,
+    /// Shared buffer hits.
     pub shared_hit: i64,
+    /// Shared blocks read.
     pub shared_read: i64,
+    /// The mean-time budget, ms.
     pub budget_ms: f64,
+    /// The mean is over the budget.
     pub over_budget: bool,
     /// The median of the interval means in the baseline window, once there are enough.
     pub baseline_ms: Option<f64>,
+    /// The mean is `regression_factor` times the baseline and above the floor.
     pub regressed: bool,
 }
 
@@ -42,9 +50,11 @@ pub struct StatementFigures {
 pub struct Sample {
     /// No interval figures yet: the first sample, or a stats reset or restart just happened.
     pub baseline_only: bool,
+    /// The statements judged (the policy's called in the interval, then the top others).
     pub statements: Vec<StatementFigures>,
     /// Policy queries with no entry in pg_stat_statements at all.
     pub unmatched: Vec<String>,
+    /// Index health at the sample.
     pub health: Health,
     /// How long the sample took, seconds.
     pub duration_seconds: f64,

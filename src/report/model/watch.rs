@@ -6,6 +6,7 @@ use serde::Serialize;
 /// What `watch` saw.
 #[derive(Debug, Clone, Serialize)]
 pub struct WatchReport {
+    /// The target, password redacted.
     pub database: String,
     /// Samples taken (1 with `--once`).
     pub samples: u64,
