@@ -94,9 +94,9 @@ pub struct GlobalArgs {
     pub policy: Option<PathBuf>,
     /// PostgreSQL server binaries (initdb, pg_ctl, postgres) for throwaway servers [default:
     /// searched on PATH, via pg_config and in the usual directories, of the target's major
-    /// version].
+    /// version]. Empty means unset.
     #[arg(long, global = true, env = "PGWARDEN_PG_BINDIR", value_name = "DIR")]
-    pub pg_bindir: Option<PathBuf>,
+    pub pg_bindir: Option<String>,
 }
 
 /// `--log-format`: how log lines on stderr are written.

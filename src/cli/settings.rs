@@ -20,7 +20,11 @@ pub fn from_args(args: &GlobalArgs) -> Settings {
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_POLICY)),
         policy_explicit: args.policy.is_some(),
-        pg_bindir: args.pg_bindir.clone(),
+        pg_bindir: args
+            .pg_bindir
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from),
     }
 }
 

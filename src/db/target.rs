@@ -178,6 +178,26 @@ impl ConnectionTarget {
         self.config.get_ports().first().copied()
     }
 
+    /// The one TCP port a session reaches, when the string names a single TCP host (with
+    /// several, which one answered is not known).
+    pub fn single_tcp_port(&self) -> Option<u16> {
+        let hosts = self.config.get_hosts();
+        let ports = self.config.get_ports();
+        match (hosts, ports) {
+            ([Host::Tcp(_)], [port]) => Some(*port),
+            ([Host::Tcp(_)], []) => Some(5432),
+            _ => None,
+        }
+    }
+
+    /// Whether the sessions go over TCP (not a Unix socket).
+    pub fn over_tcp(&self) -> bool {
+        self.config
+            .get_hosts()
+            .iter()
+            .all(|h| matches!(h, Host::Tcp(_)))
+    }
+
     /// The database name the target names (empty when a URL names none).
     pub fn dbname(&self) -> &str {
         self.config.get_dbname().unwrap_or_default()

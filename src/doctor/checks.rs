@@ -1,8 +1,9 @@
 //! The individual checks of `doctor`, each one or two catalog reads.
 
 use super::{Diagnosis, Server};
-use crate::db::{ConnectionTarget, DbContext, DbError};
+use crate::db::{ConnectionTarget, DbContext, DbError, describe};
 use crate::escape::ident;
+use crate::migrations::history::{AppliedRow, HISTORY_TABLE};
 use postgres::Client;
 use std::path::Path;
 
@@ -53,7 +54,14 @@ pub(super) fn binaries(major: u32, bindir: Option<&Path>) -> Diagnosis {
         },
         Err(e) => Diagnosis::limited(
             NAME,
-            format!("no PostgreSQL {major} server binaries on this machine"),
+            format!(
+                "no PostgreSQL {} server binaries {}",
+                crate::ephemeral::display_major(major),
+                match &search.override_dir {
+                    Some(dir) => format!("in {} (--pg-bindir / PGWARDEN_PG_BINDIR)", dir.display()),
+                    None => "on this machine".into(),
+                }
+            ),
             e.to_string(),
             THROWAWAY_USERS,
         ),
@@ -97,65 +105,141 @@ pub(super) fn ddl_privilege(client: &mut Client) -> Result<Diagnosis, DbError> {
     })
 }
 
-/// The history table, and how the migrations folder compares with it.
-pub(super) fn history(client: &mut Client, migrations_dir: &Path) -> Result<Diagnosis, DbError> {
-    use crate::migrations::history::HISTORY_TABLE;
+const HISTORY: &str = "SELECT to_regclass($1)::text, \
+       coalesce(has_table_privilege(to_regclass($1), 'SELECT'), false), \
+       coalesce(has_table_privilege(to_regclass($1), 'INSERT'), false), \
+       (SELECT string_agg(quote_ident(n.nspname) || '.' || quote_ident(c.relname), ', ' ORDER BY 1) \
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+          WHERE c.relname = $1 AND c.relkind IN ('r', 'p'))";
+
+const HISTORY_USERS: &[&str] = &["migrate status", "migrate apply", "apply"];
+
+/// The history table this role's sessions would use, and the rows in it (`None` when they
+/// cannot be read).
+pub(super) fn history(
+    client: &mut Client,
+) -> Result<(Diagnosis, Option<Vec<AppliedRow>>), DbError> {
     const NAME: &str = "history table";
     let row = client
-        .query_one(
-            "SELECT to_regclass($1) IS NOT NULL, \
-                    coalesce(has_table_privilege(to_regclass($1), 'SELECT, INSERT'), false)",
-            &[&HISTORY_TABLE],
-        )
+        .query_one(HISTORY, &[&HISTORY_TABLE])
         .db_context(|| format!("cannot look for {HISTORY_TABLE}"))?;
-    let (exists, usable): (bool, bool) = (row.get(0), row.get(1));
-    if exists && !usable {
-        return Ok(Diagnosis::limited(
-            NAME,
-            format!("{HISTORY_TABLE} exists but this role cannot read and write it"),
-            format!("GRANT SELECT, INSERT ON {HISTORY_TABLE} TO the deploying role"),
-            &["migrate status", "migrate apply", "apply"],
+    let (found, select, insert, anywhere): (Option<String>, bool, bool, Option<String>) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let Some(found) = found else {
+        return Ok(match anywhere {
+            Some(elsewhere) => (
+                Diagnosis::limited(
+                    NAME,
+                    format!(
+                        "{HISTORY_TABLE} is not on this role's search_path but exists as {elsewhere}: `migrate apply` would create another one and run every migration again"
+                    ),
+                    "put that schema first on the deploying role's search_path (ALTER ROLE ... [IN DATABASE ...] SET search_path = ...), or deploy as the role that applied the migrations",
+                    HISTORY_USERS,
+                ),
+                None,
+            ),
+            None => (
+                Diagnosis::ok(
+                    NAME,
+                    format!(
+                        "{HISTORY_TABLE} not created yet (the first `migrate apply` creates it)"
+                    ),
+                ),
+                Some(Vec::new()),
+            ),
+        });
+    };
+    let missing: Vec<&str> = [("SELECT", select), ("INSERT", insert)]
+        .iter()
+        .filter(|(_, has)| !has)
+        .map(|(p, _)| *p)
+        .collect();
+    if !missing.is_empty() {
+        return Ok((
+            Diagnosis::limited(
+                NAME,
+                format!("this role lacks {} on {found}", missing.join(" and ")),
+                format!(
+                    "GRANT {} ON {found} TO the deploying role",
+                    missing.join(", ")
+                ),
+                HISTORY_USERS,
+            ),
+            None,
         ));
     }
-    let applied = if exists {
-        crate::migrations::history::read(client)
-            .db_context(|| format!("cannot read {HISTORY_TABLE}"))?
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let files = match crate::migrations::discover(migrations_dir) {
-        Ok(found) => {
-            let rows = crate::migrations::status::compute(&found, &applied);
-            let pending = rows
-                .iter()
-                .filter(|r| r.state == crate::migrations::MigrationState::Pending)
-                .count();
-            let drift = rows.iter().filter(|r| r.state.is_drift()).count();
-            if drift > 0 {
-                format!(
-                    "; {pending} pending and {drift} drifted or unusable in {} (see `pgwarden migrate status`)",
-                    migrations_dir.display()
-                )
-            } else {
-                format!("; {pending} pending in {}", migrations_dir.display())
-            }
+    Ok(match crate::migrations::history::read(client) {
+        Ok(rows) => {
+            let rows = rows.unwrap_or_default();
+            (
+                Diagnosis::ok(NAME, format!("{found}: {} applied", rows.len())),
+                Some(rows),
+            )
         }
-        Err(_) => format!("; no migrations folder at {}", migrations_dir.display()),
+        Err(e) => (
+            Diagnosis::limited(
+                NAME,
+                format!(
+                    "{found} cannot be read as a history table: {}",
+                    describe(&e)
+                ),
+                "compare it with the table `migrate apply` creates (version int4, name, applied_on, checksum) and repair it, or point --database-url at the right database",
+                HISTORY_USERS,
+            ),
+            None,
+        ),
+    })
+}
+
+/// The migrations folder, and how it compares with the history (`applied`, when readable).
+pub(super) fn migrations(migrations_dir: &Path, applied: Option<&[AppliedRow]>) -> Diagnosis {
+    const NAME: &str = "migrations folder";
+    let found = match crate::migrations::discover(migrations_dir) {
+        Ok(found) => found,
+        Err(e) => {
+            return Diagnosis::limited(
+                NAME,
+                e.to_string(),
+                "run from the repository that holds the migrations, or pass --migrations DIR",
+                &["migrate", "lint", "plan", "ci"],
+            );
+        }
     };
-    Ok(if exists {
-        Diagnosis::ok(
-            NAME,
-            format!("{HISTORY_TABLE}: {} applied{files}", applied.len()),
-        )
-    } else {
-        Diagnosis::ok(
+    let Some(applied) = applied else {
+        return Diagnosis::ok(
             NAME,
             format!(
-                "{HISTORY_TABLE} not created yet (the first `migrate apply` creates it){files}"
+                "{} file(s) in {} (the history could not be compared)",
+                found.files.len(),
+                migrations_dir.display()
             ),
-        )
-    })
+        );
+    };
+    let rows = crate::migrations::status::compute(&found, applied);
+    let pending = rows
+        .iter()
+        .filter(|r| r.state == crate::migrations::MigrationState::Pending)
+        .count();
+    let drift = rows.iter().filter(|r| r.state.is_drift()).count();
+    if drift > 0 {
+        return Diagnosis::limited(
+            NAME,
+            format!(
+                "{drift} file(s) in {} drifted from the history or unusable; {pending} pending",
+                migrations_dir.display()
+            ),
+            "see `pgwarden migrate status`: restore the files, or `migrate repair` what was edited on purpose",
+            &["migrate apply"],
+        );
+    }
+    Diagnosis::ok(
+        NAME,
+        format!(
+            "{} file(s) in {}, {pending} pending",
+            found.files.len(),
+            migrations_dir.display()
+        ),
+    )
 }
 
 /// A connection pooler (or a port mapping) between us and the server.
@@ -165,15 +249,25 @@ pub(super) fn pooler(client: &mut Client, target: &ConnectionTarget) -> Result<D
         .query_one("SELECT inet_server_port()", &[])
         .db_context(|| "cannot read the server's port")?
         .get(0);
-    Ok(match (server_port, target.port()) {
+    const FIX: &str = "through PgBouncer in transaction mode the migration lock and session settings do not hold: point --database-url straight at the server for `migrate apply` and `apply`";
+    Ok(match (server_port, target.single_tcp_port()) {
         (Some(server), Some(ours)) if server != i32::from(ours) => Diagnosis::note(
             NAME,
             format!(
                 "connected to port {ours}, the server listens on {server}: a pooler (PgBouncer?) or a port mapping is in between"
             ),
-            "through PgBouncer in transaction mode the migration lock and session settings do not hold: point --database-url straight at the server for `migrate apply` and `apply`",
+            FIX,
+        ),
+        (None, _) if target.over_tcp() => Diagnosis::note(
+            NAME,
+            "connected over TCP, but the server sees a Unix-socket session: a pooler (PgBouncer?) or a proxy is in between",
+            FIX,
         ),
         (None, _) => Diagnosis::ok(NAME, "connected over a Unix socket, straight to the server"),
+        (Some(_), None) => Diagnosis::ok(
+            NAME,
+            "several hosts named: which one answered is not known, so the ports are not compared",
+        ),
         _ => Diagnosis::ok(
             NAME,
             "none seen: the server listens on the port we connected to",
@@ -181,16 +275,28 @@ pub(super) fn pooler(client: &mut Client, target: &ConnectionTarget) -> Result<D
     })
 }
 
+/// The value a session starts with (`reset_val`: doctor sets its own) and where it comes
+/// from (`pg_db_role_setting` for the role and database, else the server's configuration).
+const INHERITED_TIMEOUTS: &str = "WITH mine AS ( \
+       SELECT d.setrole <> 0 AS for_role, d.setdatabase <> 0 AS for_db, split_part(c, '=', 1) AS name \
+       FROM pg_db_role_setting d, unnest(d.setconfig) c \
+       WHERE d.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = current_user)) \
+         AND d.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))) \
+     SELECT s.name, s.reset_val || coalesce(s.unit, ''), \
+       coalesce((SELECT CASE WHEN m.for_role AND m.for_db THEN 'database user' \
+                             WHEN m.for_role THEN 'user' ELSE 'database' END \
+                 FROM mine m WHERE m.name = s.name \
+                 ORDER BY m.for_role::int + m.for_db::int DESC LIMIT 1), 'server configuration') \
+     FROM pg_settings s \
+     WHERE s.name IN ('lock_timeout', 'statement_timeout', 'idle_in_transaction_session_timeout', \
+                      'idle_session_timeout', 'transaction_timeout') \
+       AND s.reset_val <> '0' ORDER BY s.name";
+
 /// Timeouts set for the role, the database or the server, which every session inherits.
 pub(super) fn timeouts(client: &mut Client) -> Result<Diagnosis, DbError> {
     const NAME: &str = "inherited timeouts";
     let rows = client
-        .query(
-            "SELECT name, setting || coalesce(unit, ''), source FROM pg_settings \
-             WHERE name IN ('lock_timeout', 'statement_timeout', 'idle_in_transaction_session_timeout') \
-               AND setting <> '0' ORDER BY name",
-            &[],
-        )
+        .query(INHERITED_TIMEOUTS, &[])
         .db_context(|| "cannot read the timeout settings")?;
     if rows.is_empty() {
         return Ok(Diagnosis::ok(
@@ -251,7 +357,7 @@ pub(super) fn invalid_indexes(client: &mut Client) -> Result<Diagnosis, DbError>
     let names: Vec<String> = rows
         .iter()
         .take(5)
-        .map(|r| format!("{}.{}", r.get::<_, String>(0), r.get::<_, String>(1)))
+        .map(|r| crate::escape::qualified(&r.get::<_, String>(0), &r.get::<_, String>(1)))
         .collect();
     let more = if rows.len() > 5 {
         format!(" and {} more", rows.len() - 5)

@@ -27,12 +27,32 @@ pub(super) fn can_read_all_stats(client: &mut Client, server: &Server) -> Result
     }
     Ok(client
         .query_one(
-            "SELECT pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER')",
+            "SELECT pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')",
             &[],
         )
         .db_context(|| "cannot read the role's memberships")?
         .get(0))
 }
+
+/// Whether the installed pg_stat_statements answers (it does only when its library is
+/// preloaded), read in the schema the extension lives in.
+fn probe_preloaded(client: &mut Client) -> Result<bool, DbError> {
+    let schema: String = client
+        .query_one(
+            "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
+             WHERE e.extname = 'pg_stat_statements'",
+            &[],
+        )
+        .db_context(|| "cannot find pg_stat_statements' schema")?
+        .get(0);
+    let view = crate::escape::qualified(&schema, "pg_stat_statements");
+    Ok(client
+        .simple_query(&format!("SELECT 1 FROM {view} LIMIT 1"))
+        .is_ok())
+}
+
+/// Who may run a CREATE EXTENSION fix.
+const SUPERUSER: &str = " (as a superuser)";
 
 /// pg_stat_statements: installed, preloaded, readable by this role.
 pub(super) fn pg_stat_statements(
@@ -43,13 +63,11 @@ pub(super) fn pg_stat_statements(
     let (installed, available, preloaded) = extension_state(client, NAME)?;
     // A hidden setting: an installed extension answers only when its library is preloaded;
     // an uninstalled one leaves it unknown.
-    let preloaded = preloaded.or_else(|| {
-        installed.then(|| {
-            client
-                .simple_query("SELECT 1 FROM pg_stat_statements LIMIT 1")
-                .is_ok()
-        })
-    });
+    let preloaded = match preloaded {
+        Some(p) => Some(p),
+        None if installed => Some(probe_preloaded(client)?),
+        None => None,
+    };
     let readable = can_read_all_stats(client, server)?;
     let affects = ["check --mode stats", "advise --from-stats"];
     let mut fixes = Vec::new();
@@ -69,7 +87,7 @@ pub(super) fn pg_stat_statements(
         ),
     }
     if !installed {
-        fixes.push("CREATE EXTENSION pg_stat_statements".into());
+        fixes.push(format!("CREATE EXTENSION pg_stat_statements{}", SUPERUSER));
     }
     if !readable {
         fixes.push(format!(
@@ -105,10 +123,19 @@ pub(super) fn extension(
     purpose: &str,
 ) -> Result<Diagnosis, DbError> {
     let (installed, available, preloaded) = extension_state(client, name)?;
-    // Unknown to this role: assume preloaded rather than advise a restart on a guess.
-    let preloaded = preloaded.unwrap_or(true);
     let needs_preload = name == "pg_qualstats";
-    Ok(if installed && (preloaded || !needs_preload) {
+    // Hidden from this role: say what to make sure of rather than advise a restart on a guess.
+    let preload_unknown = needs_preload && preloaded.is_none();
+    let preloaded = preloaded.unwrap_or(false);
+    Ok(if installed && preload_unknown {
+        Diagnosis::note(
+            name,
+            format!("installed: {purpose}"),
+            format!(
+                "make sure {name} is in shared_preload_libraries (this role cannot see that setting without pg_read_all_settings)"
+            ),
+        )
+    } else if installed && (preloaded || !needs_preload) {
         Diagnosis::ok(name, format!("installed: {purpose}"))
     } else if installed {
         Diagnosis::note(
@@ -122,10 +149,10 @@ pub(super) fn extension(
             format!("available, not installed in this database: {purpose}"),
             if needs_preload && !preloaded {
                 format!(
-                    "add {name} to shared_preload_libraries, restart the server, then CREATE EXTENSION {name}"
+                    "make sure {name} is in shared_preload_libraries (a restart), then CREATE EXTENSION {name}{SUPERUSER}"
                 )
             } else {
-                format!("CREATE EXTENSION {name}")
+                format!("CREATE EXTENSION {name}{SUPERUSER}")
             },
         )
     } else {
@@ -145,7 +172,7 @@ pub(super) fn roles(client: &mut Client, server: &Server) -> Result<Vec<Diagnosi
     let signal: bool = server.superuser
         || client
             .query_one(
-                "SELECT pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')",
+                "SELECT pg_has_role(current_user, 'pg_signal_backend', 'USAGE')",
                 &[],
             )
             .db_context(|| "cannot read the role's memberships")?

@@ -108,7 +108,9 @@ pub fn diagnose(
     let server = checks::server(client)?;
     let mut out = vec![checks::binaries(server.major, bindir)];
     out.push(checks::ddl_privilege(client)?);
-    out.push(checks::history(client, migrations_dir)?);
+    let (history, applied) = checks::history(client)?;
+    out.push(history);
+    out.push(checks::migrations(migrations_dir, applied.as_deref()));
     out.push(extensions::pg_stat_statements(client, &server)?);
     out.push(extensions::extension(
         client,

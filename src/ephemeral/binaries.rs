@@ -43,7 +43,7 @@ pub enum BinariesError {
     },
     /// The override directory lacks `initdb`, `pg_ctl` or `postgres`.
     #[error(
-        "{dir} (from --pg-bindir / PGWARDEN_PG_BINDIR) does not hold initdb, pg_ctl and postgres: point it at the server's bin directory (e.g. /usr/lib/postgresql/15/bin)"
+        "{dir} (from --pg-bindir / PGWARDEN_PG_BINDIR) does not hold executable initdb, pg_ctl and postgres whose `postgres --version` names a PostgreSQL version: point it at the server's bin directory (e.g. /usr/lib/postgresql/15/bin)"
     )]
     Incomplete {
         /// The override directory, as given.
@@ -55,7 +55,7 @@ pub enum BinariesError {
     )]
     WrongMajor {
         /// The target's major version.
-        want: u32,
+        want: String,
         /// The installations found, as `major (bindir)`, comma-separated.
         found: String,
         /// The places looked at, comma-separated.
@@ -64,9 +64,21 @@ pub enum BinariesError {
 }
 
 fn complete(dir: &Path) -> bool {
-    ["initdb", "pg_ctl", "postgres"]
-        .iter()
-        .all(|b| dir.join(b).is_file())
+    use std::os::unix::fs::PermissionsExt;
+    ["initdb", "pg_ctl", "postgres"].iter().all(|b| {
+        std::fs::metadata(dir.join(b))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// A major version as people write it: `15`, or `9.6` for the two-part versions before 10
+/// (kept as 96 inside).
+pub fn display_major(major: u32) -> String {
+    if (90..100).contains(&major) {
+        format!("{}.{}", major / 10, major % 10)
+    } else {
+        major.to_string()
+    }
 }
 
 /// The major version of the server in `bindir`, from `postgres --version`
@@ -76,6 +88,9 @@ pub fn major_of(bindir: &Path) -> Option<u32> {
         .arg("--version")
         .output()
         .ok()?;
+    if !out.status.success() {
+        return None;
+    }
     let text = String::from_utf8_lossy(&out.stdout);
     parse_major(&text)
 }
@@ -150,8 +165,10 @@ pub fn search(override_dir: Option<&Path>) -> Search {
         }
     };
     if let Some(dir) = override_dir {
-        s.looked
-            .push(format!("{} ({BINDIR_VARIABLE})", dir.display()));
+        s.looked.push(format!(
+            "{} (--pg-bindir / {BINDIR_VARIABLE})",
+            dir.display()
+        ));
         add(&mut s, dir);
         return s;
     }
@@ -226,11 +243,11 @@ impl Search {
                 .find(|i| i.major == want)
                 .cloned()
                 .ok_or_else(|| BinariesError::WrongMajor {
-                    want,
+                    want: display_major(want),
                     found: self
                         .found
                         .iter()
-                        .map(|i| format!("{} ({})", i.major, i.bindir.display()))
+                        .map(|i| format!("{} ({})", display_major(i.major), i.bindir.display()))
                         .collect::<Vec<_>>()
                         .join(", "),
                     looked,

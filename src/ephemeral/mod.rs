@@ -5,7 +5,9 @@
 mod binaries;
 pub mod sample;
 
-pub use binaries::{BINDIR_VARIABLE, BinariesError, Installation, Search, find_bindir, search};
+pub use binaries::{
+    BINDIR_VARIABLE, BinariesError, Installation, Search, display_major, find_bindir, search,
+};
 
 use crate::db::{ConnectionTarget, DbContext, DbError, quote_ident};
 use std::hash::{BuildHasher, Hasher};

@@ -9,9 +9,9 @@ use std::fmt::Write;
 pub(super) fn doctor(r: &DoctorReport, s: &Screen) -> String {
     let mut out = format!(
         "database {}\nserver {} as {}{}\n",
-        r.database,
-        r.server.version,
-        r.server.user,
+        crate::escape::inline(&r.database),
+        crate::escape::inline(&r.server.version),
+        crate::escape::inline(&r.server.user),
         if r.server.superuser {
             " (superuser)"
         } else {

@@ -231,7 +231,7 @@ fn demo_without_server_binaries_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
-        err.contains("/nonexistent/pg/bin (from --pg-bindir / PGWARDEN_PG_BINDIR) does not hold initdb, pg_ctl and postgres")
+        err.contains("/nonexistent/pg/bin (from --pg-bindir / PGWARDEN_PG_BINDIR) does not hold executable initdb, pg_ctl and postgres")
             && err.contains("/usr/lib/postgresql/15/bin"),
         "{err}"
     );

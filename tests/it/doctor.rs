@@ -43,17 +43,25 @@ fn a_superuser_on_a_full_server_can_run_everything_and_gets_notes_for_extensions
         history["detail"]
             .as_str()
             .unwrap()
-            .contains("not created yet")
-            && history["detail"].as_str().unwrap().contains("1 pending"),
+            .contains("not created yet"),
         "{history:#}"
+    );
+    let folder = check(&report, "migrations folder");
+    assert_eq!(folder["status"], "ok");
+    assert!(
+        folder["detail"].as_str().unwrap().ends_with("1 pending"),
+        "{folder:#}"
     );
     // Preloaded by the test server but not created in this database: a note with the fix.
     let pss = check(&report, "pg_stat_statements");
     assert_eq!(pss["status"], "note", "{pss:#}");
-    assert_eq!(pss["fix"], "CREATE EXTENSION pg_stat_statements");
+    assert_eq!(
+        pss["fix"],
+        "CREATE EXTENSION pg_stat_statements (as a superuser)"
+    );
     let hypopg = check(&report, "hypopg");
     assert_eq!(hypopg["status"], "note");
-    assert_eq!(hypopg["fix"], "CREATE EXTENSION hypopg");
+    assert_eq!(hypopg["fix"], "CREATE EXTENSION hypopg (as a superuser)");
 
     db.client()
         .batch_execute(
@@ -71,7 +79,7 @@ fn a_superuser_on_a_full_server_can_run_everything_and_gets_notes_for_extensions
     assert_eq!(check(&report, "hypopg")["status"], "ok");
     let invalid = check(&report, "INVALID indexes");
     assert_eq!(invalid["status"], "note");
-    assert_eq!(invalid["detail"], "public.t_v");
+    assert_eq!(invalid["detail"], "\"public\".\"t_v\"");
 }
 
 #[test]
@@ -243,4 +251,63 @@ fn server_binaries_of_another_major_version_are_a_limit_and_a_clear_error() {
         "{err}"
     );
     assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn a_history_table_this_role_cannot_use_is_a_limit_not_a_crash() {
+    let db = TestDb::new("doctor_history");
+    let role = format!("doctor_{}", db.name);
+    let dir = migrations_dir(&[("V1__a.sql", "CREATE TABLE a (id int);")]);
+    db.run(dir.path(), &["migrate", "apply"], 0);
+    db.client()
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'pw'; GRANT CREATE ON SCHEMA public TO {role}; \
+             GRANT SELECT ON refinery_schema_history TO {role};"
+        ))
+        .unwrap();
+    let url = format!(
+        "postgres://{role}:pw@127.0.0.1:{}/{}?sslmode=disable",
+        server().port(),
+        db.name
+    );
+    // SELECT without INSERT: `migrate apply` could not record anything.
+    let (code, report, _) = doctor(&url, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let history = check(&report, "history table");
+    assert_eq!(history["status"], "limited");
+    assert!(
+        history["detail"].as_str().unwrap().contains("lacks INSERT"),
+        "{history:#}"
+    );
+    // Moved out of the role's search_path: found elsewhere, never "not created yet".
+    db.client()
+        .batch_execute(&format!(
+            "CREATE SCHEMA hist; ALTER TABLE refinery_schema_history SET SCHEMA hist; \
+             GRANT USAGE ON SCHEMA hist TO {role};"
+        ))
+        .unwrap();
+    let (code, report, _) = doctor(&url, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let history = check(&report, "history table");
+    assert!(
+        history["detail"]
+            .as_str()
+            .unwrap()
+            .contains("exists as hist.refinery_schema_history"),
+        "{history:#}"
+    );
+    // No migrations folder: lint and migrate cannot run.
+    let out = pgwarden()
+        .args([
+            "--database-url",
+            &db.url,
+            "--migrations",
+            "/nonexistent/migrations",
+        ])
+        .args(["--format", "json", "doctor"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(check(&report, "migrations folder")["status"], "limited");
 }

@@ -41,10 +41,10 @@ fn pgwarden_commands(line: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for part in line.split([';', '&', '|']) {
         let part = part.trim().trim_start_matches("then ").trim();
-        let words = shlex::split(part).unwrap_or_else(|| panic!("shell quoting in {line}"));
-        if words.first().map(String::as_str) != Some("pgwarden") {
+        if !part.starts_with("pgwarden ") && part != "pgwarden" {
             continue;
         }
+        let words = shlex::split(part).unwrap_or_else(|| panic!("shell quoting in {line}"));
         let words: Vec<String> = words
             .into_iter()
             .take_while(|w| !w.starts_with('>') && !w.starts_with('<'))
