@@ -85,7 +85,7 @@ pub(super) fn ddl_privilege(client: &mut Client) -> Result<Diagnosis, DbError> {
             NAME,
             "no schema of the search_path exists: unqualified names have nowhere to go",
             format!(
-                "create one (CREATE SCHEMA ...) or set the search_path of {} (ALTER ROLE {} SET search_path = ...)",
+                "create one (CREATE SCHEMA ...) or set the search_path of {} (ALTER ROLE {} [IN DATABASE ...] SET search_path = ...: a setting for the role in this database wins over one for the role)",
                 user,
                 ident(&user)
             ),
