@@ -8,8 +8,8 @@ use crate::policy::Policy;
 use crate::report::WatchReport;
 use crate::settings::Settings;
 use crate::statements::matcher;
-use crate::watch::Watcher;
 use crate::watch::metrics::{self, Metrics};
+use crate::watch::{Watcher, alerts};
 use anyhow::Context;
 use postgres::Client;
 use std::net::SocketAddr;
@@ -64,6 +64,10 @@ pub fn watch(
             .context("cannot install the SIGTERM/SIGINT handlers")?;
     }
     let mut metrics = Metrics::new();
+    // Before anything runs: a sink whose key is missing is a configuration error.
+    let dispatcher =
+        alerts::Dispatcher::start(&policy.alerts, &report.database, metrics.alert_failures())?;
+    let mut incidents = alerts::Tracker::default();
     let exposition = Arc::new(Mutex::new(metrics.encode()));
     if let Some(addr) = opts.listen {
         let server = tiny_http::Server::http(addr)
@@ -116,6 +120,8 @@ pub fn watch(
                         );
                     }
                     metrics.record(&sample);
+                    let problems = alerts::problems(&report.database, &sample);
+                    dispatcher.send(&incidents.update(problems, sample.baseline_only));
                     report.last = Some(sample);
                 }
                 Err(e) => {
@@ -128,6 +134,8 @@ pub fn watch(
         publish(&exposition, &metrics);
         sleep_unless_stopped(interval.saturating_sub(started.elapsed()), &stop);
     }
+    // Nothing is resolved on the way out; what is queued still goes.
+    dispatcher.flush(Duration::from_secs(10));
     tracing::info!(samples = report.samples, "stopped");
     Ok(report)
 }

@@ -6,7 +6,7 @@ mod validate;
 mod watch;
 
 pub use params::{ParamError, ParamValue, bind_literals, placeholder_count};
-pub use watch::WatchPolicy;
+pub use watch::{AlertSink, PAGERDUTY_URL, WatchPolicy};
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -42,6 +42,9 @@ pub struct Policy {
     /// How `watch` samples and judges production.
     #[serde(default)]
     pub watch: WatchPolicy,
+    /// Where `watch` sends alerts.
+    #[serde(default, rename = "alert")]
+    pub alerts: Vec<AlertSink>,
     /// The workload: named queries with parameter sets.
     #[serde(default, rename = "query")]
     pub queries: Vec<WorkloadQuery>,

@@ -27,6 +27,35 @@ pub(super) fn validate(p: &Policy) -> Result<(), String> {
             "[watch] needs interval > 0, regression_factor > 1, floor_ms >= 0, top >= 1 and baseline_window >= interval".into(),
         );
     }
+    for sink in &p.alerts {
+        let url = match sink {
+            crate::policy::AlertSink::Webhook { url } => url,
+            crate::policy::AlertSink::Pagerduty {
+                routing_key_env,
+                url,
+            } => {
+                if routing_key_env.is_empty()
+                    || !routing_key_env
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                {
+                    return Err(format!(
+                        "[[alert]] pagerduty: routing_key_env `{}` must name an environment variable (letters, digits, _); the key itself never goes in a policy file",
+                        crate::escape::inline(routing_key_env)
+                    ));
+                }
+                url
+            }
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || url.contains(char::is_whitespace)
+        {
+            return Err(format!(
+                "[[alert]] url `{}` must be an http:// or https:// URL",
+                crate::escape::inline(url)
+            ));
+        }
+    }
     for ddl in &p.plan.required_indexes {
         let ok = crate::sql::split(ddl)
             .is_ok_and(|f| matches!(f.statements.as_slice(), [only] if only.index_build.is_some()));

@@ -74,3 +74,30 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         ))
     })
 }
+
+/// Where `watch` sends alerts (`[[alert]]` entries). Secrets come only from environment
+/// variables.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum AlertSink {
+    /// A JSON POST to `url` for each trigger and resolve.
+    Webhook {
+        /// The receiver (http or https).
+        url: String,
+    },
+    /// PagerDuty's Events API v2.
+    Pagerduty {
+        /// The environment variable holding the integration's routing key.
+        routing_key_env: String,
+        /// The endpoint (default: PagerDuty's; tests point it at a local receiver).
+        #[serde(default = "default_pagerduty_url")]
+        url: String,
+    },
+}
+
+/// PagerDuty's Events API v2 endpoint.
+pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+fn default_pagerduty_url() -> String {
+    PAGERDUTY_URL.into()
+}

@@ -44,6 +44,7 @@ pub struct Metrics {
     sample_duration: FloatGauge,
     samples: Counter,
     sample_failures: Counter,
+    alert_failures: Counter,
     /// Labels of the unnamed statements with series, to remove those that leave the top.
     live: Vec<QueryLabel>,
 }
@@ -73,6 +74,7 @@ impl Metrics {
             sample_duration: FloatGauge::default(),
             samples: Counter::default(),
             sample_failures: Counter::default(),
+            alert_failures: Counter::default(),
             live: Vec::new(),
         };
         registry.register(
@@ -136,7 +138,17 @@ impl Metrics {
             "Samples that failed (the database unreachable or an error)",
             m.sample_failures.clone(),
         );
+        registry.register(
+            "pgwarden_alert_failures",
+            "Alert events a sink did not take after every retry",
+            m.alert_failures.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// The counter the alert senders increment when a sink fails.
+    pub fn alert_failures(&self) -> Counter {
+        self.alert_failures.clone()
     }
 
     /// Records a failed sample: the database is down or unreadable.

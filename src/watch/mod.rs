@@ -4,6 +4,7 @@
 //! (a rolling baseline), plus index health. Keeps a bounded state: one snapshot, and per
 //! statement with a series a baseline of at most the window's samples.
 
+pub mod alerts;
 pub mod health;
 pub mod metrics;
 

@@ -24,10 +24,10 @@ fn items_db(label: &str) -> TestDb {
 
 /// A policy naming the slow lookup and a primary-key lookup, with a budget of half the
 /// lookup's unindexed time on this machine.
-fn policy(db: &TestDb) -> tempfile::NamedTempFile {
+fn policy(db: &TestDb, extra: &str) -> tempfile::NamedTempFile {
     let budget = half_of_measured_ms(db, "SELECT count(*) FROM items WHERE owner = 7");
     policy_file(&format!(
-        "version = 1\n[budget]\nmean_ms = {budget}\n[stats]\nmin_calls = 1000000\n\
+        "version = 1\n{extra}[budget]\nmean_ms = {budget}\n[stats]\nmin_calls = 1000000\n\
          [[query]]\nname = \"by_owner\"\nsql = \"{SLOW}\"\nparams = [[7]]\n\
          [[query]]\nname = \"by_id\"\nsql = \"SELECT note FROM items WHERE id = $1\"\nparams = [[7]]\n\
          [[query]]\nname = \"never_run\"\nsql = \"SELECT note FROM items WHERE note = $1\"\nparams = [[\"x\"]]\n"
@@ -48,7 +48,7 @@ fn run_lookups(db: &TestDb, times: usize) {
 #[test]
 fn once_judges_the_policy_queries_found_by_their_identifiers() {
     let db = items_db("watch_once");
-    let policy = policy(&db);
+    let policy = policy(&db, "");
     run_lookups(&db, 5);
     let dir = migrations_dir(&[]);
     let out = db
@@ -143,7 +143,15 @@ fn wait_for(port: u16, series: &str, want: f64, load: &dyn Fn()) -> f64 {
 #[test]
 fn a_running_watch_turns_over_budget_on_and_off_with_the_index() {
     let db = items_db("watch_live");
-    let policy = policy(&db);
+    let (hook_port, received) = receiver();
+    let policy = policy(
+        &db,
+        &format!(
+            "[[alert]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{hook_port}/hook\"\n\
+             [[alert]]\nkind = \"pagerduty\"\nrouting_key_env = \"PGW_TEST_PD_KEY\"\n\
+             url = \"http://127.0.0.1:{hook_port}/v2/enqueue\"\n"
+        ),
+    );
     let port = free_port();
     let dir = migrations_dir(&[]);
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
@@ -154,6 +162,7 @@ fn a_running_watch_turns_over_budget_on_and_off_with_the_index() {
         .args(["watch", "--interval", "1s", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .env_remove("RUST_LOG")
+        .env("PGW_TEST_PD_KEY", "test-routing-key")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -185,6 +194,66 @@ fn a_running_watch_turns_over_budget_on_and_off_with_the_index() {
     let samples = wait_for(port, over, 0.0, &load);
     assert!(samples <= 3.0, "back within budget after {samples} samples");
 
+    // One incident: triggered once while it lasted, resolved with the same dedup_key, on both
+    // sinks; PagerDuty's body as the Events API v2 wants it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let events = loop {
+        let got = received.lock().unwrap().clone();
+        let resolved = |path: &str| {
+            got.iter().any(|(p, b)| {
+                p == path
+                    && (b["event"] == "resolve" || b["event_action"] == "resolve")
+                    && b["dedup_key"]
+                        .as_str()
+                        .unwrap_or("")
+                        .ends_with("/over_budget/by_owner")
+            })
+        };
+        if resolved("/hook") && resolved("/v2/enqueue") {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "alerts received: {got:#?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let for_key = |path: &str| -> Vec<&serde_json::Value> {
+        events
+            .iter()
+            .filter(|(p, b)| {
+                p == path
+                    && b["dedup_key"]
+                        .as_str()
+                        .unwrap_or("")
+                        .ends_with("/over_budget/by_owner")
+            })
+            .map(|(_, b)| b)
+            .collect()
+    };
+    let hook = for_key("/hook");
+    assert_eq!(hook.len(), 2, "one trigger, one resolve: {hook:#?}");
+    assert_eq!(hook[0]["event"], "trigger");
+    assert_eq!(hook[1]["event"], "resolve");
+    assert_eq!(hook[0]["dedup_key"], hook[1]["dedup_key"]);
+    assert_eq!(hook[0]["details"]["query"], "by_owner");
+    let pd = for_key("/v2/enqueue");
+    assert_eq!(pd.len(), 2, "{pd:#?}");
+    assert_eq!(pd[0]["routing_key"], "test-routing-key");
+    assert_eq!(pd[0]["event_action"], "trigger");
+    assert_eq!(pd[0]["payload"]["severity"], "error");
+    assert!(
+        pd[0]["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("by_owner: ")
+    );
+    assert!(
+        pd[0]["payload"]["source"]
+            .as_str()
+            .unwrap()
+            .contains(&db.name)
+    );
+    assert_eq!(pd[1]["event_action"], "resolve");
+    assert_eq!(pd[1]["dedup_key"], pd[0]["dedup_key"]);
+
     // SIGTERM: a clean stop, exit 0.
     let stopped = Instant::now();
     unsafe_kill(child.id(), "TERM");
@@ -198,4 +267,101 @@ fn unsafe_kill(pid: u32, signal: &str) {
         .args([&format!("-{signal}"), &pid.to_string()])
         .status()
         .unwrap();
+}
+
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// A local HTTP receiver for the alert sinks: records each POST's path and JSON body, answers
+/// 202.
+fn receiver() -> (u16, Received) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got: Received = Default::default();
+    let store = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut data = Vec::new();
+            let mut buf = [0u8; 4096];
+            let (head, body) = loop {
+                let n = stream.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break (String::new(), Vec::new());
+                }
+                data.extend_from_slice(&buf[..n]);
+                if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&data[..end]).to_string();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    let mut body = data[end + 4..].to_vec();
+                    while body.len() < length {
+                        let n = stream.read(&mut buf).unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        body.extend_from_slice(&buf[..n]);
+                    }
+                    break (head, body);
+                }
+            };
+            let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+            if let Ok(v) = serde_json::from_slice(&body) {
+                store.lock().unwrap().push((path, v));
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    (port, got)
+}
+
+#[test]
+fn a_pagerduty_sink_without_its_key_is_refused_before_anything_runs() {
+    let policy = policy_file(
+        "version = 1\n[[alert]]\nkind = \"pagerduty\"\nrouting_key_env = \"PGW_TEST_NO_SUCH_KEY\"\n",
+    );
+    let out = pgwarden()
+        .args([
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "--policy",
+        ])
+        .arg(policy.path())
+        .args(["watch", "--interval", "1s"])
+        .env_remove("PGW_TEST_NO_SUCH_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("PGW_TEST_NO_SUCH_KEY (routing_key_env) is not set"),
+        "{}",
+        stderr(&out)
+    );
+    // A routing key written into the policy is refused too.
+    let policy = policy_file(
+        "version = 1\n[[alert]]\nkind = \"pagerduty\"\nrouting_key_env = \"R0ut1ng key!\"\n",
+    );
+    let out = pgwarden()
+        .args([
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "--policy",
+        ])
+        .arg(policy.path())
+        .args(["watch", "--once"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("must name an environment variable"),
+        "{}",
+        stderr(&out)
+    );
 }
