@@ -17,6 +17,7 @@ mod kill;
 mod least_privilege;
 mod lint;
 mod migrate_apply;
+mod monitoring;
 mod partitioned;
 mod plan;
 mod plan_convergence;

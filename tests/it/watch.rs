@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 const SLOW: &str = "SELECT count(*) FROM items WHERE owner = $1";
 
 /// A table whose lookup by owner is a sequential scan until `items_owner` exists.
-fn items_db(label: &str) -> TestDb {
+pub fn items_db(label: &str) -> TestDb {
     let db = TestDb::new(label);
     db.client()
         .batch_execute(
@@ -24,7 +24,7 @@ fn items_db(label: &str) -> TestDb {
 
 /// A policy naming the slow lookup and a primary-key lookup, with a budget of half the
 /// lookup's unindexed time on this machine.
-fn policy(db: &TestDb, extra: &str) -> tempfile::NamedTempFile {
+pub fn policy(db: &TestDb, extra: &str) -> tempfile::NamedTempFile {
     let budget = half_of_measured_ms(db, "SELECT count(*) FROM items WHERE owner = 7");
     policy_file(&format!(
         "version = 1\n{extra}[budget]\nmean_ms = {budget}\n[stats]\nmin_calls = 1000000\n\
@@ -35,7 +35,7 @@ fn policy(db: &TestDb, extra: &str) -> tempfile::NamedTempFile {
 }
 
 /// Runs the lookups as an application does: with parameters (the extended protocol).
-fn run_lookups(db: &TestDb, times: usize) {
+pub fn run_lookups(db: &TestDb, times: usize) {
     let mut c = db.client();
     for i in 0..times {
         let owner = (i % 50) as i32;
@@ -91,7 +91,7 @@ fn once_judges_the_policy_queries_found_by_their_identifiers() {
     assert!(text.contains("query never_run has no entry"), "{text}");
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -99,7 +99,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn scrape(port: u16) -> Option<String> {
+pub fn scrape(port: u16) -> Option<String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -110,7 +110,7 @@ fn scrape(port: u16) -> Option<String> {
 }
 
 /// The value of `metric` (its whole series name with labels) in the exposition.
-fn value(text: &str, series: &str) -> Option<f64> {
+pub fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
@@ -262,18 +262,18 @@ fn a_running_watch_turns_over_budget_on_and_off_with_the_index() {
     assert!(stopped.elapsed() < Duration::from_secs(10));
 }
 
-fn unsafe_kill(pid: u32, signal: &str) {
+pub fn unsafe_kill(pid: u32, signal: &str) {
     std::process::Command::new("kill")
         .args([&format!("-{signal}"), &pid.to_string()])
         .status()
         .unwrap();
 }
 
-type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
 
 /// A local HTTP receiver for the alert sinks: records each POST's path and JSON body, answers
 /// 202.
-fn receiver() -> (u16, Received) {
+pub fn receiver() -> (u16, Received) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let got: Received = Default::default();
