@@ -68,6 +68,7 @@ pub fn watch(
     let dispatcher =
         alerts::Dispatcher::start(&policy.alerts, &report.database, metrics.alert_failures())?;
     let mut incidents = alerts::Tracker::default();
+    let mut outage = alerts::Outage::new(policy.watch.down_alert);
     let exposition = Arc::new(Mutex::new(metrics.encode()));
     if let Some(addr) = opts.listen {
         let server = tiny_http::Server::http(addr)
@@ -93,6 +94,13 @@ pub fn watch(
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), retry_in = ?backoff, "cannot sample");
                     metrics.failed();
+                    let error = format!("{e:#}");
+                    dispatcher.send(
+                        &outage
+                            .failed(&report.database, &error)
+                            .into_iter()
+                            .collect::<Vec<_>>(),
+                    );
                     publish(&exposition, &metrics);
                     sleep_unless_stopped(backoff, &stop);
                     backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -120,6 +128,7 @@ pub fn watch(
                         );
                     }
                     metrics.record(&sample);
+                    dispatcher.send(&outage.recovered().into_iter().collect::<Vec<_>>());
                     let problems = alerts::problems(&report.database, &sample);
                     dispatcher.send(&incidents.update(problems, sample.baseline_only));
                     report.last = Some(sample);
@@ -127,6 +136,13 @@ pub fn watch(
                 Err(e) => {
                     tracing::warn!(error = %e, "sample failed; reconnecting");
                     metrics.failed();
+                    let error = e.to_string();
+                    dispatcher.send(
+                        &outage
+                            .failed(&report.database, &error)
+                            .into_iter()
+                            .collect::<Vec<_>>(),
+                    );
                     session = None;
                 }
             }

@@ -22,6 +22,9 @@ pub struct WatchPolicy {
     /// A session waiting on a lock longer than this is a finding.
     #[serde(default = "default_lock_wait_alert", deserialize_with = "duration")]
     pub lock_wait_alert: Duration,
+    /// The database unreachable this long is one alert (a brief disconnect is none).
+    #[serde(default = "default_down_alert", deserialize_with = "duration")]
+    pub down_alert: Duration,
     /// At most this many statements get their own metric series (by total time in the interval);
     /// the policy's named queries always do.
     #[serde(default = "default_top")]
@@ -36,6 +39,7 @@ impl Default for WatchPolicy {
             baseline_window: default_baseline_window(),
             floor_ms: default_floor_ms(),
             lock_wait_alert: default_lock_wait_alert(),
+            down_alert: default_down_alert(),
             top: default_top(),
         }
     }
@@ -59,6 +63,10 @@ fn default_floor_ms() -> f64 {
 
 fn default_lock_wait_alert() -> Duration {
     Duration::from_secs(30)
+}
+
+fn default_down_alert() -> Duration {
+    Duration::from_secs(120)
 }
 
 fn default_top() -> usize {

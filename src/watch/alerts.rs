@@ -19,7 +19,7 @@ pub struct Problem {
     pub dedup_key: String,
     /// One line for a pager.
     pub summary: String,
-    /// PagerDuty's severity: `error` or `warning`.
+    /// PagerDuty's severity: `critical`, `error` or `warning`.
     pub severity: &'static str,
     /// The figures behind it.
     pub details: serde_json::Value,
@@ -146,6 +146,54 @@ impl Tracker {
         }
         self.open = now;
         events
+    }
+}
+
+/// The database unreachable: one incident once it has lasted `grace`, resolved when samples
+/// succeed again.
+#[derive(Debug)]
+pub struct Outage {
+    grace: Duration,
+    since: Option<std::time::Instant>,
+    alerted: Option<Problem>,
+}
+
+impl Outage {
+    /// An outage tracker that alerts after `grace`.
+    pub fn new(grace: Duration) -> Self {
+        Outage {
+            grace,
+            since: None,
+            alerted: None,
+        }
+    }
+
+    /// A sample failed with `error`: the trigger, once the outage has lasted the grace period.
+    pub fn failed(&mut self, database: &str, error: &str) -> Option<Event> {
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        if self.alerted.is_some() || since.elapsed() < self.grace {
+            return None;
+        }
+        let problem = Problem {
+            dedup_key: format!("pgwarden/{database}/down"),
+            summary: format!("pgwarden cannot sample {database}: {error}"),
+            severity: "critical",
+            details: json!({ "error": error, "down_seconds": since.elapsed().as_secs_f64() }),
+        };
+        self.alerted = Some(problem.clone());
+        Some(Event {
+            action: Action::Trigger,
+            problem,
+        })
+    }
+
+    /// A sample succeeded: the resolve, when an alert went out.
+    pub fn recovered(&mut self) -> Option<Event> {
+        self.since = None;
+        self.alerted.take().map(|problem| Event {
+            action: Action::Resolve,
+            problem,
+        })
     }
 }
 

@@ -365,3 +365,124 @@ fn a_pagerduty_sink_without_its_key_is_refused_before_anything_runs() {
         stderr(&out)
     );
 }
+
+/// A sink that accepts connections and never answers.
+fn hanging_receiver() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    port
+}
+
+fn events_for(received: &Received, suffix: &str) -> Vec<String> {
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, b)| p == "/hook" && b["dedup_key"].as_str().unwrap_or("").ends_with(suffix))
+        .map(|(_, b)| b["event"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn an_outage_is_one_alert_and_a_hanging_sink_never_delays_samples() {
+    let db = items_db("watch_outage");
+    let (hook_port, received) = receiver();
+    let hang_port = hanging_receiver();
+    let policy = policy(
+        &db,
+        &format!(
+            "[watch]\ndown_alert = \"2s\"\n\
+             [[alert]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{hang_port}/hang\"\n\
+             [[alert]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{hook_port}/hook\"\n"
+        ),
+    );
+    let port = free_port();
+    let dir = migrations_dir(&[]);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
+        .args(["--database-url", &db.url, "--migrations"])
+        .arg(dir.path())
+        .arg("--policy")
+        .arg(policy.path())
+        .args(["watch", "--interval", "1s", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let samples = || {
+        scrape(port)
+            .and_then(|t| value(&t, "pgwarden_samples_total"))
+            .unwrap_or(0.0)
+    };
+    // An incident goes to both sinks; the hanging one holds its own thread only.
+    wait_until("an over-budget alert", || {
+        run_lookups(&db, 3);
+        events_for(&received, "/over_budget/by_owner") == ["trigger"]
+    });
+    let before = samples();
+    let started = Instant::now();
+    wait_until("three more samples", || samples() >= before + 3.0);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "samples went on at their interval ({:?} for 3)",
+        started.elapsed()
+    );
+
+    // The database goes away: pgwarden_up 0, one alert after the grace period.
+    let admin = || {
+        pgwarden::db::ConnectionTarget::from_url(&server().url("postgres"))
+            .unwrap()
+            .connect()
+            .unwrap()
+    };
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE {0} ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}';",
+            db.name
+        ))
+        .unwrap();
+    wait_until("pgwarden_up 0", || {
+        scrape(port).and_then(|t| value(&t, "pgwarden_up")) == Some(0.0)
+    });
+    wait_until("an outage alert", || {
+        events_for(&received, "/down") == ["trigger"]
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        events_for(&received, "/down"),
+        ["trigger"],
+        "one alert, not one per attempt"
+    );
+    // Back: pgwarden_up 1 and the outage resolved.
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+            db.name
+        ))
+        .unwrap();
+    wait_until("pgwarden_up 1", || {
+        scrape(port).and_then(|t| value(&t, "pgwarden_up")) == Some(1.0)
+    });
+    wait_until("the outage resolved", || {
+        events_for(&received, "/down") == ["trigger", "resolve"]
+    });
+    unsafe_kill(child.id(), "TERM");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
