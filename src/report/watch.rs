@@ -50,6 +50,21 @@ pub(super) fn watch(r: &WatchReport, s: &Screen) -> String {
         ],
         rows,
     ));
+    for st in sample
+        .statements
+        .iter()
+        .filter(|s| s.over_budget || s.regressed)
+    {
+        if let Some(plan) = &st.plan {
+            let _ = writeln!(
+                out,
+                "plan of {}{}: {}",
+                crate::escape::inline(&st.label),
+                if st.plan_changed { " (changed)" } else { "" },
+                crate::escape::inline(plan)
+            );
+        }
+    }
     for name in &sample.unmatched {
         let _ = writeln!(
             out,

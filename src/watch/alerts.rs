@@ -51,6 +51,7 @@ pub fn problems(database: &str, sample: &Sample) -> Vec<Problem> {
         let details = json!({
             "query": s.label, "mean_ms": s.mean_ms, "budget_ms": s.budget_ms,
             "baseline_ms": s.baseline_ms, "calls": s.calls, "statement": s.text,
+            "plan": s.plan, "plan_changed": s.plan_changed,
         });
         if s.over_budget {
             out.push(Problem {

@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod health;
 pub mod metrics;
+pub mod plans;
 
 use crate::db::DbError;
 use crate::policy::Policy;
@@ -44,6 +45,11 @@ pub struct StatementFigures {
     pub baseline_ms: Option<f64>,
     /// The mean is `regression_factor` times the baseline and above the floor.
     pub regressed: bool,
+    /// The generic plan now, in one line (policy queries always; other statements when they
+    /// need attention; `None` when it does not prepare).
+    pub plan: Option<String>,
+    /// The plan differs from the last one seen for this statement.
+    pub plan_changed: bool,
 }
 
 /// One sample.
@@ -82,6 +88,8 @@ pub struct Watcher {
     own: Vec<i64>,
     previous: Option<Snapshot>,
     baselines: HashMap<String, VecDeque<(Instant, f64)>>,
+    /// The last generic plan's fingerprint per statement label.
+    plans: HashMap<String, u64>,
 }
 
 impl Watcher {
@@ -94,6 +102,7 @@ impl Watcher {
             own,
             previous: None,
             baselines: HashMap::new(),
+            plans: HashMap::new(),
         }
     }
 
@@ -121,10 +130,11 @@ impl Watcher {
             .map(|(q, _)| q.name.clone())
             .collect();
         let health = health::read(client, self.policy.watch.lock_wait_alert.as_secs_f64())?;
-        let statements = match &figures {
+        let mut statements = match &figures {
             Some(f) => self.judge(f, &snap, !cumulative),
             None => Vec::new(),
         };
+        self.read_plans(client, &mut statements);
         tracing::debug!(
             epoch = %snap.epoch,
             entries = snap.entries.len(),
@@ -221,6 +231,43 @@ impl Watcher {
     }
 }
 
+/// Plans read per sample for statements outside the policy (bounded cost).
+const PLANS_PER_SAMPLE: usize = 5;
+
+impl Watcher {
+    /// The generic plan of each policy query, and of other statements that need attention.
+    fn read_plans(&mut self, client: &mut Client, statements: &mut [StatementFigures]) {
+        let mut others = 0;
+        for s in statements.iter_mut() {
+            let sql = if s.named {
+                match self.policy.queries.iter().find(|q| q.name == s.label) {
+                    Some(q) => q.sql.clone(),
+                    None => continue,
+                }
+            } else if (s.over_budget || s.regressed) && others < PLANS_PER_SAMPLE {
+                others += 1;
+                s.text.clone()
+            } else {
+                continue;
+            };
+            if let Some(plan) = plans::generic_plan(client, &sql) {
+                let before = self.plans.insert(s.label.clone(), plan.fingerprint);
+                s.plan_changed = before.is_some_and(|b| b != plan.fingerprint);
+                s.plan = Some(plan.summary);
+            }
+        }
+        let live: Vec<&str> = statements.iter().map(|s| s.label.as_str()).collect();
+        let names: Vec<&str> = self
+            .policy
+            .queries
+            .iter()
+            .map(|q| q.name.as_str())
+            .collect();
+        self.plans
+            .retain(|k, _| live.contains(&k.as_str()) || names.contains(&k.as_str()));
+    }
+}
+
 fn add(mut a: Counters, b: &Counters) -> Counters {
     a.calls += b.calls;
     a.total_ms += b.total_ms;
@@ -260,6 +307,8 @@ fn figures_for(
         over_budget: mean > budget_ms,
         baseline_ms: None,
         regressed: false,
+        plan: None,
+        plan_changed: false,
     }
 }
 

@@ -68,6 +68,8 @@ fn exposed() -> Vec<String> {
             over_budget: false,
             baseline_ms: None,
             regressed: false,
+            plan: None,
+            plan_changed: false,
         }],
         unmatched: Vec::new(),
         health: Health {

@@ -72,6 +72,13 @@ fn once_judges_the_policy_queries_found_by_their_identifiers() {
     assert_eq!(find("by_owner")["over_budget"], true);
     assert_eq!(find("by_id")["calls"], 5, "{report:#}");
     assert_eq!(find("by_id")["over_budget"], false);
+    assert!(
+        find("by_id")["plan"]
+            .as_str()
+            .unwrap()
+            .contains("items_pkey"),
+        "{report:#}"
+    );
     assert_eq!(
         report["last"]["unmatched"],
         serde_json::json!(["never_run"])
@@ -234,6 +241,14 @@ fn a_running_watch_turns_over_budget_on_and_off_with_the_index() {
     assert_eq!(hook[1]["event"], "resolve");
     assert_eq!(hook[0]["dedup_key"], hook[1]["dedup_key"]);
     assert_eq!(hook[0]["details"]["query"], "by_owner");
+    // The plan it had then: the generic plan, read without running the query.
+    assert!(
+        hook[0]["details"]["plan"]
+            .as_str()
+            .unwrap()
+            .contains("Seq Scan on items"),
+        "{hook:#?}"
+    );
     let pd = for_key("/v2/enqueue");
     assert_eq!(pd.len(), 2, "{pd:#?}");
     assert_eq!(pd[0]["routing_key"], "test-routing-key");

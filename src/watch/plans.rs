@@ -1,0 +1,55 @@
+//! The plan a statement gets now, for a statement that needs attention: the generic plan
+//! (`plan_cache_mode = force_generic_plan`, parameters NULL), as one line of node labels and a
+//! fingerprint that says when it changed. Plans only; runs nothing.
+
+use postgres::{Client, SimpleQueryMessage};
+use std::hash::{Hash, Hasher};
+
+/// The prepared statement's name while the plan is read.
+const PREPARED: &str = "pgwarden_plan";
+
+/// A generic plan in one line, and its fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenericPlan {
+    /// The nodes, outermost first: `Aggregate > Seq Scan on items`.
+    pub summary: String,
+    /// Equal for equal plans (node types, relations and indexes).
+    pub fingerprint: u64,
+}
+
+/// The generic plan of `sql` (with `$n` parameters, as pg_stat_statements normalizes it); `None`
+/// when it does not prepare (a parameter whose type cannot be inferred, a utility statement).
+pub fn generic_plan(client: &mut Client, sql: &str) -> Option<GenericPlan> {
+    let params = crate::policy::placeholder_count(sql).unwrap_or(0);
+    let args = if params == 0 {
+        String::new()
+    } else {
+        format!("({})", vec!["NULL"; params].join(", "))
+    };
+    let batch = format!(
+        "BEGIN READ ONLY;\nSET LOCAL plan_cache_mode = force_generic_plan;\n\
+         PREPARE {PREPARED} AS {sql};\nEXPLAIN (FORMAT JSON) EXECUTE {PREPARED}{args};\nROLLBACK"
+    );
+    let result = client.simple_query(&batch);
+    let _ = client.batch_execute(&format!("ROLLBACK; DEALLOCATE {PREPARED}"));
+    let messages = result.ok()?;
+    let text = messages.into_iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(r) => r.get(0).map(String::from),
+        _ => None,
+    });
+    let explain = crate::explain::parse(&text?).ok()?;
+    let nodes = explain.plan.walk();
+    let summary = nodes
+        .iter()
+        .map(|n| n.label())
+        .collect::<Vec<_>>()
+        .join(" > ");
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for n in &nodes {
+        (&n.node_type, &n.relation_name, &n.index_name).hash(&mut h);
+    }
+    Some(GenericPlan {
+        summary,
+        fingerprint: h.finish(),
+    })
+}
