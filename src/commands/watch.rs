@@ -36,7 +36,22 @@ fn connect(target: &ConnectionTarget, policy: &Policy) -> anyhow::Result<(Client
     let mut client = target.connect()?;
     crate::check::stats::require_pg_stat_statements(&mut client)?;
     let ids = matcher::policy_ids(&mut client, &policy.queries)?;
-    Ok((client, Watcher::new(policy.clone(), ids, Vec::new())))
+    // pgwarden's own reads are never judged as the application's statements.
+    let mut own = Vec::new();
+    for sql in [
+        crate::statements::EPOCH,
+        crate::statements::ENTRIES,
+        crate::watch::health::INVALID,
+        crate::watch::health::BUILDS,
+        crate::watch::health::WAITERS,
+    ] {
+        let values = vec![
+            crate::policy::ParamValue::Integer(0);
+            crate::policy::placeholder_count(sql).unwrap_or(0)
+        ];
+        own.extend(matcher::sql_ids(&mut client, sql, &values).unwrap_or_default());
+    }
+    Ok((client, Watcher::new(policy.clone(), ids, own)))
 }
 
 /// Runs `watch` until SIGTERM or SIGINT (or for one sample with `--once`).

@@ -69,13 +69,14 @@ pub struct Snapshot {
 /// Characters of a statement's text kept (memory stays bounded whatever the statements).
 pub const TEXT_LIMIT: i32 = 300;
 
-const EPOCH: &str = "SELECT coalesce((SELECT stats_reset::text FROM pg_stat_statements_info), '') \
+/// The epoch: stats reset and server start.
+pub const EPOCH: &str = "SELECT coalesce((SELECT stats_reset::text FROM pg_stat_statements_info), '') \
        || ' ' || pg_postmaster_start_time()::text";
 
 /// Statements of other roles without `pg_read_all_stats` have no queryid: left out. Only what
 /// clients send (top level): a query inside a function counts under the function's call, and
 /// pgwarden's own EXPLAINs of a policy query (nested) never count as the application's calls.
-const ENTRIES: &str = "SELECT queryid, userid, calls, total_exec_time, rows, shared_blks_hit, \
+pub const ENTRIES: &str = "SELECT queryid, userid, calls, total_exec_time, rows, shared_blks_hit, \
        shared_blks_read, left(query, $1), toplevel \
      FROM pg_stat_statements \
      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \

@@ -42,16 +42,19 @@ pub struct Health {
     pub long_waits: Vec<LockWait>,
 }
 
-const INVALID: &str = "SELECT n.nspname || '.' || c.relname FROM pg_index i \
+/// INVALID indexes.
+pub const INVALID: &str = "SELECT n.nspname || '.' || c.relname FROM pg_index i \
      JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE NOT i.indisvalid ORDER BY 1";
 
-const BUILDS: &str = "SELECT coalesce(p.index_relid::regclass::text, p.relid::regclass::text), p.phase, \
+/// Index builds in progress.
+pub const BUILDS: &str = "SELECT coalesce(p.index_relid::regclass::text, p.relid::regclass::text), p.phase, \
        CASE WHEN p.blocks_total > 0 THEN p.blocks_done::float8 / p.blocks_total \
             WHEN p.tuples_total > 0 THEN p.tuples_done::float8 / p.tuples_total END \
      FROM pg_stat_progress_create_index p ORDER BY 1";
 
-const WAITERS: &str = "SELECT a.pid, extract(epoch FROM now() - l.waitstart)::float8, \
+/// Sessions waiting on a lock.
+pub const WAITERS: &str = "SELECT a.pid, extract(epoch FROM now() - l.waitstart)::float8, \
        pg_blocking_pids(a.pid), \
        coalesce((SELECT left(b.query, 300) FROM pg_stat_activity b \
                  WHERE b.pid = (pg_blocking_pids(a.pid))[1]), '') \

@@ -96,6 +96,35 @@ fn once_judges_the_policy_queries_found_by_their_identifiers() {
     let text = stdout(&human);
     assert!(text.contains("by_owner") && text.contains("OVER"), "{text}");
     assert!(text.contains("query never_run has no entry"), "{text}");
+
+    // With every statement judged, pgwarden's own reads (run twice above) are still left out.
+    let all = policy_file("version = 1\n[stats]\nmin_calls = 1\n");
+    let out = db
+        .pgwarden(dir.path())
+        .arg("--policy")
+        .arg(all.path())
+        .args(["--format", "json", "watch", "--once"])
+        .output()
+        .unwrap();
+    let report = json(&out);
+    let texts: Vec<&str> = report["last"]["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    assert!(texts.iter().any(|t| t.contains("FROM items")), "{texts:#?}");
+    for own in [
+        "pg_index",
+        "pg_locks",
+        "pg_stat_progress_create_index",
+        "pg_stat_statements",
+    ] {
+        assert!(
+            !texts.iter().any(|t| t.contains(own)),
+            "{own} in {texts:#?}"
+        );
+    }
 }
 
 pub fn free_port() -> u16 {
