@@ -5,7 +5,9 @@
 //! - baseline: `SELECT * FROM pg_stat_statements` read whole by one session (what psql does);
 //! - pgwarden: one sample of a running `watch` (snapshot, delta, judgement, index health,
 //!   metrics), from its `pgwarden_sample_duration_seconds`;
+//!
 //! and the peak memory (VmHWM) of the `watch` process after the rounds.
+//!
 //! Run with `cargo bench --bench watch_sampler` (`PGWARDEN_BENCH_ROUNDS`, default 10).
 
 use pgwarden::ephemeral::{EphemeralOptions, EphemeralServer};
