@@ -128,6 +128,22 @@ const STATS_AGE: &str = "SELECT extract(epoch FROM now() - coalesce((SELECT stat
 /// Indexes smaller than this are not estimated for bloat.
 pub const BLOAT_MIN_BYTES: i64 = 1 << 20;
 
+/// Every statement [`read`] sends, in order (for a monitor that must tell them from the
+/// application's).
+pub fn queries(definitions: bool) -> Vec<String> {
+    vec![
+        tables_sql(),
+        attributes_sql(),
+        indexes_sql(definitions),
+        foreign_keys_sql(),
+        partitions_sql(),
+        ATTACHED_SQL.to_string(),
+        relation_names_sql(),
+        STATS_AGE.to_string(),
+        EXPECTED_SIZES.to_string(),
+    ]
+}
+
 /// Reads tables, indexes and foreign keys of every user schema. `definitions` also deparses each
 /// index (`pg_get_indexdef`), which costs about 1.5 s per 40,000 indexes: needed for the desired
 /// side (its DDL is what gets built), not for the live side.

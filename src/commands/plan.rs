@@ -15,22 +15,6 @@ use crate::settings::Settings;
 use anyhow::Context;
 use std::path::PathBuf;
 
-fn diff_settings(policy: Option<&Policy>) -> DiffSettings {
-    let mut s = DiffSettings::default();
-    if let Some(p) = policy.map(|p| &p.plan) {
-        if let Some(days) = p.unused_after_days {
-            s.unused_after_seconds = days * 86_400.0;
-        }
-        if let Some(ratio) = p.bloat_ratio {
-            s.bloat_ratio = ratio;
-        }
-        if let Some(mb) = p.bloat_min_mb {
-            s.bloat_min_bytes = (mb * 1e6) as i64;
-        }
-    }
-    s
-}
-
 /// Options of `plan`.
 #[derive(Default)]
 pub struct PlanOptions<'a> {
@@ -59,7 +43,8 @@ pub fn plan(
     let mut client = target.connect()?;
     let live = reader::read(&mut client, false)
         .db_context(|| format!("reading the catalog of {}", target.redacted()))?;
-    let (mut findings, mut changes) = diff::compare(&desired, &live, &diff_settings(policy));
+    let (mut findings, mut changes) =
+        diff::compare(&desired, &live, &DiffSettings::from_policy(policy));
     if opts.advise {
         let policy = policy.ok_or_else(|| {
             anyhow::anyhow!("plan --advise needs a policy with a workload (--policy FILE)")

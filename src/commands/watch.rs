@@ -38,18 +38,22 @@ fn connect(target: &ConnectionTarget, policy: &Policy) -> anyhow::Result<(Client
     let ids = matcher::policy_ids(&mut client, &policy.queries)?;
     // pgwarden's own reads are never judged as the application's statements.
     let mut own = Vec::new();
-    for sql in [
+    let ours = [
         crate::statements::EPOCH,
         crate::statements::ENTRIES,
         crate::watch::health::INVALID,
         crate::watch::health::BUILDS,
         crate::watch::health::WAITERS,
-    ] {
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain(crate::catalog::reader::queries(true));
+    for sql in ours {
         let values = vec![
             crate::policy::ParamValue::Integer(0);
-            crate::policy::placeholder_count(sql).unwrap_or(0)
+            crate::policy::placeholder_count(&sql).unwrap_or(0)
         ];
-        own.extend(matcher::sql_ids(&mut client, sql, &values).unwrap_or_default());
+        own.extend(matcher::sql_ids(&mut client, &sql, &values).unwrap_or_default());
     }
     Ok((client, Watcher::new(policy.clone(), ids, own)))
 }

@@ -31,6 +31,25 @@ pub struct DiffSettings {
     pub bloat_min_bytes: i64,
 }
 
+impl DiffSettings {
+    /// The defaults, with the policy's `[plan]` thresholds where it sets them.
+    pub fn from_policy(policy: Option<&crate::policy::Policy>) -> Self {
+        let mut s = DiffSettings::default();
+        if let Some(p) = policy.map(|p| &p.plan) {
+            if let Some(days) = p.unused_after_days {
+                s.unused_after_seconds = days * 86_400.0;
+            }
+            if let Some(ratio) = p.bloat_ratio {
+                s.bloat_ratio = ratio;
+            }
+            if let Some(mb) = p.bloat_min_mb {
+                s.bloat_min_bytes = (mb * 1e6) as i64;
+            }
+        }
+        s
+    }
+}
+
 impl Default for DiffSettings {
     fn default() -> Self {
         Self {

@@ -19,6 +19,13 @@ pub struct QueryLabel {
     pub query: String,
 }
 
+/// A finding rule's series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabel {
+    /// The rule id (`duplicate-index`, ...).
+    pub rule: String,
+}
+
 /// An index build's series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct IndexLabel {
@@ -45,6 +52,7 @@ pub struct Metrics {
     samples: Counter,
     sample_failures: Counter,
     alert_failures: Counter,
+    index_findings: Family<RuleLabel, Gauge>,
     /// Labels of the unnamed statements with series, to remove those that leave the top.
     live: Vec<QueryLabel>,
 }
@@ -75,6 +83,7 @@ impl Metrics {
             samples: Counter::default(),
             sample_failures: Counter::default(),
             alert_failures: Counter::default(),
+            index_findings: Family::default(),
             live: Vec::new(),
         };
         registry.register(
@@ -143,6 +152,11 @@ impl Metrics {
             "Alert events a sink did not take after every retry",
             m.alert_failures.clone(),
         );
+        registry.register(
+            "pgwarden_index_findings",
+            "plan's findings that need no shadow, per rule (INVALID, duplicate, redundant, unused indexes), read at a slower cadence",
+            m.index_findings.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -173,6 +187,19 @@ impl Metrics {
             self.build_progress
                 .get_or_create(&label)
                 .set(b.ratio.unwrap_or(0.0));
+        }
+        if let Some(findings) = &s.index_findings {
+            for rule in [
+                "invalid-index",
+                "duplicate-index",
+                "redundant-index",
+                "unused-index",
+            ] {
+                let n = findings.iter().filter(|f| f.rule == rule).count();
+                self.index_findings
+                    .get_or_create(&RuleLabel { rule: rule.into() })
+                    .set(n as i64);
+            }
         }
         if s.baseline_only {
             // No interval figures: the statement series keep their last values.

@@ -63,6 +63,9 @@ pub struct Sample {
     pub unmatched: Vec<String>,
     /// Index health at the sample.
     pub health: Health,
+    /// `plan`'s findings that need no shadow (INVALID, duplicate, redundant, unused indexes),
+    /// read every [`INDEX_FINDINGS_EVERY`] samples; `None` in between.
+    pub index_findings: Option<Vec<crate::finding::Finding>>,
     /// How long the sample took, seconds.
     pub duration_seconds: f64,
 }
@@ -75,6 +78,9 @@ impl Sample {
             || !self.health.long_waits.is_empty()
     }
 }
+
+/// Samples between two reads of the index findings (a catalog read: the slower cadence).
+pub const INDEX_FINDINGS_EVERY: u64 = 10;
 
 /// Intervals a baseline needs before a regression can be judged.
 const BASELINE_MIN_SAMPLES: usize = 3;
@@ -90,12 +96,15 @@ pub struct Watcher {
     baselines: HashMap<String, VecDeque<(Instant, f64)>>,
     /// The last generic plan's fingerprint per statement label.
     plans: HashMap<String, u64>,
+    diff: crate::diff::DiffSettings,
+    taken: u64,
 }
 
 impl Watcher {
     /// A watcher for `policy`, whose queries have the identifiers `ids` (see
     /// [`statements::matcher::policy_ids`]); statements in `own` are pgwarden's.
     pub fn new(policy: Policy, ids: Vec<Vec<i64>>, own: Vec<i64>) -> Self {
+        let diff = crate::diff::DiffSettings::from_policy(Some(&policy));
         Watcher {
             policy,
             ids,
@@ -103,6 +112,8 @@ impl Watcher {
             previous: None,
             baselines: HashMap::new(),
             plans: HashMap::new(),
+            diff,
+            taken: 0,
         }
     }
 
@@ -135,6 +146,12 @@ impl Watcher {
             None => Vec::new(),
         };
         self.read_plans(client, &mut statements);
+        let index_findings = if self.taken % INDEX_FINDINGS_EVERY == 0 {
+            Some(plans::live_findings(client, &self.diff)?)
+        } else {
+            None
+        };
+        self.taken += 1;
         tracing::debug!(
             epoch = %snap.epoch,
             entries = snap.entries.len(),
@@ -148,6 +165,7 @@ impl Watcher {
             statements,
             unmatched,
             health,
+            index_findings,
             duration_seconds: started.elapsed().as_secs_f64(),
         })
     }

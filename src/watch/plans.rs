@@ -53,3 +53,28 @@ pub fn generic_plan(client: &mut Client, sql: &str) -> Option<GenericPlan> {
         fingerprint: h.finish(),
     })
 }
+
+/// The `plan` findings that need no migrations or shadow: INVALID, duplicate, redundant and
+/// unused indexes, read from the live catalog alone.
+pub fn live_findings(
+    client: &mut Client,
+    settings: &crate::diff::DiffSettings,
+) -> Result<Vec<crate::finding::Finding>, crate::db::DbError> {
+    use crate::db::DbContext;
+    use crate::finding as rules;
+    let live = crate::catalog::reader::read(client, true)
+        .db_context(|| "cannot read the catalog for the index findings")?;
+    let (findings, _) = crate::diff::compare(&live, &live, settings);
+    Ok(findings
+        .into_iter()
+        .filter(|f| {
+            [
+                rules::INVALID_INDEX,
+                rules::DUPLICATE_INDEX,
+                rules::REDUNDANT_INDEX,
+                rules::UNUSED_INDEX,
+            ]
+            .contains(&f.rule)
+        })
+        .collect())
+}

@@ -80,6 +80,7 @@ fn exposed() -> Vec<String> {
             }],
             ..Health::default()
         },
+        index_findings: Some(Vec::new()),
         duration_seconds: 0.01,
     });
     let text = metrics.encode();

@@ -50,6 +50,11 @@ fn once_judges_the_policy_queries_found_by_their_identifiers() {
     let db = items_db("watch_once");
     let policy = policy(&db, "");
     run_lookups(&db, 5);
+    db.client()
+        .batch_execute(
+            "CREATE INDEX items_note_a ON items (note); CREATE INDEX items_note_b ON items (note);",
+        )
+        .unwrap();
     let dir = migrations_dir(&[]);
     let out = db
         .pgwarden(dir.path())
@@ -82,6 +87,12 @@ fn once_judges_the_policy_queries_found_by_their_identifiers() {
     assert_eq!(
         report["last"]["unmatched"],
         serde_json::json!(["never_run"])
+    );
+    // plan's findings that need no shadow, from the live catalog.
+    let findings = report["last"]["index_findings"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f["rule"] == "duplicate-index"),
+        "{findings:#?}"
     );
     // Only the policy's statements: everything else is under min_calls.
     assert_eq!(statements.len(), 2, "{report:#}");
@@ -297,6 +308,16 @@ fn a_running_watch_turns_over_budget_on_and_off_with_the_index() {
     );
     assert_eq!(pd[1]["event_action"], "resolve");
     assert_eq!(pd[1]["dedup_key"], pd[0]["dedup_key"]);
+
+    // Memory stays within the stated bound (50 MB).
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let peak_kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(peak_kb < 50.0 * 1024.0, "peak {peak_kb} kB");
 
     // SIGTERM: a clean stop, exit 0.
     let stopped = Instant::now();
