@@ -146,7 +146,7 @@ impl Watcher {
             None => Vec::new(),
         };
         self.read_plans(client, &mut statements);
-        let index_findings = if self.taken % INDEX_FINDINGS_EVERY == 0 {
+        let index_findings = if self.taken.is_multiple_of(INDEX_FINDINGS_EVERY) {
             Some(plans::live_findings(client, &self.diff)?)
         } else {
             None
