@@ -149,7 +149,9 @@ pub fn watch(
                     metrics.record(&sample);
                     dispatcher.send(&outage.recovered().into_iter().collect::<Vec<_>>());
                     let problems = alerts::problems(&report.database, &sample);
-                    dispatcher.send(&incidents.update(problems, sample.baseline_only));
+                    let judged: Vec<String> =
+                        sample.statements.iter().map(|s| s.label.clone()).collect();
+                    dispatcher.send(&incidents.update(problems, &judged));
                     report.last = Some(sample);
                 }
                 Err(e) => {

@@ -112,20 +112,22 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// The events for this sample's `problems`. A sample without interval figures (the first,
-    /// or after a stats reset or a restart) says nothing about statements: their incidents
-    /// stay as they are.
-    pub fn update(&mut self, problems: Vec<Problem>, baseline_only: bool) -> Vec<Event> {
-        let statement = |k: &str| k.contains("/over_budget/") || k.contains("/regressed/");
+    /// The events for this sample's `problems`; `judged` are the statements the sample has
+    /// figures for. A statement without figures (not called in the interval, evicted, or a
+    /// sample right after a stats reset or a restart) says nothing: its incidents stay as they
+    /// are, neither resolved nor triggered again.
+    pub fn update(&mut self, problems: Vec<Problem>, judged: &[String]) -> Vec<Event> {
         let mut now: BTreeMap<String, Problem> = problems
             .into_iter()
             .map(|p| (p.dedup_key.clone(), p))
             .collect();
-        if baseline_only {
-            for (k, p) in &self.open {
-                if statement(k) {
-                    now.entry(k.clone()).or_insert_with(|| p.clone());
-                }
+        for (k, p) in &self.open {
+            let unjudged = ["/over_budget/", "/regressed/"].iter().any(|kind| {
+                k.split_once(kind)
+                    .is_some_and(|(_, label)| !judged.iter().any(|j| j == label))
+            });
+            if unjudged {
+                now.entry(k.clone()).or_insert_with(|| p.clone());
             }
         }
         let mut events = Vec::new();
@@ -359,23 +361,24 @@ mod tests {
     fn a_persisting_problem_is_one_incident_resolved_when_it_clears() {
         let mut t = Tracker::default();
         let over = "pgwarden/db/over_budget/q";
-        let e = t.update(vec![problem(over)], false);
+        let q = vec!["q".to_string()];
+        let e = t.update(vec![problem(over)], &q);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].action, Action::Trigger);
         assert!(
-            t.update(vec![problem(over)], false).is_empty(),
+            t.update(vec![problem(over)], &q).is_empty(),
             "still open: no event"
         );
-        // A stats reset: no figures, so the statement's incident neither clears nor repeats.
-        assert!(t.update(vec![], true).is_empty());
-        let e = t.update(vec![], false);
+        // No figures for it (a stats reset, an eviction, no calls): neither cleared nor repeated.
+        assert!(t.update(vec![], &[]).is_empty());
+        let e = t.update(vec![], &q);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].action, Action::Resolve);
         assert_eq!(e[0].problem.dedup_key, over);
         // Health problems clear even in a sample without figures.
         let inv = "pgwarden/db/invalid_index/i";
-        t.update(vec![problem(inv)], false);
-        let e = t.update(vec![], true);
+        t.update(vec![problem(inv)], &[]);
+        let e = t.update(vec![], &[]);
         assert_eq!((e.len(), e[0].action), (1, Action::Resolve));
     }
 

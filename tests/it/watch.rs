@@ -551,3 +551,106 @@ fn an_outage_is_one_alert_and_a_hanging_sink_never_delays_samples() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn a_stats_reset_and_evictions_raise_and_clear_nothing() {
+    // pg_stat_statements is cluster-wide and its size is fixed at start: a server of its own,
+    // holding at most 100 statements.
+    let server =
+        pgwarden::ephemeral::EphemeralServer::start_with(&pgwarden::ephemeral::EphemeralOptions {
+            extra_conf: vec!["pg_stat_statements.max = 100".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let target = server.create_database("watch_reset").unwrap();
+    let url = server.url("watch_reset");
+    let mut c = target.connect().unwrap();
+    c.batch_execute(
+        "CREATE EXTENSION pg_stat_statements; \
+         CREATE TABLE items (id int PRIMARY KEY, owner int, note text); \
+         INSERT INTO items SELECT g, g % 1000, 'n' FROM generate_series(1, 200000) g; \
+         ANALYZE items; \
+         CREATE TABLE wide (c0 int, c1 int, c2 int, c3 int, c4 int, c5 int, c6 int, c7 int, c8 int, c9 int);",
+    )
+    .unwrap();
+    // Half the lookup's unindexed time here: over budget all along.
+    let mut times = Vec::new();
+    for _ in 0..6 {
+        let started = Instant::now();
+        c.query(SLOW, &[&7i32]).unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let budget = times[1..].iter().sum::<f64>() / 5.0 / 2.0;
+    let (hook_port, received) = receiver();
+    let policy = policy_file(&format!(
+        "version = 1\n[budget]\nmean_ms = {budget}\n\
+         [[alert]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{hook_port}/hook\"\n\
+         [[query]]\nname = \"by_owner\"\nsql = \"{SLOW}\"\nparams = [[7]]\n"
+    ));
+    let port = free_port();
+    let dir = migrations_dir(&[]);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
+        .args(["--database-url", &url, "--migrations"])
+        .arg(dir.path())
+        .arg("--policy")
+        .arg(policy.path())
+        .args(["watch", "--interval", "1s", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let load = |c: &mut postgres::Client| {
+        for i in 0..3 {
+            c.query(SLOW, &[&(i as i32)]).unwrap();
+        }
+    };
+    wait_until("an over-budget alert", || {
+        load(&mut c);
+        events_for(&received, "/over_budget/by_owner") == ["trigger"]
+    });
+    let samples = || {
+        scrape(port)
+            .and_then(|t| value(&t, "pgwarden_samples_total"))
+            .unwrap_or(0.0)
+    };
+    // A stats reset, then a flood of 300 distinct statements that evicts entries (by_owner's
+    // among them), while the lookup stays slow: the one incident stays open, nothing else.
+    c.batch_execute("SELECT pg_stat_statements_reset()")
+        .unwrap();
+    for k in 0..30 {
+        for n in 1..=10 {
+            let cols: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+            c.batch_execute(&format!(
+                "SELECT {} FROM wide WHERE c0 = {k}",
+                cols.join(", ")
+            ))
+            .unwrap();
+            c.batch_execute(&format!(
+                "SELECT {} FROM wide WHERE c1 = {k} ORDER BY c2",
+                cols.join(", ")
+            ))
+            .unwrap();
+        }
+    }
+    let before = samples();
+    wait_until("five more samples", || {
+        load(&mut c);
+        samples() >= before + 5.0
+    });
+    let got = received.lock().unwrap().clone();
+    let keys: Vec<(String, String)> = got
+        .iter()
+        .map(|(_, b)| {
+            (
+                b["event"].as_str().unwrap_or("").to_string(),
+                b["dedup_key"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(keys.len(), 1, "one trigger, nothing more: {keys:#?}");
+    assert!(keys[0].1.ends_with("/over_budget/by_owner"));
+    unsafe_kill(child.id(), "TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
