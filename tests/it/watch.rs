@@ -603,7 +603,7 @@ fn a_stats_reset_and_evictions_raise_and_clear_nothing() {
         .unwrap();
     let load = |c: &mut postgres::Client| {
         for i in 0..3 {
-            c.query(SLOW, &[&(i as i32)]).unwrap();
+            c.query(SLOW, &[&i]).unwrap();
         }
     };
     wait_until("an over-budget alert", || {
