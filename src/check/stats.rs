@@ -15,7 +15,7 @@ const TOP_STATEMENTS: &str = "SELECT queryid::text, query, calls, mean_exec_time
      FROM pg_stat_statements \
      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
        AND calls >= $1 AND queryid IS NOT NULL \
-       AND query !~* '^\\s*(EXPLAIN|BEGIN|COMMIT|ROLLBACK|SET|RESET|SHOW)\\M' \
+       AND toplevel AND query !~* '^\\s*(EXPLAIN|BEGIN|COMMIT|ROLLBACK|SET|RESET|SHOW|PREPARE|DEALLOCATE)\\M' \
        AND query !~* 'pg_stat_statements' \
      ORDER BY total_exec_time DESC LIMIT $2";
 
@@ -45,13 +45,60 @@ pub fn require_pg_stat_statements(client: &mut Client) -> Result<(), CheckError>
     Err(CheckError::NoPgStatStatements)
 }
 
-/// Reads and judges the top statements; also returns how many statements were hidden from this
-/// role. Errors name the extension and the fix.
+/// The policy's queries, found by their query identifiers (summed over roles and forms).
+const NAMED: &str = "SELECT coalesce(sum(calls), 0)::int8, \
+       coalesce(sum(total_exec_time) / nullif(sum(calls), 0), 0), \
+       coalesce(max(stddev_exec_time), 0), coalesce(max(max_exec_time), 0) \
+     FROM pg_stat_statements \
+     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+       AND toplevel AND queryid = ANY($1)";
+
+/// Reads and judges the policy's queries (found by their query identifiers, with their own
+/// budgets), then the top other statements; also returns how many statements were hidden from
+/// this role, and notes (policy queries with no entry). Errors name the extension and the fix.
 pub fn check_stats(
     client: &mut Client,
     policy: &Policy,
-) -> Result<(Vec<QueryCheck>, i64), CheckError> {
+) -> Result<(Vec<QueryCheck>, i64, Vec<String>), CheckError> {
     require_pg_stat_statements(client)?;
+    let mut named = Vec::new();
+    let mut notes = Vec::new();
+    let mut claimed: Vec<i64> = Vec::new();
+    match crate::statements::matcher::policy_ids(client, &policy.queries) {
+        Ok(ids) => {
+            for (q, ids) in policy.queries.iter().zip(ids) {
+                let r = client
+                    .query_one(NAMED, &[&ids])
+                    .db_context(|| "cannot read pg_stat_statements")?;
+                claimed.extend(&ids);
+                let calls: i64 = r.get(0);
+                if calls == 0 {
+                    notes.push(format!(
+                        "query {} has no entry in pg_stat_statements (not run since the last reset, or by a role whose statements this role cannot see)",
+                        q.name
+                    ));
+                    continue;
+                }
+                let budget = crate::explain::Budget {
+                    mean_ms: q.mean_ms.unwrap_or(policy.budget.mean_ms),
+                    p95_ms: q.p95_ms.or(policy.budget.p95_ms),
+                };
+                let (mean, stddev, max): (f64, f64, f64) = (r.get(1), r.get(2), r.get(3));
+                named.push(QueryCheck {
+                    name: q.name.clone(),
+                    sql: q.sql.clone(),
+                    param_sets: q.params.len().max(1),
+                    runs: calls as usize,
+                    weight: q.weight,
+                    budget,
+                    verdict: Some(judge(&budget, mean, stddev, max)),
+                    findings: PlanFindings::default(),
+                    error: None,
+                });
+            }
+        }
+        Err(e) => notes.push(format!("the policy's queries were not matched: {e}")),
+    }
     let rows = client
         .query(
             TOP_STATEMENTS,
@@ -68,6 +115,11 @@ pub fn check_stats(
         .get(0);
     let checks = rows
         .iter()
+        .filter(|r| {
+            let id: Option<String> = r.get(0);
+            !id.and_then(|i| i.parse::<i64>().ok())
+                .is_some_and(|i| claimed.contains(&i))
+        })
         .map(|r| {
             let id: Option<String> = r.get(0);
             let query: Option<String> = r.get(1);
@@ -87,8 +139,9 @@ pub fn check_stats(
                 error: None,
             }
         })
-        .collect();
-    Ok((checks, hidden))
+        .collect::<Vec<_>>();
+    named.extend(checks);
+    Ok((named, hidden, notes))
 }
 
 fn judge(budget: &crate::explain::Budget, mean: f64, stddev: f64, max: f64) -> BudgetVerdict {

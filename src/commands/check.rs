@@ -16,8 +16,9 @@ pub fn check(settings: &Settings, policy: &Policy, mode: CheckMode) -> anyhow::R
     let mut notes = Vec::new();
     let queries = match mode {
         CheckMode::Stats => {
-            let (queries, hidden) = check::check_stats(&mut client, policy)
+            let (queries, hidden, matched) = check::check_stats(&mut client, policy)
                 .map_err(|e| anyhow::anyhow!("{} ({})", e, target.redacted()))?;
+            notes.extend(matched);
             notes.extend(check::stats::hidden_note(hidden));
             queries
         }

@@ -219,6 +219,39 @@ fn stats_mode_judges_pg_stat_statements_rows() {
         .expect("the fast statement");
     assert_eq!(fast["verdict"]["verdict"], "within");
 
+    // The policy's queries are found by their query identifiers and judged by name, with their
+    // own budgets; one never run is said.
+    let named = policy_file(
+        "version = 1\n[budget]\nmean_ms = 10\n[stats]\nmin_calls = 5\n\
+         [[query]]\nname = \"marker_count\"\nsql = \"SELECT count(*) FROM stats_marker\"\nmean_ms = 0.000001\n\
+         [[query]]\nname = \"never\"\nsql = \"SELECT x FROM stats_marker WHERE x = $1\"\nparams = [[1]]\n",
+    );
+    let out = check(&db, named.path(), &["--mode", "stats"]);
+    let report = json(&out);
+    let queries = report["queries"].as_array().unwrap();
+    let marker = queries
+        .iter()
+        .find(|q| q["name"] == "marker_count")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(marker["runs"], 6);
+    assert_eq!(marker["verdict"]["verdict"], "over", "its own budget");
+    assert_eq!(
+        queries
+            .iter()
+            .filter(|q| q["sql"].as_str().unwrap().contains("stats_marker"))
+            .count(),
+        1,
+        "counted once, by name: {report:#}"
+    );
+    assert!(
+        report["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with("query never has no entry")),
+        "{report:#}"
+    );
+
     let without = TestDb::new("nostats");
     let out = check(&without, policy.path(), &["--mode", "stats"]);
     assert_eq!(out.status.code(), Some(2));
