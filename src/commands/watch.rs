@@ -31,11 +31,27 @@ pub struct WatchOptions {
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// Connects and computes the policy queries' identifiers.
-fn connect(target: &ConnectionTarget, policy: &Policy) -> anyhow::Result<(Client, Watcher)> {
+/// Connects and (re)computes the policy queries' identifiers; the watcher keeps its
+/// baselines across reconnects. A policy query that cannot be matched (a table that does not
+/// exist yet) is reported and left out; the others are watched.
+fn connect(
+    target: &ConnectionTarget,
+    policy: &Policy,
+    watcher: &mut Watcher,
+) -> anyhow::Result<Client> {
     let mut client = target.connect()?;
     crate::check::stats::require_pg_stat_statements(&mut client)?;
-    let ids = matcher::policy_ids(&mut client, &policy.queries)?;
+    let (ids, problems) = matcher::policy_ids_lenient(&mut client, &policy.queries);
+    if let Some(e) = problems
+        .iter()
+        .find(|e| matches!(e, matcher::MatchError::NoQueryId))
+    {
+        anyhow::bail!("{e}");
+    }
+    let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    for p in &problems {
+        tracing::warn!(problem = %p, "policy query left out");
+    }
     // pgwarden's own reads are never judged as the application's statements.
     let mut own = Vec::new();
     let ours = [
@@ -55,7 +71,8 @@ fn connect(target: &ConnectionTarget, policy: &Policy) -> anyhow::Result<(Client
         ];
         own.extend(matcher::sql_ids(&mut client, &sql, &values).unwrap_or_default());
     }
-    Ok((client, Watcher::new(policy.clone(), ids, own)))
+    watcher.connected(ids, own, problems);
+    Ok(client)
 }
 
 /// Runs `watch` until SIGTERM or SIGINT (or for one sample with `--once`).
@@ -71,8 +88,9 @@ pub fn watch(
         once: opts.once,
         last: None,
     };
+    let mut watcher = Watcher::new(policy.clone());
     if opts.once {
-        let (mut client, mut watcher) = connect(&target, policy)?;
+        let mut client = connect(&target, policy, &mut watcher)?;
         report.last = Some(watcher.sample(&mut client, true)?);
         report.samples = 1;
         return Ok(report);
@@ -96,15 +114,17 @@ pub fn watch(
         tracing::info!(%addr, "serving metrics on /metrics");
     }
     let interval = opts.interval.unwrap_or(policy.watch.interval);
-    if interval.is_zero() {
-        anyhow::bail!("--interval must be longer than zero (e.g. 10s)");
+    if interval < Duration::from_secs(1) {
+        anyhow::bail!(
+            "--interval must be at least 1s (each sample reads pg_stat_statements and the catalog; 60s is usual)"
+        );
     }
-    let mut session: Option<(Client, Watcher)> = None;
+    let mut session: Option<Client> = None;
     let mut backoff = Duration::from_secs(1);
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
         if session.is_none() {
-            match connect(&target, policy) {
+            match connect(&target, policy, &mut watcher) {
                 Ok(s) => {
                     tracing::info!(database = %target.redacted(), "connected");
                     session = Some(s);
@@ -127,7 +147,7 @@ pub fn watch(
                 }
             }
         }
-        if let Some((client, watcher)) = session.as_mut() {
+        if let Some(client) = session.as_mut() {
             match watcher.sample(client, false) {
                 Ok(sample) => {
                     report.samples += 1;

@@ -65,6 +65,20 @@ pub(super) fn watch(r: &WatchReport, s: &Screen) -> String {
             );
         }
     }
+    if sample.hidden_statements > 0 {
+        let _ = writeln!(
+            out,
+            "note: {} statement(s) of other roles are hidden from this role and were not judged; `GRANT pg_read_all_stats TO <this role>` shows them",
+            sample.hidden_statements
+        );
+    }
+    for p in &sample.match_problems {
+        let _ = writeln!(
+            out,
+            "note: {} (left out; the other queries are watched)",
+            crate::escape::inline(p)
+        );
+    }
     for name in &sample.unmatched {
         let _ = writeln!(
             out,

@@ -96,26 +96,42 @@ pub fn policy_ids(
     client: &mut Client,
     queries: &[WorkloadQuery],
 ) -> Result<Vec<Vec<i64>>, MatchError> {
+    let (ids, problems) = policy_ids_lenient(client, queries);
+    match problems.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(ids),
+    }
+}
+
+/// [`policy_ids`] that goes on past a query it cannot match (a table that does not exist
+/// yet, SQL that does not parse): that query gets no identifiers and its error is returned
+/// beside them, so one broken query never blinds a monitor to the others.
+pub fn policy_ids_lenient(
+    client: &mut Client,
+    queries: &[WorkloadQuery],
+) -> (Vec<Vec<i64>>, Vec<MatchError>) {
     let mut out = Vec::new();
+    let mut problems = Vec::new();
     for q in queries {
         let values = q.params.first().cloned().unwrap_or_default();
-        let ids = sql_ids(client, &q.sql, &values).map_err(|(db, reason)| {
-            if db {
-                MatchError::Params {
+        match sql_ids(client, &q.sql, &values) {
+            Ok(ids) => out.push(ids),
+            Err((db, reason)) => {
+                problems.push(MatchError::Params {
                     name: q.name.clone(),
-                    reason: format!("cannot plan it: {reason}"),
-                }
-            } else {
-                MatchError::Params {
-                    name: q.name.clone(),
-                    reason,
-                }
+                    reason: if db {
+                        format!("cannot plan it: {reason}")
+                    } else {
+                        reason
+                    },
+                });
+                out.push(Vec::new());
             }
-        })?;
-        out.push(ids);
+        }
     }
-    if !queries.is_empty() && out.iter().all(Vec::is_empty) {
-        return Err(MatchError::NoQueryId);
+    let planned = out.iter().filter(|ids| !ids.is_empty()).count();
+    if planned == 0 && problems.len() < queries.len() {
+        problems.push(MatchError::NoQueryId);
     }
-    Ok(out)
+    (out, problems)
 }

@@ -62,7 +62,10 @@ pub struct Snapshot {
     /// Per (queryid, userid, toplevel): one query has two entries when it also runs nested
     /// (inside a function, or EXPLAINed).
     pub entries: HashMap<(i64, u32, bool), Counters>,
-    /// The statement text per queryid (normalized, cut to [`TEXT_LIMIT`] characters).
+    /// Entries of other roles this role may not see (no queryid without `pg_read_all_stats`).
+    pub hidden: i64,
+    /// The statement text per queryid (normalized, cut to [`TEXT_LIMIT`] characters and then
+    /// marked with `…`).
     pub texts: HashMap<i64, String>,
 }
 
@@ -77,7 +80,8 @@ pub const EPOCH: &str = "SELECT coalesce((SELECT stats_reset::text FROM pg_stat_
 /// clients send (top level): a query inside a function counts under the function's call, and
 /// pgwarden's own EXPLAINs of a policy query (nested) never count as the application's calls.
 pub const ENTRIES: &str = "SELECT queryid, userid, calls, total_exec_time, rows, shared_blks_hit, \
-       shared_blks_read, left(query, $1), toplevel \
+       shared_blks_read, \
+       CASE WHEN length(query) > $1 THEN left(query, $1) || '…' ELSE query END, toplevel \
      FROM pg_stat_statements \
      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
        AND queryid IS NOT NULL AND toplevel";
@@ -92,8 +96,18 @@ pub fn snapshot(client: &mut Client, exclude: &[i64]) -> Result<Snapshot, DbErro
     let rows = client
         .query(ENTRIES, &[&TEXT_LIMIT])
         .db_context(|| "cannot read pg_stat_statements")?;
+    let hidden: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_statements \
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND queryid IS NULL",
+            &[],
+        )
+        .db_context(|| "cannot read pg_stat_statements")?
+        .get(0);
     let mut s = Snapshot {
         epoch,
+        hidden,
         ..Snapshot::default()
     };
     for r in rows {
@@ -116,6 +130,18 @@ pub fn snapshot(client: &mut Client, exclude: &[i64]) -> Result<Snapshot, DbErro
         s.texts.entry(id).or_insert_with(|| r.get(7));
     }
     Ok(s)
+}
+
+/// The whole normalized text of statement `queryid` (for planning it: the snapshot keeps only
+/// the start).
+pub fn full_text(client: &mut Client, queryid: i64) -> Result<Option<String>, DbError> {
+    Ok(client
+        .query_opt(
+            "SELECT query FROM pg_stat_statements WHERE queryid = $1 AND toplevel LIMIT 1",
+            &[&queryid],
+        )
+        .db_context(|| "cannot read a statement's text")?
+        .map(|r| r.get(0)))
 }
 
 /// What each statement did between `earlier` and `later`, summed over the roles that ran it;
@@ -162,6 +188,7 @@ mod tests {
                 })
                 .collect(),
             texts: HashMap::new(),
+            hidden: 0,
         }
     }
 

@@ -19,7 +19,8 @@ pub struct Problem {
     pub dedup_key: String,
     /// One line for a pager.
     pub summary: String,
-    /// PagerDuty's severity: `critical`, `error` or `warning`.
+    /// PagerDuty's severity, as the shipped Prometheus rules grade the same problem:
+    /// `critical` (the database unreachable, sessions blocked) or `warning`.
     pub severity: &'static str,
     /// The figures behind it.
     pub details: serde_json::Value,
@@ -45,7 +46,7 @@ pub struct Event {
 
 /// The problems `sample` shows, for `database`.
 pub fn problems(database: &str, sample: &Sample) -> Vec<Problem> {
-    let key = |kind: &str, subject: &str| format!("pgwarden/{database}/{kind}/{subject}");
+    let key = |kind: &str, subject: &str| dedup_key(database, kind, subject);
     let mut out = Vec::new();
     for s in &sample.statements {
         let details = json!({
@@ -62,7 +63,7 @@ pub fn problems(database: &str, sample: &Sample) -> Vec<Problem> {
                     crate::units::ms(s.mean_ms),
                     crate::units::ms(s.budget_ms)
                 ),
-                severity: "error",
+                severity: "warning",
                 details: details.clone(),
             });
         }
@@ -88,21 +89,49 @@ pub fn problems(database: &str, sample: &Sample) -> Vec<Problem> {
             details: json!({ "index": i }),
         });
     }
+    // One incident per blocking session, however many wait behind it.
+    let mut blockers: Vec<i32> = Vec::new();
     for w in &sample.health.long_waits {
+        let blocker = w.blocked_by.first().copied().unwrap_or(w.pid);
+        if blockers.contains(&blocker) {
+            continue;
+        }
+        blockers.push(blocker);
+        let waiting = sample
+            .health
+            .long_waits
+            .iter()
+            .filter(|x| x.blocked_by.first().copied().unwrap_or(x.pid) == blocker)
+            .count();
         out.push(Problem {
-            dedup_key: key("lock_wait", &w.pid.to_string()),
+            dedup_key: key("lock_wait", &blocker.to_string()),
             summary: format!(
-                "pid {} has waited {} for a lock held by {:?} ({database})",
-                w.pid,
-                crate::units::ms(w.waiting_seconds * 1000.0),
-                w.blocked_by
+                "pid {blocker} blocks {waiting} session(s), the longest waiting {} ({database})",
+                crate::units::ms(w.waiting_seconds * 1000.0)
             ),
-            severity: "error",
+            severity: "critical",
             details: json!({ "pid": w.pid, "waiting_seconds": w.waiting_seconds,
                              "blocked_by": w.blocked_by, "blocker_query": w.blocker_query }),
         });
     }
     out
+}
+
+/// `pgwarden/<host:port/db>/<kind>/<subject>`, stable when only connection options change
+/// (the sslmode shown after the target is left out), and within PagerDuty's 255 characters (a
+/// longer one ends with a hash of the whole instead).
+pub fn dedup_key(database: &str, kind: &str, subject: &str) -> String {
+    let db = database.split(" (").next().unwrap_or(database);
+    let db = db.rsplit('@').next().unwrap_or(db);
+    let key = format!("pgwarden/{db}/{kind}/{subject}");
+    if key.len() <= 255 {
+        return key;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    let head: String = key.chars().take(200).collect();
+    format!("{head}…{:016x}", h.finish())
 }
 
 /// The incidents open now; turns each sample's problems into triggers and resolves.
@@ -178,7 +207,7 @@ impl Outage {
             return None;
         }
         let problem = Problem {
-            dedup_key: format!("pgwarden/{database}/down"),
+            dedup_key: dedup_key(database, "down", "database"),
             summary: format!("pgwarden cannot sample {database}: {error}"),
             severity: "critical",
             details: json!({ "error": error, "down_seconds": since.elapsed().as_secs_f64() }),
@@ -210,7 +239,7 @@ enum Target {
 /// Why the sinks cannot start.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "[[alert]] pagerduty: the environment variable {0} (routing_key_env) is not set: export the integration's routing key in it"
+    "[[alert]] pagerduty: the environment variable {0} (routing_key_env) is not set or empty: export the integration's routing key in it"
 )]
 pub struct MissingKey(pub String);
 

@@ -53,6 +53,7 @@ pub struct Metrics {
     sample_failures: Counter,
     alert_failures: Counter,
     index_findings: Family<RuleLabel, Gauge>,
+    hidden: Gauge,
     /// Labels of the unnamed statements with series, to remove those that leave the top.
     live: Vec<QueryLabel>,
 }
@@ -84,6 +85,7 @@ impl Metrics {
             sample_failures: Counter::default(),
             alert_failures: Counter::default(),
             index_findings: Family::default(),
+            hidden: Gauge::default(),
             live: Vec::new(),
         };
         registry.register(
@@ -157,6 +159,11 @@ impl Metrics {
             "plan's findings that need no shadow, per rule (INVALID, duplicate, redundant, unused indexes), read at a slower cadence",
             m.index_findings.clone(),
         );
+        registry.register(
+            "pgwarden_hidden_statements",
+            "Statements of other roles hidden from pgwarden's role (GRANT pg_read_all_stats shows them): not judged",
+            m.hidden.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -176,6 +183,7 @@ impl Metrics {
         self.up.set(1);
         self.samples.inc();
         self.sample_duration.set(s.duration_seconds);
+        self.hidden.set(s.hidden_statements);
         self.invalid.set(s.health.invalid_indexes.len() as i64);
         self.lock_waiters.set(s.health.lock_waiters);
         self.long_lock_waits.set(s.health.long_waits.len() as i64);
@@ -202,11 +210,18 @@ impl Metrics {
             }
         }
         if s.baseline_only {
-            // No interval figures: the statement series keep their last values.
+            // No interval figures (the first sample, a stats reset, a restart): no statement
+            // is judged, so none keeps a verdict from before.
+            self.mean.clear();
+            self.over.clear();
+            self.regressed.clear();
             return;
         }
-        // A policy query idle in this interval keeps its last figures; any other statement that
-        // left the top loses its series.
+        // A statement idle in this interval has no mean and no verdict (a shipped rule's `for:`
+        // must not see a stale 1); any unnamed statement that left the top loses its series.
+        self.mean.clear();
+        self.over.clear();
+        self.regressed.clear();
         let mut live = Vec::new();
         for st in &s.statements {
             let label = QueryLabel {

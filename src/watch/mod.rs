@@ -61,6 +61,11 @@ pub struct Sample {
     pub statements: Vec<StatementFigures>,
     /// Policy queries with no entry in pg_stat_statements at all.
     pub unmatched: Vec<String>,
+    /// Policy queries that could not be matched, and why (SQL that does not plan here).
+    pub match_problems: Vec<String>,
+    /// Statements of other roles hidden from this role (it lacks `pg_read_all_stats`): not
+    /// judged.
+    pub hidden_statements: i64,
     /// Index health at the sample.
     pub health: Health,
     /// `plan`'s findings that need no shadow (INVALID, duplicate, redundant, unused indexes),
@@ -92,6 +97,8 @@ pub struct Watcher {
     ids: Vec<Vec<i64>>,
     /// pgwarden's own statements, never judged.
     own: Vec<i64>,
+    /// Why some policy queries could not be matched.
+    match_problems: Vec<String>,
     previous: Option<Snapshot>,
     baselines: HashMap<String, VecDeque<(Instant, f64)>>,
     /// The last generic plan's fingerprint per statement label.
@@ -103,12 +110,13 @@ pub struct Watcher {
 impl Watcher {
     /// A watcher for `policy`, whose queries have the identifiers `ids` (see
     /// [`statements::matcher::policy_ids`]); statements in `own` are pgwarden's.
-    pub fn new(policy: Policy, ids: Vec<Vec<i64>>, own: Vec<i64>) -> Self {
+    pub fn new(policy: Policy) -> Self {
         let diff = crate::diff::DiffSettings::from_policy(Some(&policy));
         Watcher {
+            ids: vec![Vec::new(); policy.queries.len()],
             policy,
-            ids,
-            own,
+            own: Vec::new(),
+            match_problems: Vec::new(),
             previous: None,
             baselines: HashMap::new(),
             plans: HashMap::new(),
@@ -117,8 +125,13 @@ impl Watcher {
         }
     }
 
-    /// Forgets the last snapshot (after a reconnect: the next sample starts a new interval).
-    pub fn forget_snapshot(&mut self) {
+    /// A new session: the policy queries' identifiers `ids` (policy order; empty for one
+    /// that could not be matched, with `problems` saying why), pgwarden's own statements
+    /// `own`. Baselines and plans are kept; the next sample starts a new interval.
+    pub fn connected(&mut self, ids: Vec<Vec<i64>>, own: Vec<i64>, problems: Vec<String>) {
+        self.ids = ids;
+        self.own = own;
+        self.match_problems = problems;
         self.previous = None;
     }
 
@@ -159,11 +172,14 @@ impl Watcher {
             judged = statements.len(),
             "sampled"
         );
+        let hidden_statements = snap.hidden;
         self.previous = Some(snap);
         Ok(Sample {
             baseline_only: figures.is_none(),
             statements,
             unmatched,
+            match_problems: self.match_problems.clone(),
+            hidden_statements,
             health,
             index_findings,
             duration_seconds: started.elapsed().as_secs_f64(),
@@ -264,7 +280,15 @@ impl Watcher {
                 }
             } else if (s.over_budget || s.regressed) && others < PLANS_PER_SAMPLE {
                 others += 1;
-                s.text.clone()
+                // The whole text, with its line breaks: the sample's copy is cut and collapsed.
+                let id = s
+                    .label
+                    .strip_prefix("queryid:")
+                    .and_then(|i| i.parse().ok());
+                match id.map(|id| statements::full_text(client, id)) {
+                    Some(Ok(Some(text))) => text,
+                    _ => continue,
+                }
             } else {
                 continue;
             };
@@ -330,14 +354,18 @@ fn figures_for(
     }
 }
 
-/// Statements that are not the application's queries: transaction control, settings, and
-/// reads of the statistics themselves (pgwarden's and other monitors').
+/// Statements that are not the application's queries, never judged against a query budget:
+/// transaction control, settings, DDL and maintenance (CREATE, ANALYZE, VACUUM, COPY, ...),
+/// and reads of the statistics themselves (pgwarden's and other monitors').
 fn is_utility(text: &str) -> bool {
     let t = text.trim_start().to_ascii_uppercase();
     [
         "BEGIN",
+        "START TRANSACTION",
         "COMMIT",
         "ROLLBACK",
+        "SAVEPOINT",
+        "RELEASE",
         "SET ",
         "RESET",
         "SHOW",
@@ -345,6 +373,26 @@ fn is_utility(text: &str) -> bool {
         "PREPARE",
         "DEALLOCATE",
         "DISCARD",
+        "CREATE",
+        "ALTER",
+        "DROP",
+        "TRUNCATE",
+        "ANALYZE",
+        "VACUUM",
+        "CLUSTER",
+        "REINDEX",
+        "REFRESH",
+        "COPY",
+        "CALL",
+        "DO ",
+        "GRANT",
+        "REVOKE",
+        "COMMENT",
+        "LOCK",
+        "CHECKPOINT",
+        "LISTEN",
+        "NOTIFY",
+        "UNLISTEN",
     ]
     .iter()
     .any(|k| t.starts_with(k))

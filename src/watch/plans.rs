@@ -31,7 +31,11 @@ pub fn generic_plan(client: &mut Client, sql: &str) -> Option<GenericPlan> {
          PREPARE {PREPARED} AS {sql};\nEXPLAIN (FORMAT JSON) EXECUTE {PREPARED}{args};\nROLLBACK"
     );
     let result = client.simple_query(&batch);
-    let _ = client.batch_execute(&format!("ROLLBACK; DEALLOCATE {PREPARED}"));
+    if result.is_err() {
+        // The batch stopped inside its transaction.
+        let _ = client.batch_execute("ROLLBACK");
+    }
+    let _ = client.batch_execute(&format!("DEALLOCATE {PREPARED}"));
     let messages = result.ok()?;
     let text = messages.into_iter().find_map(|m| match m {
         SimpleQueryMessage::Row(r) => r.get(0).map(String::from),

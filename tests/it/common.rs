@@ -299,3 +299,27 @@ pub fn half_of_measured_ms(db: &TestDb, sql: &str) -> f64 {
     let mean = (0..5).map(|_| time()).sum::<f64>() / 5.0;
     mean / 2.0
 }
+
+/// A child process killed when the test ends, whether it passes or panics (a failed assertion
+/// must not leave a `watch` running).
+pub struct Reaped(pub std::process::Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

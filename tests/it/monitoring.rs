@@ -72,6 +72,8 @@ fn exposed() -> Vec<String> {
             plan_changed: false,
         }],
         unmatched: Vec::new(),
+        match_problems: Vec::new(),
+        hidden_statements: 0,
         health: Health {
             builds: vec![Build {
                 index: "i".into(),
@@ -135,13 +137,15 @@ fn the_dashboard_and_rules_ask_only_for_metrics_watch_exposes() {
     }
 }
 
-fn start(program: &str, args: &[String], log: &Path) -> std::process::Child {
-    std::process::Command::new(program)
-        .args(args)
-        .stdout(std::fs::File::create(log).unwrap())
-        .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program}: {e}"))
+fn start(program: &str, args: &[String], log: &Path) -> crate::common::Reaped {
+    crate::common::Reaped(
+        std::process::Command::new(program)
+            .args(args)
+            .stdout(std::fs::File::create(log).unwrap())
+            .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program}: {e}")),
+    )
 }
 
 #[test]
@@ -177,20 +181,22 @@ fn prometheus_scrapes_watch_and_alertmanager_delivers_the_alert() {
     )
     .unwrap();
     let dir = migrations_dir(&[]);
-    let mut watch = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-        .args(["--database-url", &db.url, "--migrations"])
-        .arg(dir.path())
-        .arg("--policy")
-        .arg(policy.path())
-        .args(["watch", "--interval", "1s", "--listen"])
-        .arg(format!("127.0.0.1:{watch_port}"))
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut watch = crate::common::Reaped(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
+            .args(["--database-url", &db.url, "--migrations"])
+            .arg(dir.path())
+            .arg("--policy")
+            .arg(policy.path())
+            .args(["watch", "--interval", "1s", "--listen"])
+            .arg(format!("127.0.0.1:{watch_port}"))
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let w = work.path().display().to_string();
-    let mut am = start(
+    let am = start(
         "prometheus-alertmanager",
         &[
             format!("--config.file={w}/alertmanager.yml"),
@@ -200,7 +206,7 @@ fn prometheus_scrapes_watch_and_alertmanager_delivers_the_alert() {
         ],
         &work.path().join("am.log"),
     );
-    let mut prom = start(
+    let prom = start(
         "prometheus",
         &[
             format!("--config.file={w}/prometheus.yml"),
@@ -242,10 +248,7 @@ fn prometheus_scrapes_watch_and_alertmanager_delivers_the_alert() {
         std::thread::sleep(Duration::from_millis(300));
     };
     assert_eq!(delivered["labels"]["job"], "pgwarden");
-    for child in [&mut prom, &mut am] {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop((prom, am));
     unsafe_kill(watch.id(), "TERM");
     assert_eq!(watch.wait().unwrap().code(), Some(0));
 }

@@ -108,6 +108,37 @@ fn once_judges_the_policy_queries_found_by_their_identifiers() {
     assert!(text.contains("by_owner") && text.contains("OVER"), "{text}");
     assert!(text.contains("query never_run has no entry"), "{text}");
 
+    // A policy query that does not plan here is left out and said; the others are watched.
+    let broken = policy_file(
+        "version = 1\n\
+         [[query]]\nname = \"broken\"\nsql = \"SELECT nope FROM items WHERE id = $1\"\nparams = [[1]]\n\
+         [[query]]\nname = \"by_id\"\nsql = \"SELECT note FROM items WHERE id = $1\"\nparams = [[7]]\n",
+    );
+    let out = db
+        .pgwarden(dir.path())
+        .arg("--policy")
+        .arg(broken.path())
+        .args(["--format", "json", "watch", "--once"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report = json(&out);
+    assert!(
+        report["last"]["match_problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("query `broken`"),
+        "{report:#}"
+    );
+    assert!(
+        report["last"]["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["label"] == "by_id"),
+        "{report:#}"
+    );
+
     // With every statement judged, pgwarden's own reads (run twice above) are still left out.
     let all = policy_file("version = 1\n[stats]\nmin_calls = 1\n");
     let out = db
@@ -201,19 +232,21 @@ fn a_running_watch_turns_over_budget_on_and_off_with_the_index() {
     );
     let port = free_port();
     let dir = migrations_dir(&[]);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-        .args(["--database-url", &db.url, "--migrations"])
-        .arg(dir.path())
-        .arg("--policy")
-        .arg(policy.path())
-        .args(["watch", "--interval", "1s", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env_remove("RUST_LOG")
-        .env("PGW_TEST_PD_KEY", "test-routing-key")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = crate::common::Reaped(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
+            .args(["--database-url", &db.url, "--migrations"])
+            .arg(dir.path())
+            .arg("--policy")
+            .arg(policy.path())
+            .args(["watch", "--interval", "1s", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .env_remove("RUST_LOG")
+            .env("PGW_TEST_PD_KEY", "test-routing-key")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let load = || run_lookups(&db, 3);
     let over = "pgwarden_query_over_budget{query=\"by_owner\"}";
     // The first sample only sets the baseline; the next interval's figures are over.
@@ -293,7 +326,10 @@ fn a_running_watch_turns_over_budget_on_and_off_with_the_index() {
     assert_eq!(pd.len(), 2, "{pd:#?}");
     assert_eq!(pd[0]["routing_key"], "test-routing-key");
     assert_eq!(pd[0]["event_action"], "trigger");
-    assert_eq!(pd[0]["payload"]["severity"], "error");
+    assert_eq!(
+        pd[0]["payload"]["severity"], "warning",
+        "as the shipped rule grades it"
+    );
     assert!(
         pd[0]["payload"]["summary"]
             .as_str()
@@ -477,18 +513,20 @@ fn an_outage_is_one_alert_and_a_hanging_sink_never_delays_samples() {
     );
     let port = free_port();
     let dir = migrations_dir(&[]);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-        .args(["--database-url", &db.url, "--migrations"])
-        .arg(dir.path())
-        .arg("--policy")
-        .arg(policy.path())
-        .args(["watch", "--interval", "1s", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = crate::common::Reaped(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
+            .args(["--database-url", &db.url, "--migrations"])
+            .arg(dir.path())
+            .arg("--policy")
+            .arg(policy.path())
+            .args(["watch", "--interval", "1s", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let samples = || {
         scrape(port)
             .and_then(|t| value(&t, "pgwarden_samples_total"))
@@ -526,11 +564,11 @@ fn an_outage_is_one_alert_and_a_hanging_sink_never_delays_samples() {
         scrape(port).and_then(|t| value(&t, "pgwarden_up")) == Some(0.0)
     });
     wait_until("an outage alert", || {
-        events_for(&received, "/down") == ["trigger"]
+        events_for(&received, "/down/database") == ["trigger"]
     });
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        events_for(&received, "/down"),
+        events_for(&received, "/down/database"),
         ["trigger"],
         "one alert, not one per attempt"
     );
@@ -545,7 +583,7 @@ fn an_outage_is_one_alert_and_a_hanging_sink_never_delays_samples() {
         scrape(port).and_then(|t| value(&t, "pgwarden_up")) == Some(1.0)
     });
     wait_until("the outage resolved", || {
-        events_for(&received, "/down") == ["trigger", "resolve"]
+        events_for(&received, "/down/database") == ["trigger", "resolve"]
     });
     unsafe_kill(child.id(), "TERM");
     let status = child.wait().unwrap();
@@ -589,18 +627,20 @@ fn a_stats_reset_and_evictions_raise_and_clear_nothing() {
     ));
     let port = free_port();
     let dir = migrations_dir(&[]);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-        .args(["--database-url", &url, "--migrations"])
-        .arg(dir.path())
-        .arg("--policy")
-        .arg(policy.path())
-        .args(["watch", "--interval", "1s", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = crate::common::Reaped(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
+            .args(["--database-url", &url, "--migrations"])
+            .arg(dir.path())
+            .arg("--policy")
+            .arg(policy.path())
+            .args(["watch", "--interval", "1s", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let load = |c: &mut postgres::Client| {
         for i in 0..3 {
             c.query(SLOW, &[&i]).unwrap();
