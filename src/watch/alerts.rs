@@ -245,9 +245,13 @@ pub struct MissingKey(pub String);
 
 /// Sends events to the sinks, one thread per sink.
 pub struct Dispatcher {
-    senders: Vec<mpsc::Sender<Event>>,
+    senders: Vec<mpsc::SyncSender<Event>>,
+    failures: Counter,
     done: Vec<mpsc::Receiver<()>>,
 }
+
+/// Events a sink's queue holds.
+const QUEUE: usize = 1000;
 
 /// Attempts per event and sink (the first included).
 const ATTEMPTS: u32 = 4;
@@ -274,7 +278,9 @@ impl Dispatcher {
         let mut senders = Vec::new();
         let mut done = Vec::new();
         for target in targets {
-            let (tx, rx) = mpsc::channel::<Event>();
+            // Bounded: a sink that hangs holds at most this many events, then they are counted
+            // as failures instead of growing memory.
+            let (tx, rx) = mpsc::sync_channel::<Event>(QUEUE);
             let (done_tx, done_rx) = mpsc::channel();
             let failures = failures.clone();
             let source = source.to_string();
@@ -292,14 +298,21 @@ impl Dispatcher {
             senders.push(tx);
             done.push(done_rx);
         }
-        Ok(Dispatcher { senders, done })
+        Ok(Dispatcher {
+            senders,
+            failures,
+            done,
+        })
     }
 
-    /// Queues `events` for every sink; returns at once.
+    /// Queues `events` for every sink; returns at once (a full queue counts as a failure).
     pub fn send(&self, events: &[Event]) {
         for tx in &self.senders {
             for e in events {
-                let _ = tx.send(e.clone());
+                if tx.try_send(e.clone()).is_err() {
+                    self.failures.inc();
+                    tracing::warn!(dedup_key = %e.problem.dedup_key, "alert queue full: dropped");
+                }
             }
         }
     }
@@ -310,7 +323,9 @@ impl Dispatcher {
         let until = std::time::Instant::now() + grace;
         for d in self.done {
             let left = until.saturating_duration_since(std::time::Instant::now());
-            let _ = d.recv_timeout(left);
+            if d.recv_timeout(left).is_err() {
+                tracing::warn!("a sink did not take its queued alerts before shutdown");
+            }
         }
     }
 }

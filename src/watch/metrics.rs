@@ -261,17 +261,54 @@ impl Metrics {
     }
 }
 
-/// The exposition's content type.
+/// The exposition's content type (OpenMetrics, what Prometheus asks for).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The classic Prometheus text format's content type, for scrapers that do not ask for
+/// OpenMetrics.
+pub const CLASSIC_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The OpenMetrics exposition in the classic Prometheus text format: counters are typed under
+/// their `_total` sample name, and the `# UNIT` and `# EOF` lines go.
+pub fn to_classic(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# TYPE ", "# HELP "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
 
 /// Serves `/metrics` from `text` (updated after each sample) on `server`, until the process
 /// ends. Runs on its own thread: a slow scraper never delays a sample.
 pub fn serve(server: tiny_http::Server, text: Arc<Mutex<String>>) {
     std::thread::spawn(move || {
         for request in server.incoming_requests() {
+            let openmetrics = request.headers().iter().any(|h| {
+                h.field.equiv("Accept") && h.value.as_str().contains("application/openmetrics-text")
+            });
             let (status, body, content_type) = if request.url() == "/metrics" {
                 let body = text.lock().map(|t| t.clone()).unwrap_or_default();
-                (200, body, CONTENT_TYPE)
+                if openmetrics {
+                    (200, body, CONTENT_TYPE)
+                } else {
+                    (200, to_classic(&body), CLASSIC_CONTENT_TYPE)
+                }
             } else {
                 (
                     404,

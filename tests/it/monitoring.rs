@@ -86,6 +86,30 @@ fn exposed() -> Vec<String> {
         duration_seconds: 0.01,
     });
     let text = metrics.encode();
+    // The classic text format served to scrapers that do not ask for OpenMetrics passes
+    // promtool's lint.
+    let classic = pgwarden::watch::metrics::to_classic(&text);
+    let mut check = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package)");
+    use std::io::Write as _;
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(classic.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}\n{classic}",
+        stdout(&out),
+        stderr(&out)
+    );
     let mut names = Vec::new();
     for l in text.lines().filter(|l| l.starts_with("# TYPE ")) {
         let mut parts = l.split_whitespace().skip(2);
