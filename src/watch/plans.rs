@@ -82,3 +82,52 @@ pub fn live_findings(
         })
         .collect())
 }
+
+/// Plans read per sample for statements outside the policy (bounded cost).
+const PLANS_PER_SAMPLE: usize = 5;
+
+impl super::Watcher {
+    /// The generic plan of each policy query, and of other statements that need attention.
+    pub(super) fn read_plans(
+        &mut self,
+        client: &mut Client,
+        statements: &mut [super::StatementFigures],
+    ) {
+        let mut others = 0;
+        for s in statements.iter_mut() {
+            let sql = if s.named {
+                match self.policy.queries.iter().find(|q| q.name == s.label) {
+                    Some(q) => q.sql.clone(),
+                    None => continue,
+                }
+            } else if (s.over_budget || s.regressed) && others < PLANS_PER_SAMPLE {
+                others += 1;
+                // The whole text, with its line breaks: the sample's copy is cut and collapsed.
+                let id = s
+                    .label
+                    .strip_prefix("queryid:")
+                    .and_then(|i| i.parse().ok());
+                match id.map(|id| crate::statements::full_text(client, id)) {
+                    Some(Ok(Some(text))) => text,
+                    _ => continue,
+                }
+            } else {
+                continue;
+            };
+            if let Some(plan) = generic_plan(client, &sql) {
+                let before = self.plans.insert(s.label.clone(), plan.fingerprint);
+                s.plan_changed = before.is_some_and(|b| b != plan.fingerprint);
+                s.plan = Some(plan.summary);
+            }
+        }
+        let live: Vec<&str> = statements.iter().map(|s| s.label.as_str()).collect();
+        let names: Vec<&str> = self
+            .policy
+            .queries
+            .iter()
+            .map(|q| q.name.as_str())
+            .collect();
+        self.plans
+            .retain(|k, _| live.contains(&k.as_str()) || names.contains(&k.as_str()));
+    }
+}
