@@ -71,24 +71,7 @@ fn quitting_at_the_prompt_applies_nothing() {
         .batch_execute("DROP INDEX items_owner; DROP INDEX items_qty")
         .unwrap();
     let before = db.catalog_snapshot();
-    let settings = pgwarden::settings::Settings {
-        database_url: Some(db.url.clone()),
-        format: pgwarden::cli::Format::Json,
-        migrations_dir: dir.path().to_path_buf(),
-        progress_bar: false,
-        interactive: true,
-        policy_path: "none.toml".into(),
-        policy_explicit: false,
-        pg_bindir: None,
-    };
-    let opts = ApplyChangesOptions {
-        shadow_url: None,
-        yes: false,
-        dry_run: false,
-        allow_drop: false,
-        only: &[],
-        exec: Default::default(),
-    };
+    let (settings, opts) = interactive(&db, dir.path());
     // Yes to the first change, then quit.
     let mut answers = vec![Answer::Yes, Answer::Quit].into_iter();
     let report = apply(&settings, None, &opts, &mut |_| {
@@ -109,24 +92,7 @@ fn declining_a_change_is_a_choice_not_an_error() {
     db.client()
         .batch_execute("DROP INDEX items_owner; DROP INDEX items_qty")
         .unwrap();
-    let settings = pgwarden::settings::Settings {
-        database_url: Some(db.url.clone()),
-        format: pgwarden::cli::Format::Json,
-        migrations_dir: dir.path().to_path_buf(),
-        progress_bar: false,
-        interactive: true,
-        policy_path: "none.toml".into(),
-        policy_explicit: false,
-        pg_bindir: None,
-    };
-    let opts = ApplyChangesOptions {
-        shadow_url: None,
-        yes: false,
-        dry_run: false,
-        allow_drop: false,
-        only: &[],
-        exec: Default::default(),
-    };
+    let (settings, opts) = interactive(&db, dir.path());
     // No to the first change, yes to the second: one index is built, one skipped.
     let mut answers = vec![Answer::No, Answer::Yes].into_iter();
     let report = apply(&settings, None, &opts, &mut |_| {
@@ -146,4 +112,31 @@ fn declining_a_change_is_a_choice_not_an_error() {
     let built: i64 = db
         .scalar("SELECT count(*) FROM pg_indexes WHERE indexname IN ('items_owner', 'items_qty')");
     assert_eq!(built, 1);
+}
+
+/// Settings of an interactive `apply` on `db` with the migrations in `dir`: every change is
+/// asked about (no --yes, no --allow-drop).
+fn interactive(
+    db: &TestDb,
+    dir: &std::path::Path,
+) -> (pgwarden::settings::Settings, ApplyChangesOptions<'static>) {
+    let settings = pgwarden::settings::Settings {
+        database_url: Some(db.url.clone()),
+        format: pgwarden::cli::Format::Json,
+        migrations_dir: dir.to_path_buf(),
+        progress_bar: false,
+        interactive: true,
+        policy_path: "none.toml".into(),
+        policy_explicit: false,
+        pg_bindir: None,
+    };
+    let opts = ApplyChangesOptions {
+        shadow_url: None,
+        yes: false,
+        dry_run: false,
+        allow_drop: false,
+        only: &[],
+        exec: Default::default(),
+    };
+    (settings, opts)
 }

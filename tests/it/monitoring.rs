@@ -4,7 +4,7 @@
 //! Alertmanager delivers it to a webhook.
 
 use crate::common::*;
-use crate::watch::{free_port, items_db, policy, receiver, run_lookups, unsafe_kill};
+use crate::watch::{free_port, items_db, policy, receiver, run_lookups, spawn_watch, unsafe_kill};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -205,20 +205,7 @@ fn prometheus_scrapes_watch_and_alertmanager_delivers_the_alert() {
     )
     .unwrap();
     let dir = migrations_dir(&[]);
-    let mut watch = crate::common::Reaped(
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-            .args(["--database-url", &db.url, "--migrations"])
-            .arg(dir.path())
-            .arg("--policy")
-            .arg(policy.path())
-            .args(["watch", "--interval", "1s", "--listen"])
-            .arg(format!("127.0.0.1:{watch_port}"))
-            .env_remove("RUST_LOG")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut watch = spawn_watch(&db.url, dir.path(), policy.path(), watch_port, &[]);
     let w = work.path().display().to_string();
     let am = start(
         "prometheus-alertmanager",

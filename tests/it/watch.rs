@@ -232,20 +232,12 @@ fn a_running_watch_turns_over_budget_on_and_off_with_the_index() {
     );
     let port = free_port();
     let dir = migrations_dir(&[]);
-    let mut child = crate::common::Reaped(
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-            .args(["--database-url", &db.url, "--migrations"])
-            .arg(dir.path())
-            .arg("--policy")
-            .arg(policy.path())
-            .args(["watch", "--interval", "1s", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .env_remove("RUST_LOG")
-            .env("PGW_TEST_PD_KEY", "test-routing-key")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
+    let mut child = spawn_watch(
+        &db.url,
+        dir.path(),
+        policy.path(),
+        port,
+        &[("PGW_TEST_PD_KEY", "test-routing-key")],
     );
     let load = || run_lookups(&db, 3);
     let over = "pgwarden_query_over_budget{query=\"by_owner\"}";
@@ -513,20 +505,7 @@ fn an_outage_is_one_alert_and_a_hanging_sink_never_delays_samples() {
     );
     let port = free_port();
     let dir = migrations_dir(&[]);
-    let mut child = crate::common::Reaped(
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-            .args(["--database-url", &db.url, "--migrations"])
-            .arg(dir.path())
-            .arg("--policy")
-            .arg(policy.path())
-            .args(["watch", "--interval", "1s", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .env_remove("RUST_LOG")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = spawn_watch(&db.url, dir.path(), policy.path(), port, &[]);
     let samples = || {
         scrape(port)
             .and_then(|t| value(&t, "pgwarden_samples_total"))
@@ -627,20 +606,7 @@ fn a_stats_reset_and_evictions_raise_and_clear_nothing() {
     ));
     let port = free_port();
     let dir = migrations_dir(&[]);
-    let mut child = crate::common::Reaped(
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-            .args(["--database-url", &url, "--migrations"])
-            .arg(dir.path())
-            .arg("--policy")
-            .arg(policy.path())
-            .args(["watch", "--interval", "1s", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .env_remove("RUST_LOG")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = spawn_watch(&url, dir.path(), policy.path(), port, &[]);
     let load = |c: &mut postgres::Client| {
         for i in 0..3 {
             c.query(SLOW, &[&i]).unwrap();
@@ -693,4 +659,29 @@ fn a_stats_reset_and_evictions_raise_and_clear_nothing() {
     assert!(keys[0].1.ends_with("/over_budget/by_owner"));
     unsafe_kill(child.id(), "TERM");
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// `pgwarden watch --interval 1s --listen 127.0.0.1:PORT` on `url` with `policy`, reaped when
+/// the test ends; `env` sets extra environment variables (a routing key).
+pub fn spawn_watch(
+    url: &str,
+    dir: &std::path::Path,
+    policy: &std::path::Path,
+    port: u16,
+    env: &[(&str, &str)],
+) -> crate::common::Reaped {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"));
+    cmd.args(["--database-url", url, "--migrations"])
+        .arg(dir)
+        .arg("--policy")
+        .arg(policy)
+        .args(["watch", "--interval", "1s", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    crate::common::Reaped(cmd.spawn().unwrap())
 }
