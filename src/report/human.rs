@@ -49,14 +49,7 @@ const CHECK_FULL_WIDTH: usize = 120;
 
 fn check(r: &CheckReport, s: &Screen) -> String {
     let narrow = s.width.is_some_and(|w| w < CHECK_FULL_WIDTH);
-    // Explain mode judges planner cost, which has no unit.
-    let figure = |v: f64| {
-        if r.mode == CheckMode::Explain {
-            crate::units::number(v)
-        } else {
-            crate::units::ms(v)
-        }
-    };
+    let figure = |v: f64| r.figure(v);
     let rows = r
         .queries
         .iter()

@@ -83,9 +83,9 @@ fn check_body(r: &CheckReport) -> String {
 pub(super) fn plans_table(r: &CheckReport) -> String {
     let figure = |v: f64| {
         if r.mode == CheckMode::Explain {
-            format!("cost {v:.0}")
+            format!("cost {}", r.figure(v))
         } else {
-            crate::units::ms(v)
+            r.figure(v)
         }
     };
     let rows = r

@@ -24,6 +24,16 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// A figure of this report as people read it: a duration, or in explain mode a planner
+    /// cost (no unit; scientific past a million).
+    pub fn figure(&self, v: f64) -> String {
+        if self.mode == CheckMode::Explain {
+            crate::units::number(v)
+        } else {
+            crate::units::ms(v)
+        }
+    }
+
     /// 2 when a query could not be measured, 1 when one is over budget, else 0.
     pub fn exit_code(&self) -> u8 {
         if self.errors > 0 {
