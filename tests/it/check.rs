@@ -346,14 +346,14 @@ fn demo_runs_end_to_end_at_a_small_scale() {
             cmd.arg("--policy").arg(p);
         }
         let out = cmd
-            .args(["--format", "json", "demo", "--scale", "0.01"])
+            .args(["--format", "json", "demo", "--scale", "0.05"])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         json(&out)
     };
     // At this scale the seed's queries are within 100 ms even unindexed: measure them here,
-    // then run the demo with a budget of half the fastest unindexed seed query, so the fix
+    // then run the demo with a budget of a quarter of the fastest unindexed seed query, so the fix
     // must bring all four from over to within on this machine, whatever its speed.
     let measured = demo(None);
     let seed = [
@@ -369,7 +369,9 @@ fn demo_runs_end_to_end_at_a_small_scale() {
         .filter(|c| seed.contains(&c["query"].as_str().unwrap()))
         .map(|c| c["before_ms"].as_f64().unwrap())
         .fold(f64::INFINITY, f64::min);
-    let budget = unindexed / 2.0;
+    // A quarter: the two runs' speeds may differ by 2x on a shared machine; at this scale an
+    // index lookup is still tens of times faster than the scan it replaces.
+    let budget = unindexed / 4.0;
     let text = std::fs::read_to_string("policies/default.toml")
         .unwrap()
         .replace("mean_ms = 100.0", &format!("mean_ms = {budget}"));
