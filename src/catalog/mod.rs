@@ -4,7 +4,7 @@
 pub mod model;
 pub mod reader;
 
-pub use model::{AttachedIndex, Catalog, ForeignKey, Index, Partition, Table};
+pub use model::{AttachedIndex, Catalog, ForeignKey, Index, Partition, ServerUsage, Table};
 
 use postgres::GenericClient;
 use serde::Serialize;

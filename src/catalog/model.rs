@@ -85,6 +85,11 @@ pub struct Index {
     pub key: String,
     /// Estimated size without bloat (large btree indexes only).
     pub expected_bytes: Option<i64>,
+    /// The table's replica identity (`ALTER TABLE ... REPLICA IDENTITY USING INDEX`): logical
+    /// replication identifies updated and deleted rows by it.
+    pub replica_identity: bool,
+    /// A foreign key references the table through this index (`pg_constraint.conindid`).
+    pub referenced_by_foreign_key: bool,
 }
 
 impl Index {
@@ -97,6 +102,39 @@ impl Index {
     pub fn shape(&self) -> &str {
         &self.key
     }
+
+    /// Why this index must never be dropped, whatever its scans: it backs a constraint, a
+    /// foreign key's referenced key, or the table's replica identity.
+    pub fn protected_because(&self) -> Option<String> {
+        if let Some(c) = &self.constraint {
+            return Some(format!("it backs the constraint {c}"));
+        }
+        if self.referenced_by_foreign_key {
+            return Some("a foreign key references the table through it".into());
+        }
+        if self.replica_identity {
+            return Some(
+                "it is the table's replica identity (logical replication needs it)".into(),
+            );
+        }
+        None
+    }
+}
+
+/// Index scans counted on another server of the cluster (a streaming replica): `idx_scan` is
+/// per server, so an index unused on the primary may carry a replica's reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerUsage {
+    /// The server's name (`--replica name=URL`, the policy's `[[replica]] name`, or host:port).
+    pub server: String,
+    /// Seconds since that server's statistics were reset (or it started); `None` when it could
+    /// not be read.
+    pub stats_age_seconds: Option<f64>,
+    /// Scans per index, `(schema, name)`; empty when the server could not be read.
+    #[serde(skip)]
+    pub scans: std::collections::HashMap<(String, String), i64>,
+    /// Why the server could not be read: then no index is known to be unused.
+    pub error: Option<String>,
 }
 
 /// A foreign key constraint, from `pg_constraint`.

@@ -47,7 +47,8 @@ fn indexes_sql(definitions: bool) -> String {
            {INDEX_MEANING_SQL}, \
            CASE WHEN 0 = ANY (i.indkey) THEN \
              array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnatts) k) END, \
-           {tail}, t.relkind = 'p' \
+           {tail}, t.relkind = 'p', i.indisreplident, \
+           EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid) \
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_namespace tn ON tn.oid = t.relnamespace \
          JOIN pg_am am ON am.oid = c.relam \
@@ -270,5 +271,30 @@ fn index_from_row(r: &Row, names: &HashMap<(i64, i32), String>) -> Index {
         scans: r.get(14),
         key,
         expected_bytes: None,
+        replica_identity: r.get(19),
+        referenced_by_foreign_key: r.get(20),
     }
+}
+
+/// Scans per index, by `(schema, name)`.
+pub type IndexScans = HashMap<(String, String), i64>;
+
+/// Index scans per index on one server, for [`ServerUsage`](super::model::ServerUsage).
+const USAGE_SQL: &str =
+    "SELECT schemaname::text, indexrelname::text, idx_scan FROM pg_stat_user_indexes";
+
+/// Reads the scans of every index and the statistics' age on a server (a replica).
+pub fn usage(client: &mut impl GenericClient) -> Result<(f64, IndexScans), postgres::Error> {
+    let scans = client
+        .query(USAGE_SQL, &[])?
+        .iter()
+        .map(|r| {
+            (
+                (r.get(0), r.get(1)),
+                r.get::<_, Option<i64>>(2).unwrap_or(0),
+            )
+        })
+        .collect();
+    let age: f64 = client.query_one(STATS_AGE, &[])?.get(0);
+    Ok((age, scans))
 }

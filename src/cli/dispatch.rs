@@ -53,7 +53,7 @@ pub fn run(
         }
         Command::Check(args) => {
             let policy = settings.policy()?;
-            let report = check::check(settings, &policy, args.mode)?;
+            let report = check::check(settings, &policy, args.mode, &args.replica.replicas)?;
             if let Some(path) = &args.junit {
                 std::fs::write(path, crate::report::junit(&report))
                     .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
@@ -68,6 +68,7 @@ pub fn run(
                 advise: args.advise,
                 advise_shadow_url: args.advise_shadow_url.as_deref(),
                 advise_throwaway: args.advise_throwaway,
+                replicas: &args.replica.replicas,
             };
             Report::Plan(plan::plan(settings, policy.as_ref(), &opts)?)
         }
@@ -80,6 +81,7 @@ pub fn run(
                 allow_drop: args.allow_drop,
                 only: &args.only,
                 exec: args.exec.settings(settings.progress_bar),
+                replicas: &args.replica.replicas,
             };
             let interactive = settings.interactive;
             let mut ask = |q: &str| super::prompt::ask_change(q, interactive);

@@ -27,6 +27,8 @@ pub struct ApplyChangesOptions<'a> {
     pub only: &'a [String],
     /// Timeouts and retries for running the recorded migration.
     pub exec: ExecSettings,
+    /// `--replica` arguments: their index scans count when judging an index unused.
+    pub replicas: &'a [String],
 }
 
 /// Runs the plan through the safe executor, as a recorded migration.
@@ -52,6 +54,7 @@ pub fn apply(
         policy,
         &PlanOptions {
             shadow_url: opts.shadow_url,
+            replicas: opts.replicas,
             ..Default::default()
         },
     )?;

@@ -3,15 +3,53 @@
 use crate::check::{self, CheckMode};
 use crate::explain::Verdict;
 use crate::policy::Policy;
-use crate::report::model::CheckReport;
+use crate::report::model::{CheckReport, ReplicaCheck};
 use crate::settings::Settings;
 
-/// Checks the workload (or pg_stat_statements) against the budgets.
-pub fn check(settings: &Settings, policy: &Policy, mode: CheckMode) -> anyhow::Result<CheckReport> {
+/// Checks the workload (or pg_stat_statements) against the budgets; in stats mode on each of
+/// `replicas` (`--replica` arguments, plus the policy's) too.
+pub fn check(
+    settings: &Settings,
+    policy: &Policy,
+    mode: CheckMode,
+    replicas: &[String],
+) -> anyhow::Result<CheckReport> {
     if mode != CheckMode::Stats {
         check::refuse_writes(policy)?;
     }
-    let target = settings.target()?;
+    // The policy's replicas matter only to the statistics; analyze and explain run on the
+    // target alone.
+    let replicas = if mode == CheckMode::Stats {
+        super::replicas::resolve(replicas, Some(policy))?
+    } else if replicas.is_empty() {
+        Vec::new()
+    } else {
+        anyhow::bail!(
+            "replicas are judged from their statistics only: use --mode stats with --replica (analyze and explain run on the target)"
+        );
+    };
+    let mut report = check_one(&settings.target()?, policy, mode, settings)?;
+    for r in &replicas {
+        let (report_of, error) = match check_one(&r.target, policy, mode, settings) {
+            Ok(rep) => (Some(rep), None),
+            Err(e) => (None, Some(format!("{e:#}"))),
+        };
+        report.replicas.push(ReplicaCheck {
+            server: r.name.clone(),
+            report: report_of,
+            error,
+        });
+    }
+    Ok(report)
+}
+
+/// The check of one server.
+fn check_one(
+    target: &crate::db::ConnectionTarget,
+    policy: &Policy,
+    mode: CheckMode,
+    settings: &Settings,
+) -> anyhow::Result<CheckReport> {
     let mut client = target.connect()?;
     let mut notes = Vec::new();
     let queries = match mode {
@@ -41,5 +79,6 @@ pub fn check(settings: &Settings, policy: &Policy, mode: CheckMode) -> anyhow::R
         over_budget,
         errors,
         notes,
+        replicas: Vec::new(),
     })
 }

@@ -90,7 +90,7 @@ pub fn run(settings: &Settings, fail_on: Severity) -> anyhow::Result<CiReport> {
     if let Some(policy) = &policy {
         push(
             "check --mode explain: the workload plans on the new schema",
-            Report::Check(check::check(&scratch, policy, CheckMode::Explain)?),
+            Report::Check(check::check(&scratch, policy, CheckMode::Explain, &[])?),
         );
     }
     let shadow = server.url("pgwarden_ci_shadow");

@@ -100,7 +100,7 @@ pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
         Report::DataGenerate(super::data::generate(&demo, scale)?),
     );
     tracing::info!("checking the workload before the fix");
-    let before = check::check(&demo, &policy, crate::check::CheckMode::Analyze)?;
+    let before = check::check(&demo, &policy, crate::check::CheckMode::Analyze, &[])?;
     push(
         "check: the seed workload against the 100 ms budget",
         Report::Check(before.clone()),
@@ -133,7 +133,7 @@ pub fn run(settings: &Settings, scale: f64) -> anyhow::Result<DemoReport> {
         Report::MigrateApply(migrate::apply(&demo, &apply(None))?),
     );
     tracing::info!("checking the workload after the fix");
-    let after = check::check(&demo, &policy, crate::check::CheckMode::Analyze)?;
+    let after = check::check(&demo, &policy, crate::check::CheckMode::Analyze, &[])?;
     push("check after the fix", Report::Check(after.clone()));
     let comparison = before
         .queries

@@ -12,5 +12,6 @@ pub mod doctor;
 pub mod lint;
 pub mod migrate;
 pub mod plan;
+pub mod replicas;
 mod shadow;
 pub mod watch;

@@ -5,7 +5,7 @@
 //! plan.
 
 use super::shadow::desired_catalog;
-use crate::catalog::reader;
+use crate::catalog::{ServerUsage, reader};
 use crate::db::{ConnectionTarget, DbContext};
 use crate::diff::{self, Change, DiffSettings};
 use crate::finding::{Finding, Severity};
@@ -28,6 +28,8 @@ pub struct PlanOptions<'a> {
     pub advise_shadow_url: Option<&'a str>,
     /// Prove the advisor's candidates on a throwaway copy of the live schema and rows.
     pub advise_throwaway: bool,
+    /// `--replica` arguments (URL or name=URL): their index scans count too.
+    pub replicas: &'a [String],
 }
 
 /// Findings and the ordered changes that fix them: the migrations replayed into a shadow against
@@ -38,13 +40,30 @@ pub fn plan(
     opts: &PlanOptions,
 ) -> anyhow::Result<PlanReport> {
     let (shadow_url, output) = (opts.shadow_url, opts.output);
+    let replicas = super::replicas::resolve(opts.replicas, policy)?;
     let (desired, desired_from) = desired_catalog(settings, policy, shadow_url)?;
     let target = settings.target()?;
     let mut client = target.connect()?;
     let live = reader::read(&mut client, false)
         .db_context(|| format!("reading the catalog of {}", target.redacted()))?;
-    let (mut findings, mut changes) =
-        diff::compare(&desired, &live, &DiffSettings::from_policy(policy));
+    let mut servers = super::replicas::usage(&replicas);
+    let (mut findings, mut changes) = diff::compare_with_replicas(
+        &desired,
+        &live,
+        &servers,
+        &DiffSettings::from_policy(policy),
+    );
+    if !servers.is_empty() {
+        servers.insert(
+            0,
+            ServerUsage {
+                server: "primary".into(),
+                stats_age_seconds: Some(live.stats_age_seconds),
+                scans: Default::default(),
+                error: None,
+            },
+        );
+    }
     if opts.advise {
         let policy = policy.ok_or_else(|| {
             anyhow::anyhow!("plan --advise needs a policy with a workload (--policy FILE)")
@@ -74,6 +93,7 @@ pub fn plan(
         findings,
         changes,
         output: output.cloned(),
+        servers,
     })
 }
 

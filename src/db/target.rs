@@ -198,6 +198,16 @@ impl ConnectionTarget {
             .all(|h| matches!(h, Host::Tcp(_)))
     }
 
+    /// `host:port` of the server (the first, when the string names several): a name for it in
+    /// reports, with no user, database or password.
+    pub fn server_label(&self) -> String {
+        format!(
+            "{}:{}",
+            first_host(&self.config),
+            self.port().unwrap_or(5432)
+        )
+    }
+
     /// The database name the target names (empty when a URL names none).
     pub fn dbname(&self) -> &str {
         self.config.get_dbname().unwrap_or_default()

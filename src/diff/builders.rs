@@ -266,6 +266,8 @@ pub(super) fn fk_findings(
             scans: 0,
             key: String::new(),
             expected_bytes: None,
+            replica_identity: false,
+            referenced_by_foreign_key: false,
         };
         plan.findings.push(Finding {
             rule: rules::FK_WITHOUT_INDEX,

@@ -5,7 +5,7 @@
 //! the table is never without the index), then rebuilds of INVALID indexes, then drops, which
 //! are marked so that `apply` runs them only when allowed.
 
-use crate::catalog::{Catalog, Index};
+use crate::catalog::{Catalog, Index, ServerUsage};
 use crate::finding::{self as rules, Finding, Severity};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 mod builders;
 mod ddl;
 mod tests;
+mod usage;
 
 pub(crate) use crate::escape::qualified;
 use builders::{bloated, differs, fk_findings, invalid, missing, redundant_with};
@@ -138,15 +139,22 @@ impl Plan<'_> {
         message: String,
         reason: String,
     ) {
+        let protected = have.protected_because();
+        let help = match &protected {
+            Some(why) => format!("plan never drops it: {why}; add it to a migration"),
+            None => {
+                "drop it (needs --allow-drop or a yes at the prompt), or keep it in a migration"
+                    .into()
+            }
+        };
         self.findings.push(Finding {
             rule,
             severity,
             object: have.qualified(),
             message,
-            help: "drop it (needs --allow-drop or a yes at the prompt), or keep it in a migration"
-                .into(),
+            help,
         });
-        if have.constraint.is_none() && self.dropped.insert(have.qualified()) {
+        if protected.is_none() && self.dropped.insert(have.qualified()) {
             let (statement, lock) = drop_index(have);
             self.changes.push(Change {
                 rule,
@@ -191,10 +199,22 @@ impl Plan<'_> {
     }
 }
 
-/// Findings and the plan that fixes them.
+/// Findings and the plan that fixes them, with the primary's index scans only.
 pub fn compare(
     desired: &Catalog,
     live: &Catalog,
+    settings: &DiffSettings,
+) -> (Vec<Finding>, Vec<Change>) {
+    compare_with_replicas(desired, live, &[], settings)
+}
+
+/// Findings and the plan that fixes them. An index is unused only when no server (the primary
+/// and every replica in `replicas`) has scanned it and every one has watched long enough; a
+/// replica that could not be read makes it unknown (a note, no drop).
+pub fn compare_with_replicas(
+    desired: &Catalog,
+    live: &Catalog,
+    replicas: &[ServerUsage],
     settings: &DiffSettings,
 ) -> (Vec<Finding>, Vec<Change>) {
     let sizes: HashMap<(&str, &str), i64> = live
@@ -296,19 +316,8 @@ pub fn compare(
             let reason = format!("{} serves the same queries", wider.qualified());
             let finding = (Severity::Warning, message, reason);
             plan.drop_unless_defined(have, defined, rules::REDUNDANT_INDEX, finding);
-        } else if have.scans == 0
-            && !have.unique
-            && have.constraint.is_none()
-            && live.stats_age_seconds >= settings.unused_after_seconds
-        {
-            let message = format!(
-                "index {} has not been scanned in {:.0} days",
-                have.qualified(),
-                live.stats_age_seconds / 86_400.0
-            );
-            let reason = "never scanned since the statistics reset".to_string();
-            let finding = (Severity::Note, message, reason);
-            plan.drop_unless_defined(have, defined, rules::UNUSED_INDEX, finding);
+        } else {
+            usage::unused(&mut plan, have, defined, replicas, settings);
         }
     }
     for have in live.indexes.iter().filter(|h| h.valid) {

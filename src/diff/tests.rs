@@ -25,6 +25,8 @@ fn ix(name: &str, table: &str, cols: &[&str]) -> Index {
         scans: 10,
         key: format!("btree|false|{}", cols.join(",")),
         expected_bytes: None,
+        replica_identity: false,
+        referenced_by_foreign_key: false,
     }
 }
 
@@ -407,4 +409,79 @@ fn a_foreign_key_of_a_partitioned_table_counts_its_partitions_writes() {
         s[1].starts_with("CREATE INDEX CONCURRENTLY") && s[1].contains("\"pc_1\""),
         "{s:?}"
     );
+}
+
+fn replica(age: Option<f64>, scans: &[(&str, i64)], error: Option<&str>) -> ServerUsage {
+    ServerUsage {
+        server: "r1".into(),
+        stats_age_seconds: age,
+        scans: scans
+            .iter()
+            .map(|(n, s)| (("public".to_string(), n.to_string()), *s))
+            .collect(),
+        error: error.map(str::to_string),
+    }
+}
+
+#[test]
+fn an_index_is_unused_only_when_no_server_scanned_it_and_every_one_watched_long_enough() {
+    let mut idle = ix("t_idle", "t", &["u"]);
+    idle.scans = 0;
+    let both = catalog(vec![idle]);
+    let settings = DiffSettings {
+        unused_after_seconds: 600.0,
+        ..Default::default()
+    };
+    let unused_of = |replicas: &[ServerUsage]| -> Vec<Finding> {
+        compare_with_replicas(&both, &both, replicas, &settings)
+            .0
+            .into_iter()
+            .filter(|f| f.rule == rules::UNUSED_INDEX)
+            .collect()
+    };
+    assert_eq!(unused_of(&[]).len(), 1, "the primary alone");
+    assert!(
+        unused_of(&[replica(Some(7200.0), &[("t_idle", 3)], None)]).is_empty(),
+        "scanned on the replica"
+    );
+    assert!(
+        unused_of(&[replica(Some(60.0), &[], None)]).is_empty(),
+        "the replica has not watched for long enough"
+    );
+    let all = unused_of(&[replica(Some(7200.0), &[], None)]);
+    assert_eq!(all.len(), 1);
+    assert!(
+        all[0].message.contains("primary: 0 days, r1: 0 days"),
+        "{}",
+        all[0].message
+    );
+    let unknown = unused_of(&[replica(None, &[], Some("cannot connect"))]);
+    assert!(
+        unknown[0].message.contains("unknown"),
+        "{}",
+        unknown[0].message
+    );
+}
+
+#[test]
+fn protected_indexes_are_reported_but_never_dropped() {
+    for protect in [
+        |i: &mut Index| i.replica_identity = true,
+        |i: &mut Index| i.referenced_by_foreign_key = true,
+        |i: &mut Index| i.constraint = Some("t_u_key".into()),
+    ] {
+        let mut extra = ix("t_u", "t", &["u"]);
+        extra.unique = true;
+        protect(&mut extra);
+        let (findings, changes) = compare(
+            &catalog(vec![]),
+            &catalog(vec![extra]),
+            &DiffSettings::default(),
+        );
+        assert!(changes.is_empty(), "{changes:?}");
+        assert!(
+            findings.iter().all(|f| f.help.contains("never drops")),
+            "{findings:?}"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 //! tests and, later, shadow databases. When running as root the server runs as `postgres`.
 
 mod binaries;
+mod replica;
 pub mod sample;
 
 pub use binaries::{

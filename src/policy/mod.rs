@@ -45,9 +45,24 @@ pub struct Policy {
     /// Where `watch` sends alerts.
     #[serde(default, rename = "alert")]
     pub alerts: Vec<AlertSink>,
+    /// Streaming replicas whose statistics count too (`[[replica]]`).
+    #[serde(default, rename = "replica")]
+    pub replicas: Vec<ReplicaPolicy>,
     /// The workload: named queries with parameter sets.
     #[serde(default, rename = "query")]
     pub queries: Vec<WorkloadQuery>,
+}
+
+/// A streaming replica: index scans and query statistics are counted per server, so `plan`,
+/// `check --mode stats` and `watch` read it too. Its URL comes from the environment, so no
+/// password is ever written in a policy file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaPolicy {
+    /// The name reports use for this server.
+    pub name: String,
+    /// The environment variable holding the replica's connection URL.
+    pub url_env: String,
 }
 
 /// Default budgets for every query.

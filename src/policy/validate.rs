@@ -27,6 +27,7 @@ pub(super) fn validate(p: &Policy) -> Result<(), String> {
             "[watch] needs interval > 0, regression_factor > 1, floor_ms >= 0, top >= 1 and baseline_window >= interval".into(),
         );
     }
+    replicas(p)?;
     for sink in &p.alerts {
         let url = match sink {
             crate::policy::AlertSink::Webhook { url } => url,
@@ -167,4 +168,31 @@ fn one_statement(q: &WorkloadQuery) -> Result<(), String> {
             crate::escape::inline(&second.text.chars().take(60).collect::<String>())
         )),
     }
+}
+
+/// `[[replica]]` entries: a name each, unique, and an environment variable's name.
+fn replicas(p: &Policy) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for r in &p.replicas {
+        if r.name.trim().is_empty() || r.name.chars().any(char::is_control) {
+            return Err("[[replica]] name must be non-empty printable text".into());
+        }
+        if !seen.insert(r.name.as_str()) || r.name == "primary" {
+            return Err(format!(
+                "[[replica]] name `{}` is used twice (or is `primary`, the target's name); give each replica its own name",
+                crate::escape::inline(&r.name)
+            ));
+        }
+        let valid_env = !r.url_env.is_empty()
+            && r.url_env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_env {
+            return Err(format!(
+                "[[replica]] `{}`: url_env must name an environment variable (letters, digits, _), such as REPLICA1_URL; the URL itself never goes in a policy file",
+                crate::escape::inline(&r.name)
+            ));
+        }
+    }
+    Ok(())
 }

@@ -91,6 +91,7 @@ mod tests {
             over_budget: 2,
             errors: 1,
             notes: vec!["1 statement hidden & not judged".into()],
+            replicas: vec![],
         }
     }
 

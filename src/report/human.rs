@@ -6,6 +6,7 @@ use super::model::*;
 use super::table::table;
 use crate::check::CheckMode;
 use crate::datagen::GenerateReport;
+use crate::escape::inline;
 use crate::explain::Verdict;
 use std::fmt::Write;
 
@@ -114,6 +115,19 @@ fn check(r: &CheckReport, s: &Screen) -> String {
     );
     for note in &r.notes {
         let _ = writeln!(out, "note: {note}");
+    }
+    for replica in &r.replicas {
+        let _ = writeln!(out, "\non replica {}:", inline(&replica.server));
+        match (&replica.report, &replica.error) {
+            (Some(sub), _) => out.push_str(&check(sub, s)),
+            (None, error) => {
+                let _ = writeln!(
+                    out,
+                    "ERROR: not judged: {}",
+                    inline(error.as_deref().unwrap_or("unknown"))
+                );
+            }
+        }
     }
     out
 }

@@ -101,6 +101,25 @@ pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
 
 pub(super) fn plan(r: &PlanReport, s: &Screen) -> String {
     let mut out = format!("database {} (desired: {})\n", r.database, r.desired_from);
+    if !r.servers.is_empty() {
+        let servers: Vec<String> = r
+            .servers
+            .iter()
+            .map(|u| match (&u.error, u.stats_age_seconds) {
+                (None, Some(age)) => format!(
+                    "{} (statistics {:.1} days old)",
+                    inline(&u.server),
+                    age / 86_400.0
+                ),
+                (error, _) => format!(
+                    "{} (unreadable: {})",
+                    inline(&u.server),
+                    inline(error.as_deref().unwrap_or("no statistics"))
+                ),
+            })
+            .collect();
+        let _ = writeln!(out, "index scans counted on: {}", servers.join(", "));
+    }
     if !r.findings.is_empty() {
         let rows = r
             .findings

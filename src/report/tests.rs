@@ -497,6 +497,7 @@ fn check_report() -> CheckReport {
         over_budget: 2,
         errors: 1,
         notes: vec![],
+        replicas: vec![],
     }
 }
 
@@ -568,6 +569,7 @@ fn check_explain_mode_shows_costs() {
         over_budget: 1,
         errors: 0,
         notes: vec![],
+        replicas: vec![],
     });
     assert_eq!(r.exit_code(), 1);
     insta::assert_snapshot!("check_explain_human", human(&r));
@@ -592,6 +594,7 @@ fn check_stats_mode_with_a_note() {
         over_budget: 0,
         errors: 0,
         notes: crate::check::stats::hidden_note(3).into_iter().collect(),
+        replicas: vec![],
     });
     assert_eq!(r.exit_code(), 0);
     assert_human_and_json("check_stats", &r);
@@ -796,6 +799,7 @@ fn plan_report() -> PlanReport {
         findings: plan_findings(),
         changes: plan_changes(),
         output: Some(PathBuf::from("plan.sql")),
+        servers: Vec::new(),
     }
 }
 
@@ -822,6 +826,7 @@ fn plan_without_changes() {
         findings: vec![],
         changes: vec![],
         output: None,
+        servers: Vec::new(),
     });
     assert_eq!(r.exit_code(), 0);
     insta::assert_snapshot!("plan_clean_human", human(&r));

@@ -137,6 +137,7 @@ fn interactive(
         allow_drop: false,
         only: &[],
         exec: Default::default(),
+        replicas: &[],
     };
     (settings, opts)
 }

@@ -323,3 +323,80 @@ impl Drop for Reaped {
         let _ = self.0.wait();
     }
 }
+
+/// A primary and its streaming replica (`pg_basebackup -R`), started once per test run for
+/// the tests that need per-server statistics.
+pub struct Replicated {
+    pub primary: EphemeralServer,
+    pub replica: EphemeralServer,
+}
+
+static REPLICATED: OnceLock<Replicated> = OnceLock::new();
+
+pub fn replicated() -> &'static Replicated {
+    REPLICATED.get_or_init(|| {
+        let primary = EphemeralServer::start().expect("start the primary");
+        let replica = primary
+            .start_replica()
+            .expect("start the streaming replica");
+        Replicated { primary, replica }
+    })
+}
+
+/// A fresh database on the replicated primary, and the same database on the replica.
+pub struct ReplicatedDb {
+    pub primary: TestDb,
+    pub replica_url: String,
+    pub replica: ConnectionTarget,
+}
+
+impl ReplicatedDb {
+    pub fn new(label: &str) -> Self {
+        let pair = replicated();
+        let n = NEXT_DB.fetch_add(1, Ordering::SeqCst);
+        let name = format!("r_{label}_{n}");
+        let target = pair
+            .primary
+            .create_database(&name)
+            .expect("create database");
+        let db = Self {
+            primary: TestDb {
+                url: pair.primary.url(&name),
+                name: name.clone(),
+                target,
+            },
+            replica_url: pair.replica.url(&name),
+            replica: pair.replica.target(&name).expect("replica target"),
+        };
+        db.wait_replayed();
+        db
+    }
+
+    /// Waits until the replica has replayed everything the primary has written so far.
+    pub fn wait_replayed(&self) {
+        let lsn: String = self.primary.scalar("SELECT pg_current_wal_lsn()::text");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let caught_up = self.replica.connect().ok().and_then(|mut c| {
+                c.query_one(
+                    "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                    &[&lsn],
+                )
+                .ok()
+                .map(|r| r.get::<_, bool>(0))
+            });
+            if caught_up == Some(true) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the replica did not replay up to {lsn} within 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    pub fn replica_client(&self) -> postgres::Client {
+        self.replica.connect().expect("connect to the replica")
+    }
+}

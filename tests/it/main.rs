@@ -25,6 +25,7 @@ mod policy_path;
 mod quoting;
 mod recipes;
 mod refinery_compat;
+mod replicas;
 mod sarif_schema;
 mod terminal;
 mod tls;

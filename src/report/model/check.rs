@@ -21,6 +21,21 @@ pub struct CheckReport {
     /// What the reader should know about what was not judged (e.g. hidden statements).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// `check --mode stats` on each replica (`--replica`, `[[replica]]`): statements are
+    /// counted per server, so each is judged on its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReplicaCheck>,
+}
+
+/// One replica's part of `check --mode stats`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaCheck {
+    /// The replica's name.
+    pub server: String,
+    /// Its statements judged, as for the primary; `None` when it could not be read.
+    pub report: Option<CheckReport>,
+    /// Why it could not be read.
+    pub error: Option<String>,
 }
 
 impl CheckReport {
@@ -34,12 +49,17 @@ impl CheckReport {
         }
     }
 
-    /// 2 when a query could not be measured, 1 when one is over budget, else 0.
+    /// 2 when a query (or a replica) could not be measured, 1 when one is over budget on any
+    /// server, else 0.
     pub fn exit_code(&self) -> u8 {
-        if self.errors > 0 {
+        let own = if self.errors > 0 {
             2
         } else {
             u8::from(self.over_budget > 0)
-        }
+        };
+        self.replicas
+            .iter()
+            .map(|r| r.report.as_ref().map_or(2, CheckReport::exit_code))
+            .fold(own, u8::max)
     }
 }

@@ -14,7 +14,7 @@ mod watch;
 
 pub use advise::AdviseReport;
 pub use apply::ApplyChangesReport;
-pub use check::CheckReport;
+pub use check::{CheckReport, ReplicaCheck};
 pub use ci::CiReport;
 pub use demo::{Comparison, DemoReport, DemoSection};
 pub use doctor::DoctorReport;

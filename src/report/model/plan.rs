@@ -1,5 +1,6 @@
 //! The report of `plan`.
 
+use crate::catalog::ServerUsage;
 use crate::diff::Change;
 use crate::finding::{Finding, Severity};
 use serde::Serialize;
@@ -18,6 +19,10 @@ pub struct PlanReport {
     pub changes: Vec<Change>,
     /// The file the plan's SQL was also saved to (`--output`).
     pub output: Option<PathBuf>,
+    /// The replicas whose index scans were counted (`--replica`, `[[replica]]`), with each
+    /// one's statistics age or why it could not be read; the primary's age first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<ServerUsage>,
 }
 
 impl PlanReport {
