@@ -45,6 +45,7 @@ pub fn run(
                 listen: args.listen,
                 interval: args.interval,
                 once: args.once,
+                replicas: args.replica.replicas.clone(),
             };
             Report::Watch(watch::watch(settings, &policy, &opts)?)
         }

@@ -6,6 +6,7 @@
 use crate::db::ConnectionTarget;
 use crate::policy::Policy;
 use crate::report::WatchReport;
+use crate::report::model::ReplicaWatch;
 use crate::settings::Settings;
 use crate::statements::matcher;
 use crate::watch::metrics::{self, Metrics};
@@ -26,6 +27,8 @@ pub struct WatchOptions {
     pub interval: Option<Duration>,
     /// One sample, reported, then exit.
     pub once: bool,
+    /// `--replica` arguments: each replica is watched too (`server` label).
+    pub replicas: Vec<String>,
 }
 
 /// Longest wait between reconnection attempts.
@@ -75,25 +78,70 @@ fn connect(
     Ok(client)
 }
 
-/// Runs `watch` until SIGTERM or SIGINT (or for one sample with `--once`).
+/// One server watched: the target (`primary`) or a replica.
+struct Watched {
+    /// `primary`, or the replica's name: the `server` label of its metrics.
+    name: String,
+    /// Its connection string, password redacted (replicas say so), for alerts and logs.
+    database: String,
+    target: ConnectionTarget,
+    watcher: Watcher,
+    session: Option<Client>,
+    /// Wait before the next connection attempt, doubled on each failure.
+    backoff: Duration,
+    next_try: Instant,
+    outage: alerts::Outage,
+    incidents: alerts::Tracker,
+    last: Option<crate::watch::Sample>,
+    error: Option<String>,
+}
+
+impl Watched {
+    fn new(name: &str, database: String, target: ConnectionTarget, policy: &Policy) -> Self {
+        Watched {
+            name: name.into(),
+            database,
+            target,
+            watcher: Watcher::new(policy.clone()),
+            session: None,
+            backoff: Duration::from_secs(1),
+            next_try: Instant::now(),
+            outage: alerts::Outage::new(policy.watch.down_alert),
+            incidents: alerts::Tracker::default(),
+            last: None,
+            error: None,
+        }
+    }
+}
+
+/// What a watch loop shares across servers.
+struct Outputs<'a> {
+    metrics: &'a mut Metrics,
+    dispatcher: &'a alerts::Dispatcher,
+    policy: &'a Policy,
+}
+
+/// Runs `watch` until SIGTERM or SIGINT (or for one sample with `--once`), on the target and
+/// every replica (`--replica` arguments and the policy's).
 pub fn watch(
     settings: &Settings,
     policy: &Policy,
     opts: &WatchOptions,
 ) -> anyhow::Result<WatchReport> {
     let target = settings.target()?;
-    let mut report = WatchReport {
-        database: target.redacted(),
-        samples: 0,
-        once: opts.once,
-        last: None,
-    };
-    let mut watcher = Watcher::new(policy.clone());
+    let database = target.redacted();
+    let mut servers = vec![Watched::new(
+        metrics::PRIMARY,
+        database.clone(),
+        target,
+        policy,
+    )];
+    for r in super::replicas::resolve(&opts.replicas, Some(policy))? {
+        let database = format!("{} (replica {})", r.target.redacted(), r.name);
+        servers.push(Watched::new(&r.name, database, r.target, policy));
+    }
     if opts.once {
-        let mut client = connect(&target, policy, &mut watcher)?;
-        report.last = Some(watcher.sample(&mut client, true)?);
-        report.samples = 1;
-        return Ok(report);
+        return once(database, servers, policy);
     }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -101,11 +149,12 @@ pub fn watch(
             .context("cannot install the SIGTERM/SIGINT handlers")?;
     }
     let mut metrics = Metrics::new();
+    for w in &servers {
+        metrics.watching(&w.name);
+    }
     // Before anything runs: a sink whose key is missing is a configuration error.
     let dispatcher =
-        alerts::Dispatcher::start(&policy.alerts, &report.database, metrics.alert_failures())?;
-    let mut incidents = alerts::Tracker::default();
-    let mut outage = alerts::Outage::new(policy.watch.down_alert);
+        alerts::Dispatcher::start(&policy.alerts, &database, metrics.alert_failures())?;
     let exposition = Arc::new(Mutex::new(metrics.encode()));
     if let Some(addr) = opts.listen {
         let server = tiny_http::Server::http(addr)
@@ -119,82 +168,154 @@ pub fn watch(
             "--interval must be at least 1s (each sample reads pg_stat_statements and the catalog; 60s is usual)"
         );
     }
-    let mut session: Option<Client> = None;
-    let mut backoff = Duration::from_secs(1);
+    let mut samples = 0;
+    let mut next_sample = Instant::now();
+    let mut out = Outputs {
+        metrics: &mut metrics,
+        dispatcher: &dispatcher,
+        policy,
+    };
     while !stop.load(Ordering::Relaxed) {
-        let started = Instant::now();
-        if session.is_none() {
-            match connect(&target, policy, &mut watcher) {
-                Ok(s) => {
-                    tracing::info!(database = %target.redacted(), "connected");
-                    session = Some(s);
-                    backoff = Duration::from_secs(1);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), retry_in = ?backoff, "cannot sample");
-                    metrics.failed();
-                    let error = format!("{e:#}");
-                    dispatcher.send(
-                        &outage
-                            .failed(&report.database, &error)
-                            .into_iter()
-                            .collect::<Vec<_>>(),
-                    );
-                    publish(&exposition, &metrics);
-                    sleep_unless_stopped(backoff, &stop);
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    continue;
-                }
+        let now = Instant::now();
+        let sampling = now >= next_sample;
+        if sampling {
+            next_sample = now + interval;
+        }
+        for w in &mut servers {
+            let fresh = w.session.is_none();
+            if fresh && !reconnect(w, &mut out, now) {
+                continue;
+            }
+            if (sampling || fresh) && sample(w, &mut out) && w.name == metrics::PRIMARY {
+                samples += 1;
             }
         }
-        if let Some(client) = session.as_mut() {
-            match watcher.sample(client, false) {
-                Ok(sample) => {
-                    report.samples += 1;
-                    for s in sample
-                        .statements
-                        .iter()
-                        .filter(|s| s.over_budget || s.regressed)
-                    {
-                        tracing::warn!(
-                            query = %s.label,
-                            mean_ms = s.mean_ms,
-                            budget_ms = s.budget_ms,
-                            baseline_ms = ?s.baseline_ms,
-                            over_budget = s.over_budget,
-                            regressed = s.regressed,
-                            "statement needs attention"
-                        );
-                    }
-                    metrics.record(&sample);
-                    dispatcher.send(&outage.recovered().into_iter().collect::<Vec<_>>());
-                    let problems = alerts::problems(&report.database, &sample);
-                    let judged: Vec<String> =
-                        sample.statements.iter().map(|s| s.label.clone()).collect();
-                    dispatcher.send(&incidents.update(problems, &judged));
-                    report.last = Some(sample);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "sample failed; reconnecting");
-                    metrics.failed();
-                    let error = e.to_string();
-                    dispatcher.send(
-                        &outage
-                            .failed(&report.database, &error)
-                            .into_iter()
-                            .collect::<Vec<_>>(),
-                    );
-                    session = None;
-                }
-            }
-        }
-        publish(&exposition, &metrics);
-        sleep_unless_stopped(interval.saturating_sub(started.elapsed()), &stop);
+        publish(&exposition, out.metrics);
+        // Until the next sample, or the next reconnection attempt when that comes first.
+        let wake = servers
+            .iter()
+            .filter(|w| w.session.is_none())
+            .map(|w| w.next_try)
+            .fold(next_sample, Instant::min);
+        sleep_unless_stopped(wake.saturating_duration_since(Instant::now()), &stop);
     }
     // Nothing is resolved on the way out; what is queued still goes.
     dispatcher.flush(Duration::from_secs(10));
-    tracing::info!(samples = report.samples, "stopped");
-    Ok(report)
+    tracing::info!(samples, "stopped");
+    Ok(report(database, samples, false, servers))
+}
+
+/// `--once`: one sample of each server's counters since the last reset. The target must be
+/// reachable (else an error); a replica that is not is reported.
+fn once(
+    database: String,
+    mut servers: Vec<Watched>,
+    policy: &Policy,
+) -> anyhow::Result<WatchReport> {
+    for (i, w) in servers.iter_mut().enumerate() {
+        let sampled = connect(&w.target, policy, &mut w.watcher)
+            .and_then(|mut client| Ok(w.watcher.sample(&mut client, true)?));
+        match sampled {
+            Ok(sample) => w.last = Some(sample),
+            Err(e) if i == 0 => return Err(e),
+            Err(e) => w.error = Some(format!("{e:#}")),
+        }
+    }
+    Ok(report(database, 1, true, servers))
+}
+
+fn report(database: String, samples: u64, once: bool, servers: Vec<Watched>) -> WatchReport {
+    let mut servers = servers.into_iter();
+    let last = servers.next().and_then(|w| w.last);
+    WatchReport {
+        database,
+        samples,
+        once,
+        last,
+        replicas: servers
+            .map(|w| ReplicaWatch {
+                server: w.name,
+                database: w.database,
+                last: w.last,
+                error: w.error,
+            })
+            .collect(),
+    }
+}
+
+/// Connects `w` when its next attempt is due; on failure, counts it, alerts after the grace
+/// time and backs off. True when `w` is connected.
+fn reconnect(w: &mut Watched, out: &mut Outputs<'_>, now: Instant) -> bool {
+    if now < w.next_try {
+        return false;
+    }
+    match connect(&w.target, out.policy, &mut w.watcher) {
+        Ok(s) => {
+            tracing::info!(database = %w.database, "connected");
+            w.session = Some(s);
+            w.backoff = Duration::from_secs(1);
+            true
+        }
+        Err(e) => {
+            let error = format!("{e:#}");
+            tracing::warn!(server = %w.name, error = %error, retry_in = ?w.backoff, "cannot sample");
+            out.metrics.failed(&w.name);
+            let event = w.outage.failed(&w.database, &error);
+            out.dispatcher.send(&event.into_iter().collect::<Vec<_>>());
+            w.error = Some(error);
+            w.next_try = now + w.backoff;
+            w.backoff = (w.backoff * 2).min(MAX_BACKOFF);
+            false
+        }
+    }
+}
+
+/// Samples a connected server: metrics, logs and alerts. True when the sample was taken; a
+/// failed one drops the session (reconnected at the next attempt).
+fn sample(w: &mut Watched, out: &mut Outputs<'_>) -> bool {
+    let Some(client) = w.session.as_mut() else {
+        return false;
+    };
+    match w.watcher.sample(client, false) {
+        Ok(sample) => {
+            for s in sample
+                .statements
+                .iter()
+                .filter(|s| s.over_budget || s.regressed)
+            {
+                tracing::warn!(
+                    server = %w.name,
+                    query = %s.label,
+                    mean_ms = s.mean_ms,
+                    budget_ms = s.budget_ms,
+                    baseline_ms = ?s.baseline_ms,
+                    over_budget = s.over_budget,
+                    regressed = s.regressed,
+                    "statement needs attention"
+                );
+            }
+            out.metrics.record(&w.name, &sample);
+            out.dispatcher
+                .send(&w.outage.recovered().into_iter().collect::<Vec<_>>());
+            let problems = alerts::problems(&w.database, &sample);
+            let judged: Vec<String> = sample.statements.iter().map(|s| s.label.clone()).collect();
+            out.dispatcher.send(&w.incidents.update(problems, &judged));
+            w.last = Some(sample);
+            w.error = None;
+            true
+        }
+        Err(e) => {
+            tracing::warn!(server = %w.name, error = %e, "sample failed; reconnecting");
+            out.metrics.failed(&w.name);
+            let error = e.to_string();
+            let event = w.outage.failed(&w.database, &error);
+            out.dispatcher.send(&event.into_iter().collect::<Vec<_>>());
+            w.error = Some(error);
+            w.session = None;
+            w.next_try = Instant::now() + w.backoff;
+            false
+        }
+    }
 }
 
 fn publish(exposition: &Arc<Mutex<String>>, metrics: &Metrics) {

@@ -8,6 +8,30 @@ use crate::units::ms;
 use std::fmt::Write;
 
 pub(super) fn watch(r: &WatchReport, s: &Screen) -> String {
+    let mut out = server(r, s);
+    for replica in &r.replicas {
+        let _ = writeln!(
+            out,
+            "\non replica {}:",
+            crate::escape::inline(&replica.server)
+        );
+        if let Some(error) = &replica.error {
+            let _ = writeln!(out, "ERROR: not sampled: {}", crate::escape::inline(error));
+        }
+        let one = WatchReport {
+            database: replica.database.clone(),
+            samples: 0,
+            once: r.once,
+            last: replica.last.clone(),
+            replicas: Vec::new(),
+        };
+        out.push_str(&server(&one, s));
+    }
+    out
+}
+
+/// One server's last sample.
+fn server(r: &WatchReport, s: &Screen) -> String {
     let mut out = format!("database {}\n", r.database);
     let Some(sample) = &r.last else {
         out.push_str("no sample taken\n");

@@ -1,7 +1,8 @@
 //! `watch`'s Prometheus metrics (prometheus-client: the exposition format) and the HTTP
 //! endpoint that serves them (tiny_http). Base units in seconds; labels bounded to the policy's
 //! query names and the top statements of the last sample (series of statements that left the
-//! top are removed, so the label set never grows without bound).
+//! top are removed, so the label set never grows without bound). Every series carries a
+//! `server` label: `primary` for the target, the replica's name for each replica.
 
 use super::Sample;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -12,9 +13,21 @@ use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
+/// The server's name of `PRIMARY`'s series.
+pub const PRIMARY: &str = "primary";
+
+/// A server's series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ServerLabel {
+    /// `primary`, or the replica's name.
+    pub server: String,
+}
+
 /// A statement's series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QueryLabel {
+    /// `primary`, or the replica's name.
+    pub server: String,
     /// The policy query's name, else `queryid:<id>`.
     pub query: String,
 }
@@ -22,6 +35,8 @@ pub struct QueryLabel {
 /// A finding rule's series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RuleLabel {
+    /// `primary`, or the replica's name.
+    pub server: String,
     /// The rule id (`duplicate-index`, ...).
     pub rule: String,
 }
@@ -29,33 +44,47 @@ pub struct RuleLabel {
 /// An index build's series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct IndexLabel {
+    /// `primary`, or the replica's name.
+    pub server: String,
     /// The index being built.
     pub index: String,
 }
+
+type ServerGauge = Family<ServerLabel, Gauge>;
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// Every metric `watch` exposes.
 pub struct Metrics {
     registry: Registry,
-    up: Gauge,
+    up: ServerGauge,
     calls: Family<QueryLabel, Counter>,
     mean: Family<QueryLabel, FloatGauge>,
     budget: Family<QueryLabel, FloatGauge>,
     over: Family<QueryLabel, Gauge>,
     regressed: Family<QueryLabel, Gauge>,
-    invalid: Gauge,
-    lock_waiters: Gauge,
-    long_lock_waits: Gauge,
+    invalid: ServerGauge,
+    lock_waiters: ServerGauge,
+    long_lock_waits: ServerGauge,
     build_progress: Family<IndexLabel, FloatGauge>,
-    sample_duration: FloatGauge,
-    samples: Counter,
-    sample_failures: Counter,
+    sample_duration: Family<ServerLabel, FloatGauge>,
+    samples: Family<ServerLabel, Counter>,
+    sample_failures: Family<ServerLabel, Counter>,
     alert_failures: Counter,
     index_findings: Family<RuleLabel, Gauge>,
-    hidden: Gauge,
-    /// Labels of the unnamed statements with series, to remove those that leave the top.
-    live: Vec<QueryLabel>,
+    hidden: ServerGauge,
+    /// Per server, the labels of the unnamed statements with series (to remove those that
+    /// leave the top), of every statement judged last (whose verdicts go before the next), and
+    /// of the builds shown.
+    live: std::collections::HashMap<String, Live>,
+}
+
+/// A server's labels from its last sample.
+#[derive(Default)]
+struct Live {
+    unnamed: Vec<QueryLabel>,
+    judged: Vec<QueryLabel>,
+    builds: Vec<IndexLabel>,
 }
 
 impl Default for Metrics {
@@ -70,23 +99,23 @@ impl Metrics {
         let mut registry = Registry::default();
         let m = Metrics {
             registry: Registry::default(),
-            up: Gauge::default(),
+            up: Family::default(),
             calls: Family::default(),
             mean: Family::default(),
             budget: Family::default(),
             over: Family::default(),
             regressed: Family::default(),
-            invalid: Gauge::default(),
-            lock_waiters: Gauge::default(),
-            long_lock_waits: Gauge::default(),
+            invalid: Family::default(),
+            lock_waiters: Family::default(),
+            long_lock_waits: Family::default(),
             build_progress: Family::default(),
-            sample_duration: FloatGauge::default(),
-            samples: Counter::default(),
-            sample_failures: Counter::default(),
+            sample_duration: Family::default(),
+            samples: Family::default(),
+            sample_failures: Family::default(),
             alert_failures: Counter::default(),
             index_findings: Family::default(),
-            hidden: Gauge::default(),
-            live: Vec::new(),
+            hidden: Family::default(),
+            live: Default::default(),
         };
         registry.register(
             "pgwarden_up",
@@ -172,29 +201,52 @@ impl Metrics {
         self.alert_failures.clone()
     }
 
-    /// Records a failed sample: the database is down or unreadable.
-    pub fn failed(&self) {
-        self.up.set(0);
-        self.sample_failures.inc();
+    /// Shows `server` as not (yet) sampled: `pgwarden_up` 0 until its first sample.
+    pub fn watching(&self, server: &str) {
+        let label = server_label(server);
+        self.up.get_or_create(&label).set(0);
+        self.sample_failures.get_or_create(&label).inc_by(0);
+        self.samples.get_or_create(&label).inc_by(0);
     }
 
-    /// Records a sample.
-    pub fn record(&mut self, s: &Sample) {
-        self.up.set(1);
-        self.samples.inc();
-        self.sample_duration.set(s.duration_seconds);
-        self.hidden.set(s.hidden_statements);
-        self.invalid.set(s.health.invalid_indexes.len() as i64);
-        self.lock_waiters.set(s.health.lock_waiters);
-        self.long_lock_waits.set(s.health.long_waits.len() as i64);
-        self.build_progress.clear();
+    /// Records a failed sample of `server`: it is down or unreadable.
+    pub fn failed(&self, server: &str) {
+        let label = server_label(server);
+        self.up.get_or_create(&label).set(0);
+        self.sample_failures.get_or_create(&label).inc();
+    }
+
+    /// Records a sample of `server` (`PRIMARY`, or a replica's name).
+    pub fn record(&mut self, server: &str, s: &Sample) {
+        let label = server_label(server);
+        self.up.get_or_create(&label).set(1);
+        self.samples.get_or_create(&label).inc();
+        self.sample_duration
+            .get_or_create(&label)
+            .set(s.duration_seconds);
+        self.hidden.get_or_create(&label).set(s.hidden_statements);
+        self.invalid
+            .get_or_create(&label)
+            .set(s.health.invalid_indexes.len() as i64);
+        self.lock_waiters
+            .get_or_create(&label)
+            .set(s.health.lock_waiters);
+        self.long_lock_waits
+            .get_or_create(&label)
+            .set(s.health.long_waits.len() as i64);
+        let mut live = self.live.remove(server).unwrap_or_default();
+        for gone in live.builds.drain(..) {
+            self.build_progress.remove(&gone);
+        }
         for b in &s.health.builds {
             let label = IndexLabel {
+                server: server.into(),
                 index: b.index.clone(),
             };
             self.build_progress
                 .get_or_create(&label)
                 .set(b.ratio.unwrap_or(0.0));
+            live.builds.push(label);
         }
         if let Some(findings) = &s.index_findings {
             for rule in [
@@ -204,27 +256,29 @@ impl Metrics {
                 "unused-index",
             ] {
                 let n = findings.iter().filter(|f| f.rule == rule).count();
-                self.index_findings
-                    .get_or_create(&RuleLabel { rule: rule.into() })
-                    .set(n as i64);
+                let label = RuleLabel {
+                    server: server.into(),
+                    rule: rule.into(),
+                };
+                self.index_findings.get_or_create(&label).set(n as i64);
             }
         }
+        // A statement idle in this interval has no mean and no verdict (a shipped rule's `for:`
+        // must not see a stale 1); after a baseline-only sample (the first, a stats reset, a
+        // restart) none is judged, so none keeps a verdict from before.
+        for gone in live.judged.drain(..) {
+            self.mean.remove(&gone);
+            self.over.remove(&gone);
+            self.regressed.remove(&gone);
+        }
         if s.baseline_only {
-            // No interval figures (the first sample, a stats reset, a restart): no statement
-            // is judged, so none keeps a verdict from before.
-            self.mean.clear();
-            self.over.clear();
-            self.regressed.clear();
+            self.live.insert(server.into(), live);
             return;
         }
-        // A statement idle in this interval has no mean and no verdict (a shipped rule's `for:`
-        // must not see a stale 1); any unnamed statement that left the top loses its series.
-        self.mean.clear();
-        self.over.clear();
-        self.regressed.clear();
-        let mut live = Vec::new();
+        let mut unnamed = Vec::new();
         for st in &s.statements {
             let label = QueryLabel {
+                server: server.into(),
                 query: st.label.clone(),
             };
             self.calls
@@ -239,17 +293,17 @@ impl Metrics {
                 .get_or_create(&label)
                 .set(i64::from(st.regressed));
             if !st.named {
-                live.push(label);
+                unnamed.push(label.clone());
             }
+            live.judged.push(label);
         }
-        for gone in self.live.iter().filter(|l| !live.contains(l)) {
+        // Any unnamed statement that left the top loses its series.
+        for gone in live.unnamed.iter().filter(|l| !unnamed.contains(l)) {
             self.calls.remove(gone);
-            self.mean.remove(gone);
             self.budget.remove(gone);
-            self.over.remove(gone);
-            self.regressed.remove(gone);
         }
-        self.live = live;
+        live.unnamed = unnamed;
+        self.live.insert(server.into(), live);
     }
 
     /// The exposition (OpenMetrics text).
@@ -258,6 +312,12 @@ impl Metrics {
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+fn server_label(server: &str) -> ServerLabel {
+    ServerLabel {
+        server: server.into(),
     }
 }
 

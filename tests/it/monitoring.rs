@@ -53,38 +53,42 @@ fn exposed() -> Vec<String> {
     use pgwarden::watch::health::{Build, Health};
     use pgwarden::watch::{Sample, StatementFigures};
     let mut metrics = pgwarden::watch::metrics::Metrics::new();
-    metrics.record(&Sample {
-        baseline_only: false,
-        statements: vec![StatementFigures {
-            label: "q".into(),
-            named: true,
-            text: "SELECT 1".into(),
-            calls: 1,
-            mean_ms: 1.0,
-            rows: 1,
-            shared_hit: 0,
-            shared_read: 0,
-            budget_ms: 100.0,
-            over_budget: false,
-            baseline_ms: None,
-            regressed: false,
-            plan: None,
-            plan_changed: false,
-        }],
-        unmatched: Vec::new(),
-        match_problems: Vec::new(),
-        hidden_statements: 0,
-        health: Health {
-            builds: vec![Build {
-                index: "i".into(),
-                phase: "building index".into(),
-                ratio: Some(0.5),
+    metrics.watching(pgwarden::watch::metrics::PRIMARY);
+    metrics.record(
+        pgwarden::watch::metrics::PRIMARY,
+        &Sample {
+            baseline_only: false,
+            statements: vec![StatementFigures {
+                label: "q".into(),
+                named: true,
+                text: "SELECT 1".into(),
+                calls: 1,
+                mean_ms: 1.0,
+                rows: 1,
+                shared_hit: 0,
+                shared_read: 0,
+                budget_ms: 100.0,
+                over_budget: false,
+                baseline_ms: None,
+                regressed: false,
+                plan: None,
+                plan_changed: false,
             }],
-            ..Health::default()
+            unmatched: Vec::new(),
+            match_problems: Vec::new(),
+            hidden_statements: 0,
+            health: Health {
+                builds: vec![Build {
+                    index: "i".into(),
+                    phase: "building index".into(),
+                    ratio: Some(0.5),
+                }],
+                ..Health::default()
+            },
+            index_findings: Some(Vec::new()),
+            duration_seconds: 0.01,
         },
-        index_findings: Some(Vec::new()),
-        duration_seconds: 0.01,
-    });
+    );
     let text = metrics.encode();
     // The classic text format served to scrapers that do not ask for OpenMetrics passes
     // promtool's lint.

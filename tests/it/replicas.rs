@@ -363,3 +363,103 @@ fn indexes_behind_keys_and_replica_identity_are_never_dropped() {
     assert!(help("public.p_code_key").contains("foreign key"));
     assert!(help("public.r_k").contains("replica identity"));
 }
+
+#[test]
+fn watch_samples_each_replica_with_its_own_series() {
+    let db = ReplicatedDb::new("watch");
+    db.primary
+        .client()
+        .batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;\n\
+             CREATE TABLE marker (x int); INSERT INTO marker SELECT generate_series(1, 100);",
+        )
+        .unwrap();
+    db.wait_replayed();
+    let run_on_replica = || {
+        let mut c = db.replica_client();
+        for _ in 0..3 {
+            c.query("SELECT count(*) FROM marker WHERE x < $1", &[&50])
+                .unwrap();
+        }
+    };
+    run_on_replica();
+    // A budget nothing meets: the statement is over it wherever it runs.
+    let policy = policy_file(
+        "version = 1\n[budget]\nmean_ms = 0.000001\n\
+         [[query]]\nname = \"marker\"\nsql = \"SELECT count(*) FROM marker WHERE x < $1\"\nparams = [[50]]\n\
+         [[replica]]\nname = \"r1\"\nurl_env = \"PGWARDEN_TEST_WATCH_R1\"\n",
+    );
+    let dir = migrations_dir(&[]);
+
+    // --once: the replica's own counters, judged; the primary never ran the statement.
+    let out = db
+        .primary
+        .pgwarden(dir.path())
+        .args([
+            "--policy",
+            policy.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "watch",
+            "--once",
+        ])
+        .env("PGWARDEN_TEST_WATCH_R1", &db.replica_url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    let marker_of = |last: &serde_json::Value| {
+        last["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["label"] == "marker")
+            .cloned()
+    };
+    assert!(marker_of(&report["last"]).is_none(), "{report:#}");
+    let replica = &report["replicas"][0];
+    assert_eq!(replica["server"], "r1");
+    let marker = marker_of(&replica["last"]).unwrap_or_else(|| panic!("{report:#}"));
+    assert!(marker["calls"].as_i64().unwrap() >= 3);
+    assert_eq!(marker["over_budget"], true);
+
+    // Continuously: a `server` label per server; an unreachable replica is down on its own.
+    let port = crate::watch::free_port();
+    let dead = dead_url(&db.primary.name);
+    let dead_policy = policy_file(&format!(
+        "{}[[replica]]\nname = \"gone\"\nurl_env = \"PGWARDEN_TEST_WATCH_GONE\"\n",
+        std::fs::read_to_string(policy.path()).unwrap()
+    ));
+    let _child = crate::watch::spawn_watch(
+        &db.primary.url,
+        dir.path(),
+        dead_policy.path(),
+        port,
+        &[
+            ("PGWARDEN_TEST_WATCH_R1", &db.replica_url),
+            ("PGWARDEN_TEST_WATCH_GONE", &dead),
+        ],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let calls = "pgwarden_query_calls_total{server=\"r1\",query=\"marker\"}";
+    loop {
+        run_on_replica();
+        let text = crate::watch::scrape(port).unwrap_or_default();
+        let v = |series: &str| crate::watch::value(&text, series);
+        if v(calls).is_some_and(|c| c >= 3.0)
+            && v("pgwarden_up{server=\"primary\"}") == Some(1.0)
+            && v("pgwarden_up{server=\"r1\"}") == Some(1.0)
+            && v("pgwarden_up{server=\"gone\"}") == Some(0.0)
+            && v("pgwarden_query_over_budget{server=\"r1\",query=\"marker\"}") == Some(1.0)
+        {
+            assert!(
+                v("pgwarden_query_calls_total{server=\"primary\",query=\"marker\"}")
+                    .is_none_or(|c| c == 0.0),
+                "{text}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}

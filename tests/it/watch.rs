@@ -199,14 +199,15 @@ pub fn value(text: &str, series: &str) -> Option<f64> {
 fn wait_for(port: u16, series: &str, want: f64, load: &dyn Fn()) -> f64 {
     let deadline = Instant::now() + Duration::from_secs(60);
     let start = scrape(port)
-        .and_then(|t| value(&t, "pgwarden_samples_total"))
+        .and_then(|t| value(&t, "pgwarden_samples_total{server=\"primary\"}"))
         .unwrap_or(0.0);
     let mut last = String::new();
     loop {
         load();
         if let Some(text) = scrape(port) {
             if value(&text, series) == Some(want) {
-                return value(&text, "pgwarden_samples_total").unwrap_or(0.0) - start;
+                return value(&text, "pgwarden_samples_total{server=\"primary\"}").unwrap_or(0.0)
+                    - start;
             }
             last = text;
         }
@@ -240,23 +241,40 @@ fn a_running_watch_turns_over_budget_on_and_off_with_the_index() {
         &[("PGW_TEST_PD_KEY", "test-routing-key")],
     );
     let load = || run_lookups(&db, 3);
-    let over = "pgwarden_query_over_budget{query=\"by_owner\"}";
+    let over = "pgwarden_query_over_budget{server=\"primary\",query=\"by_owner\"}";
     // The first sample only sets the baseline; the next interval's figures are over.
     let samples = wait_for(port, over, 1.0, &load);
     assert!(samples <= 3.0, "over budget after {samples} samples");
     let text = scrape(port).unwrap();
-    assert_eq!(value(&text, "pgwarden_up"), Some(1.0), "{text}");
     assert_eq!(
-        value(&text, "pgwarden_query_over_budget{query=\"by_id\"}"),
+        value(&text, "pgwarden_up{server=\"primary\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "pgwarden_query_over_budget{server=\"primary\",query=\"by_id\"}"
+        ),
         Some(0.0),
         "{text}"
     );
     assert!(
-        value(&text, "pgwarden_query_calls_total{query=\"by_owner\"}").unwrap() >= 3.0,
+        value(
+            &text,
+            "pgwarden_query_calls_total{server=\"primary\",query=\"by_owner\"}"
+        )
+        .unwrap()
+            >= 3.0,
         "{text}"
     );
     assert!(
-        value(&text, "pgwarden_query_budget_seconds{query=\"by_owner\"}").unwrap() > 0.0,
+        value(
+            &text,
+            "pgwarden_query_budget_seconds{server=\"primary\",query=\"by_owner\"}"
+        )
+        .unwrap()
+            > 0.0,
         "{text}"
     );
 
@@ -508,7 +526,7 @@ fn an_outage_is_one_alert_and_a_hanging_sink_never_delays_samples() {
     let mut child = spawn_watch(&db.url, dir.path(), policy.path(), port, &[]);
     let samples = || {
         scrape(port)
-            .and_then(|t| value(&t, "pgwarden_samples_total"))
+            .and_then(|t| value(&t, "pgwarden_samples_total{server=\"primary\"}"))
             .unwrap_or(0.0)
     };
     // An incident goes to both sinks; the hanging one holds its own thread only.
@@ -540,7 +558,7 @@ fn an_outage_is_one_alert_and_a_hanging_sink_never_delays_samples() {
         ))
         .unwrap();
     wait_until("pgwarden_up 0", || {
-        scrape(port).and_then(|t| value(&t, "pgwarden_up")) == Some(0.0)
+        scrape(port).and_then(|t| value(&t, "pgwarden_up{server=\"primary\"}")) == Some(0.0)
     });
     wait_until("an outage alert", || {
         events_for(&received, "/down/database") == ["trigger"]
@@ -559,7 +577,7 @@ fn an_outage_is_one_alert_and_a_hanging_sink_never_delays_samples() {
         ))
         .unwrap();
     wait_until("pgwarden_up 1", || {
-        scrape(port).and_then(|t| value(&t, "pgwarden_up")) == Some(1.0)
+        scrape(port).and_then(|t| value(&t, "pgwarden_up{server=\"primary\"}")) == Some(1.0)
     });
     wait_until("the outage resolved", || {
         events_for(&received, "/down/database") == ["trigger", "resolve"]
@@ -618,7 +636,7 @@ fn a_stats_reset_and_evictions_raise_and_clear_nothing() {
     });
     let samples = || {
         scrape(port)
-            .and_then(|t| value(&t, "pgwarden_samples_total"))
+            .and_then(|t| value(&t, "pgwarden_samples_total{server=\"primary\"}"))
             .unwrap_or(0.0)
     };
     // A stats reset, then a flood of 300 distinct statements that evicts entries (by_owner's

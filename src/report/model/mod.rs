@@ -21,4 +21,4 @@ pub use doctor::DoctorReport;
 pub use lint::LintReport;
 pub use migrate::{NewReport, RecordReport, RecordRow, StatusReport, VerifyProblem, VerifyReport};
 pub use plan::PlanReport;
-pub use watch::WatchReport;
+pub use watch::{ReplicaWatch, WatchReport};
