@@ -274,9 +274,34 @@ pub struct ExecArgs {
     /// First backoff delay.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub retry_delay: Duration,
-    /// How long to wait for another migration run to finish.
+    /// How long to wait for another migration run to finish (and for lagging replicas).
     #[arg(long, default_value = "30m", value_parser = parse_duration)]
     pub lock_wait: Duration,
+    /// Parallel workers per index build (max_parallel_maintenance_workers). 0: one process,
+    /// slower builds but steadier latency for production on the same cores.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub build_workers: u32,
+    /// maintenance_work_mem for index builds, e.g. 256MB or 1GB (default: the server's).
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
+    pub maintenance_work_mem: Option<String>,
+    /// Before each concurrent index build, wait while a streaming replica's replay lag is
+    /// over this (0: do not wait).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub max_replica_lag: Duration,
+}
+
+/// Parses a PostgreSQL memory size: a number and a unit (`kB`, `MB`, `GB`, `TB`).
+pub fn parse_memory(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    let digits = t.chars().take_while(char::is_ascii_digit).count();
+    let unit = t[digits..].trim();
+    if digits == 0 || !["kB", "MB", "GB", "TB"].contains(&unit) {
+        return Err(format!(
+            "`{}` is not a memory size: give a number and kB, MB, GB or TB, e.g. 256MB",
+            crate::escape::inline(s)
+        ));
+    }
+    Ok(format!("{}{unit}", &t[..digits]))
 }
 
 /// Parses `0`, `500ms`, `5s`, `2m`, `1h`.

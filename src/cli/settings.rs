@@ -39,6 +39,9 @@ impl ExecArgs {
             retry_delay: self.retry_delay,
             progress_bar,
             build_wait: self.lock_wait,
+            build_workers: self.build_workers,
+            maintenance_work_mem: self.maintenance_work_mem.clone(),
+            max_replica_lag: self.max_replica_lag,
         }
     }
 }

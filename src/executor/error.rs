@@ -52,6 +52,21 @@ pub enum ExecError {
         /// The statement's definition (as PostgreSQL deparses it when it could be compared).
         wanted: String,
     },
+    /// Streaming replicas stayed over `--max-replica-lag` for the whole wait: the build was not
+    /// started.
+    #[error(
+        "replica(s) {replicas} stayed over --max-replica-lag {} for {}: the concurrent build was not started; rerun once they catch up (a paused replay: SELECT pg_wal_replay_resume() on the replica), or raise --max-replica-lag / --lock-wait",
+        humantime::format_duration(*.max),
+        humantime::format_duration(std::time::Duration::from_secs(.waited.as_secs()))
+    )]
+    ReplicaLag {
+        /// Each lagging replica with its lag.
+        replicas: String,
+        /// The lag allowed.
+        max: Duration,
+        /// How long the wait lasted.
+        waited: Duration,
+    },
     /// Setting up, restoring or recording on the session failed.
     #[error(transparent)]
     Session(DbError),
@@ -62,7 +77,9 @@ impl ExecError {
     pub fn db_error(&self) -> Option<&DbError> {
         match self {
             ExecError::Statement { cause, .. } | ExecError::Session(cause) => Some(cause),
-            ExecError::LockTimeout { .. } | ExecError::IndexDiffers { .. } => None,
+            ExecError::LockTimeout { .. }
+            | ExecError::IndexDiffers { .. }
+            | ExecError::ReplicaLag { .. } => None,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod attempt;
 mod error;
+mod lag;
 pub mod lock;
 mod monitor;
 mod recover;
@@ -58,6 +59,8 @@ pub struct Executor {
     /// Names of INVALID indexes when the run started: only builds of these names (or retried
     /// builds) need the per-build check, which saves a round trip per build.
     invalid_index_names: HashSet<String>,
+    /// Hidden replica lag (no pg_read_all_stats) was already reported.
+    lag_hidden_warned: bool,
 }
 
 /// This session's pid (for the monitor) and the names of INVALID indexes, in one round trip.
@@ -101,6 +104,7 @@ impl Executor {
             settings,
             monitor,
             invalid_index_names,
+            lag_hidden_warned: false,
         })
     }
 
@@ -149,6 +153,16 @@ impl Executor {
         let known_invalid =
             concurrent_build.is_some_and(|b| self.invalid_index_names.contains(&b.index_name));
         let wait = self.settings.build_wait;
+        if (concurrent_build.is_some() || statement.reindex.is_some())
+            && !self.settings.max_replica_lag.is_zero()
+        {
+            lag::wait_for_replicas(
+                &mut self.client,
+                self.settings.max_replica_lag,
+                wait,
+                &mut self.lag_hidden_warned,
+            )?;
+        }
         let outcome = self.with_retries(label, statement.line, |client| {
             attempt += 1;
             let pg = |e| AttemptError::Pg(Some(statement), e);

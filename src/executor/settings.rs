@@ -18,8 +18,18 @@ pub struct ExecSettings {
     pub retry_delay: Duration,
     /// Show a progress bar on stderr (terminal only).
     pub progress_bar: bool,
-    /// Longest wait for a build that an interrupted run left running (`--lock-wait`).
+    /// Longest wait for a build that an interrupted run left running (`--lock-wait`), and for
+    /// lagging replicas to catch up before a concurrent build.
     pub build_wait: Duration,
+    /// `max_parallel_maintenance_workers` of the session (`--build-workers`): 0 builds with one
+    /// process, slower but leaving the other cores to production.
+    pub build_workers: u32,
+    /// `maintenance_work_mem` of the session (`--maintenance-work-mem`), e.g. `256MB`;
+    /// `None`: the server's.
+    pub maintenance_work_mem: Option<String>,
+    /// Before a concurrent build, wait while a streaming replica's replay lag is over this
+    /// (`--max-replica-lag`); zero does not wait.
+    pub max_replica_lag: Duration,
 }
 
 impl Default for ExecSettings {
@@ -32,6 +42,9 @@ impl Default for ExecSettings {
             retry_delay: Duration::from_secs(1),
             progress_bar: false,
             build_wait: Duration::from_secs(30 * 60),
+            build_workers: 0,
+            maintenance_work_mem: None,
+            max_replica_lag: Duration::from_secs(30),
         }
     }
 }
@@ -52,10 +65,17 @@ impl ExecSettings {
     /// that died (SIGKILL, an evicted pod) during a long statement and end it: a killed deploy's
     /// concurrent build stops, leaving an INVALID index that the rerun rebuilds.
     pub fn alone_setup_sql(&self) -> String {
+        let memory = self
+            .maintenance_work_mem
+            .as_deref()
+            .map_or(String::new(), |m| {
+                format!("SET maintenance_work_mem = {}; ", crate::escape::literal(m))
+            });
         format!(
-            "SET standard_conforming_strings = on; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; {CONNECTION_CHECK}",
+            "SET standard_conforming_strings = on; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; SET max_parallel_maintenance_workers = {}; {memory}{CONNECTION_CHECK}",
             self.lock_timeout.as_millis(),
-            self.build_statement_timeout.as_millis()
+            self.build_statement_timeout.as_millis(),
+            self.build_workers
         )
     }
 
@@ -68,10 +88,22 @@ impl ExecSettings {
                 humantime::format_duration(d).to_string()
             }
         };
+        let lag = if self.max_replica_lag.is_zero() {
+            "no wait for replicas".to_string()
+        } else {
+            format!(
+                "each concurrent build waits while a streaming replica's replay lag is over {}",
+                limit(self.max_replica_lag)
+            )
+        };
         format!(
-            "lock_timeout {}, statement_timeout {} outside transactions, standard_conforming_strings on, client_connection_check_interval 1s (PostgreSQL 14+)",
+            "lock_timeout {}, statement_timeout {} outside transactions, index builds with {} parallel worker(s) and maintenance_work_mem {}, {lag}, standard_conforming_strings on, client_connection_check_interval 1s (PostgreSQL 14+)",
             limit(self.lock_timeout),
-            limit(self.build_statement_timeout)
+            limit(self.build_statement_timeout),
+            self.build_workers,
+            self.maintenance_work_mem
+                .as_deref()
+                .map_or("of the server".to_string(), crate::escape::inline)
         )
     }
 }
@@ -79,3 +111,31 @@ impl ExecSettings {
 /// Sets `client_connection_check_interval` where the server has it (it is unknown before 14).
 const CONNECTION_CHECK: &str = "SELECT set_config('client_connection_check_interval', '1s', false) \
      WHERE current_setting('server_version_num')::int >= 140000";
+
+#[cfg(test)]
+mod tests {
+    use super::ExecSettings;
+
+    #[test]
+    fn the_build_settings_reach_the_session_quoted() {
+        let s = ExecSettings {
+            build_workers: 3,
+            maintenance_work_mem: Some("1GB'; DROP TABLE t; --".into()),
+            ..Default::default()
+        };
+        let sql = s.alone_setup_sql();
+        assert!(
+            sql.contains("SET max_parallel_maintenance_workers = 3;"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("SET maintenance_work_mem = '1GB''; DROP TABLE t; --';"),
+            "{sql}"
+        );
+        assert!(
+            !ExecSettings::default()
+                .alone_setup_sql()
+                .contains("maintenance_work_mem")
+        );
+    }
+}

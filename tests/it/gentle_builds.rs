@@ -1,0 +1,169 @@
+//! Gentle index builds: the session's build settings (`--build-workers`, `--maintenance-work-mem`)
+//! are shown in the dry run and used by the build, and a concurrent build waits while a real
+//! streaming replica (`pg_basebackup -R`, replay paused with `pg_wal_replay_pause()`) lags.
+
+use crate::common::*;
+use pgwarden::ephemeral::EphemeralServer;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+const TABLE: &str = "CREATE TABLE g (id int PRIMARY KEY, a int);\n\
+    INSERT INTO g SELECT i, i % 97 FROM generate_series(1, 20000) i;\n";
+const BUILD: &str = "-- pgwarden:no-transaction\nCREATE INDEX CONCURRENTLY g_a ON g (a);\n";
+
+#[test]
+fn the_dry_run_shows_the_build_settings_and_bad_sizes_are_refused() {
+    let db = TestDb::new("gentle");
+    let dir = migrations_dir(&[("V1__g.sql", TABLE), ("V2__g_a.sql", BUILD)]);
+    let out = db.run(
+        dir.path(),
+        &[
+            "migrate",
+            "apply",
+            "--dry-run",
+            "--build-workers",
+            "2",
+            "--maintenance-work-mem",
+            "64MB",
+        ],
+        0,
+    );
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains("2 parallel worker(s) and maintenance_work_mem 64MB"),
+        "{text}"
+    );
+    let out = db.run(
+        dir.path(),
+        &[
+            "migrate",
+            "apply",
+            "--dry-run",
+            "--maintenance-work-mem",
+            "64MB'; DROP TABLE g; --",
+        ],
+        2,
+    );
+    assert!(
+        stderr(&out).contains("is not a memory size"),
+        "{}",
+        stderr(&out)
+    );
+    // The default: one process per build.
+    let out = db.run(dir.path(), &["migrate", "apply", "--dry-run"], 0);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("0 parallel worker(s)"), "{text}");
+}
+
+/// Writes on `primary` until `stop`, so a paused replica falls behind in time and bytes.
+fn keep_writing(
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let target = pgwarden::db::ConnectionTarget::from_url(&url).unwrap();
+        let mut c = target.connect().unwrap();
+        c.batch_execute("CREATE TABLE IF NOT EXISTS noise (x int)")
+            .unwrap();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            c.batch_execute("INSERT INTO noise VALUES (1)").unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+}
+
+fn index_exists(db: &TestDb) -> bool {
+    db.scalar::<bool>("SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'g_a')")
+}
+
+#[test]
+fn a_concurrent_build_waits_while_a_replica_lags() {
+    // A pair of its own: pausing replay would stall every other test's replica.
+    let primary = EphemeralServer::start().unwrap();
+    let replica = primary.start_replica().unwrap();
+    primary.create_database("lag").unwrap();
+    let db = TestDb {
+        name: "lag".into(),
+        url: primary.url("lag"),
+        target: primary.target("lag").unwrap(),
+    };
+    let dir = migrations_dir(&[("V1__g.sql", TABLE), ("V2__g_a.sql", BUILD)]);
+    db.run(dir.path(), &["migrate", "apply", "--target", "1"], 0);
+    let mut standby = replica.target("postgres").unwrap().connect().unwrap();
+    standby
+        .batch_execute("SELECT pg_wal_replay_pause()")
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = keep_writing(primary.url("lag"), stop.clone());
+    // Until the primary sees the replica more than a second behind.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while db.scalar::<Option<f64>>(
+        "SELECT max(extract(epoch FROM replay_lag))::float8 FROM pg_stat_replication WHERE pg_wal_lsn_diff(sent_lsn, replay_lsn) > 0",
+    )
+    .is_none_or(|s| s < 1.5)
+    {
+        assert!(Instant::now() < deadline, "the replica never lagged");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A wait that runs out: nothing built, a clear error, exit 2.
+    let out = db.run(
+        dir.path(),
+        &[
+            "migrate",
+            "apply",
+            "--max-replica-lag",
+            "1s",
+            "--lock-wait",
+            "2s",
+        ],
+        2,
+    );
+    assert!(
+        stderr(&out).contains("stayed over --max-replica-lag 1s"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!index_exists(&db));
+
+    // A wait that ends when replay resumes: the build starts then, and the log said why it waited.
+    let mut child = spawn_pgwarden(&db, dir.path(), &[], &["--max-replica-lag", "1s"]);
+    let paused_for = Instant::now();
+    while paused_for.elapsed() < Duration::from_secs(3) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "it must wait while the replica lags"
+        );
+        assert!(!index_exists(&db), "built while the replica lagged");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    standby
+        .batch_execute("SELECT pg_wal_replay_resume()")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still waiting after replay resumed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(status.success(), "{log}");
+    assert!(index_exists(&db));
+    assert!(
+        log.contains("replica replay lag over --max-replica-lag"),
+        "{log}"
+    );
+}
