@@ -26,7 +26,8 @@ pub(super) struct Ignore {
 }
 
 /// The ignore comments of `sql`. `statements` are (first line, last line) of each statement in
-/// order; when the file cannot be split, a statement ignore covers the next line only.
+/// order. A statement ignore covers the next statement, or the rest of the statement it is in;
+/// when the file cannot be split, the next line only.
 pub(super) fn parse(sql: &str, statements: Option<&[(u64, u64)]>) -> Vec<Ignore> {
     let first_statement = statements.map_or_else(
         || {
@@ -66,8 +67,16 @@ pub(super) fn parse(sql: &str, statements: Option<&[(u64, u64)]>) -> Vec<Ignore>
         let covers = if file_level {
             (line < first_statement).then_some((1, u64::MAX))
         } else {
-            let next = statements.and_then(|s| s.iter().find(|(first, _)| *first > line));
-            Some(next.copied().unwrap_or((line + 1, line + 1)))
+            // Inside a statement: the rest of it; else the next statement.
+            let within = statements.and_then(|s| {
+                s.iter()
+                    .find(|(first, last)| *first < line && line < *last)
+                    .map(|(_, last)| (line + 1, *last))
+            });
+            let next = statements
+                .and_then(|s| s.iter().find(|(first, _)| *first > line))
+                .copied();
+            Some(within.or(next).unwrap_or((line + 1, line + 1)))
         };
         out.push(Ignore {
             line,

@@ -515,3 +515,20 @@ fn blocking_findings_on_a_large_table_are_errors_with_a_lock_estimate() {
         Severity::Warning
     );
 }
+
+#[test]
+fn an_ignore_inside_a_statement_covers_the_rest_of_it() {
+    let sql = "CREATE INDEX CONCURRENTLY a_id ON a (id);\n\
+               ALTER TABLE a\n  -- pgwarden:ignore changing-column-type: tiny table\n  ALTER COLUMN id TYPE bigint;\n\
+               ALTER TABLE a ALTER COLUMN b TYPE bigint;\n";
+    let r = lint_with(sql, &LintContext::default());
+    assert_eq!(r.ignored.len(), 1, "{:#?}", r.ignored);
+    assert_eq!(r.ignored[0].line, 4);
+    let left: Vec<u64> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule == "changing-column-type")
+        .map(|f| f.line)
+        .collect();
+    assert_eq!(left, [5]);
+}
