@@ -10,6 +10,7 @@ use crate::migrations::runner::{self, ApplyRequest};
 use crate::migrations::{MigrationState, discover, discovery, history, status};
 use crate::policy::Policy;
 use crate::report::model::ApplyChangesReport;
+use crate::rules::{PlanRule, RuleId};
 use crate::settings::Settings;
 use anyhow::{Context, bail};
 
@@ -31,6 +32,36 @@ pub struct ApplyChangesOptions<'a> {
     pub replicas: &'a [String],
 }
 
+/// Every `--only` id is one of plan's rules (parsed through [`RuleId`], the one parser of ids).
+fn only_plan_rules(only: &[String]) -> anyhow::Result<()> {
+    let plan_rules = || {
+        PlanRule::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for id in only {
+        match id.parse::<RuleId>() {
+            Ok(RuleId::Plan(_)) => {}
+            Ok(other) => bail!(
+                "rule `{other}` in --only is not one of plan's rules; rules: {}",
+                plan_rules()
+            ),
+            Err(e) => bail!(
+                "unknown rule `{}` in --only{}; rules: {}",
+                crate::escape::inline(id),
+                e.near
+                    .first()
+                    .map(|n| format!(" (did you mean `{n}`?)"))
+                    .unwrap_or_default(),
+                plan_rules()
+            ),
+        }
+    }
+    Ok(())
+}
+
 /// Runs the plan through the safe executor, as a recorded migration.
 pub fn apply(
     settings: &Settings,
@@ -38,16 +69,7 @@ pub fn apply(
     opts: &ApplyChangesOptions,
     ask: &mut dyn FnMut(&str) -> Answer,
 ) -> anyhow::Result<ApplyChangesReport> {
-    if let Some(rule) = opts
-        .only
-        .iter()
-        .find(|r| !crate::finding::ALL_RULES.contains(&r.as_str()))
-    {
-        bail!(
-            "unknown rule `{rule}` in --only; rules: {}",
-            crate::finding::ALL_RULES.join(", ")
-        );
-    }
+    only_plan_rules(opts.only)?;
     refuse_pending(settings)?;
     let plan = plan(
         settings,

@@ -3,7 +3,7 @@
 
 use crate::db::DbContext;
 use crate::finding::Severity;
-use crate::lint::{self, EDITED_APPLIED_MIGRATION, LintContext, LintFinding};
+use crate::lint::{self, EDITED_APPLIED_MIGRATION, LintContext, LintFinding, TableSize};
 use crate::migrations::{MigrationState, discover, history, status};
 use crate::policy::Policy;
 use crate::report::LintFormat;
@@ -24,7 +24,22 @@ fn sql_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
             out.push(entry.into_path());
         }
     }
+    // In the order the runner applies them (V2 before V10): a table an earlier file creates is
+    // new to the later ones.
+    out.sort_by_cached_key(|p| (run_order(p), p.clone()));
     Ok(out)
+}
+
+/// `V<n>__name.sql` sorts by n (then by name); other files after them.
+fn run_order(path: &Path) -> (u64, u64) {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name.strip_prefix(['V', 'U'])
+        .and_then(|rest| rest.split_once("__"))
+        .and_then(|(n, _)| n.parse().ok())
+        .map_or((1, 0), |n| (0, n))
 }
 
 /// What `lint` was asked.
@@ -49,7 +64,10 @@ pub fn lint(
 ) -> anyhow::Result<LintReport> {
     let mut ctx = LintContext::default();
     if let Some(p) = policy {
-        ctx.disabled = p.lint.disable.clone();
+        ctx.disabled = p.lint.disabled_rules();
+        if let Some(rows) = p.lint.small_table_rows {
+            ctx.small_table_rows = u64::try_from(rows).unwrap_or(ctx.small_table_rows);
+        }
         if let Some(pattern) = &p.lint.index_name_pattern {
             ctx.index_name_pattern = Some(regex::Regex::new(pattern).with_context(|| {
                 format!(
@@ -67,7 +85,7 @@ pub fn lint(
     let connected = if settings.database_given() {
         let target = settings.target()?;
         let mut client = target.connect()?;
-        ctx.table_rows = Some(table_rows(&mut client)?);
+        ctx.tables = Some(table_sizes(&mut client)?);
         database = Some(target.redacted());
         Some(client)
     } else {
@@ -93,7 +111,7 @@ pub fn lint(
                     ..
                 } => {
                     findings.push(LintFinding {
-                        rule: EDITED_APPLIED_MIGRATION.into(),
+                        rule: EDITED_APPLIED_MIGRATION,
                         severity: Severity::Error,
                         file: path.display().to_string(),
                         line: 1,
@@ -109,17 +127,24 @@ pub fn lint(
         }
     }
     let mut statements = Vec::new();
+    let (mut ignored, mut on_new_tables) = (Vec::new(), 0);
     for file in &files {
         let sql = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
         let name = file.display().to_string();
-        findings.extend(lint::lint_file(&name, &sql, &ctx));
+        let linted = lint::lint_file(&name, &sql, &ctx);
+        findings.extend(linted.findings);
+        ignored.extend(linted.ignored);
+        on_new_tables += linted.on_new_tables;
+        ctx.new_tables = linted.new_tables;
         statements.extend(lint::statement_locks(&name, &sql, &ctx));
     }
     let fail_on = args.fail_on;
     Ok(LintReport {
         files: files.iter().map(|f| f.display().to_string()).collect(),
         findings,
+        ignored,
+        on_new_tables,
         statements,
         fail_on,
         database,
@@ -127,13 +152,26 @@ pub fn lint(
     })
 }
 
-fn table_rows(client: &mut postgres::Client) -> anyhow::Result<HashMap<String, f64>> {
+/// Every table on the search path: its row estimate (`None` if never analyzed) and sizes.
+const TABLE_SIZES: &str = "SELECT c.relname::text, \
+       CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::float8 END, \
+       coalesce(pg_table_size(c.oid), 0)::float8, coalesce(pg_total_relation_size(c.oid), 0)::float8 \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY (current_schemas(false))";
+
+fn table_sizes(client: &mut postgres::Client) -> anyhow::Result<HashMap<String, TableSize>> {
     let rows = client
-        .query(
-            "SELECT c.relname::text, greatest(c.reltuples, 0)::float8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY (current_schemas(false))",
-            &[],
-        )
+        .query(TABLE_SIZES, &[])
         .db_context(|| "cannot read table sizes")?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let size = TableSize {
+                rows: r.get(1),
+                table_bytes: r.get(2),
+                total_bytes: r.get(3),
+            };
+            (r.get(0), size)
+        })
+        .collect())
 }

@@ -1,6 +1,7 @@
 //! pgwarden's own lint rules, on the statements its runner will run.
 
 use super::*;
+use crate::rules::RuleId;
 use crate::sql::{self, TxRequirement};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
@@ -9,7 +10,7 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 const BUILD_TIMEOUT_FLOOR_MS: f64 = 3_600_000.0;
 
 /// Words (upper case) and identifiers (as stored) of a statement, comments dropped.
-fn words(text: &str) -> Vec<(String, Option<String>)> {
+pub(super) fn words(text: &str) -> Vec<(String, Option<String>)> {
     Tokenizer::new(&PostgreSqlDialect {}, text)
         .tokenize()
         .unwrap_or_default()
@@ -53,35 +54,46 @@ fn index_build(w: &[(String, Option<String>)]) -> Option<(bool, bool, Option<Str
     Some((concurrent, if_not_exists, name))
 }
 
-/// The table a statement changes (`CREATE INDEX ... ON t`, `ALTER TABLE t`, `REINDEX TABLE t`).
+/// The table a statement changes (`CREATE INDEX ... ON t`, `ALTER TABLE t`, `REINDEX TABLE t`),
+/// as stored, unqualified.
 pub fn touched_table(statement: &str) -> Option<String> {
+    touched_name(statement).map(|(_, name)| name)
+}
+
+/// The table a statement changes with its schema when written: (schema, table), as stored.
+pub(super) fn touched_name(statement: &str) -> Option<(Option<String>, String)> {
     let w = words(statement);
     let kw = |i: usize| w.get(i).map_or("", |x| x.0.as_str());
-    let after = |start: usize| {
-        let mut i = start;
-        while matches!(kw(i), "IF" | "EXISTS" | "ONLY") {
-            i += 1;
-        }
-        // schema.table: the tokenizer gives the parts; the table is the last word before a
-        // non-name token.
-        let mut name = w.get(i)?.1.clone();
-        while w.get(i + 1).is_some_and(|x| x.0 == ".")
-            && w.get(i + 2).is_some_and(|x| x.1.is_some())
-        {
-            i += 2;
-            name = w.get(i)?.1.clone();
-        }
-        name
-    };
     match (kw(0), kw(1)) {
-        ("ALTER", "TABLE") => after(2),
-        ("REINDEX", "TABLE") => after(2),
+        ("ALTER", "TABLE") | ("REINDEX", "TABLE") => name_at(&w, 2),
         ("CREATE", _) => {
             let on = w.iter().position(|x| x.0 == "ON")?;
-            after(on + 1)
+            name_at(&w, on + 1)
         }
         _ => None,
     }
+}
+
+/// The possibly qualified name starting at word `start` (after `IF EXISTS`, `ONLY`, `IF NOT
+/// EXISTS`): (schema, name) for `schema.name`, (None, name) for `name`.
+pub(super) fn name_at(
+    w: &[(String, Option<String>)],
+    start: usize,
+) -> Option<(Option<String>, String)> {
+    let kw = |i: usize| w.get(i).map_or("", |x| x.0.as_str());
+    let mut i = start;
+    while matches!(kw(i), "IF" | "NOT" | "EXISTS" | "ONLY") {
+        i += 1;
+    }
+    // schema.table: the tokenizer gives the parts; the name is the last word before a
+    // non-name token.
+    let mut parts = vec![w.get(i)?.1.clone()?];
+    while w.get(i + 1).is_some_and(|x| x.0 == ".") && w.get(i + 2).is_some_and(|x| x.1.is_some()) {
+        i += 2;
+        parts.push(w.get(i)?.1.clone()?);
+    }
+    let name = parts.pop()?;
+    Some((parts.pop(), name))
 }
 
 /// `SET statement_timeout = v` in milliseconds (0 = none), if the statement is one.
@@ -113,43 +125,15 @@ fn statement_timeout_ms(w: &[(String, Option<String>)]) -> Option<f64> {
     Some(n * factor)
 }
 
-/// Lines (1-based) of `-- pgwarden:ignore rule[, rule]` comments with their rules; each applies
-/// to the statement on the next line.
-pub fn ignored_rules(sql: &str) -> Vec<(u64, String)> {
-    sql.lines()
-        .enumerate()
-        .filter_map(|(i, l)| {
-            Some((
-                i,
-                l.trim()
-                    .strip_prefix("--")?
-                    .trim()
-                    .strip_prefix("pgwarden:ignore")?
-                    .to_string(),
-            ))
-        })
-        .flat_map(|(i, rules)| {
-            rules
-                .split(',')
-                .map(|r| (i as u64 + 1, r.trim().to_string()))
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-pub fn lint(
-    file: &str,
-    sql: &str,
-    ctx: &LintContext,
-    at: &dyn Fn(usize) -> (u64, u64, String),
-) -> Vec<LintFinding> {
+/// pgwarden's own rules on one file.
+pub fn lint(file: &str, sql: &str, ctx: &LintContext) -> Vec<LintFinding> {
     let Ok(split) = sql::split(sql) else {
         return Vec::new(); // reported as a syntax error by the parse
     };
     let lines: Vec<&str> = sql.lines().collect();
     let finding =
-        |rule: &str, severity, line: u64, column: u64, message: String, help: &str| LintFinding {
-            rule: rule.into(),
+        |rule: RuleId, severity, line: u64, column: u64, message: String, help: &str| LintFinding {
+            rule,
             severity,
             file: file.into(),
             line,
@@ -161,7 +145,6 @@ pub fn lint(
                 .unwrap_or(&"")
                 .to_string(),
         };
-    let _ = at;
     let mut out = Vec::new();
     let any_tx = split.statements.iter().any(|s| s.tx.in_transaction());
     if !split.no_transaction_directive

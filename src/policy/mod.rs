@@ -36,7 +36,7 @@ pub struct Policy {
     /// `[plan]`: thresholds and required indexes of `plan`.
     #[serde(default)]
     pub plan: PlanPolicy,
-    /// `[lint]`: rules switched off and the index name pattern.
+    /// `[lint]`: rules switched off, the index name pattern and the small-table threshold.
     #[serde(default)]
     pub lint: LintPolicy,
     /// How `watch` samples and judges production.
@@ -173,6 +173,20 @@ pub struct LintPolicy {
     pub disable: Vec<String>,
     /// A regular expression every new index name must match, e.g. `^idx_`.
     pub index_name_pattern: Option<String>,
+    /// With a database: a locking finding on a table under this many rows is a note, and a
+    /// blocking one on a table of at least 100 times as many an error (default 10,000).
+    pub small_table_rows: Option<i64>,
+}
+
+impl LintPolicy {
+    /// The `disable` ids as rule ids (validated when the policy loads: unknown ones are dropped
+    /// here only for a policy built in code).
+    pub fn disabled_rules(&self) -> Vec<crate::rules::RuleId> {
+        self.disable
+            .iter()
+            .filter_map(|id| id.parse().ok())
+            .collect()
+    }
 }
 
 /// Thresholds of `plan`.

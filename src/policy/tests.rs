@@ -109,3 +109,27 @@ fn numbers_must_be_finite_and_positive() {
         assert!(err.contains("finite number above zero"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn lint_section_is_validated_at_load() {
+    let err = parse_str("version = 1\n[lint]\ndisable = [\"require-concurent-index-creation\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown rule id `require-concurent-index-creation`")
+            && err.contains("did you mean `require-concurrent-index-creation`"),
+        "{err}"
+    );
+    for bad in ["0", "-5"] {
+        let err = parse_str(&format!("version = 1\n[lint]\nsmall_table_rows = {bad}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("small_table_rows is"), "{err}");
+    }
+    let p = parse_str(
+        "version = 1\n[lint]\nsmall_table_rows = 50\ndisable = [\"prefer-text-field\", \"index-without-name\"]\n",
+    )
+    .unwrap();
+    assert_eq!(p.lint.small_table_rows, Some(50));
+    assert_eq!(p.lint.disabled_rules().len(), 2);
+}

@@ -11,6 +11,7 @@ pub(super) fn validate(p: &Policy) -> Result<(), String> {
         ));
     }
     positive_numbers(p)?;
+    lint(&p.lint)?;
     if p.budget.mean_ms <= 0.0 || p.check.runs == 0 || p.check.timeout_factor < 1.0 {
         return Err(
             "budget.mean_ms must be > 0, check.runs >= 1 and check.timeout_factor >= 1".into(),
@@ -93,6 +94,20 @@ pub(super) fn validate(p: &Policy) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `[lint]`: every `disable` entry is a rule id, `small_table_rows` is at least 1.
+fn lint(l: &super::LintPolicy) -> Result<(), String> {
+    for id in &l.disable {
+        id.parse::<crate::rules::RuleId>()
+            .map_err(|e| format!("[lint] disable: {e}"))?;
+    }
+    match l.small_table_rows {
+        Some(n) if n < 1 => Err(format!(
+            "[lint] small_table_rows is {n}; it must be a row count of 1 or more (default 10000)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Every number of the policy is finite, and a budget, ratio or size is above zero: TOML

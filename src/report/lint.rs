@@ -41,6 +41,18 @@ pub fn human(r: &LintReport) -> String {
             let _ = writeln!(out, "    = help: {}", inline(help));
         }
     }
+    for i in &r.ignored {
+        let _ = writeln!(
+            out,
+            "ignored: {} at {}:{} — {}",
+            i.rule,
+            inline(&i.file),
+            i.line,
+            i.reason
+                .as_deref()
+                .map_or_else(|| "(no reason given)".to_string(), inline)
+        );
+    }
     if r.database.is_some() && !r.statements.is_empty() {
         out.push_str("\nlocks, statement by statement:\n");
         for s in &r.statements {
@@ -69,9 +81,24 @@ pub fn human(r: &LintReport) -> String {
         }
     }
     let count = |s| r.findings.iter().filter(|f| f.severity == s).count();
+    let mut skipped = Vec::new();
+    if !r.ignored.is_empty() {
+        skipped.push(format!("{} ignored inline", r.ignored.len()));
+    }
+    if r.on_new_tables > 0 {
+        skipped.push(format!(
+            "{} locking finding(s) on tables created in this run dropped",
+            r.on_new_tables
+        ));
+    }
+    let skipped = if skipped.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", skipped.join(", "))
+    };
     let _ = writeln!(
         out,
-        "{} file(s) linted{}: {} error(s), {} warning(s), {} note(s); failing at {}",
+        "{} file(s) linted{}: {} error(s), {} warning(s), {} note(s){skipped}; failing at {}",
         r.files.len(),
         r.database
             .as_ref()
@@ -101,7 +128,7 @@ pub fn github(r: &LintReport) -> String {
                 prop(&f.file),
                 f.line,
                 f.column,
-                prop(&f.rule),
+                prop(f.rule.as_str()),
                 escape(&f.message)
             )
         })
@@ -110,26 +137,42 @@ pub fn github(r: &LintReport) -> String {
 
 /// A SARIF 2.1.0 log with one run.
 pub fn sarif(r: &LintReport) -> String {
-    let mut rules: Vec<&str> = r.findings.iter().map(|f| f.rule.as_str()).collect();
-    rules.sort();
-    rules.dedup();
-    let results: Vec<serde_json::Value> = r
+    let mut rules: Vec<&str> = r
         .findings
         .iter()
-        .map(|f| {
-            json!({
-                "ruleId": f.rule,
-                "level": level(f.severity),
-                "message": { "text": f.message },
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": crate::escape::uri_reference(&f.file) },
-                        "region": { "startLine": f.line, "startColumn": f.column }
-                    }
-                }]
-            })
-        })
+        .map(|f| f.rule.as_str())
+        .chain(r.ignored.iter().map(|i| i.rule.as_str()))
         .collect();
+    rules.sort();
+    rules.dedup();
+    let result = |rule, severity, message: &str, file: &str, line: u64, column: u64| {
+        json!({
+            "ruleId": rule,
+            "level": level(severity),
+            "message": { "text": message },
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": { "uri": crate::escape::uri_reference(file) },
+                    "region": { "startLine": line, "startColumn": column }
+                }
+            }]
+        })
+    };
+    let mut results: Vec<serde_json::Value> = r
+        .findings
+        .iter()
+        .map(|f| result(f.rule, f.severity, &f.message, &f.file, f.line, f.column))
+        .collect();
+    // Suppressed in source (SARIF 2.1.0 §3.27.23, §3.35): kept as results a viewer can list.
+    for i in &r.ignored {
+        let mut v = result(i.rule, i.severity, &i.message, &i.file, i.line, i.column);
+        let mut suppression = json!({ "kind": "inSource" });
+        if let Some(reason) = &i.reason {
+            suppression["justification"] = json!(reason);
+        }
+        v["suppressions"] = json!([suppression]);
+        results.push(v);
+    }
     let log = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -180,7 +223,7 @@ pub fn junit(r: &LintReport) -> String {
             let _ = writeln!(
                 out,
                 "      <failure type=\"{}\" message=\"{}\">{}:{}:{}: {}</failure>",
-                escape(&f.rule),
+                escape(f.rule.as_str()),
                 escape(&f.message),
                 escape(&f.file),
                 f.line,

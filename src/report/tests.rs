@@ -914,7 +914,7 @@ fn lint_finding(
     source: &str,
 ) -> LintFinding {
     LintFinding {
-        rule: rule.into(),
+        rule: rule.parse().unwrap(),
         severity,
         file: file.into(),
         line,
@@ -965,7 +965,7 @@ fn lint_report() -> LintReport {
             ),
             help: Some("rename it to follow the pattern".into()),
             ..lint_finding(
-                crate::lint::INDEX_NAME_PATTERN,
+                crate::lint::INDEX_NAME_PATTERN.as_str(),
                 Severity::Warning,
                 &hostile_file,
                 2,
@@ -976,7 +976,7 @@ fn lint_report() -> LintReport {
             message: "IF NOT EXISTS accepts an INVALID index left by a failed build; pgwarden's migrate apply drops and rebuilds it first, other runners do not".into(),
             help: Some("run it through `pgwarden migrate apply`".into()),
             ..lint_finding(
-                crate::lint::CONCURRENT_IF_NOT_EXISTS,
+                crate::lint::CONCURRENT_IF_NOT_EXISTS.as_str(),
                 Severity::Note,
                 &hostile_file,
                 2,
@@ -1016,8 +1016,23 @@ fn lint_report() -> LintReport {
         ),
     ];
     LintReport {
-        files: vec![bad.into(), hostile_file, "migrations/V8__clean.sql".into()],
+        files: vec![
+            bad.into(),
+            hostile_file.clone(),
+            "migrations/V8__clean.sql".into(),
+        ],
         findings,
+        ignored: vec![crate::lint::IgnoredFinding {
+            rule: "require-concurrent-index-creation".parse().unwrap(),
+            severity: Severity::Warning,
+            file: hostile_file.clone(),
+            line: 4,
+            column: 1,
+            message: "During normal index creation, table updates are blocked, but reads are still allowed.".into(),
+            reason: Some(format!("the table is empty in production {HOSTILE}")),
+            ignore_line: 3,
+        }],
+        on_new_tables: 2,
         statements,
         fail_on: Severity::Warning,
         database: Some(DATABASE.into()),

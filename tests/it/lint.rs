@@ -239,11 +239,12 @@ fn ci_combines_lint_apply_check_and_plan_into_one_exit_code() {
         .collect();
     assert_eq!(titles.len(), 4, "lint, apply, check, plan: {titles:?}");
 
-    // A blocking index build is a lint finding: exit 1.
+    // A lint warning fails the gate: exit 1. (Not a blocking build on `t`: without a database
+    // every file is linted as one run, and `t` is created by V1 of that run.)
     write(
         clean.path(),
         "V3__blocking.sql",
-        "CREATE INDEX t_id_kind ON t (id, kind);\n",
+        "CREATE INDEX CONCURRENTLY ON t (id, kind);\n",
     );
     assert_eq!(ci(clean.path()).status.code(), Some(1));
     // A migration that breaks a workload query: the check cannot plan it, exit 2.
@@ -254,4 +255,148 @@ fn ci_combines_lint_apply_check_and_plan_into_one_exit_code() {
     );
     let out = ci(clean.path());
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+}
+
+/// `[lint] small_table_rows` from the policy: 10 rows make 5 small (a note), 200 neither (a
+/// warning) and 2,000 large (blocking rules are errors with an estimated lock duration).
+#[test]
+fn the_small_table_threshold_comes_from_the_policy() {
+    let db = TestDb::new("lint_threshold");
+    db.client()
+        .batch_execute(
+            "CREATE TABLE small (id int); INSERT INTO small SELECT generate_series(1, 5); \
+             CREATE TABLE mid (id int); INSERT INTO mid SELECT generate_series(1, 200); \
+             CREATE TABLE big (id int); INSERT INTO big SELECT generate_series(1, 2000); \
+             ANALYZE small; ANALYZE mid; ANALYZE big;",
+        )
+        .unwrap();
+    let policy = policy_file("version = 1\n[lint]\nsmall_table_rows = 10\n");
+    let dir = migrations_dir(&[
+        ("V1__small.sql", "CREATE INDEX small_id ON small (id);\n"),
+        ("V2__mid.sql", "CREATE INDEX mid_id ON mid (id);\n"),
+        (
+            "V3__big.sql",
+            "CREATE INDEX big_id ON big (id);\nALTER TABLE big ALTER COLUMN id TYPE bigint;\n",
+        ),
+    ]);
+    let policy_path = policy.path().to_str().unwrap();
+    let out = db.run(
+        dir.path(),
+        &["--policy", policy_path, "--format", "json", "lint"],
+        1,
+    );
+    let report = json(&out);
+    let finding = |file: &str, rule: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == rule && f["file"].as_str().unwrap().ends_with(file))
+            .unwrap_or_else(|| panic!("no {rule} in {file}: {report:#}"))
+            .clone()
+    };
+    let build = "require-concurrent-index-creation";
+    assert_eq!(finding("V1__small.sql", build)["severity"], "note");
+    assert_eq!(finding("V2__mid.sql", build)["severity"], "warning");
+    for rule in [build, "changing-column-type"] {
+        let f = finding("V3__big.sql", rule);
+        assert_eq!(f["severity"], "error", "{f}");
+        let message = f["message"].as_str().unwrap();
+        assert!(
+            message.contains("On `big` (~2000 rows")
+                && message.contains("the lock is held for about"),
+            "{message}"
+        );
+    }
+}
+
+/// Inline ignores: each suppressed finding is listed with its reason; an ignore without a reason
+/// is a note (so `--fail-on warning` still passes), an unknown rule id a warning.
+#[test]
+fn inline_ignores_are_listed_with_their_reasons() {
+    let dir = migrations_dir(&[
+        (
+            "V1__file.sql",
+            "-- pgwarden:ignore-file require-concurrent-index-creation: orders is empty in production\n\
+             CREATE INDEX orders_a ON orders (a);\nCREATE INDEX orders_b ON orders (b);\n",
+        ),
+        (
+            "V2__statement.sql",
+            "-- pgwarden:ignore require-concurrent-index-creation\nCREATE INDEX items_a ON items (a);\n",
+        ),
+    ]);
+    let lint = |extra: &[&str]| {
+        pgwarden()
+            .arg("--migrations")
+            .arg(dir.path())
+            .args([
+                "--policy",
+                MINIMAL_POLICY,
+                "lint",
+                "--output-format",
+                "json",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = lint(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let report = json(&out);
+    let ignored: Vec<(String, u64, serde_json::Value)> = report["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert_eq!(i["rule"], "require-concurrent-index-creation");
+            let file = i["file"].as_str().unwrap();
+            (
+                file.rsplit('/').next().unwrap().to_string(),
+                i["line"].as_u64().unwrap(),
+                i["reason"].clone(),
+            )
+        })
+        .collect();
+    let reason = serde_json::json!("orders is empty in production");
+    assert_eq!(
+        ignored,
+        [
+            ("V1__file.sql".to_string(), 2, reason.clone()),
+            ("V1__file.sql".to_string(), 3, reason),
+            ("V2__statement.sql".to_string(), 2, serde_json::Value::Null),
+        ]
+    );
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["ignore-without-reason"]);
+    assert_eq!(lint(&["--fail-on", "note"]).status.code(), Some(1));
+
+    write(
+        dir.path(),
+        "V3__typo.sql",
+        "-- pgwarden:ignore require-concurent-index-creation: typo\nCREATE INDEX t_a ON t (a);\n",
+    );
+    let out = lint(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let human = pgwarden()
+        .arg("--migrations")
+        .arg(dir.path())
+        .args(["--policy", MINIMAL_POLICY, "lint"])
+        .output()
+        .unwrap();
+    let text = stdout(&human);
+    assert!(
+        text.contains("warning[unknown-rule-in-ignore]")
+            && text.contains("did you mean `require-concurrent-index-creation`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ignored: require-concurrent-index-creation at ")
+            && text.contains("V1__file.sql:3 — orders is empty in production"),
+        "{text}"
+    );
 }

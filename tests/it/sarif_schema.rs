@@ -108,3 +108,54 @@ fn sarif_for_hostile_names_and_sql_matches_the_official_schema() {
     );
     assert!(uri.is_ascii() && !uri.contains(' '), "{uri:?}");
 }
+
+/// Inline ignores become results with `suppressions` (kind `inSource`, the reason as
+/// justification, escaped by JSON whatever it holds), and the log still matches the schema.
+#[test]
+fn sarif_suppressions_for_inline_ignores_match_the_official_schema() {
+    let dir = migrations_dir(&[(
+        "V1__ignored.sql",
+        "-- pgwarden:ignore require-concurrent-index-creation: \"quoted\" \u{1b}[31m <&> \\ reason\n\
+         CREATE INDEX t_a ON t (a);\n\
+         -- pgwarden:ignore require-concurrent-index-creation\n\
+         CREATE INDEX t_b ON t (b);\n",
+    )]);
+    let out = pgwarden()
+        .arg("--migrations")
+        .arg(dir.path())
+        .args([
+            "--policy",
+            MINIMAL_POLICY,
+            "lint",
+            "--output-format",
+            "sarif",
+        ])
+        .output()
+        .expect("run pgwarden lint");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let log = assert_valid_sarif(&out);
+    let results = log["runs"][0]["results"].as_array().expect("results");
+    let suppressed: Vec<&serde_json::Value> = results
+        .iter()
+        .filter(|r| r["suppressions"].is_array())
+        .collect();
+    assert_eq!(suppressed.len(), 2, "{log:#}");
+    assert_eq!(
+        suppressed[0]["suppressions"],
+        serde_json::json!([{
+            "kind": "inSource",
+            "justification": "\"quoted\" \u{1b}[31m <&> \\ reason"
+        }])
+    );
+    assert_eq!(
+        suppressed[1]["suppressions"],
+        serde_json::json!([{ "kind": "inSource" }])
+    );
+    // The ignore without a reason is a note of its own, not suppressed.
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "ignore-without-reason" && r["level"] == "note"),
+        "{log:#}"
+    );
+}

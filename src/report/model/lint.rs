@@ -1,7 +1,7 @@
 //! The report of `lint`.
 
 use crate::finding::Severity;
-use crate::lint::{self, LintFinding, SYNTAX_ERROR};
+use crate::lint::{self, IgnoredFinding, LintFinding, SYNTAX_ERROR};
 use crate::report::LintFormat;
 use serde::Serialize;
 
@@ -12,6 +12,10 @@ pub struct LintReport {
     pub files: Vec<String>,
     /// Every finding: edited applied migrations first, then each file's by line and column.
     pub findings: Vec<LintFinding>,
+    /// Findings an inline `pgwarden:ignore` suppressed, with its reason.
+    pub ignored: Vec<IgnoredFinding>,
+    /// Locking findings dropped because their table is created earlier in the same run.
+    pub on_new_tables: usize,
     /// The lock each statement takes and the tables it touches.
     pub statements: Vec<lint::locks::StatementLock>,
     /// The lowest severity that fails the run (`--fail-on`).
