@@ -22,6 +22,7 @@ pub mod escape;
 pub mod executor;
 pub mod explain;
 pub mod finding;
+pub mod fleet;
 pub mod lint;
 pub mod migrations;
 pub mod policy;

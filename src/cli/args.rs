@@ -134,3 +134,45 @@ pub struct ApplyChangesArgs {
     #[command(flatten)]
     pub exec: ExecArgs,
 }
+
+/// Fleet runs: one command on many databases.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// Run on every database of FILE: `name = postgres://...` or a bare URL per line (`#`
+    /// comments), or TOML (`.toml`) with `[[target]] name, url` and `[[group]] name, targets`.
+    /// For migrate status|apply|verify, lint, check and plan.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "targets_sql"
+    )]
+    pub targets: Option<PathBuf>,
+    /// Run on the databases a query on --database-url returns: name, url[, group].
+    #[arg(long, global = true, value_name = "SQL")]
+    pub targets_sql: Option<String>,
+    /// Targets run at once.
+    #[arg(long, global = true, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
+    /// Targets run at once on one server (host and port after resolution), so one server is
+    /// not flooded with concurrent index builds.
+    #[arg(long, global = true, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub per_host: u16,
+    /// After a failed target: stop (no new target starts; running ones finish) or continue
+    /// [default: stop for migrate apply, continue for the commands that change nothing].
+    #[arg(long, global = true, value_enum)]
+    pub on_error: Option<crate::commands::fleet::OnError>,
+    /// The run ledger [default: $XDG_STATE_HOME/pgwarden/, else ~/.local/state/pgwarden/].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+    /// Run only the targets the ledger does not record as finished.
+    #[arg(long, global = true)]
+    pub resume: bool,
+}
+
+impl FleetArgs {
+    /// A fleet was named.
+    pub fn given(&self) -> bool {
+        self.targets.is_some() || self.targets_sql.is_some()
+    }
+}

@@ -36,6 +36,26 @@ pub fn run(
     if let Some(path) = html {
         writable(path)?;
     }
+    if cli.fleet.given() {
+        return super::fleet::run(cli, settings);
+    }
+    let report = single(cli, settings, confirm)?;
+    if let Some(path) = html
+        && let Some(page) = crate::report::html(&report)
+    {
+        std::fs::write(path, page)
+            .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
+    }
+    Ok(report)
+}
+
+/// Runs the command on one database (the settings' target).
+pub(super) fn single(
+    cli: &Cli,
+    settings: &Settings,
+    confirm: &mut dyn FnMut(&str) -> bool,
+) -> anyhow::Result<Report> {
+    let lint_format = cli.global.format.lint_only();
     let report = match &cli.command {
         Command::Demo(args) => Report::Demo(demo::run(settings, args.scale)?),
         Command::Doctor => Report::Doctor(doctor::doctor(settings)?),
@@ -127,12 +147,6 @@ pub fn run(
             }
         },
     };
-    if let Some(path) = html
-        && let Some(page) = crate::report::html(&report)
-    {
-        std::fs::write(path, page)
-            .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
-    }
     Ok(report)
 }
 

@@ -2,6 +2,7 @@
 
 mod args;
 mod dispatch;
+mod fleet;
 mod generate;
 pub mod prompt;
 pub mod settings;
@@ -10,7 +11,9 @@ pub use dispatch::run;
 pub use generate::generated;
 
 pub use crate::report::{Format, LintFormat};
-pub use args::{AdviseArgs, ApplyChangesArgs, CheckArgs, PlanArgs, ReplicaArgs, WatchArgs};
+pub use args::{
+    AdviseArgs, ApplyChangesArgs, CheckArgs, FleetArgs, PlanArgs, ReplicaArgs, WatchArgs,
+};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,6 +31,9 @@ pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// Fleet runs (`--targets`, `--targets-sql`).
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,

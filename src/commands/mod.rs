@@ -9,6 +9,7 @@ pub mod ci;
 pub mod data;
 pub mod demo;
 pub mod doctor;
+pub mod fleet;
 pub mod lint;
 pub mod migrate;
 pub mod plan;

@@ -67,6 +67,11 @@ pub enum ExecError {
         /// How long the wait lasted.
         waited: Duration,
     },
+    /// A stop was asked for (SIGINT or SIGTERM) before the statement started.
+    #[error(
+        "interrupted (SIGINT or SIGTERM) before this step started; rerun the same command to finish"
+    )]
+    Interrupted,
     /// Setting up, restoring or recording on the session failed.
     #[error(transparent)]
     Session(DbError),
@@ -79,7 +84,8 @@ impl ExecError {
             ExecError::Statement { cause, .. } | ExecError::Session(cause) => Some(cause),
             ExecError::LockTimeout { .. }
             | ExecError::IndexDiffers { .. }
-            | ExecError::ReplicaLag { .. } => None,
+            | ExecError::ReplicaLag { .. }
+            | ExecError::Interrupted => None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod lock;
 mod monitor;
 mod recover;
 mod settings;
+pub mod stop;
 
 pub use error::ExecError;
 pub use lock::{AdvisoryLock, LockError};
@@ -123,6 +124,9 @@ impl Executor {
         statements: &[Statement],
         record: Record<'_>,
     ) -> Result<StepOutcome, ExecError> {
+        if stop::requested() {
+            return Err(ExecError::Interrupted);
+        }
         let setup = format!("BEGIN;\n{}", self.settings.transaction_setup_sql());
         let first_line = statements.first().map_or(0, |s| s.line);
         let outcome = self.with_retries(label, first_line, |client| {
@@ -148,6 +152,9 @@ impl Executor {
         label: &str,
         statement: &Statement,
     ) -> Result<StepOutcome, ExecError> {
+        if stop::requested() {
+            return Err(ExecError::Interrupted);
+        }
         let mut attempt = 0;
         let concurrent_build = statement.index_build.as_ref().filter(|b| b.concurrently);
         let known_invalid =

@@ -42,6 +42,7 @@ pub fn render(report: &Report, s: &Screen) -> String {
         Report::Demo(r) => demo(r, s),
         Report::Doctor(r) => super::doctor::doctor(r, s),
         Report::Watch(r) => super::watch::watch(r, s),
+        Report::Fleet(r) => super::fleet::fleet(r, s),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The only place that writes results: human tables (tabled) and JSON with a `schema_version`.
 
 mod doctor;
+mod fleet;
 mod format;
 mod html;
 mod human;
@@ -58,6 +59,8 @@ pub enum Report {
     DataGenerate(GenerateReport),
     /// `demo`: exit 1 when the workload is still over budget after the fix, 2 when a step failed.
     Demo(DemoReport),
+    /// A command run on a fleet (`--targets`): the worst exit code of its targets.
+    Fleet(FleetReport),
     /// `doctor`: exit 1 when a command cannot run fully.
     Doctor(DoctorReport),
     /// `watch`: with `--once`, exit 1 when the sample found something.
@@ -107,6 +110,7 @@ impl Report {
             Report::Demo(r) => r.exit_code(),
             Report::Doctor(r) => r.exit_code(),
             Report::Watch(r) => r.exit_code(),
+            Report::Fleet(r) => r.exit_code(),
         }
     }
 
@@ -135,6 +139,15 @@ impl Report {
                     r.action
                 ))
             }
+            Report::Fleet(r) if r.exit_code() == 2 => Some(format!(
+                "{} target(s) failed, {} interrupted, {} not started{}",
+                r.count(crate::fleet::ledger::Outcome::Failed),
+                r.count(crate::fleet::ledger::Outcome::Interrupted),
+                r.count(crate::fleet::ledger::Outcome::NotStarted),
+                r.stopped
+                    .as_ref()
+                    .map_or(String::new(), |s| format!(" ({s})"))
+            )),
             _ => None,
         }
     }

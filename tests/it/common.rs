@@ -400,3 +400,24 @@ impl ReplicatedDb {
         self.replica.connect().expect("connect to the replica")
     }
 }
+
+static SECOND: OnceLock<EphemeralServer> = OnceLock::new();
+
+/// A second throwaway server, started once per test run, for tests that need two servers.
+pub fn second_server() -> &'static EphemeralServer {
+    SECOND.get_or_init(|| EphemeralServer::start().expect("start the second PostgreSQL server"))
+}
+
+/// A fresh database on the second server.
+pub fn second_db(label: &str) -> TestDb {
+    let n = NEXT_DB.fetch_add(1, Ordering::SeqCst);
+    let name = format!("s_{label}_{n}");
+    let target = second_server()
+        .create_database(&name)
+        .expect("create database");
+    TestDb {
+        url: second_server().url(&name),
+        name,
+        target,
+    }
+}

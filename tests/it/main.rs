@@ -11,6 +11,7 @@ mod concurrency;
 mod doctor;
 mod errors;
 mod extensions;
+mod fleet;
 mod gentle_builds;
 mod hostile_names;
 mod html;
