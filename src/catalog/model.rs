@@ -90,6 +90,9 @@ pub struct Index {
     pub replica_identity: bool,
     /// A foreign key references the table through this index (`pg_constraint.conindid`).
     pub referenced_by_foreign_key: bool,
+    /// The index's OID: a streaming replica has the same, another database most likely not.
+    #[serde(skip)]
+    pub oid: i64,
 }
 
 impl Index {
@@ -130,9 +133,9 @@ pub struct ServerUsage {
     /// Seconds since that server's statistics were reset (or it started); `None` when it could
     /// not be read.
     pub stats_age_seconds: Option<f64>,
-    /// Scans per index, `(schema, name)`; empty when the server could not be read.
+    /// Scans and OID per index, `(schema, name)`; empty when the server could not be read.
     #[serde(skip)]
-    pub scans: std::collections::HashMap<(String, String), i64>,
+    pub scans: std::collections::HashMap<(String, String), (i64, i64)>,
     /// Why the server could not be read: then no index is known to be unused.
     pub error: Option<String>,
 }

@@ -19,6 +19,12 @@ fn tables_sql() -> String {
     )
 }
 
+/// An index's scans: a partitioned index (relkind `I`) has no statistics of its own, its
+/// partitions' indexes are scanned, so their scans are summed.
+const SCANS: &str = "CASE WHEN c.relkind = 'I' THEN (SELECT coalesce(sum(u.idx_scan), 0)::int8 \
+       FROM pg_partition_tree(c.oid) pt JOIN pg_stat_user_indexes u ON u.indexrelid = pt.relid) \
+     ELSE coalesce(s.idx_scan, 0) END";
+
 fn indexes_sql(definitions: bool) -> String {
     // Sizes come from pg_class.relpages (kept by VACUUM, ANALYZE and index builds): asking the
     // file system per relation costs a second per 40,000 indexes. Column names are joined in
@@ -43,12 +49,13 @@ fn indexes_sql(definitions: bool) -> String {
         "SELECT n.nspname::text, c.relname::text, t.relname::text, {definition}, am.amname::text, \
            i.indrelid::int8, i.indkey::text, i.indnkeyatts::int4, \
            pg_get_expr(i.indpred, i.indrelid, true), i.indisunique, i.indisprimary, con.conname::text, \
-           i.indisvalid, c.relpages::int8 * current_setting('block_size')::int8, coalesce(s.idx_scan, 0), \
+           i.indisvalid, c.relpages::int8 * current_setting('block_size')::int8, {SCANS}, \
            {INDEX_MEANING_SQL}, \
            CASE WHEN 0 = ANY (i.indkey) THEN \
              array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnatts) k) END, \
            {tail}, t.relkind = 'p', i.indisreplident, \
-           EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid) \
+           EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid), \
+           i.indexrelid::int8 \
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_namespace tn ON tn.oid = t.relnamespace \
          JOIN pg_am am ON am.oid = c.relam \
@@ -273,27 +280,30 @@ fn index_from_row(r: &Row, names: &HashMap<(i64, i32), String>) -> Index {
         expected_bytes: None,
         replica_identity: r.get(19),
         referenced_by_foreign_key: r.get(20),
+        oid: r.get(21),
     }
 }
 
-/// Scans per index, by `(schema, name)`.
-pub type IndexScans = HashMap<(String, String), i64>;
+/// Scans and OID per index, by `(schema, name)`.
+pub type IndexScans = HashMap<(String, String), (i64, i64)>;
 
-/// Index scans per index on one server, for [`ServerUsage`](super::model::ServerUsage).
-const USAGE_SQL: &str =
-    "SELECT schemaname::text, indexrelname::text, idx_scan FROM pg_stat_user_indexes";
+/// Scans and OID of every index on one server (partitioned indexes summed over their
+/// partitions), for [`ServerUsage`](super::model::ServerUsage).
+fn usage_sql() -> String {
+    format!(
+        "SELECT n.nspname::text, c.relname::text, c.oid::int8, {SCANS} \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = c.oid \
+         WHERE c.relkind IN ('i', 'I') AND {SCHEMAS}"
+    )
+}
 
 /// Reads the scans of every index and the statistics' age on a server (a replica).
 pub fn usage(client: &mut impl GenericClient) -> Result<(f64, IndexScans), postgres::Error> {
     let scans = client
-        .query(USAGE_SQL, &[])?
+        .query(usage_sql().as_str(), &[])?
         .iter()
-        .map(|r| {
-            (
-                (r.get(0), r.get(1)),
-                r.get::<_, Option<i64>>(2).unwrap_or(0),
-            )
-        })
+        .map(|r| ((r.get(0), r.get(1)), (r.get(3), r.get(2))))
         .collect();
     let age: f64 = client.query_one(STATS_AGE, &[])?.get(0);
     Ok((age, scans))

@@ -28,9 +28,9 @@ pub fn check(
             "replicas are judged from their statistics only: use --mode stats with --replica (analyze and explain run on the target)"
         );
     };
-    let mut report = check_one(&settings.target()?, policy, mode, settings)?;
+    let mut report = check_one(&settings.target()?, policy, mode, settings, false)?;
     for r in &replicas {
-        let (report_of, error) = match check_one(&r.target, policy, mode, settings) {
+        let (report_of, error) = match check_one(&r.target, policy, mode, settings, true) {
             Ok(rep) => (Some(rep), None),
             Err(e) => (None, Some(format!("{e:#}"))),
         };
@@ -49,8 +49,12 @@ fn check_one(
     policy: &Policy,
     mode: CheckMode,
     settings: &Settings,
+    replica: bool,
 ) -> anyhow::Result<CheckReport> {
     let mut client = target.connect()?;
+    if replica {
+        super::replicas::require_standby(&mut client)?;
+    }
     let mut notes = Vec::new();
     let queries = match mode {
         CheckMode::Stats => {

@@ -115,6 +115,12 @@ pub fn usage(replicas: &[Replica]) -> Vec<ServerUsage> {
         .collect()
 }
 
+/// An error unless the session is on a standby: a `--replica` that is the primary itself
+/// would be counted twice.
+pub fn require_standby(client: &mut postgres::Client) -> anyhow::Result<()> {
+    standby_check(client).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// A `--replica` that is not in recovery is not a replica (most likely the primary itself,
 /// whose scans would count twice).
 fn standby_check(client: &mut postgres::Client) -> Result<(), String> {

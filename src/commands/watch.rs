@@ -41,8 +41,12 @@ fn connect(
     target: &ConnectionTarget,
     policy: &Policy,
     watcher: &mut Watcher,
+    replica: bool,
 ) -> anyhow::Result<Client> {
     let mut client = target.connect()?;
+    if replica {
+        super::replicas::require_standby(&mut client)?;
+    }
     crate::check::stats::require_pg_stat_statements(&mut client)?;
     let (ids, problems) = matcher::policy_ids_lenient(&mut client, &policy.queries);
     if let Some(e) = problems
@@ -93,6 +97,7 @@ struct Watched {
     outage: alerts::Outage,
     incidents: alerts::Tracker,
     last: Option<crate::watch::Sample>,
+    samples: u64,
     error: Option<String>,
 }
 
@@ -109,20 +114,46 @@ impl Watched {
             outage: alerts::Outage::new(policy.watch.down_alert),
             incidents: alerts::Tracker::default(),
             last: None,
+            samples: 0,
             error: None,
         }
     }
 }
 
-/// What a watch loop shares across servers.
-struct Outputs<'a> {
-    metrics: &'a mut Metrics,
-    dispatcher: &'a alerts::Dispatcher,
-    policy: &'a Policy,
+/// What the servers' threads share.
+#[derive(Clone)]
+struct Outputs {
+    metrics: Arc<Mutex<Metrics>>,
+    dispatcher: Arc<Mutex<Option<alerts::Dispatcher>>>,
+    policy: Arc<Policy>,
+    exposition: Arc<Mutex<String>>,
+    stop: Arc<AtomicBool>,
+    interval: Duration,
+}
+
+impl Outputs {
+    fn send(&self, events: &[alerts::Event]) {
+        if !events.is_empty()
+            && let Ok(d) = self.dispatcher.lock()
+            && let Some(d) = d.as_ref()
+        {
+            d.send(events);
+        }
+    }
+
+    fn metrics(&self, f: impl FnOnce(&mut Metrics)) {
+        if let Ok(mut m) = self.metrics.lock() {
+            f(&mut m);
+            if let Ok(mut text) = self.exposition.lock() {
+                *text = m.encode();
+            }
+        }
+    }
 }
 
 /// Runs `watch` until SIGTERM or SIGINT (or for one sample with `--once`), on the target and
-/// every replica (`--replica` arguments and the policy's).
+/// every replica (`--replica` arguments and the policy's), each server on its own thread so a
+/// hung one never delays the others.
 pub fn watch(
     settings: &Settings,
     policy: &Policy,
@@ -148,7 +179,7 @@ pub fn watch(
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("cannot install the SIGTERM/SIGINT handlers")?;
     }
-    let mut metrics = Metrics::new();
+    let metrics = Metrics::new();
     for w in &servers {
         metrics.watching(&w.name);
     }
@@ -168,41 +199,76 @@ pub fn watch(
             "--interval must be at least 1s (each sample reads pg_stat_statements and the catalog; 60s is usual)"
         );
     }
-    let mut samples = 0;
-    let mut next_sample = Instant::now();
-    let mut out = Outputs {
-        metrics: &mut metrics,
-        dispatcher: &dispatcher,
-        policy,
+    let out = Outputs {
+        metrics: Arc::new(Mutex::new(metrics)),
+        dispatcher: Arc::new(Mutex::new(Some(dispatcher))),
+        policy: Arc::new(policy.clone()),
+        exposition,
+        stop: Arc::clone(&stop),
+        interval,
     };
+    let handles: Vec<_> = servers
+        .into_iter()
+        .map(|w| {
+            let out = out.clone();
+            let name = w.name.clone();
+            (name, std::thread::spawn(move || watch_server(w, &out)))
+        })
+        .collect();
     while !stop.load(Ordering::Relaxed) {
-        let now = Instant::now();
-        let sampling = now >= next_sample;
-        if sampling {
-            next_sample = now + interval;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A server stuck in a network call is not waited for long: what is known is reported.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut done = Vec::new();
+    for (name, handle) in handles {
+        while !handle.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
         }
-        for w in &mut servers {
-            let fresh = w.session.is_none();
-            if fresh && !reconnect(w, &mut out, now) {
-                continue;
-            }
-            if (sampling || fresh) && sample(w, &mut out) && w.name == metrics::PRIMARY {
-                samples += 1;
+        match handle.is_finished().then(|| handle.join()) {
+            Some(Ok(w)) => done.push(w),
+            _ => {
+                tracing::warn!(server = %name, "still busy at exit (a hung connection): not waited for")
             }
         }
-        publish(&exposition, out.metrics);
-        // Until the next sample, or the next reconnection attempt when that comes first.
-        let wake = servers
-            .iter()
-            .filter(|w| w.session.is_none())
-            .map(|w| w.next_try)
-            .fold(next_sample, Instant::min);
-        sleep_unless_stopped(wake.saturating_duration_since(Instant::now()), &stop);
     }
     // Nothing is resolved on the way out; what is queued still goes.
-    dispatcher.flush(Duration::from_secs(10));
+    if let Some(d) = out.dispatcher.lock().ok().and_then(|mut d| d.take()) {
+        d.flush(Duration::from_secs(10));
+    }
+    let samples = done
+        .iter()
+        .find(|w| w.name == metrics::PRIMARY)
+        .map_or(0, |w| w.samples);
     tracing::info!(samples, "stopped");
-    Ok(report(database, samples, false, servers))
+    Ok(report(database, samples, false, done))
+}
+
+/// One server's loop: sample every interval, reconnect with backoff, until a stop.
+fn watch_server(mut w: Watched, out: &Outputs) -> Watched {
+    let mut next_sample = Instant::now();
+    while !out.stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        let fresh = w.session.is_none();
+        if fresh && !reconnect(&mut w, out, now) {
+            sleep_unless_stopped(
+                w.next_try.saturating_duration_since(Instant::now()),
+                &out.stop,
+            );
+            continue;
+        }
+        if fresh || now >= next_sample {
+            next_sample = now + out.interval;
+            sample(&mut w, out);
+        }
+        let wake = if w.session.is_none() {
+            w.next_try.min(next_sample)
+        } else {
+            next_sample
+        };
+        sleep_unless_stopped(wake.saturating_duration_since(Instant::now()), &out.stop);
+    }
+    w
 }
 
 /// `--once`: one sample of each server's counters since the last reset. The target must be
@@ -213,10 +279,13 @@ fn once(
     policy: &Policy,
 ) -> anyhow::Result<WatchReport> {
     for (i, w) in servers.iter_mut().enumerate() {
-        let sampled = connect(&w.target, policy, &mut w.watcher)
+        let sampled = connect(&w.target, policy, &mut w.watcher, i > 0)
             .and_then(|mut client| Ok(w.watcher.sample(&mut client, true)?));
         match sampled {
-            Ok(sample) => w.last = Some(sample),
+            Ok(sample) => {
+                w.last = Some(sample);
+                w.samples = 1;
+            }
             Err(e) if i == 0 => return Err(e),
             Err(e) => w.error = Some(format!("{e:#}")),
         }
@@ -236,6 +305,7 @@ fn report(database: String, samples: u64, once: bool, servers: Vec<Watched>) -> 
             .map(|w| ReplicaWatch {
                 server: w.name,
                 database: w.database,
+                samples: w.samples,
                 last: w.last,
                 error: w.error,
             })
@@ -245,11 +315,12 @@ fn report(database: String, samples: u64, once: bool, servers: Vec<Watched>) -> 
 
 /// Connects `w` when its next attempt is due; on failure, counts it, alerts after the grace
 /// time and backs off. True when `w` is connected.
-fn reconnect(w: &mut Watched, out: &mut Outputs<'_>, now: Instant) -> bool {
+fn reconnect(w: &mut Watched, out: &Outputs, now: Instant) -> bool {
     if now < w.next_try {
         return false;
     }
-    match connect(&w.target, out.policy, &mut w.watcher) {
+    let replica = w.name != metrics::PRIMARY;
+    match connect(&w.target, &out.policy, &mut w.watcher, replica) {
         Ok(s) => {
             tracing::info!(database = %w.database, "connected");
             w.session = Some(s);
@@ -259,9 +330,9 @@ fn reconnect(w: &mut Watched, out: &mut Outputs<'_>, now: Instant) -> bool {
         Err(e) => {
             let error = format!("{e:#}");
             tracing::warn!(server = %w.name, error = %error, retry_in = ?w.backoff, "cannot sample");
-            out.metrics.failed(&w.name);
+            out.metrics(|m| m.failed(&w.name));
             let event = w.outage.failed(&w.database, &error);
-            out.dispatcher.send(&event.into_iter().collect::<Vec<_>>());
+            out.send(&event.into_iter().collect::<Vec<_>>());
             w.error = Some(error);
             w.next_try = now + w.backoff;
             w.backoff = (w.backoff * 2).min(MAX_BACKOFF);
@@ -270,11 +341,11 @@ fn reconnect(w: &mut Watched, out: &mut Outputs<'_>, now: Instant) -> bool {
     }
 }
 
-/// Samples a connected server: metrics, logs and alerts. True when the sample was taken; a
-/// failed one drops the session (reconnected at the next attempt).
-fn sample(w: &mut Watched, out: &mut Outputs<'_>) -> bool {
+/// Samples a connected server: metrics, logs and alerts. A failed sample drops the session
+/// (reconnected at the next attempt).
+fn sample(w: &mut Watched, out: &Outputs) {
     let Some(client) = w.session.as_mut() else {
-        return false;
+        return;
     };
     match w.watcher.sample(client, false) {
         Ok(sample) => {
@@ -294,33 +365,25 @@ fn sample(w: &mut Watched, out: &mut Outputs<'_>) -> bool {
                     "statement needs attention"
                 );
             }
-            out.metrics.record(&w.name, &sample);
-            out.dispatcher
-                .send(&w.outage.recovered().into_iter().collect::<Vec<_>>());
+            out.metrics(|m| m.record(&w.name, &sample));
+            out.send(&w.outage.recovered().into_iter().collect::<Vec<_>>());
             let problems = alerts::problems(&w.database, &sample);
             let judged: Vec<String> = sample.statements.iter().map(|s| s.label.clone()).collect();
-            out.dispatcher.send(&w.incidents.update(problems, &judged));
+            out.send(&w.incidents.update(problems, &judged));
             w.last = Some(sample);
+            w.samples += 1;
             w.error = None;
-            true
         }
         Err(e) => {
             tracing::warn!(server = %w.name, error = %e, "sample failed; reconnecting");
-            out.metrics.failed(&w.name);
+            out.metrics(|m| m.failed(&w.name));
             let error = e.to_string();
             let event = w.outage.failed(&w.database, &error);
-            out.dispatcher.send(&event.into_iter().collect::<Vec<_>>());
+            out.send(&event.into_iter().collect::<Vec<_>>());
             w.error = Some(error);
             w.session = None;
             w.next_try = Instant::now() + w.backoff;
-            false
         }
-    }
-}
-
-fn publish(exposition: &Arc<Mutex<String>>, metrics: &Metrics) {
-    if let Ok(mut text) = exposition.lock() {
-        *text = metrics.encode();
     }
 }
 

@@ -2,7 +2,7 @@
 //! the password from `~/.pgpass` when none is given. Never displays a password.
 
 use super::pgpass;
-use super::tls::{TlsMode, TlsSettings};
+use super::tls::{TlsMode, TlsSettings, take_tls_params};
 use super::{DbError, describe};
 use postgres::Client;
 use postgres::config::{Config, Host};
@@ -29,6 +29,17 @@ pub enum ConnectError {
     /// text names the fix.
     #[error("{0}")]
     Tls(String),
+    /// The server took the connection but did not finish the start-up (authentication, TLS)
+    /// in time: something that is not a working PostgreSQL server listens there, or it hangs.
+    #[error(
+        "cannot connect to {target}: no answer to the start-up within {seconds} s (a hung server, or something else listening on that port); check the host and port"
+    )]
+    Timeout {
+        /// The target, password redacted.
+        target: String,
+        /// The limit waited.
+        seconds: u64,
+    },
 }
 
 /// What to check after a failed connection: the credentials when the server refused them,
@@ -95,6 +106,16 @@ impl ConnectionTarget {
         let root_cert = rootcert.or_else(|| env("PGSSLROOTCERT")).map(PathBuf::from);
         if config.get_user().is_none() {
             config.user(default_user().as_str());
+        }
+        if config
+            .get_hosts()
+            .iter()
+            .any(|h| matches!(h, Host::Tcp(h) if h.contains('@')))
+        {
+            return Err(ConnectError::Invalid(
+                "the host holds an `@`: a password containing `@` must be percent-encoded (%40)"
+                    .into(),
+            ));
         }
         Ok(Self::finish(config, TlsSettings { mode, root_cert }))
     }
@@ -221,12 +242,33 @@ impl ConnectionTarget {
     /// Opens a session.
     pub fn connect(&self) -> Result<Client, ConnectError> {
         tracing::debug!(target = %self.redacted(), "connecting");
-        let connected = if self.tls.mode == TlsMode::Disable {
-            self.config.connect(postgres::NoTls)
-        } else {
-            let connector = self.tls.connector().map_err(ConnectError::Tls)?;
-            self.config.connect(connector)
+        // `connect_timeout` bounds the socket connect only: a peer that accepts and never
+        // answers would hang the start-up forever, so the whole of it runs against a deadline
+        // (an abandoned attempt ends with the process or when the peer closes).
+        let (config, tls) = (self.config.clone(), self.tls.clone());
+        let connector = match tls.mode {
+            TlsMode::Disable => None,
+            _ => Some(tls.connector().map_err(ConnectError::Tls)?),
         };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let result = match connector {
+                None => config.connect(postgres::NoTls),
+                Some(c) => config.connect(c),
+            };
+            let _ = tx.send(result);
+        });
+        let limit = self
+            .config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(Duration::from_secs(10))
+            .saturating_mul(2)
+            .max(Duration::from_secs(5));
+        let connected = rx.recv_timeout(limit).map_err(|_| ConnectError::Timeout {
+            target: self.redacted(),
+            seconds: limit.as_secs(),
+        })?;
         let refused = |pg| ConnectError::Connect {
             target: self.redacted(),
             cause: DbError::new(format!("cannot connect to {}", self.redacted()), pg),
@@ -300,71 +342,6 @@ fn first_host(config: &Config) -> String {
     }
 }
 
-/// Removes `sslmode` and `sslrootcert` from a URL query or key/value string, returning them.
-fn take_tls_params(conn: &str) -> (String, Option<String>, Option<String>) {
-    let mut sslmode = None;
-    let mut rootcert = None;
-    let mut take = |key: &str, value: String| match key {
-        "sslmode" => {
-            sslmode = Some(value);
-            true
-        }
-        "sslrootcert" => {
-            rootcert = Some(value);
-            true
-        }
-        _ => false,
-    };
-    let rest = if conn.starts_with("postgres://") || conn.starts_with("postgresql://") {
-        match conn.split_once('?') {
-            Some((base, query)) => {
-                let kept: Vec<&str> = query
-                    .split('&')
-                    .filter(|pair| {
-                        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                        !take(k, percent_decode(v))
-                    })
-                    .collect();
-                if kept.is_empty() {
-                    base.to_string()
-                } else {
-                    format!("{base}?{}", kept.join("&"))
-                }
-            }
-            None => conn.to_string(),
-        }
-    } else {
-        conn.split_whitespace()
-            .filter(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                !take(k.trim(), v.trim_matches('\'').to_string())
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    (rest, sslmode, rootcert)
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(h) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(h);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +357,14 @@ mod tests {
         let (rest, mode, _) = take_tls_params("host=h user=u sslmode=require dbname=d");
         assert_eq!(rest, "host=h user=u dbname=d");
         assert_eq!(mode.as_deref(), Some("require"));
+    }
+
+    #[test]
+    fn an_unencoded_at_in_the_password_is_refused_not_shown_as_a_host() {
+        let e = ConnectionTarget::from_url("postgres://u:TOP@SECRET@h:5432/db").unwrap_err();
+        assert!(e.to_string().contains("%40"), "{e}");
+        assert!(!e.to_string().contains("SECRET"), "{e}");
+        assert!(ConnectionTarget::from_url("postgres://u:TOP%40SECRET@h:5432/db").is_ok());
     }
 
     #[test]

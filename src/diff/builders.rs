@@ -268,6 +268,7 @@ pub(super) fn fk_findings(
             expected_bytes: None,
             replica_identity: false,
             referenced_by_foreign_key: false,
+            oid: 0,
         };
         plan.findings.push(Finding {
             rule: rules::FK_WITHOUT_INDEX,

@@ -277,8 +277,9 @@ pub fn compare_with_replicas(
         .filter(|h| h.valid && h.constraint.is_none() && want_ix.get(h).is_none())
     {
         let message = format!(
-            "index {} is in the database but in no migration",
-            have.qualified()
+            "index {} is in the database but in no migration{}",
+            have.qualified(),
+            usage::replica_scans_note(have, replicas)
         );
         plan.drop(
             have,

@@ -27,6 +27,7 @@ fn ix(name: &str, table: &str, cols: &[&str]) -> Index {
         expected_bytes: None,
         replica_identity: false,
         referenced_by_foreign_key: false,
+        oid: 0,
     }
 }
 
@@ -417,7 +418,7 @@ fn replica(age: Option<f64>, scans: &[(&str, i64)], error: Option<&str>) -> Serv
         stats_age_seconds: age,
         scans: scans
             .iter()
-            .map(|(n, s)| (("public".to_string(), n.to_string()), *s))
+            .map(|(n, s)| (("public".to_string(), n.to_string()), (*s, 0)))
             .collect(),
         error: error.map(str::to_string),
     }
@@ -445,10 +446,16 @@ fn an_index_is_unused_only_when_no_server_scanned_it_and_every_one_watched_long_
         "scanned on the replica"
     );
     assert!(
-        unused_of(&[replica(Some(60.0), &[], None)]).is_empty(),
+        unused_of(&[replica(Some(60.0), &[("t_idle", 0)], None)]).is_empty(),
         "the replica has not watched for long enough"
     );
-    let all = unused_of(&[replica(Some(7200.0), &[], None)]);
+    let missing = unused_of(&[replica(Some(7200.0), &[], None)]);
+    assert!(
+        missing[0].message.contains("not there with the same OID"),
+        "{}",
+        missing[0].message
+    );
+    let all = unused_of(&[replica(Some(7200.0), &[("t_idle", 0)], None)]);
     assert_eq!(all.len(), 1);
     assert!(
         all[0].message.contains("primary: 0 days, r1: 0 days"),

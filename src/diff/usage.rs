@@ -29,12 +29,16 @@ pub(super) fn unused(
     let mut watched = vec![("primary", plan.live.stats_age_seconds)];
     let mut unreadable = Vec::new();
     for r in replicas {
-        match (&r.error, r.stats_age_seconds) {
-            (None, Some(age)) => {
-                scans += r.scans.get(&key).copied().unwrap_or(0);
+        match (&r.error, r.stats_age_seconds, r.scans.get(&key)) {
+            (None, Some(age), Some((n, oid))) if *oid == have.oid => {
+                scans += n;
                 watched.push((r.server.as_str(), age));
             }
-            (error, _) => unreadable.push(format!(
+            (None, Some(_), _) => unreadable.push(format!(
+                "{} (the index is not there with the same OID: not replayed yet, or not a replica of this database)",
+                r.server
+            )),
+            (error, _, _) => unreadable.push(format!(
                 "{} ({})",
                 r.server,
                 error.as_deref().unwrap_or("no statistics")
@@ -59,7 +63,7 @@ pub(super) fn unused(
             severity: Severity::Note,
             object: have.qualified(),
             message: format!(
-                "index {} has no scans on the servers read ({per_server}), but whether it is unused is unknown: replica {} could not be read",
+                "index {} has no scans on the servers read ({per_server}), but whether it is unused is unknown: replica {} could not be counted",
                 have.qualified(),
                 unreadable.join(", ")
             ),
@@ -87,4 +91,25 @@ pub(super) fn unused(
         rules::UNUSED_INDEX,
         (Severity::Note, message, reason),
     );
+}
+
+/// `" (scanned N times on east, M on west)"` when replicas scanned `have`, else empty: said
+/// beside a drop so nobody drops a replica's index unaware.
+pub(super) fn replica_scans_note(have: &Index, replicas: &[ServerUsage]) -> String {
+    let key = (have.schema.clone(), have.name.clone());
+    let scanned: Vec<String> = replicas
+        .iter()
+        .filter_map(|r| {
+            let (n, oid) = r.scans.get(&key)?;
+            (*oid == have.oid && *n > 0).then(|| format!("{n} on {}", r.server))
+        })
+        .collect();
+    if scanned.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (scanned {} since the statistics reset)",
+            scanned.join(", ")
+        )
+    }
 }

@@ -20,7 +20,7 @@ pub(super) fn watch(r: &WatchReport, s: &Screen) -> String {
         }
         let one = WatchReport {
             database: replica.database.clone(),
-            samples: 0,
+            samples: replica.samples,
             once: r.once,
             last: replica.last.clone(),
             replicas: Vec::new(),

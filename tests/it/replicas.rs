@@ -463,3 +463,136 @@ fn watch_samples_each_replica_with_its_own_series() {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
 }
+
+/// A port that accepts connections and never answers, for as long as the test runs.
+fn silent_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_replica_that_never_answers_is_unknown_not_a_hang() {
+    let db = ReplicatedDb::new("silent");
+    let dir = migrations_dir(&[("V1__t.sql", TABLE)]);
+    db.primary.run(dir.path(), &["migrate", "apply"], 0);
+    let policy = policy_file("version = 1\n[plan]\nunused_after_days = 0\n");
+    let p = policy.path().to_str().unwrap();
+    let silent = format!(
+        "hung=postgres://postgres:x@127.0.0.1:{}/{}?connect_timeout=1",
+        silent_port(),
+        db.primary.name
+    );
+    let started = std::time::Instant::now();
+    let report = plan_json(&db.primary, dir.path(), p, &["--replica", &silent]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "it hung"
+    );
+    assert!(
+        report["servers"][1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no answer to the start-up")),
+        "{report:#}"
+    );
+    let found = unused(&report);
+    assert!(
+        found.iter().all(|(_, m)| m.contains("unknown")),
+        "{report:#}"
+    );
+
+    // watch: the hung replica has its own thread; the primary is sampled all the same.
+    let port = crate::watch::free_port();
+    let policy = policy_file(
+        "version = 1\n[[replica]]\nname = \"hung\"\nurl_env = \"PGWARDEN_TEST_HUNG\"\n",
+    );
+    db.primary
+        .client()
+        .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .unwrap();
+    let hung_url = silent.trim_start_matches("hung=").to_string();
+    let _child = crate::watch::spawn_watch(
+        &db.primary.url,
+        dir.path(),
+        policy.path(),
+        port,
+        &[("PGWARDEN_TEST_HUNG", &hung_url)],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = crate::watch::scrape(port).unwrap_or_default();
+        if crate::watch::value(&text, "pgwarden_samples_total{server=\"primary\"}")
+            .is_some_and(|n| n >= 2.0)
+        {
+            assert_eq!(
+                crate::watch::value(&text, "pgwarden_up{server=\"hung\"}"),
+                Some(0.0),
+                "{text}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn a_partitioned_index_counts_its_partitions_scans_on_each_server() {
+    let db = ReplicatedDb::new("parts");
+    let dir = migrations_dir(&[(
+        "V1__pt.sql",
+        "CREATE TABLE pt (id int, k int) PARTITION BY RANGE (id);\n\
+         CREATE TABLE pt1 PARTITION OF pt FOR VALUES FROM (0) TO (5000);\n\
+         CREATE TABLE pt2 PARTITION OF pt FOR VALUES FROM (5000) TO (10000);\n\
+         CREATE INDEX pt_k ON pt (k);\n\
+         INSERT INTO pt SELECT i, i % 50 FROM generate_series(0, 9999) i;\nANALYZE pt;\n",
+    )]);
+    db.primary.run(dir.path(), &["migrate", "apply"], 0);
+    db.wait_replayed();
+    let policy = policy_file("version = 1\n[plan]\nunused_after_days = 0\n");
+    let p = policy.path().to_str().unwrap();
+    let named = format!("r1={}", db.replica_url);
+    let objects =
+        |r: &serde_json::Value| -> Vec<String> { unused(r).into_iter().map(|(o, _)| o).collect() };
+    assert_eq!(
+        objects(&plan_json(
+            &db.primary,
+            dir.path(),
+            p,
+            &["--replica", &named]
+        )),
+        ["public.pt_k"]
+    );
+    {
+        let mut c = db.replica_client();
+        c.batch_execute("SET enable_seqscan = off; SET enable_bitmapscan = off")
+            .unwrap();
+        c.query("SELECT id FROM pt WHERE k = 3", &[]).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !objects(&plan_json(
+        &db.primary,
+        dir.path(),
+        p,
+        &["--replica", &named],
+    ))
+    .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the partitions' scans were never counted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    // The primary alone still sees it unused.
+    assert_eq!(
+        objects(&plan_json(&db.primary, dir.path(), p, &[])),
+        ["public.pt_k"]
+    );
+}

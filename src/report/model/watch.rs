@@ -26,6 +26,8 @@ pub struct ReplicaWatch {
     pub server: String,
     /// Its connection string, password redacted.
     pub database: String,
+    /// Samples taken of it.
+    pub samples: u64,
     /// Its last sample, if any.
     pub last: Option<Sample>,
     /// Why its last sample failed, if it did.
