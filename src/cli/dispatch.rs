@@ -39,6 +39,22 @@ pub fn run(
     if cli.fleet.given() {
         return super::fleet::run(cli, settings);
     }
+    let direct;
+    let settings = match cli
+        .global
+        .direct_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
+        Some(url) if takes_migration_lock(&cli.command) => {
+            direct = Settings {
+                database_url: Some(url.to_string()),
+                ..settings.clone()
+            };
+            &direct
+        }
+        _ => settings,
+    };
     let report = single(cli, settings, confirm)?;
     if let Some(path) = html
         && let Some(page) = crate::report::html(&report)
@@ -47,6 +63,19 @@ pub fn run(
             .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
     }
     Ok(report)
+}
+
+/// The commands that take the migration lock: with `--direct-url` they connect there.
+fn takes_migration_lock(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Apply(_)
+            | Command::Migrate(
+                MigrateCommand::Apply(_)
+                    | MigrateCommand::Baseline { .. }
+                    | MigrateCommand::Repair { .. }
+            )
+    )
 }
 
 /// Runs the command on one database (the settings' target).

@@ -105,6 +105,15 @@ pub struct GlobalArgs {
     /// version]. Empty means unset.
     #[arg(long, global = true, env = "PGWARDEN_PG_BINDIR", value_name = "DIR")]
     pub pg_bindir: Option<String>,
+    /// A direct connection to the PostgreSQL server (not through a pooler such as PgBouncer)
+    /// for the commands that take the migration lock: migrate apply/baseline/repair and apply.
+    #[arg(
+        long,
+        global = true,
+        env = "PGWARDEN_DIRECT_URL",
+        hide_env_values = true
+    )]
+    pub direct_url: Option<String>,
 }
 
 /// `--log-format`: how log lines on stderr are written.

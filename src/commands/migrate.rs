@@ -198,6 +198,7 @@ fn write_rows(
     {
         return Ok(report);
     }
+    crate::executor::lock::refuse_pooler(client, target.single_tcp_port())?;
     let lock = AdvisoryLock::acquire(client, MIGRATION_LOCK_KEY, Duration::from_secs(60))?;
     let result = (|| -> Result<(), postgres::Error> {
         let mut tx = client.transaction()?;

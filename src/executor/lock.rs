@@ -34,6 +34,42 @@ pub enum LockError {
     /// Asking for it failed ("cannot take the pgwarden migration lock: ...").
     #[error(transparent)]
     Query(DbError),
+    /// The session goes through a connection pooler: a session advisory lock there is not
+    /// held by the session that runs the migration.
+    #[error(
+        "the connection goes through a pooler or a port mapping: the URL names port {url_port} but the server answers on port {server_port}; a session advisory lock taken through a transaction-pooling PgBouncer does not protect the migration (two deploys could both apply it): pass --direct-url (or PGWARDEN_DIRECT_URL) naming the PostgreSQL server itself for the lock and the migrations; if this is a port mapping and not a pooler, pass --direct-url with the same URL"
+    )]
+    Pooler {
+        /// The port the connection string names.
+        url_port: u16,
+        /// The port the server reports (`inet_server_port()`).
+        server_port: u16,
+    },
+}
+
+/// Refuses to take the migration lock through a connection pooler: PgBouncer listens on
+/// another port than the server it pools (`inet_server_port()` is the server's). Uses the
+/// simple protocol, which a transaction pooler passes through whole. `url_port`: the one TCP
+/// port the connection string names (`None` for a Unix socket or several hosts: not checked).
+pub fn refuse_pooler(client: &mut Client, url_port: Option<u16>) -> Result<(), LockError> {
+    let Some(url_port) = url_port else {
+        return Ok(());
+    };
+    let rows = client
+        .simple_query("SELECT inet_server_port()")
+        .db_context(|| "cannot read inet_server_port()")
+        .map_err(LockError::Query)?;
+    let server_port = rows.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(r) => r.get(0).and_then(|p| p.parse::<u16>().ok()),
+        _ => None,
+    });
+    match server_port {
+        Some(server_port) if server_port != url_port => Err(LockError::Pooler {
+            url_port,
+            server_port,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Proof that this session holds the lock; released with [`AdvisoryLock::release`] or when the

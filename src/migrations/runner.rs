@@ -122,6 +122,7 @@ pub fn apply(
     let lock = if req.dry_run {
         None
     } else {
+        crate::executor::lock::refuse_pooler(&mut client, target.single_tcp_port())?;
         Some(AdvisoryLock::acquire(
             &mut client,
             MIGRATION_LOCK_KEY,

@@ -421,3 +421,93 @@ pub fn second_db(label: &str) -> TestDb {
         target,
     }
 }
+
+/// PgBouncer in transaction mode in front of the shared server, started once per test run (as
+/// the `postgres` user when root: PgBouncer refuses root).
+pub struct Bouncer {
+    pub port: u16,
+    _dir: tempfile::TempDir,
+    _child: Reaped,
+}
+
+static BOUNCER: OnceLock<Bouncer> = OnceLock::new();
+
+pub fn pgbouncer() -> &'static Bouncer {
+    BOUNCER.get_or_init(|| {
+        use std::os::unix::process::CommandExt;
+        let server_url = server().url("postgres");
+        let password = server_url
+            .strip_prefix("postgres://postgres:")
+            .and_then(|rest| rest.split_once('@'))
+            .map(|(pw, _)| pw.to_string())
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        std::fs::write(
+            dir.path().join("userlist.txt"),
+            format!("\"postgres\" \"{password}\"\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("pgbouncer.ini"),
+            format!(
+                "[databases]\n* = host=127.0.0.1 port={}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
+                 unix_socket_dir =\nauth_type = plain\nauth_file = {d}/userlist.txt\npool_mode = transaction\n\
+                 max_client_conn = 200\ndefault_pool_size = 20\nlogfile = {d}/pgbouncer.log\npidfile = {d}/pgbouncer.pid\n\
+                 admin_users = postgres\nignore_startup_parameters = extra_float_digits,options\n",
+                server().port()
+            ),
+        )
+        .unwrap();
+        let mut cmd = std::process::Command::new("pgbouncer");
+        cmd.arg(dir.path().join("pgbouncer.ini"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some((uid, gid)) = pgwarden::ephemeral::server_user().unwrap() {
+            for entry in std::fs::read_dir(dir.path()).unwrap() {
+                std::os::unix::fs::chown(entry.unwrap().path(), Some(uid), Some(gid)).unwrap();
+            }
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+            cmd.uid(uid).gid(gid);
+        }
+        let child = Reaped(cmd.spawn().expect("start pgbouncer (Debian package pgbouncer)"));
+        // A static is never dropped: a watchdog ends PgBouncer with the test process.
+        std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    "while kill -0 {} 2>/dev/null; do sleep 1; done; kill {}",
+                    std::process::id(),
+                    child.id()
+                ),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "pgbouncer did not listen");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Bouncer {
+            port,
+            _dir: dir,
+            _child: child,
+        }
+    })
+}
+
+impl Bouncer {
+    /// A URL for `db` through PgBouncer.
+    pub fn url(&self, db: &TestDb) -> String {
+        let at = db.url.rsplit_once('@').unwrap().0;
+        format!("{at}@127.0.0.1:{}/{}?sslmode=disable", self.port, db.name)
+    }
+}

@@ -24,6 +24,7 @@ mod partitioned;
 mod plan;
 mod plan_convergence;
 mod policy_path;
+mod pooler;
 mod quoting;
 mod recipes;
 mod refinery_compat;
