@@ -481,7 +481,7 @@ pub fn pgbouncer() -> &'static Bouncer {
             .args([
                 "-c",
                 &format!(
-                    "while kill -0 {} 2>/dev/null; do sleep 1; done; kill {}",
+                    "(while kill -0 {} 2>/dev/null; do sleep 1; done; kill {}) >/dev/null 2>&1 &",
                     std::process::id(),
                     child.id()
                 ),
@@ -489,7 +489,7 @@ pub fn pgbouncer() -> &'static Bouncer {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .spawn()
+            .status()
             .unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
