@@ -26,6 +26,7 @@ pub mod lint;
 pub mod migrations;
 pub mod policy;
 pub mod report;
+pub mod reviewed;
 pub mod settings;
 pub mod sql;
 pub mod statements;
