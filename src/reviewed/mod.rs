@@ -65,6 +65,10 @@ pub struct PlannedChange {
     pub reason: String,
     /// The change drops an index.
     pub is_drop: bool,
+    /// Estimated duration in seconds when the plan was made; for people only (not part of the
+    /// plan id, never trusted for anything).
+    #[serde(default)]
+    pub estimate_seconds: f64,
 }
 
 /// Why a plan file is refused.
@@ -107,6 +111,7 @@ impl PlanFile {
                 lock: c.lock.to_string(),
                 reason: c.reason.clone(),
                 is_drop: c.is_drop,
+                estimate_seconds: c.estimate_seconds,
             })
             .collect();
         Self {
@@ -183,7 +188,7 @@ impl PlanFile {
                     statements: c.statements.clone(),
                     reason: c.reason.clone(),
                     lock,
-                    estimate_seconds: 0.0,
+                    estimate_seconds: c.estimate_seconds.clamp(0.0, 1e9),
                     is_drop: c.is_drop,
                 })
             })

@@ -10,6 +10,7 @@ mod doctor;
 mod lint;
 mod migrate;
 mod plan;
+mod reviewed;
 mod watch;
 
 pub use advise::AdviseReport;
@@ -21,4 +22,5 @@ pub use doctor::DoctorReport;
 pub use lint::LintReport;
 pub use migrate::{NewReport, RecordReport, RecordRow, StatusReport, VerifyProblem, VerifyReport};
 pub use plan::PlanReport;
+pub use reviewed::{PlanVerdict, ReviewedApplyReport, Verified};
 pub use watch::{ReplicaWatch, WatchReport};
