@@ -58,11 +58,11 @@ pub(super) fn apply_plan(r: &ReviewedApplyReport, s: &Screen) -> String {
     out.push_str(&diff_lines(&r.changes, s.colour));
     if let Some(path) = &r.migration {
         let how = if r.migration_reused {
-            "reused (written by an earlier run of this plan)"
+            ", reused: written by an earlier run of this plan"
         } else {
-            "written"
+            ""
         };
-        let _ = writeln!(out, "recorded as {} ({how})", path.display());
+        let _ = writeln!(out, "recorded as {}{how}", path.display());
     }
     if let Some(run) = &r.run {
         out.push_str(&apply_run(run, s, true));
