@@ -288,3 +288,34 @@ fn an_empty_plan_writes_no_migration() {
     assert!(report["migration"].is_null(), "{report:#}");
     assert_eq!(sql_files(dir.path()).len(), 2);
 }
+
+/// The partitioned form (`ON ONLY` the parent, a build per partition, the attach block) passes
+/// the plan file's statement check and applies.
+#[test]
+fn a_plan_for_a_partitioned_table_applies() {
+    let dir = migrations_dir(&[
+        (
+            "V1__base.sql",
+            "CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);\n\
+             CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');\n\
+             CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');\n",
+        ),
+        ("V2__wanted.sql", "CREATE INDEX events_at ON events (at);\n"),
+    ]);
+    let db = TestDb::new("rplan_partitioned");
+    db.run(dir.path(), &["migrate", "apply"], 0);
+    db.client().batch_execute("DROP INDEX events_at").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let plan = save_plan(&db, dir.path(), out.path());
+    let text = std::fs::read_to_string(&plan).unwrap();
+    assert!(
+        text.contains("ON ONLY") && text.contains("DO $pgw$"),
+        "{text}"
+    );
+    let report = apply_plan(&db, dir.path(), &plan, &[], 0);
+    assert_eq!(report["verdict"], "matches", "{report:#}");
+    let valid: bool =
+        db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_at'::regclass");
+    assert!(valid);
+    db.run(dir.path(), &["plan"], 0);
+}
