@@ -27,6 +27,7 @@ pub mod lint;
 pub mod migrations;
 pub mod policy;
 pub mod report;
+pub mod reviewed;
 pub mod rules;
 pub mod settings;
 pub mod sql;

@@ -94,8 +94,9 @@ pub struct PlanArgs {
     /// An empty database to replay the migrations into (default: a throwaway server).
     #[arg(long, env = "PGWARDEN_SHADOW_URL", hide_env_values = true)]
     pub shadow_url: Option<String>,
-    /// Also save the plan's SQL to this file.
-    #[arg(long)]
+    /// Also save the plan to FILE: a name ending in .json writes a reviewed plan (statements,
+    /// locks and a fingerprint of what they touch) for `apply --plan`; any other name, the SQL.
+    #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Add the index advisor's proposals for the policy's workload.
     #[arg(long)]
@@ -118,6 +119,10 @@ pub struct ApplyChangesArgs {
     /// An empty database to replay the migrations into (default: a throwaway server).
     #[arg(long, env = "PGWARDEN_SHADOW_URL", hide_env_values = true)]
     pub shadow_url: Option<String>,
+    /// Apply exactly this reviewed plan (`plan --output plan.json`), refused (exit 2, naming
+    /// what changed) where the database no longer matches its fingerprint; no prompts.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["only", "shadow_url", "replicas"])]
+    pub plan: Option<PathBuf>,
     /// Apply every change without asking (drops still need --allow-drop).
     #[arg(long)]
     pub yes: bool,

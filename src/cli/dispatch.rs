@@ -2,7 +2,9 @@
 //! the command called, its report returned for `main` to render.
 
 use super::{AdviseArgs, Cli, Command, DataCommand, FailOn, LintArgs, MigrateCommand};
-use crate::commands::{advise, apply, check, ci, data, demo, doctor, lint, migrate, plan, watch};
+use crate::commands::{
+    advise, apply, apply_plan, check, ci, data, demo, doctor, lint, migrate, plan, watch,
+};
 use crate::finding::Severity;
 use crate::migrations::runner::ApplyRequest;
 use crate::report::Report;
@@ -121,6 +123,15 @@ pub(super) fn single(
                 replicas: &args.replica.replicas,
             };
             Report::Plan(plan::plan(settings, policy.as_ref(), &opts)?)
+        }
+        Command::Apply(args) if args.plan.is_some() => {
+            let opts = apply_plan::ReviewedOptions {
+                dry_run: args.dry_run,
+                allow_drop: args.allow_drop,
+                exec: args.exec.settings(settings.progress_bar),
+            };
+            let path = args.plan.as_deref().unwrap_or(std::path::Path::new(""));
+            Report::ApplyPlan(apply_plan::apply_plan(settings, path, &opts)?)
         }
         Command::Apply(args) => {
             let policy = settings.optional_policy()?;

@@ -4,6 +4,7 @@
 
 pub mod advise;
 pub mod apply;
+pub mod apply_plan;
 pub mod check;
 pub mod ci;
 pub mod data;

@@ -13,14 +13,15 @@ use crate::policy::Policy;
 use crate::report::model::PlanReport;
 use crate::settings::Settings;
 use anyhow::Context;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Options of `plan`.
 #[derive(Default)]
 pub struct PlanOptions<'a> {
     /// An empty database to replay the migrations into; `None`: a throwaway server.
     pub shadow_url: Option<&'a str>,
-    /// Also save the plan's SQL to this file.
+    /// Also save the plan to this file: a reviewed plan (JSON, with the fingerprint
+    /// `apply --plan` verifies) when its name ends in `.json`, else the SQL.
     pub output: Option<&'a PathBuf>,
     /// Add the index advisor's proposals for the policy's workload.
     pub advise: bool,
@@ -84,8 +85,12 @@ pub fn plan(
         )?;
     }
     if let Some(path) = output {
-        std::fs::write(path, changes_sql(&changes))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        if crate::reviewed::is_json_path(path) {
+            save_plan_file(path, &target, &mut client, &live, &changes)?;
+        } else {
+            std::fs::write(path, changes_sql(&changes))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
     }
     Ok(PlanReport {
         database: target.redacted(),
@@ -95,6 +100,23 @@ pub fn plan(
         output: output.cloned(),
         servers,
     })
+}
+
+/// `plan --output FILE.json`: the plan with the fingerprint of what it touches, for
+/// `apply --plan`; written atomically.
+fn save_plan_file(
+    path: &Path,
+    target: &ConnectionTarget,
+    client: &mut postgres::Client,
+    live: &crate::catalog::Catalog,
+    changes: &[Change],
+) -> anyhow::Result<()> {
+    let applied = crate::migrations::history::read(client)
+        .db_context(|| format!("reading the migration history of {}", target.redacted()))?
+        .unwrap_or_default();
+    let file = crate::reviewed::PlanFile::made(target.redacted(), changes, live, &applied)
+        .map_err(|why| anyhow::anyhow!("cannot save the plan as a reviewed plan: {why}"))?;
+    crate::reviewed::save(path, &file).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The advisor's proposals as findings and `+` changes, before the other changes' drops.

@@ -17,7 +17,7 @@ mod usage;
 
 pub(crate) use crate::escape::qualified;
 use builders::{bloated, differs, fk_findings, invalid, missing, redundant_with};
-pub(crate) use ddl::{SUE, drop_index};
+pub(crate) use ddl::{ACCESS_EXCLUSIVE, SUE, attach, drop_index};
 
 /// Thresholds for the findings that need one.
 #[derive(Debug, Clone, Copy)]

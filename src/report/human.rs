@@ -39,6 +39,7 @@ pub fn render(report: &Report, s: &Screen) -> String {
             out
         }
         Report::Apply(r) => super::indexes::apply_changes(r, s),
+        Report::ApplyPlan(r) => super::reviewed::apply_plan(r, s),
         Report::Demo(r) => demo(r, s),
         Report::Doctor(r) => super::doctor::doctor(r, s),
         Report::Watch(r) => super::watch::watch(r, s),

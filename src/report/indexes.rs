@@ -154,12 +154,20 @@ pub(super) fn plan(r: &PlanReport, s: &Screen) -> String {
         r.changes.len()
     );
     if let Some(path) = &r.output {
-        let _ = writeln!(out, "SQL saved to {}", path.display());
+        if crate::reviewed::is_json_path(path) {
+            let _ = writeln!(
+                out,
+                "reviewed plan saved to {0}: apply it with `pgwarden apply --plan {0}`",
+                path.display()
+            );
+        } else {
+            let _ = writeln!(out, "SQL saved to {}", path.display());
+        }
     }
     out
 }
 
-fn diff_lines(changes: &[crate::diff::Change], colour: bool) -> String {
+pub(super) fn diff_lines(changes: &[crate::diff::Change], colour: bool) -> String {
     let mut out = String::new();
     for c in changes {
         // Colour markers, turned into ANSI sequences after the output is cleaned.

@@ -10,6 +10,7 @@ mod junit;
 mod lint;
 mod migrate;
 pub mod model;
+mod reviewed;
 mod screen;
 mod table;
 mod watch;
@@ -55,6 +56,9 @@ pub enum Report {
     Ci(CiReport),
     /// `apply`: exit 1 when a change was skipped, 2 when its migration failed.
     Apply(ApplyChangesReport),
+    /// `apply --plan FILE`: exit 2 when the database no longer matches the plan's fingerprint
+    /// or its migration failed; 0 when applied or already applied.
+    ApplyPlan(ReviewedApplyReport),
     /// `data generate`: always exit 0.
     DataGenerate(GenerateReport),
     /// `demo`: exit 1 when the workload is still over budget after the fix, 2 when a step failed.
@@ -107,6 +111,7 @@ impl Report {
                     u8::from(!r.skipped.is_empty())
                 }
             }
+            Report::ApplyPlan(r) => r.exit_code(),
             Report::Demo(r) => r.exit_code(),
             Report::Doctor(r) => r.exit_code(),
             Report::Watch(r) => r.exit_code(),
@@ -123,6 +128,7 @@ impl Report {
                 .as_ref()
                 .and_then(|run| run.failure.as_ref())
                 .map(|f| f.error.clone()),
+            Report::ApplyPlan(r) => r.error_message(),
             Report::Lint(r) if r.exit_code() == 2 => Some(
                 "some SQL does not parse (see the syntax-error findings); fix it before linting the rest".into(),
             ),

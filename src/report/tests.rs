@@ -1189,3 +1189,63 @@ fn demo() {
     assert_eq!(r.exit_code(), 2);
     assert_human_and_json("demo", &r);
 }
+
+fn apply_plan_report(verdict: PlanVerdict) -> ReviewedApplyReport {
+    let refused = verdict == PlanVerdict::Refused;
+    let plan = apply_changes_report(false);
+    let differences = if refused {
+        vec![
+            crate::reviewed::Difference {
+                kind: "index",
+                object: "public.payments_status".into(),
+                change: "definition changed".into(),
+            },
+            crate::reviewed::Difference {
+                kind: "migration",
+                object: "V7".into(),
+                change: "applied since (add_x)".into(),
+            },
+        ]
+    } else {
+        vec![]
+    };
+    ReviewedApplyReport {
+        plan_file: Some(PathBuf::from("plan.json")),
+        plan_id: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
+        made_on: "postgres://app@staging:5432/shop (sslmode=prefer)".into(),
+        made_at: "2025-01-02T03:04:05Z".into(),
+        database: "postgres://app@db-7:5432/shop (sslmode=prefer)".into(),
+        verdict,
+        verified: Verified {
+            tables: 1,
+            indexes: 3,
+            migrations: 5,
+        },
+        differences,
+        changes: plan.accepted.clone(),
+        migration: (!refused).then(|| PathBuf::from("migrations/V6__pgwarden_plan.sql")),
+        migration_reused: !refused,
+        run: if refused { None } else { plan.run },
+        dry_run: false,
+    }
+}
+
+/// `apply --plan`: applied (with the migration reused) and refused, naming each difference.
+#[test]
+fn apply_plan() {
+    let r = Report::ApplyPlan(apply_plan_report(PlanVerdict::Matches));
+    assert_eq!(r.exit_code(), 0);
+    assert_human_and_json("apply_plan", &r);
+    let r = Report::ApplyPlan(apply_plan_report(PlanVerdict::Refused));
+    assert_eq!(r.exit_code(), 2);
+    let message = r.error_message().unwrap();
+    assert!(
+        message.contains("index public.payments_status: definition changed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("migration V7: applied since (add_x)"),
+        "{message}"
+    );
+    assert_human_and_json("apply_plan_refused", &r);
+}

@@ -29,6 +29,7 @@ mod quoting;
 mod recipes;
 mod refinery_compat;
 mod replicas;
+mod reviewed_plan;
 mod sarif_schema;
 mod terminal;
 mod tls;

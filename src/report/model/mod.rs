@@ -11,6 +11,7 @@ mod fleet;
 mod lint;
 mod migrate;
 mod plan;
+mod reviewed;
 mod watch;
 
 pub use advise::AdviseReport;
@@ -23,4 +24,5 @@ pub use fleet::{FleetReport, TargetRun};
 pub use lint::LintReport;
 pub use migrate::{NewReport, RecordReport, RecordRow, StatusReport, VerifyProblem, VerifyReport};
 pub use plan::PlanReport;
+pub use reviewed::{PlanVerdict, ReviewedApplyReport, Verified};
 pub use watch::{ReplicaWatch, WatchReport};
