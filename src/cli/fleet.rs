@@ -28,8 +28,9 @@ fn command_name(cli: &Cli) -> anyhow::Result<(String, bool)> {
             bail!("plan --output writes one file: not with --targets (use --format json)")
         }
         Command::Plan(_) => ("plan".into(), false),
+        Command::Apply(a) if a.plan.is_some() => ("apply --plan".into(), true),
         _ => bail!(
-            "--targets and --targets-sql run migrate status|apply|verify, lint, check and plan; not this command"
+            "--targets and --targets-sql run migrate status|apply|verify, lint, check, plan and apply --plan; not this command"
         ),
     })
 }
@@ -89,11 +90,13 @@ pub(super) fn run(cli: &Cli, settings: &Settings) -> anyhow::Result<Report> {
         source,
         parallel: usize::from(cli.fleet.parallel),
         per_host: usize::from(cli.fleet.per_host),
-        on_error: cli.fleet.on_error.unwrap_or(if command == "migrate apply" {
-            fleet::OnError::Stop
-        } else {
-            fleet::OnError::Continue
-        }),
+        on_error: cli.fleet.on_error.unwrap_or(
+            if command == "migrate apply" || command == "apply --plan" {
+                fleet::OnError::Stop
+            } else {
+                fleet::OnError::Continue
+            },
+        ),
         ledger: cli.fleet.ledger.clone(),
         resume: cli.fleet.resume,
         versions,

@@ -319,3 +319,70 @@ fn a_plan_for_a_partitioned_table_applies() {
     assert!(valid);
     db.run(dir.path(), &["plan"], 0);
 }
+
+#[test]
+fn one_reviewed_plan_across_a_fleet_applies_where_the_fingerprint_matches() {
+    let dir = dir();
+    let dbs: Vec<TestDb> = (0..4).map(|_| drifted("fleetplan", dir.path())).collect();
+    let out = tempfile::tempdir().unwrap();
+    let plan = save_plan(&dbs[0], dir.path(), out.path());
+    // One database differs: an index of the plan's name with another definition.
+    dbs[3]
+        .client()
+        .batch_execute("CREATE INDEX items_qty ON items (qty, owner_id)")
+        .unwrap();
+    let targets = out.path().join("targets.txt");
+    let text: String = dbs
+        .iter()
+        .map(|d| format!("{} = {}\n", d.name, d.url))
+        .collect();
+    std::fs::write(&targets, text).unwrap();
+    let result = pgwarden()
+        .arg("--migrations")
+        .arg(dir.path())
+        .arg("--targets")
+        .arg(&targets)
+        .arg("--ledger")
+        .arg(out.path().join("ledger.json"))
+        .args([
+            "--on-error",
+            "continue",
+            "--format",
+            "json",
+            "apply",
+            "--plan",
+        ])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(2), "{}", stderr(&result));
+    let report = json(&result);
+    let outcomes: Vec<&str> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["ok", "ok", "ok", "failed"], "{report:#}");
+    assert!(
+        report["targets"][3]["error"]
+            .as_str()
+            .unwrap()
+            .contains("items_qty"),
+        "{report:#}"
+    );
+    for d in &dbs[..3] {
+        assert_eq!(
+            d.scalar::<i64>(
+                "SELECT count(*) FROM pg_class WHERE relname IN ('items_owner', 'items_qty')"
+            ),
+            2
+        );
+    }
+    // The migration file was written once for all of them.
+    let written: Vec<String> = sql_files(dir.path())
+        .into_iter()
+        .filter(|n| n.contains("pgwarden_plan"))
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+}
