@@ -97,6 +97,9 @@ pub struct GlobalArgs {
     /// version]. Empty means unset.
     #[arg(long, global = true, env = "PGWARDEN_PG_BINDIR", value_name = "DIR")]
     pub pg_bindir: Option<String>,
+    /// Where plan caches the desired state.
+    #[command(flatten)]
+    pub cache: settings::CacheArgs,
 }
 
 /// `--log-format`: how log lines on stderr are written.
