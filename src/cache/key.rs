@@ -93,7 +93,7 @@ impl CacheKey {
 
     /// The first 12 hex digits of the full key, for people.
     pub fn short(&self) -> &str {
-        &self.full[..12.min(self.full.len())]
+        self.full.get(..12).unwrap_or(&self.full)
     }
 }
 

@@ -63,7 +63,8 @@ impl DesiredCache {
 
     /// The file that holds the entries of `key`'s migrations.
     pub fn path(&self, key: &CacheKey) -> PathBuf {
-        self.dir.join(format!("desired-{}.json", &key.stem[..32]))
+        let stem = key.stem.get(..32).unwrap_or(&key.stem);
+        self.dir.join(format!("desired-{stem}.json"))
     }
 
     /// The cached catalog for `key`; `None` (with a log line saying why) when there is none,
