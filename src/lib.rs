@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod advisor;
+pub mod cache;
 pub mod catalog;
 pub mod check;
 pub mod cli;

@@ -26,6 +26,10 @@ pub struct Settings {
     /// The PostgreSQL server binaries for throwaway servers (`--pg-bindir` /
     /// `PGWARDEN_PG_BINDIR`); `None`: searched for.
     pub pg_bindir: Option<PathBuf>,
+    /// Where `plan` caches the desired state replayed on a throwaway server (`--cache-dir` /
+    /// `PGWARDEN_CACHE_DIR`, else `$XDG_CACHE_HOME/pgwarden` or `~/.cache/pgwarden`); `None`:
+    /// no cache (`--no-cache`, or no home directory).
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// The policy read when `--policy` is not given (and only if it exists).

@@ -1,11 +1,11 @@
 //! The plain data model of a database's tables, indexes and foreign keys, filled by the
 //! reader from either the live target or the shadow the migrations were replayed into.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One database's user objects (system schemas, `pg_toast*`, `pg_temp*` and refinery's history
 /// table left out), as `reader::read` fills it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     /// Ordinary and partitioned tables, ordered by schema and name.
     pub tables: Vec<Table>,
@@ -29,7 +29,7 @@ pub struct Catalog {
 }
 
 /// An ordinary or partitioned table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     /// Schema name as PostgreSQL stores it (unquoted).
     pub schema: String,
@@ -43,7 +43,7 @@ pub struct Table {
 }
 
 /// An index, as read from `pg_index` and `pg_class`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Index {
     /// Schema of the index (and of its table) as PostgreSQL stores it (unquoted).
     pub schema: String,
@@ -141,7 +141,7 @@ pub struct ServerUsage {
 }
 
 /// A foreign key constraint, from `pg_constraint`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForeignKey {
     /// Schema of the referencing table (unquoted).
     pub schema: String,
@@ -157,7 +157,7 @@ pub struct ForeignKey {
 }
 
 /// A partition of a partitioned table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Partition {
     /// Schema of the partitioned parent (unquoted).
     pub parent_schema: String,
@@ -172,7 +172,7 @@ pub struct Partition {
 }
 
 /// A partition's index attached to a partitioned index.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttachedIndex {
     /// Schema of the partition's index (unquoted).
     pub schema: String,

@@ -114,6 +114,9 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub direct_url: Option<String>,
+    /// Where plan caches the desired state.
+    #[command(flatten)]
+    pub cache: settings::CacheArgs,
 }
 
 /// `--log-format`: how log lines on stderr are written.

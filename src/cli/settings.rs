@@ -4,6 +4,7 @@
 use super::{ExecArgs, GlobalArgs};
 use crate::executor::ExecSettings;
 use crate::settings::{DEFAULT_POLICY, Settings};
+use clap::Args;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -25,6 +26,32 @@ pub fn from_args(args: &GlobalArgs) -> Settings {
             .as_deref()
             .filter(|d| !d.is_empty())
             .map(PathBuf::from),
+        cache_dir: args.cache.dir(),
+    }
+}
+
+/// Where `plan` caches the desired state (a global option).
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    /// Directory where plan caches the desired state replayed from the migrations [default:
+    /// $XDG_CACHE_HOME/pgwarden, else ~/.cache/pgwarden]. Empty means unset.
+    #[arg(long, global = true, env = "PGWARDEN_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<String>,
+    /// Neither read nor write the desired-state cache: replay the migrations every time.
+    #[arg(long, global = true, env = "PGWARDEN_NO_CACHE")]
+    pub no_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache directory, `None` with --no-cache or when there is no home directory.
+    pub fn dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        match self.cache_dir.as_deref().filter(|d| !d.is_empty()) {
+            Some(d) => Some(PathBuf::from(d)),
+            None => crate::cache::default_dir(),
+        }
     }
 }
 

@@ -66,7 +66,11 @@ pub(super) fn desired_catalog(
                 )
             })?;
         }
-        Ok(reader::read(&mut client, true).db_context(|| "reading the shadow's catalog")?)
+        tracing::debug!("migrations replayed into the shadow");
+        let catalog =
+            reader::read(&mut client, true).db_context(|| "reading the shadow's catalog")?;
+        tracing::debug!(indexes = catalog.indexes.len(), "shadow catalog read");
+        Ok(catalog)
     };
     match shadow_url {
         Some(url) => {
@@ -83,21 +87,113 @@ pub(super) fn desired_catalog(
                 format!("migrations replayed into {}", target.redacted()),
             ))
         }
-        None => {
-            let options = crate::ephemeral::EphemeralOptions {
-                extra_conf: facts.conf,
-                ..settings.throwaway(Some(facts.major))
-            };
-            let server = EphemeralServer::start_with(&options).context(
-                "plan replays the migrations into a throwaway server (or pass --shadow-url)",
-            )?;
-            let target = server.create_database("pgwarden_shadow")?;
-            Ok((
-                replay(&target)?,
-                "migrations replayed into a throwaway server".into(),
-            ))
-        }
+        None => throwaway(settings, &found, required, &facts, replay),
     }
+}
+
+/// `postgresql.conf` lines for the throwaway server of a replay: it holds nothing worth keeping
+/// (the server already runs without fsync, synchronous commit and full-page writes), so the
+/// least WAL, no checkpoint during the replay, no autovacuum competing with it, and no JIT for
+/// the catalog read.
+const REPLAY_CONF: &[&str] = &[
+    "wal_level = minimal",
+    "max_wal_senders = 0",
+    "max_wal_size = 4GB",
+    "checkpoint_timeout = 1h",
+    "autovacuum = off",
+    "jit = off",
+];
+
+/// The desired catalog from a throwaway server, or from the cache when the same inputs were
+/// replayed before (see [`crate::cache`]).
+fn throwaway(
+    settings: &Settings,
+    found: &crate::migrations::Discovered,
+    required: &[String],
+    facts: &TargetFacts,
+    replay: impl Fn(&ConnectionTarget) -> anyhow::Result<Catalog>,
+) -> anyhow::Result<(Catalog, String)> {
+    let context = "plan replays the migrations into a throwaway server (or pass --shadow-url)";
+    let installation = crate::ephemeral::search(settings.pg_bindir.as_deref())
+        .choose(Some(facts.major))
+        .context(context)?;
+    let mut conf = facts.conf.clone();
+    conf.extend(REPLAY_CONF.iter().map(|l| l.to_string()));
+    // A folder runner refuses is refused again, never answered from the cache.
+    let cache = found
+        .unusable
+        .is_empty()
+        .then(|| settings.cache_dir.clone())
+        .flatten()
+        .map(|dir| {
+            let key = cache_key(&installation.bindir, found, required, &conf, &facts.schemas);
+            (crate::cache::DesiredCache::new(dir), key)
+        });
+    let from = "migrations replayed into a throwaway server";
+    if let Some((cache, key)) = &cache
+        && let Some(catalog) = cache.load(key)
+    {
+        return Ok((catalog, format!("{from} (cached: {})", key.short())));
+    }
+    let options = crate::ephemeral::EphemeralOptions {
+        extra_conf: conf,
+        bindir: Some(installation.bindir),
+        ..settings.throwaway(Some(facts.major))
+    };
+    let server = EphemeralServer::start_with(&options).context(context)?;
+    let target = server.create_database("pgwarden_shadow")?;
+    let catalog = replay(&target)?;
+    server.discard();
+    tracing::debug!("throwaway server stopped");
+    if let Some((cache, key)) = &cache {
+        cache.store(key, &catalog);
+    }
+    Ok((catalog, from.into()))
+}
+
+/// The cache key of a replay on the server in `bindir` (see [`crate::cache::KeyInputs`]).
+fn cache_key(
+    bindir: &std::path::Path,
+    found: &crate::migrations::Discovered,
+    required: &[String],
+    conf: &[String],
+    schemas: &[String],
+) -> crate::cache::CacheKey {
+    let server = format!(
+        "{} {}",
+        bindir.display(),
+        crate::ephemeral::server_version(bindir).unwrap_or_default()
+    );
+    // Only files that mention an extension are split (splitting every file of a large folder
+    // costs more than the rest of a cached plan).
+    let mentioning = crate::migrations::Discovered {
+        files: found
+            .files
+            .iter()
+            .filter(|f| f.sql.to_ascii_lowercase().contains("extension"))
+            .cloned()
+            .collect(),
+        unusable: Vec::new(),
+    };
+    let mut extensions: Vec<(String, String)> = crate::migrations::created_extensions(&mentioning)
+        .into_iter()
+        .map(|(_, name)| {
+            let control = crate::ephemeral::extension_control(bindir, &name);
+            (name, control.unwrap_or_else(|| "(no control file)".into()))
+        })
+        .collect();
+    extensions.sort();
+    extensions.dedup();
+    let key = crate::cache::CacheKey::new(&crate::cache::KeyInputs {
+        migrations: &found.files,
+        required_indexes: required,
+        server_conf: conf,
+        search_path: schemas,
+        server: &server,
+        extensions: &extensions,
+    });
+    tracing::debug!(key = key.short(), "desired-state cache key");
+    key
 }
 
 /// Settings a migration that ran on the target may depend on, for the throwaway server: a

@@ -84,15 +84,32 @@ pub fn display_major(major: u32) -> String {
 /// The major version of the server in `bindir`, from `postgres --version`
 /// (`postgres (PostgreSQL) 15.18 (Debian 15.18-1)` -> 15).
 pub fn major_of(bindir: &Path) -> Option<u32> {
+    parse_major(&server_version(bindir)?)
+}
+
+/// What `postgres --version` in `bindir` prints, trimmed (`postgres (PostgreSQL) 15.18 (Debian
+/// 15.18-1)`).
+pub fn server_version(bindir: &Path) -> Option<String> {
     let out = Command::new(bindir.join("postgres"))
         .arg("--version")
         .output()
         .ok()?;
-    if !out.status.success() {
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The control file of extension `name` as installed for the server in `bindir` (its
+/// `default_version` is what `CREATE EXTENSION` installs); `None` when there is none or `name`
+/// is not a plain extension name (it never becomes a path outside the extension directory).
+pub fn extension_control(bindir: &Path, name: &str) -> Option<String> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if name.is_empty() || !name.chars().all(plain) {
         return None;
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    parse_major(&text)
+    let sharedir =
+        pg_config(bindir, "--sharedir").or_else(|| bindir.parent().map(|p| p.join("share")))?;
+    std::fs::read_to_string(sharedir.join("extension").join(format!("{name}.control"))).ok()
 }
 
 fn parse_major(version: &str) -> Option<u32> {
@@ -274,13 +291,19 @@ pub fn preloadable_libraries(bindir: &Path) -> Vec<String> {
 }
 
 fn pkglibdir(bindir: &Path) -> PathBuf {
-    let pg_config = bindir.join("pg_config");
-    if let Ok(out) = Command::new(&pg_config).arg("--pkglibdir").output()
-        && out.status.success()
-    {
-        return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    }
-    bindir.parent().map(|p| p.join("lib")).unwrap_or_default()
+    pg_config(bindir, "--pkglibdir")
+        .unwrap_or_else(|| bindir.parent().map(|p| p.join("lib")).unwrap_or_default())
+}
+
+/// A directory `pg_config` in `bindir` reports (`--pkglibdir`, `--sharedir`).
+fn pg_config(bindir: &Path, option: &str) -> Option<PathBuf> {
+    let out = Command::new(bindir.join("pg_config"))
+        .arg(option)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
 #[cfg(test)]

@@ -129,6 +129,7 @@ fn interactive(
         policy_path: "none.toml".into(),
         policy_explicit: false,
         pg_bindir: None,
+        cache_dir: None,
     };
     let opts = ApplyChangesOptions {
         shadow_url: None,

@@ -91,12 +91,19 @@ impl TestDb {
     }
 }
 
-/// The built binary, with logs kept quiet unless a test asks.
+/// The built binary, with logs kept quiet unless a test asks, and plan's cache in a directory
+/// of this test run (never the user's home).
 pub fn pgwarden() -> Command {
+    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| {
+        tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("cache dir for the test run")
+    });
     let mut cmd = Command::cargo_bin("pgwarden").expect("binary built");
     cmd.env_remove("DATABASE_URL")
         .env_remove("COLUMNS")
         .env_remove("RUST_LOG")
+        .env_remove("PGWARDEN_NO_CACHE")
+        .env("PGWARDEN_CACHE_DIR", cache.path())
         .env("NO_COLOR", "1");
     cmd
 }

@@ -22,6 +22,7 @@ mod migrate_apply;
 mod monitoring;
 mod partitioned;
 mod plan;
+mod plan_cache;
 mod plan_convergence;
 mod policy_path;
 mod pooler;
