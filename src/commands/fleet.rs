@@ -70,7 +70,15 @@ struct State {
     per_host: HashMap<String, usize>,
     reports: HashMap<String, Report>,
     failed: bool,
+    /// When the ledger was last written, and whether it has changed since.
+    saved_at: Instant,
+    dirty: bool,
 }
+
+/// The ledger is rewritten at most this often (a failure at once, and at the end): a fleet of
+/// thousands would otherwise spend its time rewriting it. A target recorded as not started or
+/// running that did finish is only run again by `--resume`, which finds nothing left to do.
+const SAVE_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs `run_one` on every target of `groups`.
 pub fn run(
@@ -136,6 +144,8 @@ pub fn run(
         per_host: HashMap::new(),
         reports: HashMap::new(),
         failed: false,
+        saved_at: Instant::now(),
+        dirty: false,
     });
     save(
         &*state
@@ -165,6 +175,9 @@ pub fn run(
     let state = state
         .into_inner()
         .map_err(|_| anyhow::anyhow!("ledger lock poisoned"))?;
+    if state.dirty {
+        save(&state)?;
+    }
     Ok(report(groups, opts, state, stopped))
 }
 
@@ -190,6 +203,21 @@ fn save(state: &State) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes the ledger when it is due (or `now`), else remembers that it changed.
+fn save_due(state: &mut State, now: bool) {
+    if !now && state.saved_at.elapsed() < SAVE_EVERY {
+        state.dirty = true;
+        return;
+    }
+    match save(state) {
+        Ok(()) => {
+            state.saved_at = Instant::now();
+            state.dirty = false;
+        }
+        Err(e) => tracing::error!("{e:#}"),
+    }
+}
+
 /// Runs one group's unfinished targets with `opts.parallel` workers.
 fn run_group(
     settings: &Settings,
@@ -212,8 +240,9 @@ fn run_group(
     }
     let wake = Condvar::new();
     std::thread::scope(|scope| {
+        let mut workers = Vec::new();
         for _ in 0..opts.parallel.max(1) {
-            scope.spawn(|| {
+            workers.push(scope.spawn(|| {
                 while let Some(i) = next(state, &wake, &hosts, opts) {
                     let target = &group.targets[i];
                     if let Ok(mut s) = state.lock() {
@@ -221,9 +250,7 @@ fn run_group(
                             e.outcome = Outcome::Running;
                             e.started_at = Some(history::now_rfc3339());
                         }
-                        if let Err(e) = save(&s) {
-                            tracing::error!("{e:#}");
-                        }
+                        save_due(&mut s, false);
                     }
                     bar.started(&target.name);
                     let (entry, report) = run_target(settings, target, opts, run_one);
@@ -240,14 +267,21 @@ fn run_group(
                         s.ledger
                             .targets
                             .insert(target.name.clone(), Entry { group, ..entry });
-                        if let Err(e) = save(&s) {
-                            tracing::error!("{e:#}");
-                        }
+                        save_due(&mut s, !outcome.finished());
                     }
                     bar.done(&target.name, outcome);
                     wake.notify_all();
                 }
-            });
+            }));
+        }
+        // What the workers left unwritten reaches the ledger within SAVE_EVERY.
+        while !workers.iter().all(|w| w.is_finished()) {
+            std::thread::sleep(Duration::from_millis(50));
+            if let Ok(mut s) = state.lock()
+                && s.dirty
+            {
+                save_due(&mut s, false);
+            }
         }
     });
 }
