@@ -41,6 +41,11 @@ pub fn run(
     if cli.fleet.given() {
         return super::fleet::run(cli, settings);
     }
+    if cli.fleet.resume || cli.fleet.ledger.is_some() {
+        anyhow::bail!(
+            "--resume and --ledger belong to fleet runs: add --targets FILE or --targets-sql"
+        );
+    }
     let direct;
     let settings = match cli
         .global

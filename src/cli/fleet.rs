@@ -71,7 +71,12 @@ fn groups(cli: &Cli, settings: &Settings) -> anyhow::Result<(Vec<Group>, String)
         let text = |i: usize| r.try_get::<_, Option<String>>(i);
         match (text(0), text(1), r.len()) {
             (Ok(Some(name)), Ok(Some(url)), 2) => out.push((name, url, None)),
-            (Ok(Some(name)), Ok(Some(url)), 3) => out.push((name, url, text(2).ok().flatten())),
+            (Ok(Some(name)), Ok(Some(url)), 3) => match text(2) {
+                Ok(group) => out.push((name, url, group)),
+                Err(_) => bail!(
+                    "--targets-sql: the third column (the group) must be text (cast with ::text)"
+                ),
+            },
             _ => bail!(
                 "--targets-sql must return text columns name, url and optionally group, none NULL (cast with ::text)"
             ),
@@ -83,6 +88,20 @@ fn groups(cli: &Cli, settings: &Settings) -> anyhow::Result<(Vec<Group>, String)
 
 /// Runs the command on every target.
 pub(super) fn run(cli: &Cli, settings: &Settings) -> anyhow::Result<Report> {
+    if let Some(f) = cli.global.format.lint_only().or(match &cli.command {
+        Command::Lint(l) => l.output_format,
+        _ => None,
+    }) {
+        bail!(
+            "--format {} writes one lint report: with --targets the report is one table or --format json (each target's lint report inside)",
+            f.name()
+        );
+    }
+    if cli.global.direct_url.is_some() {
+        bail!(
+            "--direct-url names one server: with --targets put each target's direct URL in the targets file (the pooled one is not needed for migrate apply)"
+        );
+    }
     let (command, versions) = command_name(cli)?;
     let (groups, source) = groups(cli, settings)?;
     let opts = FleetOptions {

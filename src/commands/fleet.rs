@@ -4,7 +4,7 @@
 //! ends, and SIGINT/SIGTERM handled so that nothing new starts and the ledger stays true. Each
 //! target runs exactly as a single run would, with its own history table and advisory lock.
 
-use crate::fleet::ledger::{Entry, Ledger, Outcome, default_path};
+use crate::fleet::ledger::{Entry, Ledger, Outcome, default_path, url_digest};
 use crate::fleet::{Group, Target};
 use crate::migrations::history;
 use crate::report::Report;
@@ -96,7 +96,7 @@ pub fn run(
     let earlier = match (&ledger_path, opts.resume) {
         (Some(path), true) => {
             let l = Ledger::load(path)?;
-            l.check_resume(path, &opts.command, &migrations)?;
+            l.check_resume(path, (&opts.command, &opts.source), &migrations)?;
             Some(l)
         }
         (None, true) => anyhow::bail!(
@@ -113,10 +113,11 @@ pub fn run(
     };
     for g in &groups {
         for t in &g.targets {
+            let digest = url_digest(&t.url);
             let done = earlier
                 .as_ref()
                 .and_then(|l| l.targets.get(&t.name))
-                .filter(|e| e.outcome.finished());
+                .filter(|e| e.outcome.finished() && e.url_digest == digest);
             let entry = match done {
                 Some(e) => Entry {
                     outcome: Outcome::DoneEarlier,
@@ -125,6 +126,7 @@ pub fn run(
                 None => Entry {
                     group: g.name.clone(),
                     database: redacted(&t.url),
+                    url_digest: digest,
                     outcome: Outcome::NotStarted,
                     version_before: None,
                     version_after: None,
@@ -353,6 +355,7 @@ fn run_target(
     let entry = Entry {
         group: String::new(),
         database: redacted(&target.url),
+        url_digest: url_digest(&target.url),
         outcome,
         version_before,
         version_after: version(),
@@ -414,7 +417,7 @@ fn report(
         })
         .collect();
     FleetReport {
-        command: opts.command.clone(),
+        target_command: opts.command.clone(),
         source: opts.source.clone(),
         ledger: state.ledger_path,
         targets,

@@ -48,6 +48,9 @@ pub(super) fn wait_for_replicas(
 ) -> Result<(), ExecError> {
     let started = Instant::now();
     loop {
+        if super::stop::requested() {
+            return Err(ExecError::Interrupted);
+        }
         let lags = read(client).map_err(ExecError::Session)?;
         let hidden: Vec<&str> = lags
             .iter()

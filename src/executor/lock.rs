@@ -37,13 +37,14 @@ pub enum LockError {
     /// The session goes through a connection pooler: a session advisory lock there is not
     /// held by the session that runs the migration.
     #[error(
-        "the connection goes through a pooler or a port mapping: the URL names port {url_port} but the server answers on port {server_port}; a session advisory lock taken through a transaction-pooling PgBouncer does not protect the migration (two deploys could both apply it): pass --direct-url (or PGWARDEN_DIRECT_URL) naming the PostgreSQL server itself for the lock and the migrations; if this is a port mapping and not a pooler, pass --direct-url with the same URL"
+        "the connection goes through a pooler or a port mapping: the URL names port {url_port} but the server sees this session on {server_port}; a session advisory lock taken through a transaction-pooling PgBouncer does not protect the migration (two deploys could both apply it): pass --direct-url (or PGWARDEN_DIRECT_URL) naming the PostgreSQL server itself for the lock and the migrations; if this is a port mapping and not a pooler, pass --direct-url with the same URL"
     )]
     Pooler {
         /// The port the connection string names.
         url_port: u16,
-        /// The port the server reports (`inet_server_port()`).
-        server_port: u16,
+        /// Where the server sees the session: `port N` (`inet_server_port()`), or a Unix
+        /// socket.
+        server_port: String,
     },
 }
 
@@ -64,11 +65,13 @@ pub fn refuse_pooler(client: &mut Client, url_port: Option<u16>) -> Result<(), L
         _ => None,
     });
     match server_port {
-        Some(server_port) if server_port != url_port => Err(LockError::Pooler {
+        Some(server_port) if server_port == url_port => Ok(()),
+        // NULL: the server sees a Unix-socket session although this one came over TCP, so
+        // something in between (a pooler on the same host) opened it.
+        server_port => Err(LockError::Pooler {
             url_port,
-            server_port,
+            server_port: server_port.map_or("a Unix socket".into(), |p| format!("port {p}")),
         }),
-        _ => Ok(()),
     }
 }
 

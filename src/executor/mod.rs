@@ -257,6 +257,9 @@ impl Executor {
         let started = Instant::now();
         let mut outcome = StepOutcome::default();
         loop {
+            if outcome.attempts > 0 && stop::requested() {
+                return Err(ExecError::Interrupted);
+            }
             outcome.attempts += 1;
             if let Some(m) = &self.monitor {
                 m.begin(label);

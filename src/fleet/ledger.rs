@@ -54,6 +54,9 @@ pub struct Entry {
     pub group: String,
     /// Its connection string, password redacted.
     pub database: String,
+    /// A digest of its full connection string: `--resume` counts a target as done only when
+    /// it still points at the same database (the string itself may hold a password).
+    pub url_digest: String,
     /// How its run ended.
     pub outcome: Outcome,
     /// The highest applied migration version before the run (migrate commands).
@@ -115,6 +118,16 @@ pub enum LedgerError {
     },
 }
 
+/// The digest of a connection string kept in the ledger.
+pub fn url_digest(url: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(url.as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The default ledger path for `source` and `command`: a file named after both (a digest, so
 /// any text is a safe name) under the state directory.
 pub fn default_path(source: &str, command: &str) -> Option<PathBuf> {
@@ -142,9 +155,15 @@ pub fn default_path(source: &str, command: &str) -> Option<PathBuf> {
 impl Ledger {
     /// Reads the ledger at `path`.
     pub fn load(path: &Path) -> Result<Self, LedgerError> {
-        let text = std::fs::read_to_string(path).map_err(|cause| LedgerError::Io {
-            path: path.into(),
-            cause,
+        let text = std::fs::read_to_string(path).map_err(|cause| match cause.kind() {
+            std::io::ErrorKind::NotFound => LedgerError::Resume {
+                path: path.into(),
+                reason: "there is no ledger there: nothing to resume (run without --resume, or give the ledger of the earlier run with --ledger FILE)".into(),
+            },
+            _ => LedgerError::Io {
+                path: path.into(),
+                cause,
+            },
         })?;
         let ledger: Ledger = serde_json::from_str(&text).map_err(|e| LedgerError::Format {
             path: path.into(),
@@ -159,17 +178,25 @@ impl Ledger {
         Ok(ledger)
     }
 
-    /// Checks that this ledger can be resumed by `command` with `migrations`.
+    /// Checks that this ledger can be resumed by `command` on the targets of `source` with
+    /// `migrations`.
     pub fn check_resume(
         &self,
         path: &Path,
-        command: &str,
+        (command, source): (&str, &str),
         migrations: &[String],
     ) -> Result<(), LedgerError> {
         let refuse = |reason: String| LedgerError::Resume {
             path: path.into(),
             reason,
         };
+        if self.source != source {
+            return Err(refuse(format!(
+                "it records the targets of {}, not of {}",
+                crate::escape::inline(&self.source),
+                crate::escape::inline(source)
+            )));
+        }
         if self.command != command {
             return Err(refuse(format!(
                 "it records `{}`, not `{command}`",

@@ -75,6 +75,7 @@ fn url_name(url: &str) -> Result<String, String> {
 /// Parses the line format: `name = url` or a bare `postgres://` URL per line, `#` comments and
 /// blank lines ignored. One group, `all`.
 pub fn parse_lines(source_name: &str, text: &str) -> Result<Vec<Group>, TargetsError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut targets = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -140,11 +141,19 @@ struct TomlGroup {
 /// Parses the TOML form: `[[target]] name, url` and `[[group]] name, targets` (groups run in
 /// the order written; targets in no group run last, as the group `ungrouped`).
 pub fn parse_toml(source_name: &str, text: &str) -> Result<Vec<Group>, TargetsError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let problem = |problem: String| TargetsError::Source {
         source_name: source_name.into(),
         problem,
     };
-    let parsed: TomlTargets = toml::from_str(text).map_err(|e| problem(e.to_string()))?;
+    // The message and line only: TOML's own rendering quotes the source line, which may hold
+    // a password.
+    let parsed: TomlTargets = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(0, |s| {
+            text[..s.start.min(text.len())].matches('\n').count() + 1
+        });
+        problem(format!("line {line}: {}", e.message().trim()))
+    })?;
     for t in &parsed.targets {
         check_name(&t.name).map_err(problem)?;
         ConnectionTarget::from_url(&t.url)

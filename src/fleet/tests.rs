@@ -99,3 +99,21 @@ fn sql_rows_group_by_first_appearance() {
     assert_eq!(groups[0].targets.len(), 2);
     assert_eq!(groups[1].targets[0].name, "b");
 }
+
+#[test]
+fn a_toml_syntax_error_never_shows_the_line_that_may_hold_a_password() {
+    for text in [
+        "[[target]]\nname = \"a\"\nurl=\"postgres://u:TomlSecret@h/x\" junk\n",
+        "[[target]]\nname = \"a\"\nurl=[\"postgres://u:TomlSecret@h/x\"]\n",
+    ] {
+        let e = parse_toml("t.toml", text).unwrap_err().to_string();
+        assert!(!e.contains("TomlSecret"), "{e}");
+        assert!(e.contains("line 3"), "{e}");
+    }
+}
+
+#[test]
+fn a_byte_order_mark_is_not_part_of_the_first_name() {
+    let groups = parse_lines("t.txt", "\u{feff}a = postgres://h/a\n").unwrap();
+    assert_eq!(groups[0].targets[0].name, "a");
+}

@@ -38,7 +38,7 @@ pub(super) fn fleet(r: &FleetReport, s: &Screen) -> String {
         .collect();
     let mut out = format!(
         "{} on {} target(s) from {}\n",
-        r.command,
+        r.target_command,
         r.targets.len(),
         inline(&r.source)
     );
@@ -66,11 +66,13 @@ pub(super) fn fleet(r: &FleetReport, s: &Screen) -> String {
         let _ = writeln!(out, "stopped: {}", inline(why));
     }
     if let Some(path) = &r.ledger {
-        let _ = writeln!(
-            out,
-            "ledger: {} (rerun with --resume to run only the targets that did not finish)",
-            path.display()
-        );
+        let unfinished = r.targets.iter().any(|t| !t.outcome.finished());
+        let hint = if unfinished {
+            " (rerun with --resume to run only the targets that did not finish)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "ledger: {}{hint}", path.display());
     }
     out
 }

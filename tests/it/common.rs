@@ -438,9 +438,24 @@ pub struct Bouncer {
 }
 
 static BOUNCER: OnceLock<Bouncer> = OnceLock::new();
+static SOCKET_BOUNCER: OnceLock<Bouncer> = OnceLock::new();
 
+/// PgBouncer reaching the shared server over TCP.
 pub fn pgbouncer() -> &'static Bouncer {
-    BOUNCER.get_or_init(|| {
+    BOUNCER.get_or_init(|| start_bouncer("127.0.0.1".into()))
+}
+
+/// PgBouncer reaching the shared server over its Unix socket (the server then sees no port).
+pub fn pgbouncer_via_socket() -> &'static Bouncer {
+    SOCKET_BOUNCER.get_or_init(|| {
+        let dir: String =
+            TestDb::new("socketdir").scalar("SELECT current_setting('unix_socket_directories')");
+        start_bouncer(dir)
+    })
+}
+
+fn start_bouncer(backend_host: String) -> Bouncer {
+    {
         use std::os::unix::process::CommandExt;
         let server_url = server().url("postgres");
         let password = server_url
@@ -463,7 +478,7 @@ pub fn pgbouncer() -> &'static Bouncer {
         std::fs::write(
             dir.path().join("pgbouncer.ini"),
             format!(
-                "[databases]\n* = host=127.0.0.1 port={}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
+                "[databases]\n* = host={backend_host} port={}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
                  unix_socket_dir =\nauth_type = plain\nauth_file = {d}/userlist.txt\npool_mode = transaction\n\
                  max_client_conn = 200\ndefault_pool_size = 20\nlogfile = {d}/pgbouncer.log\npidfile = {d}/pgbouncer.pid\n\
                  admin_users = postgres\nignore_startup_parameters = extra_float_digits,options\n",
@@ -482,7 +497,10 @@ pub fn pgbouncer() -> &'static Bouncer {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
             cmd.uid(uid).gid(gid);
         }
-        let child = Reaped(cmd.spawn().expect("start pgbouncer (Debian package pgbouncer)"));
+        let child = Reaped(
+            cmd.spawn()
+                .expect("start pgbouncer (Debian package pgbouncer)"),
+        );
         // A static is never dropped: a watchdog ends PgBouncer with the test process.
         std::process::Command::new("sh")
             .args([
@@ -500,7 +518,10 @@ pub fn pgbouncer() -> &'static Bouncer {
             .unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "pgbouncer did not listen");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pgbouncer did not listen"
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         Bouncer {
@@ -508,7 +529,7 @@ pub fn pgbouncer() -> &'static Bouncer {
             _dir: dir,
             _child: child,
         }
-    })
+    }
 }
 
 impl Bouncer {

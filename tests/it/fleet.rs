@@ -150,6 +150,35 @@ fn twenty_databases_one_broken_continue_then_resume() {
     assert_eq!(applied(broken), 2);
     assert_eq!(before, last_applied(), "the others were not run again");
 
+    // A target that now points at another database is not done: --resume runs it.
+    let moved = TestDb::new("fleet_moved");
+    let text = std::fs::read_to_string(targets.path())
+        .unwrap()
+        .replace(&dbs[3].url, &moved.url);
+    std::fs::write(targets.path(), text).unwrap();
+    let out = fleet(
+        dir.path(),
+        targets.path(),
+        &ledger,
+        &["--resume", "migrate", "apply"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(applied(&moved), 2);
+    // A ledger of other targets is refused.
+    let other = targets_file(&dbs[..2]);
+    let out = fleet(
+        dir.path(),
+        other.path(),
+        &ledger,
+        &["--resume", "migrate", "apply"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("it records the targets of"),
+        "{}",
+        stderr(&out)
+    );
+
     // Changed migration files: --resume refuses.
     write(
         dir.path(),
@@ -291,6 +320,14 @@ fn status_reports_every_target_even_past_a_broken_one() {
         ]
     );
     assert_eq!(report["targets"][0]["report"]["command"], "migrate_status");
+    assert_eq!(report["command"], "fleet");
+    assert_eq!(report["target_command"], "migrate status");
+    let raw = stdout(&out);
+    assert_eq!(
+        raw.matches("\"command\": \"fleet\"").count(),
+        1,
+        "one command key"
+    );
     assert!(!stdout(&out).contains(":pw@"), "no password in the report");
     // Human: one table, a summary line.
     let out = pgwarden()

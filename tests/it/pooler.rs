@@ -75,3 +75,26 @@ fn through_pgbouncer_the_lock_needs_a_direct_url() {
         0
     );
 }
+
+#[test]
+fn a_pooler_that_reaches_the_server_over_a_unix_socket_is_seen_too() {
+    let db = TestDb::new("poolsock");
+    let dir = migrations_dir(&MIGRATIONS);
+    let out = pgwarden()
+        .args([
+            "--database-url",
+            &pgbouncer_via_socket().url(&db),
+            "--migrations",
+        ])
+        .arg(dir.path())
+        .args(["migrate", "apply"])
+        .env_remove("PGWARDEN_DIRECT_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("a Unix socket"), "{}", stderr(&out));
+    assert!(
+        db.scalar::<Option<String>>("SELECT to_regclass('refinery_schema_history')::text")
+            .is_none()
+    );
+}

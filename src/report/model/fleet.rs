@@ -32,8 +32,8 @@ pub struct TargetRun {
 /// The result of a fleet run.
 #[derive(Debug, Clone, Serialize)]
 pub struct FleetReport {
-    /// The command run on each target, e.g. `migrate apply`.
-    pub command: String,
+    /// The command run on each target, e.g. `migrate apply` (`command` is `fleet`).
+    pub target_command: String,
     /// Where the targets came from.
     pub source: String,
     /// The ledger file (`--resume` reads it).
