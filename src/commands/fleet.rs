@@ -4,8 +4,8 @@
 //! ends, and SIGINT/SIGTERM handled so that nothing new starts and the ledger stays true. Each
 //! target runs exactly as a single run would, with its own history table and advisory lock.
 
+use crate::fleet::Group;
 use crate::fleet::ledger::{Entry, Ledger, Outcome, default_path, url_digest};
-use crate::fleet::{Group, Target};
 use crate::migrations::history;
 use crate::report::Report;
 use crate::report::model::{FleetReport, TargetRun};
@@ -16,6 +16,9 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 mod progress;
+mod target;
+
+use target::{host_key, redacted, run_target};
 
 /// What to do after a target fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -192,12 +195,6 @@ fn stop_reason(state: &Mutex<State>, opts: &FleetOptions) -> Option<String> {
         .then(|| "a target failed (--on-error stop): no new target was started".into())
 }
 
-fn redacted(url: &str) -> String {
-    crate::db::ConnectionTarget::from_url(url)
-        .map(|t| t.redacted())
-        .unwrap_or_else(|_| "(unparsable)".into())
-}
-
 fn save(state: &State) -> anyhow::Result<()> {
     if let Some(path) = &state.ledger_path {
         state.ledger.save(path)?;
@@ -317,79 +314,6 @@ fn next(
         // Woken when a target ends; the timeout re-checks a stop asked for by a signal.
         s = wake.wait_timeout(s, Duration::from_millis(200)).ok()?.0;
     }
-}
-
-/// Runs one target and says how it went.
-fn run_target(
-    settings: &Settings,
-    target: &Target,
-    opts: &FleetOptions,
-    run_one: &RunOne<'_>,
-) -> (Entry, Option<Report>) {
-    let started = Instant::now();
-    let started_at = history::now_rfc3339();
-    let span = tracing::info_span!("target", name = %target.name);
-    let _entered = span.enter();
-    let one = Settings {
-        database_url: Some(target.url.clone()),
-        progress_bar: false,
-        interactive: false,
-        ..settings.clone()
-    };
-    let version = || opts.versions.then(|| highest_version(&one)).flatten();
-    let version_before = version();
-    let (outcome, error, report) = match run_one(&one) {
-        Ok(report) => {
-            let outcome = match report.exit_code() {
-                0 => Outcome::Ok,
-                1 => Outcome::Findings,
-                _ if crate::executor::stop::requested() => Outcome::Interrupted,
-                _ => Outcome::Failed,
-            };
-            let error = (outcome.exit_code() == 2)
-                .then(|| report.error_message().unwrap_or_else(|| "exit 2".into()));
-            (outcome, error, Some(report))
-        }
-        Err(e) => (Outcome::Failed, Some(format!("{e:#}")), None),
-    };
-    let entry = Entry {
-        group: String::new(),
-        database: redacted(&target.url),
-        url_digest: url_digest(&target.url),
-        outcome,
-        version_before,
-        version_after: version(),
-        error,
-        duration_ms: started.elapsed().as_millis() as u64,
-        started_at: Some(started_at),
-        finished_at: Some(history::now_rfc3339()),
-    };
-    (entry, report)
-}
-
-/// The highest applied migration version of the database `settings` name.
-fn highest_version(settings: &Settings) -> Option<i32> {
-    let mut client = settings.target().ok()?.connect().ok()?;
-    history::read(&mut client)
-        .ok()
-        .flatten()?
-        .iter()
-        .map(|r| r.version)
-        .max()
-}
-
-/// The server a target is on: its first host, resolved, and port.
-pub fn host_key(url: &str) -> String {
-    use std::net::ToSocketAddrs;
-    let Ok(t) = crate::db::ConnectionTarget::from_url(url) else {
-        return url.to_string();
-    };
-    let label = t.server_label();
-    label
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .map_or(label, |a| a.to_string())
 }
 
 fn report(
