@@ -101,6 +101,9 @@ pub struct ApplyReport {
     pub session_summary: String,
     /// History rows before this run (versions recorded as applied).
     pub already_applied: usize,
+    /// The highest version recorded as applied before this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_before: Option<i32>,
     /// Migrations applied (in a dry run: to apply), in order; a failed one is in `failure`.
     pub migrations: Vec<MigrationRun>,
     /// The migration that failed (the run stopped there); `None` when all went through.
@@ -152,6 +155,7 @@ pub fn apply(
         session_setup: req.exec.alone_setup_sql(),
         session_summary: req.exec.alone_setup_summary(),
         already_applied: applied.len(),
+        version_before: applied.iter().map(|r| r.version).max(),
         migrations: Vec::new(),
         failure: None,
         duration_ms: 0,

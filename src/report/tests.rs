@@ -252,6 +252,7 @@ fn apply_report(dry_run: bool) -> ApplyReport {
         session_setup: SESSION_SETUP.into(),
         session_summary: SESSION_SUMMARY.into(),
         already_applied: 3,
+        version_before: None,
         migrations: migration_runs(outcomes),
         failure: None,
         duration_ms: if dry_run { 0 } else { 41_932 },
@@ -848,6 +849,7 @@ fn apply_changes_report(dry_run: bool) -> ApplyChangesReport {
     };
     let run = (!dry_run).then(|| ApplyReport {
         already_applied: 5,
+        version_before: None,
         migrations: vec![MigrationRun {
             version: 6,
             name: "pgwarden_apply".into(),

@@ -33,7 +33,12 @@ pub(super) fn run_target(
         ..settings.clone()
     };
     let version = || opts.versions.then(|| highest_version(&one)).flatten();
-    let version_before = version();
+    let mut version_before = None;
+    // migrate apply says its versions itself; other commands cost a history read before.
+    let applies = opts.command == "migrate apply";
+    if !applies {
+        version_before = version();
+    }
     let (outcome, error, report) = match run_one(&one) {
         Ok(report) => {
             let outcome = match report.exit_code() {
@@ -54,11 +59,28 @@ pub(super) fn run_target(
         url_digest: url_digest(&target.url),
         outcome,
         version_before,
-        version_after: version(),
+        version_after: None,
         error,
         duration_ms: started.elapsed().as_millis() as u64,
         started_at: Some(started_at),
         finished_at: Some(history::now_rfc3339()),
+    };
+    let entry = match &report {
+        Some(Report::MigrateApply(r)) if applies => Entry {
+            version_before: r.version_before,
+            version_after: r
+                .migrations
+                .iter()
+                .filter(|m| m.outcome.is_some())
+                .map(|m| m.version)
+                .chain(r.version_before)
+                .max(),
+            ..entry
+        },
+        _ => Entry {
+            version_after: version(),
+            ..entry
+        },
     };
     (entry, report)
 }
