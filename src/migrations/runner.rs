@@ -9,12 +9,15 @@ use super::plan::{self, PlannedMigration, RunMode};
 use super::status::{self, MigrationState};
 use crate::db::{ConnectionTarget, DbContext};
 use crate::executor::{
-    AdvisoryLock, ExecSettings, Executor, StepOutcome, drop_invalid_sql, lock::MIGRATION_LOCK_KEY,
+    AdvisoryLock, ExecSettings, Executor, StepOutcome, lock::MIGRATION_LOCK_KEY,
 };
-use crate::sql::IndexBuild;
 use postgres::Client;
 use serde::Serialize;
 use std::time::{Duration, Instant};
+
+mod script;
+use script::record_sql;
+pub use script::script;
 
 /// What `migrate apply` was asked to do.
 #[derive(Debug, Clone)]
@@ -284,23 +287,6 @@ fn run_one(exec: &mut Executor, p: &PlannedMigration) -> Result<StepOutcome, Mig
     }
 }
 
-/// The history row's INSERT, guarded for a no-transaction migration on its indexes being valid.
-fn record_sql(p: &PlannedMigration, applied_on: &str) -> String {
-    let builds: Vec<IndexBuild> = p
-        .statements
-        .iter()
-        .filter_map(|s| s.index_build.clone())
-        .filter(|b| b.concurrently)
-        .collect();
-    history::record_sql(
-        p.file.version,
-        &p.file.name,
-        p.file.checksum,
-        applied_on,
-        &builds,
-    )
-}
-
 fn run_entry(
     p: &PlannedMigration,
     script: Vec<ScriptLine>,
@@ -330,71 +316,6 @@ fn invalid_to_recover(
         }
     }
     Ok(found)
-}
-
-/// The exact SQL a migration runs, in order; `invalid`: INVALID indexes recovery drops first.
-/// Session settings are sent once per run (see [`ApplyReport::session_setup`]).
-pub fn script(
-    p: &PlannedMigration,
-    settings: &ExecSettings,
-    invalid: &[String],
-) -> Vec<ScriptLine> {
-    let line = |sql: String, in_transaction| ScriptLine {
-        sql,
-        in_transaction,
-        summary: None,
-    };
-    // The indexes the history row's guard checks: the named concurrent builds.
-    let guarded: Vec<&str> = p
-        .statements
-        .iter()
-        .filter_map(|s| s.index_build.as_ref())
-        .filter(|b| b.concurrently)
-        .map(|b| b.index_name.as_str())
-        .collect();
-    let record = ScriptLine {
-        summary: Some(match guarded.as_slice() {
-            [] => format!("then record V{} in {HISTORY_TABLE}", p.file.version),
-            [one] => format!(
-                "then record V{} in {HISTORY_TABLE} if index {} is valid",
-                p.file.version,
-                crate::escape::ident(one)
-            ),
-            many => format!(
-                "then record V{} in {HISTORY_TABLE} if all {} indexes ({}) are valid",
-                p.file.version,
-                many.len(),
-                many.iter()
-                    .map(|n| crate::escape::ident(n))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        }),
-        ..line(record_sql(p, "<now, RFC 3339>"), true)
-    };
-    let mut out = Vec::new();
-    match p.mode {
-        RunMode::Transaction => {
-            out.push(line("BEGIN".into(), true));
-            out.push(line(settings.transaction_setup_sql(), true));
-            out.extend(p.statements.iter().map(|s| line(s.text.clone(), true)));
-            out.push(record);
-            out.push(line("COMMIT".into(), true));
-        }
-        RunMode::NoTransaction(_) => {
-            out.extend(
-                invalid
-                    .iter()
-                    .map(|name| line(drop_invalid_sql(name), false)),
-            );
-            out.extend(p.statements.iter().map(|s| line(s.text.clone(), false)));
-            out.push(ScriptLine {
-                in_transaction: false,
-                ..record
-            });
-        }
-    }
-    out
 }
 
 /// Whether `state` counts as a finding for `migrate status`.
