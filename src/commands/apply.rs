@@ -201,9 +201,26 @@ fn refuse_pending(settings: &Settings) -> anyhow::Result<()> {
     let applied = history::read(&mut client)
         .db_context(|| format!("cannot read {}", history::HISTORY_TABLE))?
         .unwrap_or_default();
-    let pending: Vec<String> = status::compute(&found, &applied)
+    let pending = unapplied(&found, &applied, None);
+    if !pending.is_empty() {
+        bail!(
+            "apply records its changes as a new migration, so every migration must be applied first: {}; run `pgwarden migrate apply`",
+            pending.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Every migration not applied (pending, drifted), `V<n>__<name> (state)`, leaving out
+/// version `except` (a reviewed plan's own migration).
+pub(super) fn unapplied(
+    found: &crate::migrations::Discovered,
+    applied: &[history::AppliedRow],
+    except: Option<i32>,
+) -> Vec<String> {
+    status::compute(found, applied)
         .iter()
-        .filter(|r| r.state != MigrationState::Applied)
+        .filter(|r| r.state != MigrationState::Applied && (except.is_none() || r.version != except))
         .map(|r| {
             format!(
                 "V{}__{} ({})",
@@ -212,12 +229,5 @@ fn refuse_pending(settings: &Settings) -> anyhow::Result<()> {
                 r.state.label()
             )
         })
-        .collect();
-    if !pending.is_empty() {
-        bail!(
-            "apply records its changes as a new migration, so every migration must be applied first: {}; run `pgwarden migrate apply`",
-            pending.join(", ")
-        );
-    }
-    Ok(())
+        .collect()
 }

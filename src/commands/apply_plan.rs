@@ -166,18 +166,7 @@ fn refuse_other_pending(
     applied: &[AppliedRow],
     ours: Option<i32>,
 ) -> anyhow::Result<()> {
-    let pending: Vec<String> = status::compute(found, applied)
-        .iter()
-        .filter(|r| r.state != MigrationState::Applied && (ours.is_none() || r.version != ours))
-        .map(|r| {
-            format!(
-                "V{}__{} ({})",
-                r.version.unwrap_or_default(),
-                r.name,
-                r.state.label()
-            )
-        })
-        .collect();
+    let pending = super::apply::unapplied(found, applied, ours);
     if !pending.is_empty() {
         bail!(
             "the plan runs as a new migration, so every other migration must be applied first: {}; run `pgwarden migrate apply`",
