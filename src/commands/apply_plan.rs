@@ -130,8 +130,18 @@ pub fn apply_to_target(
             .fingerprint
             .without_indexes(&own)
             .differences(&now.without_indexes(&own));
-        if ours.is_some() && rest.is_empty() {
+        let foreign = if ours.is_some() && rest.is_empty() {
+            foreign_indexes(target, plan)?
+        } else {
+            Vec::new()
+        };
+        if ours.is_some() && rest.is_empty() && foreign.is_empty() {
             report.verdict = PlanVerdict::Resumed;
+        } else if !foreign.is_empty() {
+            // Not an interrupted run of this plan: an index of its name is another index.
+            report.verdict = PlanVerdict::Refused;
+            report.differences = foreign;
+            return Ok(report);
         } else {
             report.verdict = PlanVerdict::Refused;
             if ours.is_some() {
@@ -222,4 +232,44 @@ pub fn ensure_migration(
         }
     }
     bail!("cannot find a free migration version in {}", dir.display())
+}
+
+/// The plan's index builds whose name is already taken on the target by an index of another
+/// definition: a rerun would refuse them half way, so the plan is refused before anything runs.
+fn foreign_indexes(
+    target: &crate::db::ConnectionTarget,
+    plan: &PlanFile,
+) -> anyhow::Result<Vec<reviewed::Difference>> {
+    let mut client = target.connect()?;
+    let mut out = Vec::new();
+    for change in plan.changes().map_err(anyhow::Error::msg)? {
+        for text in &change.statements {
+            let Ok(split) = crate::sql::split(text) else {
+                continue;
+            };
+            for s in split.statements {
+                let Some(build) = &s.index_build else {
+                    continue;
+                };
+                let found = crate::executor::existing(
+                    &mut client,
+                    build,
+                    &s.text,
+                    std::time::Duration::ZERO,
+                )
+                .db_context(|| format!("cannot compare the existing index {}", build.index_name))?;
+                if let Some(crate::executor::Existing::Differs { existing, .. }) = found {
+                    out.push(reviewed::Difference {
+                        kind: "index",
+                        object: build.index_name.clone(),
+                        change: format!(
+                            "exists with another definition ({})",
+                            crate::escape::inline(&existing)
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
 }

@@ -14,7 +14,7 @@ pub mod stop;
 pub use error::ExecError;
 pub use lock::{AdvisoryLock, LockError};
 pub use monitor::{Blocker, Monitor};
-pub use recover::{drop_invalid_sql, find_invalid, invalid_index_query};
+pub use recover::{Existing, drop_invalid_sql, existing, find_invalid, invalid_index_query};
 pub use settings::ExecSettings;
 
 use crate::db::{self, ConnectionTarget, DbContext, DbError};

@@ -61,7 +61,12 @@ pub enum Existing {
     /// INVALID, and no build of it is running: drop it and build again.
     Invalid,
     /// Another definition under that name: never adopted.
-    Differs { existing: String, statement: String },
+    Differs {
+        /// What exists under that name: its definition, or the kind of relation it is.
+        existing: String,
+        /// The statement's definition (as PostgreSQL deparses it when it could be compared).
+        statement: String,
+    },
 }
 
 /// Facts about an index by qualified name: valid, partitioned, the pid building it now, and

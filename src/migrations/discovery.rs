@@ -96,16 +96,39 @@ pub fn discover(dir: &Path) -> Result<Discovered, DiscoveryError> {
         let path = entry.into_path();
         let is_sql = path.extension().is_some_and(|e| e == "sql");
         if path.is_file() && is_sql && !accepted_set.contains(&path) {
-            found.unusable.push(UnusableFile {
-                path,
-                reason: "the name is not V<version>__<name>.sql with <name> made of letters, digits and underscores; refinery skips it".into(),
-            });
+            // A file written between the two listings (another run adding a migration) is a
+            // migration like the others when its name parses.
+            let named_as_refinery_wants = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| REFINERY_NAME.is_match(n));
+            let appeared = named_as_refinery_wants
+                .then(|| read_file(&path).ok())
+                .flatten()
+                .filter(|_| {
+                    !found
+                        .files
+                        .iter()
+                        .any(|g| g.path.canonicalize().ok().as_ref() == Some(&path))
+                });
+            match appeared {
+                Some(file) => found.files.push(file),
+                None => found.unusable.push(UnusableFile {
+                    path,
+                    reason: "the name is not V<version>__<name>.sql with <name> made of letters, digits and underscores; refinery skips it".into(),
+                }),
+            }
         }
     }
     found.files.sort_by_key(|f| f.version);
     mark_repeated_versions(&mut found);
     Ok(found)
 }
+
+/// The file names refinery's `find_migration_files` takes (its `STEM_RE` plus `.sql`).
+static REFINERY_NAME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^([U|V])(\d+(?:\.\d+)?)__(\w+)\.sql$").expect("a valid regex")
+});
 
 fn read_file(path: &Path) -> Result<MigrationFile, String> {
     let sql = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;

@@ -379,6 +379,11 @@ fn one_reviewed_plan_across_a_fleet_applies_where_the_fingerprint_matches() {
             2
         );
     }
+    // The differing database was refused before anything ran on it.
+    assert_eq!(
+        dbs[3].scalar::<i64>("SELECT count(*) FROM pg_class WHERE relname = 'items_owner'"),
+        0
+    );
     // The migration file was written once for all of them.
     let written: Vec<String> = sql_files(dir.path())
         .into_iter()
