@@ -25,7 +25,7 @@ fn split_name(arg: &str) -> (Option<&str>, &str) {
             && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-        if plain && (rest.starts_with("postgres://") || rest.starts_with("postgresql://")) {
+        if plain && crate::fleet::is_url(rest) {
             return (Some(name), rest);
         }
     }
@@ -84,16 +84,13 @@ pub fn usage(replicas: &[Replica]) -> Vec<ServerUsage> {
     replicas
         .iter()
         .map(|r| {
-            let read = r
-                .target
-                .connect()
-                .map_err(|e| e.to_string())
-                .and_then(|mut c| {
-                    standby_check(&mut c)?;
-                    reader::usage(&mut c).map_err(|e| {
-                        crate::db::DbError::new("reading pg_stat_user_indexes", e).to_string()
-                    })
-                });
+            let read = (|| -> anyhow::Result<_> {
+                let mut c = r.target.connect()?;
+                require_standby(&mut c)?;
+                reader::usage(&mut c)
+                    .map_err(|e| crate::db::DbError::new("reading pg_stat_user_indexes", e).into())
+            })()
+            .map_err(|e| format!("{e:#}"));
             match read {
                 Ok((age, scans)) => ServerUsage {
                     server: r.name.clone(),
@@ -115,24 +112,19 @@ pub fn usage(replicas: &[Replica]) -> Vec<ServerUsage> {
         .collect()
 }
 
-/// An error unless the session is on a standby: a `--replica` that is the primary itself
-/// would be counted twice.
+/// An error unless the session is on a standby: a `--replica` that is not in recovery is
+/// most likely the primary itself, whose scans and statements would count twice.
 pub fn require_standby(client: &mut postgres::Client) -> anyhow::Result<()> {
-    standby_check(client).map_err(|e| anyhow::anyhow!("{e}"))
-}
-
-/// A `--replica` that is not in recovery is not a replica (most likely the primary itself,
-/// whose scans would count twice).
-fn standby_check(client: &mut postgres::Client) -> Result<(), String> {
     let standby: bool = client
         .query_one("SELECT pg_is_in_recovery()", &[])
-        .map_err(|e| crate::db::DbError::new("reading pg_is_in_recovery()", e).to_string())?
+        .map_err(|e| crate::db::DbError::new("reading pg_is_in_recovery()", e))?
         .get(0);
-    if standby {
-        Ok(())
-    } else {
-        Err("it is not a standby (pg_is_in_recovery() is false): give the replica's URL, not the primary's".into())
+    if !standby {
+        bail!(
+            "it is not a standby (pg_is_in_recovery() is false): give the replica's URL, not the primary's"
+        );
     }
+    Ok(())
 }
 
 #[cfg(test)]

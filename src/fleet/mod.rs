@@ -60,7 +60,8 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn is_url(s: &str) -> bool {
+/// A `postgres://` or `postgresql://` URL (not a libpq key=value string).
+pub fn is_url(s: &str) -> bool {
     s.starts_with("postgres://") || s.starts_with("postgresql://")
 }
 

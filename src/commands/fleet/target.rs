@@ -33,12 +33,9 @@ pub(super) fn run_target(
         ..settings.clone()
     };
     let version = || opts.versions.then(|| highest_version(&one)).flatten();
-    let mut version_before = None;
     // migrate apply says its versions itself; other commands cost a history read before.
     let applies = opts.command == "migrate apply";
-    if !applies {
-        version_before = version();
-    }
+    let version_before = if applies { None } else { version() };
     let (outcome, error, report) = match run_one(&one) {
         Ok(report) => {
             let outcome = match report.exit_code() {
