@@ -137,9 +137,24 @@ impl Prover for ShadowLab<'_> {
         let ddl = candidate
             .ddl_as(false, &name)
             .replacen(" IF NOT EXISTS", "", 1);
-        self.shadow
-            .batch_execute(&ddl)
-            .db_context(|| format!("building {} on the shadow", candidate.name()))?;
+        match self.shadow.batch_execute(&ddl) {
+            Ok(()) => {}
+            // The server refused the definition (a function that is not IMMUTABLE, an
+            // operator class the type lacks): this candidate cannot exist, the others can.
+            Err(e) if e.code().is_some() => {
+                return Ok(Placement::Unmodelled(format!(
+                    "the server cannot build it ({})",
+                    db::describe(&e)
+                )));
+            }
+            Err(e) => {
+                return Err(DbError::new(
+                    format!("building {} on the shadow", candidate.name()),
+                    e,
+                )
+                .into());
+            }
+        }
         self.placed = Some((name, candidate.table.clone()));
         Ok(Placement::Placed)
     }

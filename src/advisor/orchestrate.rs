@@ -12,6 +12,7 @@ use super::target::TargetCatalog;
 use super::written::proposal;
 use super::{Advice, QueryOutcome, Rejected, shape};
 use crate::policy::{Policy, bind_literals};
+use std::collections::HashSet;
 
 /// Estimated index maintenance per written row, ms (btree, GIN). Rough, documented constants:
 /// they only need to separate a hot table from a quiet one.
@@ -138,23 +139,41 @@ fn find_candidates(
         relevant: Vec::new(),
         notes: vec![None; policy.queries.len()],
     };
-    for ((i, q), b) in policy.queries.iter().enumerate().zip(before) {
-        if !b.over {
-            continue;
-        }
+    let mut shapes = Vec::new();
+    for q in &policy.queries {
         let sql = q
             .params
             .first()
             .map_or_else(|| Ok(q.sql.clone()), |p| bind_literals(&q.sql, p))?;
-        let shape = match shape::shape(&sql, &target.columns) {
+        shapes.push(shape::shape(&sql, &target.columns));
+    }
+    // jsonb columns the workload tests for key existence: GIN there keeps `jsonb_ops`.
+    let key_exists: HashSet<(String, String)> = shapes
+        .iter()
+        .flatten()
+        .flat_map(|s| &s.uses)
+        .filter(|u| u.usage == shape::Use::KeyExists)
+        .map(|u| (u.table.clone(), u.column.clone()))
+        .collect();
+    for ((i, shape), b) in shapes.iter().enumerate().zip(before) {
+        if !b.over {
+            continue;
+        }
+        let shape = match shape {
             Ok(s) => s,
             Err(e) => {
                 found.notes[i] = Some(format!("not analysed: {e}"));
                 continue;
             }
         };
-        let rare = target.rare_constants.get(i).map_or(&[][..], Vec::as_slice);
-        for c in candidates::candidates(&shape, &target.existing, rare) {
+        let ctx = candidates::Context {
+            existing: &target.existing,
+            rare: target.rare_constants.get(i).map_or(&[][..], Vec::as_slice),
+            types: &target.types,
+            key_exists: &key_exists,
+            default_collation_c: target.default_collation_c,
+        };
+        for c in candidates::candidates(shape, &ctx) {
             let k = match found.candidates.iter().position(|x| *x == c) {
                 Some(k) => k,
                 None => {

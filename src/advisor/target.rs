@@ -3,7 +3,7 @@
 //! proposal's name must avoid. Read-only; gathered up front, so the decisions over a
 //! [`super::prove::Prover`] need no database.
 
-use super::candidates::{ExistingIndex, RareConstant};
+use super::candidates::{ColumnType, ExistingIndex, RareConstant};
 use super::shape;
 use crate::db::{DbContext, DbError};
 use crate::policy::Policy;
@@ -26,6 +26,21 @@ const WRITE_RATES: &str = "SELECT relname::text, (n_tup_ins + n_tup_upd + n_tup_
        greatest(extract(epoch FROM now() - coalesce((SELECT stats_reset FROM pg_stat_database \
          WHERE datname = current_database()), pg_postmaster_start_time()))::float8 / 60.0, 1.0) \
      FROM pg_stat_user_tables";
+
+/// Per column: jsonb, and text or varchar under a collation other than C (a prefix LIKE then
+/// needs `text_pattern_ops`); the database's default collation decides for columns that use it.
+const COLUMN_TYPES: &str = "WITH db AS (SELECT datcollate IN ('C', 'POSIX') \
+         AND coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' AS c_default \
+       FROM pg_database d WHERE datname = current_database()) \
+     SELECT c.relname::text, a.attname::text, a.atttypid = 'jsonb'::regtype, \
+       a.atttypid IN ('text'::regtype, 'varchar'::regtype) AND NOT coalesce( \
+         (SELECT co.collprovider = 'c' AND co.collcollate IN ('C', 'POSIX') FROM pg_collation co \
+          WHERE co.oid = a.attcollation AND co.collname <> 'default'), \
+         (SELECT c_default FROM db)), \
+       (SELECT c_default FROM db) \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+     WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname = ANY (current_schemas(false))";
 
 /// Frequency of `value` among a column's most common values (NULL when it is not one: then the
 /// column is not categorical for this value, e.g. a unique key, and a partial index would only
@@ -56,6 +71,10 @@ pub struct TargetCatalog {
     pub rare_constants: Vec<Vec<RareConstant>>,
     /// Relation names in the search path, which a proposal's name must not take.
     pub relation_names: HashSet<String>,
+    /// (table, column) -> what its type asks of an index key (jsonb, pattern ops).
+    pub types: HashMap<(String, String), ColumnType>,
+    /// The database's default collation is C.
+    pub default_collation_c: bool,
 }
 
 impl TargetCatalog {
@@ -67,6 +86,17 @@ impl TargetCatalog {
             .iter()
             .map(|q| rare_constants(target, &q.sql, &catalog.columns))
             .collect::<Result<_, _>>()?;
+        for r in target
+            .query(COLUMN_TYPES, &[])
+            .db_context(|| "cannot read the target's column types")?
+        {
+            let ty = ColumnType {
+                jsonb: r.get(2),
+                needs_pattern_ops: r.get(3),
+            };
+            catalog.default_collation_c = r.get(4);
+            catalog.types.insert((r.get(0), r.get(1)), ty);
+        }
         catalog.relation_names = target
             .query(RELATION_NAMES, &[])
             .db_context(|| "cannot read the target's relation names")?

@@ -29,7 +29,7 @@ pub(super) fn proposal(c: &IndexCandidate, e: &CandidateEffect, queries: &[Query
         name: c.name(),
         table: c.table.clone(),
         method: c.method,
-        columns: c.columns.clone(),
+        columns: c.key_display(),
         ddl: c.ddl(true),
         serves: served
             .iter()

@@ -2,11 +2,14 @@
 //! IN lists, IS NULL, prefix LIKE, containment operators, join keys, ORDER BY, GROUP BY, LIMIT.
 //! Pure: columns are resolved against a map of table -> columns supplied by the caller.
 
+mod expr;
 mod scope;
+pub use expr::Rendered;
 use scope::Scope;
 use sqlparser::ast::{
-    BinaryOperator, Expr, GroupByExpr, InTarget, JoinConstraint, JoinOperator, LimitClause,
-    OrderByKind, Query, SelectItem, SetExpr, Statement, Value, ValueWithSpan,
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, InTarget,
+    JoinConstraint, JoinOperator, LimitClause, OrderByKind, Query, SelectItem, SetExpr, Statement,
+    Value, ValueWithSpan,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -17,12 +20,17 @@ use std::collections::HashMap;
 pub enum Use {
     /// `col = constant` (with the constant's text when it is a literal), `col IN (...)`.
     Eq(Option<String>),
-    /// `<`, `<=`, `>`, `>=`, `BETWEEN`, `LIKE 'prefix%'`.
+    /// `<`, `<=`, `>`, `>=`, `BETWEEN`.
     Range,
+    /// `LIKE 'prefix%'`: a range, which a btree serves only in the C collation or with
+    /// `text_pattern_ops`.
+    Prefix,
     /// `col IS NULL` (served like an equality).
     IsNull,
-    /// `@>`, `<@`, `&&`, `?`: served by GIN.
+    /// `@>`, `<@`, `&&`, `@?`, `@@`: served by GIN.
     Contains,
+    /// `?`, `?|`, `?&` (jsonb key existence): served by GIN's default `jsonb_ops` only.
+    KeyExists,
     /// `a.x = b.y`.
     JoinKey,
 }
@@ -38,6 +46,15 @@ pub struct ColumnUse {
     pub usage: Use,
 }
 
+/// One use of an expression over one table's columns (`lower(email) = ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExprUse {
+    /// The expression, rendered as SQL an index can be built on, with its table and columns.
+    pub expr: Rendered,
+    /// How the predicate uses it.
+    pub usage: Use,
+}
+
 /// The shape of one SELECT.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueryShape {
@@ -45,6 +62,8 @@ pub struct QueryShape {
     pub tables: Vec<String>,
     /// Columns the WHERE clause and JOIN conditions use, in the order met.
     pub uses: Vec<ColumnUse>,
+    /// Expressions over one table's columns the WHERE clause compares, in the order met.
+    pub expr_uses: Vec<ExprUse>,
     /// ORDER BY columns (when they all belong to one table).
     pub order_by: Vec<(String, String)>,
     /// GROUP BY plain columns as (table, column).
@@ -224,6 +243,12 @@ fn record_params(expr: &Expr, scope: &Scope, out: &mut QueryShape) {
             target: InTarget::List(list),
             ..
         } => (scope.column(expr), list.iter().collect(), Use::Eq(None)),
+        Expr::AnyOp {
+            left,
+            compare_op: BinaryOperator::Eq,
+            right,
+            ..
+        } => (scope.column(left), vec![right.as_ref()], Use::Eq(None)),
         _ => return,
     };
     let Some((table, column)) = column else {
@@ -252,51 +277,80 @@ fn placeholder(expr: &Expr) -> Option<usize> {
     }
 }
 
-fn read_predicate(expr: &Expr, scope: &Scope, out: &mut QueryShape) {
-    let mut push = |(table, column): (String, String), usage| {
-        out.uses.push(ColumnUse {
+/// What a predicate compares: a column, or an expression over one table's columns.
+enum Operand {
+    Column((String, String)),
+    Expr(Rendered),
+}
+
+fn operand(expr: &Expr, scope: &Scope) -> Option<Operand> {
+    match scope.column(expr) {
+        Some(c) => Some(Operand::Column(c)),
+        None => expr::render(expr, scope).map(Operand::Expr),
+    }
+}
+
+fn push_use(out: &mut QueryShape, operand: Operand, usage: Use) {
+    match operand {
+        Operand::Column((table, column)) => out.uses.push(ColumnUse {
             table,
             column,
             usage,
-        })
-    };
+        }),
+        Operand::Expr(expr) => out.expr_uses.push(ExprUse { expr, usage }),
+    }
+}
+
+/// How a comparison operator with a constant on one side uses the other side.
+fn usage_of(op: &BinaryOperator, constant: &Expr) -> Option<Use> {
+    Some(match op {
+        BinaryOperator::Eq => Use::Eq(literal(constant)),
+        BinaryOperator::Lt | BinaryOperator::LtEq | BinaryOperator::Gt | BinaryOperator::GtEq => {
+            Use::Range
+        }
+        BinaryOperator::AtArrow
+        | BinaryOperator::ArrowAt
+        | BinaryOperator::PGOverlap
+        | BinaryOperator::AtQuestion
+        | BinaryOperator::AtAt => Use::Contains,
+        BinaryOperator::Question | BinaryOperator::QuestionAnd | BinaryOperator::QuestionPipe => {
+            Use::KeyExists
+        }
+        _ => return None,
+    })
+}
+
+fn read_predicate(expr: &Expr, scope: &Scope, out: &mut QueryShape) {
     match expr {
         Expr::BinaryOp { left, op, right } => {
-            let (l, r) = (scope.column(left), scope.column(right));
-            match (op, l, r) {
-                (BinaryOperator::Eq, Some(a), Some(b)) if a.0 != b.0 => {
-                    push(a, Use::JoinKey);
-                    push(b, Use::JoinKey);
+            if let (BinaryOperator::Eq, Some(a), Some(b)) =
+                (op, scope.column(left), scope.column(right))
+            {
+                if a.0 != b.0 {
+                    push_use(out, Operand::Column(a), Use::JoinKey);
+                    push_use(out, Operand::Column(b), Use::JoinKey);
                 }
-                (BinaryOperator::Eq, Some(c), None) => push(c, Use::Eq(literal(right))),
-                (BinaryOperator::Eq, None, Some(c)) => push(c, Use::Eq(literal(left))),
-                (
-                    BinaryOperator::Lt
-                    | BinaryOperator::LtEq
-                    | BinaryOperator::Gt
-                    | BinaryOperator::GtEq,
-                    Some(c),
-                    None,
+                return;
+            }
+            // The indexed side is the one holding columns; the other must be a constant or a
+            // parameter (no columns), else it is no index condition.
+            let constant = |e: &Expr| operand(e, scope).is_none() && !mentions_column(e, scope);
+            if constant(right)
+                && let (Some(o), Some(u)) = (operand(left, scope), usage_of(op, right))
+            {
+                push_use(out, o, u);
+            } else if constant(left)
+                && matches!(
+                    op,
+                    BinaryOperator::Eq
+                        | BinaryOperator::Lt
+                        | BinaryOperator::LtEq
+                        | BinaryOperator::Gt
+                        | BinaryOperator::GtEq
                 )
-                | (
-                    BinaryOperator::Lt
-                    | BinaryOperator::LtEq
-                    | BinaryOperator::Gt
-                    | BinaryOperator::GtEq,
-                    None,
-                    Some(c),
-                ) => push(c, Use::Range),
-                (
-                    BinaryOperator::AtArrow
-                    | BinaryOperator::ArrowAt
-                    | BinaryOperator::PGOverlap
-                    | BinaryOperator::Question
-                    | BinaryOperator::QuestionAnd
-                    | BinaryOperator::QuestionPipe,
-                    Some(c),
-                    None,
-                ) => push(c, Use::Contains),
-                _ => {}
+                && let (Some(o), Some(u)) = (operand(right, scope), usage_of(op, left))
+            {
+                push_use(out, o, u);
             }
         }
         Expr::Between {
@@ -304,8 +358,8 @@ fn read_predicate(expr: &Expr, scope: &Scope, out: &mut QueryShape) {
             negated: false,
             ..
         } => {
-            if let Some(c) = scope.column(expr) {
-                push(c, Use::Range);
+            if let Some(o) = operand(expr, scope) {
+                push_use(out, o, Use::Range);
             }
         }
         Expr::In {
@@ -313,13 +367,23 @@ fn read_predicate(expr: &Expr, scope: &Scope, out: &mut QueryShape) {
             negated: false,
             ..
         } => {
-            if let Some(c) = scope.column(expr) {
-                push(c, Use::Eq(None));
+            if let Some(o) = operand(expr, scope) {
+                push_use(out, o, Use::Eq(None));
+            }
+        }
+        Expr::AnyOp {
+            left,
+            compare_op: BinaryOperator::Eq,
+            right,
+            ..
+        } if !mentions_column(right, scope) => {
+            if let Some(o) = operand(left, scope) {
+                push_use(out, o, Use::Eq(None));
             }
         }
         Expr::IsNull(inner) => {
-            if let Some(c) = scope.column(inner) {
-                push(c, Use::IsNull);
+            if let Some(o) = operand(inner, scope) {
+                push_use(out, o, Use::IsNull);
             }
         }
         Expr::Like {
@@ -330,11 +394,36 @@ fn read_predicate(expr: &Expr, scope: &Scope, out: &mut QueryShape) {
         } => {
             let prefix =
                 literal(pattern).is_some_and(|p| !p.starts_with('%') && !p.starts_with('_'));
-            if let (Some(c), true) = (scope.column(expr), prefix) {
-                push(c, Use::Range);
+            if let (Some(o), true) = (operand(expr, scope), prefix) {
+                push_use(out, o, Use::Prefix);
             }
         }
         _ => {}
+    }
+}
+
+/// Whether `expr` may reference a column of a table in scope (then it is not a constant).
+/// Forms not looked into count as referencing one, so they never pass for a constant.
+fn mentions_column(expr: &Expr, scope: &Scope) -> bool {
+    match expr {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => scope.column(expr).is_some(),
+        Expr::Value(_) | Expr::TypedString { .. } | Expr::Interval(_) => false,
+        Expr::Nested(e) | Expr::Cast { expr: e, .. } | Expr::UnaryOp { expr: e, .. } => {
+            mentions_column(e, scope)
+        }
+        Expr::BinaryOp { left, right, .. } => {
+            mentions_column(left, scope) || mentions_column(right, scope)
+        }
+        Expr::Array(a) => a.elem.iter().any(|e| mentions_column(e, scope)),
+        Expr::Function(f) => match &f.args {
+            FunctionArguments::None => false,
+            FunctionArguments::List(list) => list.args.iter().any(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => mentions_column(e, scope),
+                _ => true,
+            }),
+            FunctionArguments::Subquery(_) => true,
+        },
+        _ => true,
     }
 }
 

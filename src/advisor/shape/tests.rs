@@ -72,7 +72,7 @@ fn containment_in_lists_is_null_and_prefix_like() {
     let usages: Vec<&Use> = s.uses.iter().map(|u| &u.usage).collect();
     assert_eq!(
         usages,
-        vec![&Use::Contains, &Use::Eq(None), &Use::Range, &Use::IsNull]
+        vec![&Use::Contains, &Use::Eq(None), &Use::Prefix, &Use::IsNull]
     );
 }
 
@@ -151,4 +151,34 @@ fn quoted_identifiers_keep_their_case() {
     assert_eq!(s.tables, vec!["Order Items"]);
     assert_eq!(s.uses[0].column, "Qty");
     assert_eq!(s.uses[1].column, "Select");
+}
+
+#[test]
+fn expressions_any_and_jsonb_operators_are_read() {
+    let s = shape(
+        "SELECT id FROM users WHERE lower(display_name) = $1 AND $2 < skills::text \
+         AND id = ANY($3) AND skills ? 'rust' AND display_name = upper(display_name)",
+        &columns(),
+    )
+    .unwrap();
+    let exprs: Vec<(&str, &Use)> = s
+        .expr_uses
+        .iter()
+        .map(|u| (u.expr.sql.as_str(), &u.usage))
+        .collect();
+    assert_eq!(
+        exprs,
+        vec![
+            ("lower(\"display_name\")", &Use::Eq(None)),
+            ("(\"skills\")::text", &Use::Range)
+        ]
+    );
+    let uses: Vec<(&str, &Use)> = s
+        .uses
+        .iter()
+        .map(|u| (u.column.as_str(), &u.usage))
+        .collect();
+    // `display_name = upper(display_name)` compares a column with itself: no index condition.
+    assert_eq!(uses, vec![("id", &Use::Eq(None)), ("skills", &Use::KeyExists)]);
+    assert_eq!(s.params.iter().map(|p| p.number).collect::<Vec<_>>(), vec![3]);
 }
