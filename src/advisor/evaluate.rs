@@ -50,11 +50,29 @@ fn sub_policy(policy: &Policy, relevant: &[bool]) -> Policy {
 const FREE_NAME: &str = "SELECT 'pgwarden_candidate_' || n FROM generate_series(1, 1000000) n \
      WHERE to_regclass(quote_ident('pgwarden_candidate_' || n)) IS NULL LIMIT 1";
 
+/// The connection to a copy: the caller's, or owned (a sample the advisor started itself).
+pub enum ShadowClient<'a> {
+    /// A connection the caller keeps.
+    Borrowed(&'a mut Client),
+    /// A connection the lab owns.
+    Owned(Box<Client>),
+}
+
+impl ShadowClient<'_> {
+    fn get(&mut self) -> &mut Client {
+        match self {
+            ShadowClient::Borrowed(c) => c,
+            ShadowClient::Owned(c) => c,
+        }
+    }
+}
+
 /// A copy of the database (never the target) where candidates are built for real.
 pub struct ShadowLab<'a> {
-    /// The live database, timed only when the copy holds a sample.
-    target: &'a mut Client,
-    shadow: &'a mut Client,
+    /// The live database, timed only when the copy holds a sample; `None` when another lab
+    /// times it (the sample then only answers for its own ratios).
+    target: Option<&'a mut Client>,
+    shadow: ShadowClient<'a>,
     label: String,
     /// Set when the copy holds a sample: table -> live rows per copied row, for each sampled
     /// table (tables copied whole are absent).
@@ -68,8 +86,8 @@ pub struct ShadowLab<'a> {
 impl<'a> ShadowLab<'a> {
     /// A lab on `shadow`, named `label` in the report; `sample` as in [`super::Lab::Shadow`].
     pub fn new(
-        target: &'a mut Client,
-        shadow: &'a mut Client,
+        target: Option<&'a mut Client>,
+        shadow: ShadowClient<'a>,
         label: String,
         sample: Option<HashMap<String, f64>>,
     ) -> Self {
@@ -105,18 +123,17 @@ impl Prover for ShadowLab<'_> {
     /// The live times: the copy's own when it holds every row, else the target's (and the
     /// copy's are kept, to carry its ratios over).
     fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, AdviseError> {
-        if self.sample.is_none() {
-            self.on_copy = baselines(self.shadow, policy)?;
-            return Ok(self.on_copy.clone());
+        self.on_copy = baselines(self.shadow.get(), policy)?;
+        match (&self.sample, self.target.as_deref_mut()) {
+            (Some(_), Some(target)) => baselines(target, policy),
+            _ => Ok(self.on_copy.clone()),
         }
-        let live = baselines(self.target, policy)?;
-        self.on_copy = baselines(self.shadow, policy)?;
-        Ok(live)
     }
 
     fn costs_without(
         &mut self,
         _policy: &Policy,
+        _candidate: &IndexCandidate,
         measure: &[bool],
     ) -> Result<Vec<Option<f64>>, AdviseError> {
         Ok(measure
@@ -131,13 +148,14 @@ impl Prover for ShadowLab<'_> {
         // already holds, which IF NOT EXISTS would measure and the drop would remove.
         let name: String = self
             .shadow
+            .get()
             .query_one(FREE_NAME, &[])
             .db_context(|| "cannot find a free index name on the shadow")?
             .get(0);
         let ddl = candidate
             .ddl_as(false, &name)
             .replacen(" IF NOT EXISTS", "", 1);
-        match self.shadow.batch_execute(&ddl) {
+        match self.shadow.get().batch_execute(&ddl) {
             Ok(()) => {}
             // The server refused the definition (a function that is not IMMUTABLE, an
             // operator class the type lacks): this candidate cannot exist, the others can.
@@ -164,6 +182,7 @@ impl Prover for ShadowLab<'_> {
         let (name, table) = self.placed.as_ref().ok_or(AdviseError::NothingPlaced)?;
         let size: i64 = self
             .shadow
+            .get()
             .query_one(
                 "SELECT pg_relation_size(to_regclass($1))",
                 &[&quote_ident(name)],
@@ -179,7 +198,7 @@ impl Prover for ShadowLab<'_> {
         measure: &[bool],
     ) -> Result<Vec<Option<f64>>, AdviseError> {
         let measured = check_workload(
-            self.shadow,
+            self.shadow.get(),
             &sub_policy(policy, measure),
             CheckMode::Analyze,
         );
@@ -199,6 +218,7 @@ impl Prover for ShadowLab<'_> {
         if let Some((name, _)) = self.placed.take() {
             let drop = format!("DROP INDEX IF EXISTS {}", quote_ident(&name));
             self.shadow
+                .get()
                 .batch_execute(&drop)
                 .db_context(|| format!("cannot drop {name} from the shadow"))?;
         }
@@ -293,6 +313,7 @@ impl Prover for HypotheticalLab<'_> {
     fn costs_without(
         &mut self,
         policy: &Policy,
+        _candidate: &IndexCandidate,
         measure: &[bool],
     ) -> Result<Vec<Option<f64>>, AdviseError> {
         self.plan_costs(policy, measure)

@@ -8,6 +8,7 @@
 pub mod candidates;
 mod error;
 mod evaluate;
+mod hybrid;
 mod orchestrate;
 pub mod prove;
 pub mod select;
@@ -17,13 +18,15 @@ pub mod workload;
 mod written;
 
 pub use error::AdviseError;
+pub use hybrid::{SampleStarter, StartedSample};
 pub use orchestrate::advise_with;
 pub use target::{TargetCatalog, read_columns};
 pub use written::migration_sql;
 
 use crate::policy::Policy;
 use candidates::Method;
-use evaluate::{HypotheticalLab, ShadowLab};
+use evaluate::{ShadowClient, ShadowLab};
+use hybrid::HybridLab;
 use postgres::Client;
 use select::Limits;
 use serde::Serialize;
@@ -42,8 +45,12 @@ pub enum Lab<'a> {
         /// row, for each sampled table (tables copied whole are absent).
         sample: Option<HashMap<String, f64>>,
     },
-    /// HypoPG in the target: planner costs only, no index is built.
-    Hypothetical,
+    /// HypoPG in the target: planner costs, no index is built in the target; candidates HypoPG
+    /// cannot model are proven on a sample copy `starter` makes, when given and able.
+    Hypothetical {
+        /// Makes a sample copy on demand.
+        starter: Option<SampleStarter<'a>>,
+    },
 }
 
 /// One proposed index with its evidence.
@@ -123,11 +130,12 @@ pub fn advise(
             label,
             sample,
         } => {
-            let mut shadow = ShadowLab::new(target, client, label, sample);
+            let mut shadow =
+                ShadowLab::new(Some(target), ShadowClient::Borrowed(client), label, sample);
             advise_with(&mut shadow, &catalog, policy, limits)
         }
-        Lab::Hypothetical => {
-            let mut hypopg = HypotheticalLab::new(target)?;
+        Lab::Hypothetical { starter } => {
+            let mut hypopg = HybridLab::new(target, starter)?;
             advise_with(&mut hypopg, &catalog, policy, limits)
         }
     }

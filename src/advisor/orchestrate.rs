@@ -47,7 +47,6 @@ pub fn advise_with<P: Prover + ?Sized>(
     policy: &Policy,
     limits: Limits,
 ) -> Result<Advice, AdviseError> {
-    let evaluation = prover.evaluation();
     let before = prover.baselines(policy)?;
     if before.len() != policy.queries.len() {
         return Err(AdviseError::Incomplete {
@@ -56,6 +55,7 @@ pub fn advise_with<P: Prover + ?Sized>(
         });
     }
     let found = find_candidates(policy, target, &before)?;
+    prover.prepare(policy, &found.candidates)?;
     let (effects, mut rejected) = prove_all(prover, target, policy, &found, &before)?;
     let queries = query_costs(policy, &before);
     let cands = &found.candidates;
@@ -84,7 +84,8 @@ pub fn advise_with<P: Prover + ?Sized>(
         reason: r.reason.clone(),
     }));
     Ok(Advice {
-        evaluation,
+        // Asked last: how a lab proved the candidates may depend on them (a sample started).
+        evaluation: prover.evaluation(),
         queries: outcomes(&queries, &selection.after_ms, found.notes),
         proposals,
         rejected,
@@ -198,7 +199,7 @@ fn prove<P: Prover + ?Sized>(
     relevant: &[bool],
     before: &[Baseline],
 ) -> Result<Effect, AdviseError> {
-    let without = prover.costs_without(policy, relevant)?;
+    let without = prover.costs_without(policy, candidate, relevant)?;
     if let Placement::Unmodelled(why) = prover.place(candidate)? {
         return Ok(Effect {
             size_bytes: 0,

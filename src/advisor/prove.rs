@@ -38,7 +38,7 @@ pub enum CostUnit {
 }
 
 /// A lab where the advisor's candidates are proven. Call order: [`Prover::baselines`] once,
-/// then per candidate [`Prover::costs_without`], [`Prover::place`] and, when placed,
+/// [`Prover::prepare`] once, then per candidate [`Prover::costs_without`], [`Prover::place`] and, when placed,
 /// [`Prover::size_bytes`], [`Prover::costs_with`] and [`Prover::remove`]. At most one candidate
 /// is in place at a time. `measure` masks are in policy order; the costs returned are too,
 /// `None` for a query not measured (or whose measurement failed).
@@ -52,10 +52,22 @@ pub trait Prover {
     /// Times every workload query of `policy` on the live database (policy order).
     fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, AdviseError>;
 
-    /// Each query's cost in this lab with no candidate in place, for the queries in `measure`.
+    /// Called once with every candidate, before any is proven: a lab may decide how it will
+    /// prove them (the hybrid lab starts a sample for what HypoPG cannot model).
+    fn prepare(
+        &mut self,
+        _policy: &Policy,
+        _candidates: &[IndexCandidate],
+    ) -> Result<(), AdviseError> {
+        Ok(())
+    }
+
+    /// Each query's cost in this lab with no candidate in place, for the queries in `measure`,
+    /// as the baseline of `candidate` (placed next).
     fn costs_without(
         &mut self,
         policy: &Policy,
+        candidate: &IndexCandidate,
         measure: &[bool],
     ) -> Result<Vec<Option<f64>>, AdviseError>;
 

@@ -107,6 +107,7 @@ impl Prover for FakeProver {
     fn costs_without(
         &mut self,
         policy: &Policy,
+        _candidate: &IndexCandidate,
         measure: &[bool],
     ) -> Result<Vec<Option<f64>>, AdviseError> {
         assert!(
@@ -458,9 +459,10 @@ fn a_lab_that_times_only_part_of_the_workload_is_refused_before_any_candidate() 
         fn costs_without(
             &mut self,
             policy: &Policy,
+            candidate: &IndexCandidate,
             measure: &[bool],
         ) -> Result<Vec<Option<f64>>, AdviseError> {
-            self.0.costs_without(policy, measure)
+            self.0.costs_without(policy, candidate, measure)
         }
         fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, AdviseError> {
             self.0.place(candidate)

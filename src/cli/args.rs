@@ -62,6 +62,11 @@ pub struct AdviseArgs {
     /// to the policy's `[advise] throwaway_max_mb`, else a sample of that size).
     #[arg(long, conflicts_with = "shadow_url")]
     pub throwaway: bool,
+    /// With HypoPG (no --shadow-url or --throwaway): never copy a sample of the rows to a
+    /// throwaway server for the candidates HypoPG cannot model (GIN, GiST); they are then
+    /// listed with the flag that proves them, and sizes stay HypoPG's estimates.
+    #[arg(long, conflicts_with_all = ["shadow_url", "throwaway"])]
+    pub no_sample_copy: bool,
     /// Write the proposals as the next versioned migration in --migrations.
     #[arg(long)]
     pub write_migration: bool,

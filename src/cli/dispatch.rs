@@ -256,6 +256,7 @@ fn advise_options(args: &AdviseArgs) -> advise::AdviseOptions {
     advise::AdviseOptions {
         shadow_url: args.shadow_url.clone(),
         throwaway: args.throwaway,
+        no_sample_copy: args.no_sample_copy,
         write_migration: args.write_migration,
         sql: args.sql.clone(),
         from_stats: args.from_stats,

@@ -17,6 +17,8 @@ pub struct AdviseOptions {
     pub shadow_url: Option<String>,
     /// Prove candidates on a throwaway copy of the live schema and rows.
     pub throwaway: bool,
+    /// With HypoPG: no sample copy for the candidates HypoPG cannot model.
+    pub no_sample_copy: bool,
     /// Write the proposals as the next versioned migration.
     pub write_migration: bool,
     /// Workload from this SQL file (`-` for stdin) instead of the policy's queries.
@@ -83,8 +85,12 @@ pub enum Proving<'a> {
         /// The server binaries' directory (`--pg-bindir`); `None`: searched for.
         bindir: Option<&'a std::path::Path>,
     },
-    /// HypoPG in the target.
-    Hypothetical,
+    /// HypoPG in the target; what it cannot model is proven on a throwaway sample copy of up
+    /// to `max_bytes` of rows, when `sample` allows one.
+    Hypothetical {
+        /// The sample copy's limits; `None`: no copy (`--no-sample-copy`).
+        sample: Option<(i64, Option<&'a std::path::Path>)>,
+    },
 }
 
 impl<'a> Proving<'a> {
@@ -102,7 +108,12 @@ impl<'a> Proving<'a> {
                 max_bytes: (policy.advise.throwaway_max_mb * 1024.0 * 1024.0) as i64,
                 bindir: settings.pg_bindir.as_deref(),
             },
-            (None, false) => Proving::Hypothetical,
+            (None, false) => Proving::Hypothetical {
+                sample: Some((
+                    (policy.advise.throwaway_max_mb * 1024.0 * 1024.0) as i64,
+                    settings.pg_bindir.as_deref(),
+                )),
+            },
         }
     }
 }
@@ -139,19 +150,7 @@ pub fn run_advisor(
             )
         }
         Proving::Throwaway { max_bytes, bindir } => {
-            // The copy's server runs the target's major version (pg_dump must be as new).
-            let options = crate::ephemeral::EphemeralOptions {
-                bindir: bindir.map(std::path::Path::to_path_buf),
-                major: Some(crate::db::server_major(client)?),
-                ..Default::default()
-            };
-            let copy =
-                sample::sampled_copy(target, client, max_bytes, &options).with_context(|| {
-                    format!(
-                        "cannot make a throwaway copy of {} to prove the candidates on",
-                        target.redacted()
-                    )
-                })?;
+            let copy = throwaway_copy(target, client, max_bytes, bindir)?;
             let mut lab = copy
                 .target
                 .connect()
@@ -167,9 +166,66 @@ pub fn run_advisor(
                 limits,
             )
         }
-        Proving::Hypothetical => advisor::advise(client, Lab::Hypothetical, policy, limits),
+        Proving::Hypothetical { sample } => {
+            let major = crate::db::server_major(client)?;
+            let starter = sample.map(|(max_bytes, bindir)| -> advisor::SampleStarter<'_> {
+                Box::new(move || sample_for_hypopg(target, major, max_bytes, bindir))
+            });
+            advisor::advise(client, Lab::Hypothetical { starter }, policy, limits)
+        }
     };
     advice.with_context(|| format!("advise on {}", target.redacted()))
+}
+
+/// A throwaway server holding the live schema and up to `max_bytes` of rows of `target`, run
+/// from the binaries of the target's major version.
+fn throwaway_copy(
+    target: &ConnectionTarget,
+    client: &mut postgres::Client,
+    max_bytes: i64,
+    bindir: Option<&std::path::Path>,
+) -> anyhow::Result<sample::SampledCopy> {
+    // The copy's server runs the target's major version (pg_dump must be as new).
+    let options = crate::ephemeral::EphemeralOptions {
+        bindir: bindir.map(std::path::Path::to_path_buf),
+        major: Some(crate::db::server_major(client)?),
+        ..Default::default()
+    };
+    sample::sampled_copy(target, client, max_bytes, &options).with_context(|| {
+        format!(
+            "cannot make a throwaway copy of {} to prove the candidates on",
+            target.redacted()
+        )
+    })
+}
+
+/// The sample copy HypoPG's lab asks for when a candidate is beyond HypoPG: its own
+/// connection to the target (the lab holds the first), or why there is none, with the fix.
+fn sample_for_hypopg(
+    target: &ConnectionTarget,
+    major: u32,
+    max_bytes: i64,
+    bindir: Option<&std::path::Path>,
+) -> Result<advisor::StartedSample, String> {
+    let mut source = target.connect().map_err(|e| format!("{e:#}"))?;
+    let options = crate::ephemeral::EphemeralOptions {
+        bindir: bindir.map(std::path::Path::to_path_buf),
+        major: Some(major),
+        ..Default::default()
+    };
+    let copy = sample::sampled_copy(target, &mut source, max_bytes, &options).map_err(|e| {
+        format!("{e:#}; pass --shadow-url with a copy of the database to prove them there")
+    })?;
+    let client = copy
+        .target
+        .connect()
+        .map_err(|e| format!("cannot connect to the sample copy: {e:#}"))?;
+    Ok(advisor::StartedSample {
+        client,
+        label: copy.summary.to_string(),
+        sample: copy.summary.sampled_share(),
+        keep_alive: Box::new(copy),
+    })
 }
 
 /// `advise`: reads the workload (the policy's, a `--sql` file or `pg_stat_statements`), proves
@@ -190,7 +246,10 @@ pub fn advise(
         args.max_indexes_per_table,
         args.max_total_mb,
     );
-    let proving = Proving::choose(args.shadow_url.as_deref(), args.throwaway, policy, settings);
+    let mut proving = Proving::choose(args.shadow_url.as_deref(), args.throwaway, policy, settings);
+    if args.no_sample_copy {
+        proving = Proving::Hypothetical { sample: None };
+    }
     let advice = run_advisor(&target, &mut client, proving, policy, limits)?;
     let migration = if args.write_migration && !advice.proposals.is_empty() {
         let dir = &settings.migrations_dir;

@@ -237,7 +237,7 @@ fn hypothetical_evaluation_needs_hypopg_and_cannot_prove_gin() {
     );
     let policy = policy_file(&format!(
         "version = 1\n[budget]\nmean_ms = {budget}\n[[query]]\nname = \"by_owner\"\nsql = \"SELECT * FROM docs WHERE owner = $1\"\nparams = [[42]]\nweight = 100000.0\n\
-         [[query]]\nname = \"by_tag\"\nsql = \"SELECT * FROM docs WHERE tags @> $1\"\nparams = [[[\"t7\"]]]\n",
+         [[query]]\nname = \"by_tag\"\nsql = \"SELECT * FROM docs WHERE tags @> $1\"\nparams = [[[\"t7\"]]]\nweight = 100000.0\n",
     ));
     let out = advise(&db, &shipped_migrations(), policy.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
@@ -251,7 +251,14 @@ fn hypothetical_evaluation_needs_hypopg_and_cannot_prove_gin() {
         .batch_execute("CREATE EXTENSION hypopg")
         .unwrap();
     let before = db.catalog_snapshot();
-    let out = advise(&db, &shipped_migrations(), policy.path(), &[]);
+
+    // Without a sample copy, GIN is beyond HypoPG: listed with the flags that prove it.
+    let out = advise(
+        &db,
+        &shipped_migrations(),
+        policy.path(),
+        &["--no-sample-copy"],
+    );
     let report = with_proposals(&out);
     assert_eq!(db.catalog_snapshot(), before);
     assert!(
@@ -269,8 +276,40 @@ fn hypothetical_evaluation_needs_hypopg_and_cannot_prove_gin() {
         .expect("the GIN candidate");
     let reason = gin["reason"].as_str().unwrap();
     assert!(
-        reason.contains("the installed HypoPG cannot model it") && reason.contains("gin"),
+        reason.contains("the installed HypoPG cannot model it")
+            && reason.contains("gin")
+            && reason.contains("--throwaway"),
         "{reason}"
+    );
+
+    // By default the GIN candidate is proven on a sample copy, and sizes come from real builds.
+    let out = advise(&db, &shipped_migrations(), policy.path(), &[]);
+    let report = with_proposals(&out);
+    assert_eq!(db.catalog_snapshot(), before, "the target is only read");
+    let evaluation = report["evaluation"].as_str().unwrap();
+    assert!(
+        evaluation.starts_with("hypothetical") && evaluation.contains("proven with real builds"),
+        "{report:#}\n{}",
+        stderr(&out)
+    );
+    let proposals = report["proposals"].as_array().unwrap();
+    let find = |method: &str| {
+        proposals
+            .iter()
+            .find(|p| p["method"] == method)
+            .unwrap_or_else(|| panic!("a {method} proposal: {report:#}"))
+    };
+    assert_eq!(find("gin")["columns"][0], "tags");
+    assert!(find("gin")["serves"].to_string().contains("by_tag"));
+    let owner = find("btree");
+    db.client()
+        .batch_execute("CREATE INDEX real_owner ON docs (owner)")
+        .unwrap();
+    let real: i64 = db.scalar("SELECT pg_relation_size('real_owner')");
+    let estimated = owner["size_bytes"].as_i64().unwrap();
+    assert!(
+        (estimated - real).abs() * 50 <= real,
+        "size {estimated} measured on the sample (copied whole) vs {real} built for real"
     );
 }
 

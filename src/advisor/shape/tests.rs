@@ -179,6 +179,12 @@ fn expressions_any_and_jsonb_operators_are_read() {
         .map(|u| (u.column.as_str(), &u.usage))
         .collect();
     // `display_name = upper(display_name)` compares a column with itself: no index condition.
-    assert_eq!(uses, vec![("id", &Use::Eq(None)), ("skills", &Use::KeyExists)]);
-    assert_eq!(s.params.iter().map(|p| p.number).collect::<Vec<_>>(), vec![3]);
+    assert_eq!(
+        uses,
+        vec![("id", &Use::Eq(None)), ("skills", &Use::KeyExists)]
+    );
+    assert_eq!(
+        s.params.iter().map(|p| p.number).collect::<Vec<_>>(),
+        vec![3]
+    );
 }

@@ -1,0 +1,227 @@
+//! HypoPG with a real sample beside it. HypoPG answers from planner costs in the target and
+//! builds nothing, but it cannot model every index (1.3 rejects GIN and GiST) and its size
+//! estimates can be far off (a covering index estimated at 2.6 times its real size). When some
+//! candidate is beyond HypoPG, the advisor starts a throwaway copy holding a sample of the
+//! rows (through a [`SampleStarter`] the command supplies) and proves those candidates there
+//! with real builds; while that sample exists, every size comes from a real build on it too.
+//! When no sample can be started, such candidates are reported with the flag that proves them.
+
+use super::candidates::IndexCandidate;
+use super::error::AdviseError;
+use super::evaluate::{HypotheticalLab, ShadowClient, ShadowLab};
+use super::prove::{Baseline, CostUnit, Placement, Prover};
+use crate::policy::Policy;
+use postgres::Client;
+use std::collections::HashMap;
+
+/// A started sample: the connection to the copy, what keeps the copy alive (dropped when the
+/// lab is), how the report names it, and the sampled share of each table.
+pub struct StartedSample {
+    /// Connection to the copy's database.
+    pub client: Client,
+    /// Dropped when the lab is done (the throwaway server, say).
+    pub keep_alive: Box<dyn std::any::Any>,
+    /// How the report names the copy.
+    pub label: String,
+    /// Table -> live rows per copied row, for each sampled table (absent: copied whole).
+    pub sample: Option<HashMap<String, f64>>,
+}
+
+/// Starts a sample copy of the target on demand, or says why it cannot (no server binaries
+/// of the target's major version, say).
+pub type SampleStarter<'a> = Box<dyn FnOnce() -> Result<StartedSample, String> + 'a>;
+
+enum Fallback<'a> {
+    NotNeeded(Option<SampleStarter<'a>>),
+    Unavailable(String),
+    Started {
+        lab: Box<ShadowLab<'static>>,
+        _keep_alive: Box<dyn std::any::Any>,
+        label: String,
+    },
+}
+
+/// Which lab holds the placed candidate.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Hypo,
+    Sample,
+}
+
+/// HypoPG in the target, with a sample copy for what HypoPG cannot model.
+pub struct HybridLab<'a> {
+    hypo: HypotheticalLab<'a>,
+    fallback: Fallback<'a>,
+    /// Candidates HypoPG refused, with its words.
+    refused: HashMap<IndexCandidate, String>,
+    /// How many candidates were proven on the sample.
+    on_sample: usize,
+    placed: Option<(IndexCandidate, Route)>,
+}
+
+impl<'a> HybridLab<'a> {
+    /// A lab in `target` (HypoPG must be installed there); `starter`, when given, makes the
+    /// sample copy if a candidate needs it.
+    pub fn new(
+        target: &'a mut Client,
+        starter: Option<SampleStarter<'a>>,
+    ) -> Result<Self, AdviseError> {
+        Ok(Self {
+            hypo: HypotheticalLab::new(target)?,
+            fallback: Fallback::NotNeeded(starter),
+            refused: HashMap::new(),
+            on_sample: 0,
+            placed: None,
+        })
+    }
+
+    fn sample(&mut self) -> Option<&mut ShadowLab<'static>> {
+        match &mut self.fallback {
+            Fallback::Started { lab, .. } => Some(lab),
+            _ => None,
+        }
+    }
+
+    /// Starts the sample (once) and times the workload on it.
+    fn start_sample(&mut self, policy: &Policy) -> Result<(), AdviseError> {
+        let Fallback::NotNeeded(starter) = &mut self.fallback else {
+            return Ok(());
+        };
+        let Some(start) = starter.take() else {
+            self.fallback = Fallback::Unavailable("no sample copy was allowed".into());
+            return Ok(());
+        };
+        tracing::info!("starting a sample copy for the candidates HypoPG cannot model");
+        match start() {
+            Err(why) => self.fallback = Fallback::Unavailable(why),
+            Ok(started) => {
+                let mut lab = ShadowLab::new(
+                    None,
+                    ShadowClient::Owned(Box::new(started.client)),
+                    started.label.clone(),
+                    Some(started.sample.unwrap_or_default()),
+                );
+                lab.baselines(policy)?;
+                self.fallback = Fallback::Started {
+                    lab: Box::new(lab),
+                    _keep_alive: started.keep_alive,
+                    label: started.label,
+                };
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Prover for HybridLab<'_> {
+    fn evaluation(&self) -> String {
+        let hypo = self.hypo.evaluation();
+        match &self.fallback {
+            Fallback::Started { label, .. } => format!(
+                "{hypo}; {} candidate(s) HypoPG cannot model proven with real builds on {label} (time ratios carried over to live times), and every size measured there",
+                self.on_sample
+            ),
+            Fallback::Unavailable(why) if !self.refused.is_empty() => {
+                format!("{hypo}; no sample copy for what HypoPG cannot model: {why}")
+            }
+            _ => hypo,
+        }
+    }
+
+    fn unit(&self) -> CostUnit {
+        CostUnit::Ratio
+    }
+
+    fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, AdviseError> {
+        self.hypo.baselines(policy)
+    }
+
+    /// Tries every candidate in HypoPG; if any is beyond it, starts the sample.
+    fn prepare(
+        &mut self,
+        policy: &Policy,
+        candidates: &[IndexCandidate],
+    ) -> Result<(), AdviseError> {
+        for c in candidates {
+            if let Placement::Unmodelled(why) = self.hypo.place(c)? {
+                self.refused.insert(c.clone(), why);
+            } else {
+                self.hypo.remove()?;
+            }
+        }
+        if !self.refused.is_empty() {
+            self.start_sample(policy)?;
+        }
+        Ok(())
+    }
+
+    fn costs_without(
+        &mut self,
+        policy: &Policy,
+        candidate: &IndexCandidate,
+        measure: &[bool],
+    ) -> Result<Vec<Option<f64>>, AdviseError> {
+        // The sample answers for the candidates HypoPG refused: the ratio must be its own.
+        let refused = self.refused.contains_key(candidate);
+        match self.sample() {
+            Some(lab) if refused => lab.costs_without(policy, candidate, measure),
+            _ => self.hypo.costs_without(policy, candidate, measure),
+        }
+    }
+
+    fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, AdviseError> {
+        let refused = self.refused.get(candidate).cloned();
+        let placement = match (refused, self.sample()) {
+            (Some(_), Some(lab)) => {
+                let p = lab.place(candidate)?;
+                if p == Placement::Placed {
+                    self.on_sample += 1;
+                    self.placed = Some((candidate.clone(), Route::Sample));
+                }
+                return Ok(p);
+            }
+            (Some(why), None) => Placement::Unmodelled(why),
+            (None, _) => self.hypo.place(candidate)?,
+        };
+        if placement == Placement::Placed {
+            self.placed = Some((candidate.clone(), Route::Hypo));
+        }
+        Ok(placement)
+    }
+
+    /// HypoPG's estimate, or the real size of a build on the sample while one exists.
+    fn size_bytes(&mut self) -> Result<i64, AdviseError> {
+        let (candidate, route) = self.placed.clone().ok_or(AdviseError::NothingPlaced)?;
+        match (route, self.sample()) {
+            (Route::Sample, Some(lab)) => lab.size_bytes(),
+            (Route::Hypo, Some(lab)) => {
+                if lab.place(&candidate)? != Placement::Placed {
+                    return self.hypo.size_bytes();
+                }
+                let size = lab.size_bytes();
+                lab.remove()?;
+                size
+            }
+            _ => self.hypo.size_bytes(),
+        }
+    }
+
+    fn costs_with(
+        &mut self,
+        policy: &Policy,
+        measure: &[bool],
+    ) -> Result<Vec<Option<f64>>, AdviseError> {
+        match (self.placed.as_ref().map(|p| p.1), self.sample()) {
+            (Some(Route::Sample), Some(lab)) => lab.costs_with(policy, measure),
+            _ => self.hypo.costs_with(policy, measure),
+        }
+    }
+
+    fn remove(&mut self) -> Result<(), AdviseError> {
+        let placed = self.placed.take();
+        match (placed.map(|p| p.1), self.sample()) {
+            (Some(Route::Sample), Some(lab)) => lab.remove(),
+            _ => self.hypo.remove(),
+        }
+    }
+}
