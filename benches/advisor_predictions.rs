@@ -47,9 +47,10 @@ fn run_mode(server: &EphemeralServer, schema: &Schema, base: &str, mode: Mode) -
         Mode::ThrowawaySample => table_mb / 4.0,
         _ => table_mb * 2.0 + 16.0,
     };
-    let policy = schema
-        .policy
-        .replace("[advise]\n", &format!("[advise]\nthrowaway_max_mb = {max_mb:.1}\n"));
+    let policy = schema.policy.replace(
+        "[advise]\n",
+        &format!("[advise]\nthrowaway_max_mb = {max_mb:.1}\n"),
+    );
     let run = Run::with_policy(schema, &policy);
     let dir = run.fresh_migrations();
     let shadow_url;
@@ -59,7 +60,9 @@ fn run_mode(server: &EphemeralServer, schema: &Schema, base: &str, mode: Mode) -
             vec!["advise", "--write-migration"]
         }
         Mode::Shadow => {
-            server.copy_database(base, &format!("{db}_shadow")).expect("shadow");
+            server
+                .copy_database(base, &format!("{db}_shadow"))
+                .expect("shadow");
             shadow_url = server.url(&format!("{db}_shadow"));
             vec!["advise", "--write-migration", "--shadow-url", &shadow_url]
         }
@@ -111,10 +114,16 @@ fn main() {
     let server = EphemeralServer::start().expect("throwaway server");
     let mut schemas = Vec::new();
     if only.is_empty() || only == "seed" {
-        schemas.push((harness::seed(&server, "seed_base", &seed_scale), "seed_base"));
+        schemas.push((
+            harness::seed(&server, "seed_base", &seed_scale),
+            "seed_base",
+        ));
     }
     if only.is_empty() || only == "shop" {
-        schemas.push((harness::shop(&server, "shop_base", &shop_scale, 10.0), "shop_base"));
+        schemas.push((
+            harness::shop(&server, "shop_base", &shop_scale, 10.0),
+            "shop_base",
+        ));
     }
     println!("seed scale {seed_scale}, shop scale {shop_scale}");
     let mut summary = Vec::new();
@@ -126,7 +135,11 @@ fn main() {
             Mode::ThrowawaySample,
         ] {
             let (ok, total) = run_mode(&server, schema, base, mode);
-            summary.push(format!("| {} | {} | {ok} of {total} |", schema.name, mode.label()));
+            summary.push(format!(
+                "| {} | {} | {ok} of {total} |",
+                schema.name,
+                mode.label()
+            ));
         }
     }
     println!("\n| schema | mode | predictions within 2x or 5 ms |\n|---|---|---|");

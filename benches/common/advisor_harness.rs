@@ -37,10 +37,15 @@ pub fn seed(server: &EphemeralServer, db: &str, scale: &str) -> Schema {
         name: "seed",
         migrations,
         policy,
-        dba: ["V2__idx_projects_status.sql", "V3__idx_tasks_developer_id.sql", "V4__idx_users_skills.sql", "V5__idx_payments_status.sql"]
-            .iter()
-            .map(|f| std::fs::read_to_string(root().join("migrations").join(f)).expect("seed index"))
-            .collect(),
+        dba: [
+            "V2__idx_projects_status.sql",
+            "V3__idx_tasks_developer_id.sql",
+            "V4__idx_users_skills.sql",
+            "V5__idx_payments_status.sql",
+        ]
+        .iter()
+        .map(|f| std::fs::read_to_string(root().join("migrations").join(f)).expect("seed index"))
+        .collect(),
     };
     server.create_database(db).expect("db");
     let url = server.url(db);
@@ -55,7 +60,11 @@ pub fn shop(server: &EphemeralServer, db: &str, scale: &str, budget_ms: f64) -> 
     let dir = root().join("tests/fixtures/shop");
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("shop fixture");
     server.create_database(db).expect("db");
-    let mut c = server.target(db).expect("target").connect().expect("connect");
+    let mut c = server
+        .target(db)
+        .expect("target")
+        .connect()
+        .expect("connect");
     c.batch_execute(&read("schema.sql")).expect("shop schema");
     c.batch_execute(&read("data.sql").replace("{scale}", scale))
         .expect("shop data");
@@ -98,7 +107,14 @@ impl Run {
     /// `pgwarden ARGS` as JSON, in a migrations folder of its own (a copy of the schema's).
     pub fn cmd_in(&self, dir: &Path, url: &str, args: &[&str]) -> serde_json::Value {
         let out = Command::new(&self.pgwarden)
-            .args(["-q", "--format", "json", "--database-url", url, "--migrations"])
+            .args([
+                "-q",
+                "--format",
+                "json",
+                "--database-url",
+                url,
+                "--migrations",
+            ])
             .arg(dir)
             .arg("--policy")
             .arg(self.policy.path())
@@ -147,7 +163,11 @@ impl Run {
 
 /// Bytes of all indexes on user tables except primary keys and unique constraints' indexes.
 pub fn secondary_index_bytes(server: &EphemeralServer, db: &str) -> i64 {
-    let mut c = server.target(db).expect("target").connect().expect("connect");
+    let mut c = server
+        .target(db)
+        .expect("target")
+        .connect()
+        .expect("connect");
     c.query_one(
         "SELECT coalesce(sum(pg_relation_size(i.indexrelid)), 0)::int8 FROM pg_index i \
          JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace \
@@ -160,7 +180,11 @@ pub fn secondary_index_bytes(server: &EphemeralServer, db: &str) -> i64 {
 
 /// Runs statements on `db`, then ANALYZE.
 pub fn build(server: &EphemeralServer, db: &str, statements: &[String]) {
-    let mut c = server.target(db).expect("target").connect().expect("connect");
+    let mut c = server
+        .target(db)
+        .expect("target")
+        .connect()
+        .expect("connect");
     for s in statements {
         c.batch_execute(s).expect("build an index");
     }
@@ -169,7 +193,11 @@ pub fn build(server: &EphemeralServer, db: &str, statements: &[String]) {
 
 /// Total size of the public tables, bytes.
 pub fn table_bytes(server: &EphemeralServer, db: &str) -> i64 {
-    let mut c = server.target(db).expect("target").connect().expect("connect");
+    let mut c = server
+        .target(db)
+        .expect("target")
+        .connect()
+        .expect("connect");
     c.query_one(
         "SELECT coalesce(sum(pg_table_size(c.oid)), 0)::int8 FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'",

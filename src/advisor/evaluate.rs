@@ -79,6 +79,11 @@ pub struct ShadowLab<'a> {
     sample: Option<HashMap<String, f64>>,
     /// The copy's own times of the workload, measured by `baselines`.
     on_copy: Vec<Baseline>,
+    /// The live times of the workload (the copy's own when it holds every row).
+    live: Vec<Baseline>,
+    /// Per workload query: live rows per copied row of the most sampled table it reads (1 when
+    /// the copy holds every row it reads).
+    scale: Vec<f64>,
     /// The candidate built on the shadow: its name there and its table.
     placed: Option<(String, String)>,
 }
@@ -97,39 +102,74 @@ impl<'a> ShadowLab<'a> {
             label,
             sample,
             on_copy: Vec::new(),
+            live: Vec::new(),
+            scale: Vec::new(),
             placed: None,
         }
+    }
+
+    /// The live times, when another lab measured them (a copy started without the target).
+    pub fn set_live(&mut self, live: Vec<Baseline>) {
+        self.live = live;
+    }
+}
+
+/// Live rows per copied row of the most sampled table `q` reads: a query's work with an index
+/// grows with the rows it matches, which a uniform sample holds that share of. A query whose
+/// tables cannot be read gets the largest factor of any sampled table.
+fn scale_of(q: &WorkloadQuery, sample: Option<&HashMap<String, f64>>) -> f64 {
+    let Some(shares) = sample.filter(|s| !s.is_empty()) else {
+        return 1.0;
+    };
+    let largest = shares.values().copied().fold(1.0, f64::max);
+    let sql = q
+        .params
+        .first()
+        .and_then(|p| crate::policy::bind_literals(&q.sql, p).ok())
+        .unwrap_or_else(|| q.sql.clone());
+    match super::shape::shape(&sql, &HashMap::new()) {
+        Ok(shape) => shape
+            .tables
+            .iter()
+            .map(|t| shares.get(t).copied().unwrap_or(1.0))
+            .fold(1.0, f64::max),
+        Err(_) => largest,
     }
 }
 
 impl Prover for ShadowLab<'_> {
     fn evaluation(&self) -> String {
-        match self.sample {
-            None => format!("materialized on {}", self.label),
-            Some(_) => format!(
-                "materialized on {}; each query's time with an index is its live time scaled by the ratio measured on the sample, sizes by the sampled share",
+        match &self.sample {
+            Some(s) if !s.is_empty() => format!(
+                "materialized on {}; each query's time with an index is its time on the sample scaled up by its most sampled table's live rows per copied row, sizes likewise",
                 self.label
             ),
+            _ => format!("materialized on {}", self.label),
         }
     }
 
+    /// Live milliseconds: times on a sample are scaled up to the live table sizes.
     fn unit(&self) -> CostUnit {
-        match self.sample {
-            None => CostUnit::LiveMs,
-            Some(_) => CostUnit::Ratio,
-        }
+        CostUnit::LiveMs
     }
 
-    /// The live times: the copy's own when it holds every row, else the target's (and the
-    /// copy's are kept, to carry its ratios over).
+    /// The live times: the copy's own when it holds every row, else the target's (the copy's
+    /// are kept too).
     fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, AdviseError> {
         self.on_copy = baselines(self.shadow.get(), policy)?;
-        match (&self.sample, self.target.as_deref_mut()) {
-            (Some(_), Some(target)) => baselines(target, policy),
-            _ => Ok(self.on_copy.clone()),
-        }
+        self.scale = policy
+            .queries
+            .iter()
+            .map(|q| scale_of(q, self.sample.as_ref()))
+            .collect();
+        self.live = match (&self.sample, self.target.as_deref_mut()) {
+            (Some(_), Some(target)) => baselines(target, policy)?,
+            _ => self.on_copy.clone(),
+        };
+        Ok(self.live.clone())
     }
 
+    /// The live times: what a time with the candidate, scaled to the live sizes, compares with.
     fn costs_without(
         &mut self,
         _policy: &Policy,
@@ -138,7 +178,7 @@ impl Prover for ShadowLab<'_> {
     ) -> Result<Vec<Option<f64>>, AdviseError> {
         Ok(measure
             .iter()
-            .zip(&self.on_copy)
+            .zip(&self.live)
             .map(|(m, b)| m.then_some(b.mean_ms))
             .collect())
     }
@@ -192,6 +232,7 @@ impl Prover for ShadowLab<'_> {
         Ok(live_size(size, self.sample.as_ref(), table))
     }
 
+    /// Times on the copy with the candidate, scaled up to the live sizes on a sample.
     fn costs_with(
         &mut self,
         policy: &Policy,
@@ -205,11 +246,12 @@ impl Prover for ShadowLab<'_> {
         let mut times = measured.into_iter();
         Ok(measure
             .iter()
-            .map(|m| {
+            .zip(&self.scale)
+            .map(|(m, scale)| {
                 if !*m {
                     return None;
                 }
-                Some(times.next()?.verdict?.mean_ms)
+                Some(times.next()?.verdict?.mean_ms * scale)
             })
             .collect())
     }
@@ -364,6 +406,35 @@ impl Prover for HypotheticalLab<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_on_a_sample_is_scaled_by_its_most_sampled_table() {
+        let q = |sql: &str| WorkloadQuery {
+            name: "q".into(),
+            sql: sql.into(),
+            params: vec![vec![crate::policy::ParamValue::Integer(7)]],
+            weight: None,
+            mean_ms: None,
+            p95_ms: None,
+            max_cost: None,
+            allow_writes: false,
+        };
+        let sample: HashMap<String, f64> =
+            [("orders".to_string(), 4.0), ("events".to_string(), 10.0)].into();
+        let join =
+            q("SELECT 1 FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.id = $1");
+        assert_eq!(scale_of(&join, Some(&sample)), 4.0);
+        assert_eq!(
+            scale_of(&q("SELECT 1 FROM customers WHERE id = $1"), Some(&sample)),
+            1.0
+        );
+        assert_eq!(
+            scale_of(&q("VACUUM orders"), Some(&sample)),
+            10.0,
+            "unreadable: the largest"
+        );
+        assert_eq!(scale_of(&join, None), 1.0);
+    }
 
     #[test]
     fn a_size_on_a_sample_is_scaled_by_the_sampled_share() {

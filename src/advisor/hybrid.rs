@@ -1,12 +1,15 @@
 //! HypoPG with a real sample beside it. HypoPG answers from planner costs in the target and
-//! builds nothing, but it cannot model every index (1.3 rejects GIN and GiST) and its size
-//! estimates can be far off (a covering index estimated at 2.6 times its real size). When some
-//! candidate is beyond HypoPG, the advisor starts a throwaway copy holding a sample of the
-//! rows (through a [`SampleStarter`] the command supplies) and proves those candidates there
-//! with real builds; while that sample exists, every size comes from a real build on it too.
-//! When no sample can be started, such candidates are reported with the flag that proves them.
+//! builds nothing, but it cannot model every index (1.3 rejects GIN and GiST), it has no
+//! statistics for an expression it hypothesizes (so `lower(email) = $1` is costed at the
+//! default selectivity), and its size estimates can be far off (a covering index estimated at
+//! 2.6 times its real size). When some candidate is beyond HypoPG or has an expression key,
+//! the advisor starts a throwaway copy holding a sample of the rows (through a
+//! [`SampleStarter`] the command supplies) and, since it exists, proves every candidate there
+//! with real builds: times and sizes measured, scaled to the live table sizes. When no sample
+//! can be started, HypoPG's answers stand and what it refused is reported with the flag that
+//! proves it.
 
-use super::candidates::IndexCandidate;
+use super::candidates::{IndexCandidate, KeyExpr};
 use super::error::AdviseError;
 use super::evaluate::{HypotheticalLab, ShadowClient, ShadowLab};
 use super::prove::{Baseline, CostUnit, Placement, Prover};
@@ -54,9 +57,11 @@ pub struct HybridLab<'a> {
     fallback: Fallback<'a>,
     /// Candidates HypoPG refused, with its words.
     refused: HashMap<IndexCandidate, String>,
-    /// How many candidates were proven on the sample.
-    on_sample: usize,
-    placed: Option<(IndexCandidate, Route)>,
+    /// Candidates HypoPG models without statistics (expression keys).
+    unreliable: usize,
+    /// The live times, from HypoPG's side (the target).
+    live: Vec<Baseline>,
+    placed: Option<Route>,
 }
 
 impl<'a> HybridLab<'a> {
@@ -70,7 +75,8 @@ impl<'a> HybridLab<'a> {
             hypo: HypotheticalLab::new(target)?,
             fallback: Fallback::NotNeeded(starter),
             refused: HashMap::new(),
-            on_sample: 0,
+            unreliable: 0,
+            live: Vec::new(),
             placed: None,
         })
     }
@@ -102,6 +108,7 @@ impl<'a> HybridLab<'a> {
                     Some(started.sample.unwrap_or_default()),
                 );
                 lab.baselines(policy)?;
+                lab.set_live(self.live.clone());
                 self.fallback = Fallback::Started {
                     lab: Box::new(lab),
                     _keep_alive: started.keep_alive,
@@ -118,8 +125,9 @@ impl Prover for HybridLab<'_> {
         let hypo = self.hypo.evaluation();
         match &self.fallback {
             Fallback::Started { label, .. } => format!(
-                "{hypo}; {} candidate(s) HypoPG cannot model proven with real builds on {label} (time ratios carried over to live times), and every size measured there",
-                self.on_sample
+                "materialized on {label}, started because HypoPG cannot model {} candidate(s) and has no statistics for {} with an expression key; times on it scaled to the live table sizes",
+                self.refused.len(),
+                self.unreliable
             ),
             Fallback::Unavailable(why) if !self.refused.is_empty() => {
                 format!("{hypo}; no sample copy for what HypoPG cannot model: {why}")
@@ -133,7 +141,8 @@ impl Prover for HybridLab<'_> {
     }
 
     fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, AdviseError> {
-        self.hypo.baselines(policy)
+        self.live = self.hypo.baselines(policy)?;
+        Ok(self.live.clone())
     }
 
     /// Tries every candidate in HypoPG; if any is beyond it, starts the sample.
@@ -149,7 +158,15 @@ impl Prover for HybridLab<'_> {
                 self.hypo.remove()?;
             }
         }
-        if !self.refused.is_empty() {
+        self.unreliable = candidates
+            .iter()
+            .filter(|c| {
+                c.keys
+                    .iter()
+                    .any(|k| matches!(k.expr, KeyExpr::Expression(_)))
+            })
+            .count();
+        if !self.refused.is_empty() || self.unreliable > 0 {
             self.start_sample(policy)?;
         }
         Ok(())
@@ -161,48 +178,33 @@ impl Prover for HybridLab<'_> {
         candidate: &IndexCandidate,
         measure: &[bool],
     ) -> Result<Vec<Option<f64>>, AdviseError> {
-        // The sample answers for the candidates HypoPG refused: the ratio must be its own.
-        let refused = self.refused.contains_key(candidate);
         match self.sample() {
-            Some(lab) if refused => lab.costs_without(policy, candidate, measure),
-            _ => self.hypo.costs_without(policy, candidate, measure),
+            Some(lab) => lab.costs_without(policy, candidate, measure),
+            None => self.hypo.costs_without(policy, candidate, measure),
         }
     }
 
     fn place(&mut self, candidate: &IndexCandidate) -> Result<Placement, AdviseError> {
         let refused = self.refused.get(candidate).cloned();
-        let placement = match (refused, self.sample()) {
-            (Some(_), Some(lab)) => {
+        let placement = match (self.sample(), refused) {
+            (Some(lab), _) => {
                 let p = lab.place(candidate)?;
-                if p == Placement::Placed {
-                    self.on_sample += 1;
-                    self.placed = Some((candidate.clone(), Route::Sample));
-                }
+                self.placed = (p == Placement::Placed).then_some(Route::Sample);
                 return Ok(p);
             }
-            (Some(why), None) => Placement::Unmodelled(why),
-            (None, _) => self.hypo.place(candidate)?,
+            (None, Some(why)) => Placement::Unmodelled(why),
+            (None, None) => self.hypo.place(candidate)?,
         };
-        if placement == Placement::Placed {
-            self.placed = Some((candidate.clone(), Route::Hypo));
-        }
+        self.placed = (placement == Placement::Placed).then_some(Route::Hypo);
         Ok(placement)
     }
 
-    /// HypoPG's estimate, or the real size of a build on the sample while one exists.
+    /// The real size of the build on the sample, else HypoPG's estimate.
     fn size_bytes(&mut self) -> Result<i64, AdviseError> {
-        let (candidate, route) = self.placed.clone().ok_or(AdviseError::NothingPlaced)?;
-        match (route, self.sample()) {
-            (Route::Sample, Some(lab)) => lab.size_bytes(),
-            (Route::Hypo, Some(lab)) => {
-                if lab.place(&candidate)? != Placement::Placed {
-                    return self.hypo.size_bytes();
-                }
-                let size = lab.size_bytes();
-                lab.remove()?;
-                size
-            }
-            _ => self.hypo.size_bytes(),
+        match (self.placed, self.sample()) {
+            (Some(Route::Sample), Some(lab)) => lab.size_bytes(),
+            (Some(Route::Hypo), _) => self.hypo.size_bytes(),
+            _ => Err(AdviseError::NothingPlaced),
         }
     }
 
@@ -211,15 +213,14 @@ impl Prover for HybridLab<'_> {
         policy: &Policy,
         measure: &[bool],
     ) -> Result<Vec<Option<f64>>, AdviseError> {
-        match (self.placed.as_ref().map(|p| p.1), self.sample()) {
+        match (self.placed, self.sample()) {
             (Some(Route::Sample), Some(lab)) => lab.costs_with(policy, measure),
             _ => self.hypo.costs_with(policy, measure),
         }
     }
 
     fn remove(&mut self) -> Result<(), AdviseError> {
-        let placed = self.placed.take();
-        match (placed.map(|p| p.1), self.sample()) {
+        match (self.placed.take(), self.sample()) {
             (Some(Route::Sample), Some(lab)) => lab.remove(),
             _ => self.hypo.remove(),
         }
