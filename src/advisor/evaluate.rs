@@ -180,6 +180,10 @@ impl Prover for ShadowLab<'_> {
             .collect())
     }
 
+    fn session(&mut self) -> Option<&mut Client> {
+        Some(self.shadow)
+    }
+
     fn remove(&mut self) -> Result<(), AdviseError> {
         if let Some((name, _)) = self.placed.take() {
             let drop = format!("DROP INDEX IF EXISTS {}", quote_ident(&name));
@@ -314,6 +318,10 @@ impl Prover for HypotheticalLab<'_> {
         measure: &[bool],
     ) -> Result<Vec<Option<f64>>, AdviseError> {
         self.plan_costs(policy, measure)
+    }
+
+    fn session(&mut self) -> Option<&mut Client> {
+        Some(self.target)
     }
 
     fn remove(&mut self) -> Result<(), AdviseError> {

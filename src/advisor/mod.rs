@@ -8,15 +8,20 @@
 pub mod candidates;
 mod error;
 mod evaluate;
+mod from_stats;
+mod generic;
+mod generic_lab;
 mod orchestrate;
 pub mod prove;
 pub mod select;
 pub mod shape;
+pub mod statement;
 mod target;
 pub mod workload;
 mod written;
 
 pub use error::AdviseError;
+pub use from_stats::{StatsWorkload, from_stats};
 pub use orchestrate::advise_with;
 pub use target::{TargetCatalog, read_columns};
 pub use written::migration_sql;
@@ -24,6 +29,7 @@ pub use written::migration_sql;
 use crate::policy::Policy;
 use candidates::Method;
 use evaluate::{HypotheticalLab, ShadowLab};
+use generic_lab::WithGenericPlans;
 use postgres::Client;
 use select::Limits;
 use serde::Serialize;
@@ -116,21 +122,41 @@ pub fn advise(
     policy: &Policy,
     limits: Limits,
 ) -> Result<Advice, AdviseError> {
+    advise_workload(target, lab, policy, limits, &[])
+}
+
+/// [`advise`], with the workload queries whose `generic` entry (policy order) holds
+/// pg_stat_statements' mean time planned as generic plans (they have no parameter values).
+pub fn advise_workload(
+    target: &mut Client,
+    lab: Lab,
+    policy: &Policy,
+    limits: Limits,
+    generic: &[Option<f64>],
+) -> Result<Advice, AdviseError> {
     let catalog = TargetCatalog::read(target, policy)?;
-    match lab {
+    let mut advice = match lab {
         Lab::Shadow {
             client,
             label,
             sample,
         } => {
             let mut shadow = ShadowLab::new(target, client, label, sample);
-            advise_with(&mut shadow, &catalog, policy, limits)
+            let mut lab = WithGenericPlans::new(&mut shadow, generic);
+            advise_with(&mut lab, &catalog, policy, limits)
         }
         Lab::Hypothetical => {
             let mut hypopg = HypotheticalLab::new(target)?;
-            advise_with(&mut hypopg, &catalog, policy, limits)
+            let mut lab = WithGenericPlans::new(&mut hypopg, generic);
+            advise_with(&mut lab, &catalog, policy, limits)
+        }
+    }?;
+    for (q, g) in advice.queries.iter_mut().zip(generic) {
+        if g.is_some() && q.note.is_none() {
+            q.note = Some(generic_lab::GENERIC_NOTE.to_string());
         }
     }
+    Ok(advice)
 }
 
 #[cfg(test)]
