@@ -26,7 +26,7 @@ const STATEMENTS: &str = "SELECT queryid, min(query), \
      FROM pg_stat_statements \
      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
        AND queryid IS NOT NULL AND toplevel \
-     GROUP BY queryid HAVING sum(calls) >= $1 \
+     GROUP BY queryid HAVING sum(calls)::int8 >= $1 \
      ORDER BY sum(total_exec_time) DESC LIMIT $2";
 
 /// pg_qualstats' schema, when it is installed in this database.

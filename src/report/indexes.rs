@@ -141,6 +141,7 @@ fn stats_statements(r: &AdviseReport, s: &Screen) -> String {
         &["statement", "queryid", "calls/min", "status", "why"],
         rows,
     ));
+    out.push('\n');
     out
 }
 
