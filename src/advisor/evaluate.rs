@@ -256,6 +256,10 @@ impl Prover for ShadowLab<'_> {
             .collect())
     }
 
+    fn session(&mut self) -> Option<&mut Client> {
+        Some(self.shadow.get())
+    }
+
     fn remove(&mut self) -> Result<(), AdviseError> {
         if let Some((name, _)) = self.placed.take() {
             let drop = format!("DROP INDEX IF EXISTS {}", quote_ident(&name));
@@ -392,6 +396,10 @@ impl Prover for HypotheticalLab<'_> {
         measure: &[bool],
     ) -> Result<Vec<Option<f64>>, AdviseError> {
         self.plan_costs(policy, measure)
+    }
+
+    fn session(&mut self) -> Option<&mut Client> {
+        Some(self.target)
     }
 
     fn remove(&mut self) -> Result<(), AdviseError> {

@@ -219,6 +219,14 @@ impl Prover for HybridLab<'_> {
         }
     }
 
+    /// Where candidates are placed: the sample once started, else the target (HypoPG).
+    fn session(&mut self) -> Option<&mut Client> {
+        if self.sample().is_some() {
+            return self.sample().and_then(|lab| lab.session());
+        }
+        self.hypo.session()
+    }
+
     fn remove(&mut self) -> Result<(), AdviseError> {
         match (self.placed.take(), self.sample()) {
             (Some(Route::Sample), Some(lab)) => lab.remove(),

@@ -8,16 +8,21 @@
 pub mod candidates;
 mod error;
 mod evaluate;
+mod from_stats;
+mod generic;
+mod generic_lab;
 mod hybrid;
 mod orchestrate;
 pub mod prove;
 pub mod select;
 pub mod shape;
+pub mod statement;
 mod target;
 pub mod workload;
 mod written;
 
 pub use error::AdviseError;
+pub use from_stats::{StatsWorkload, from_stats};
 pub use hybrid::{SampleStarter, StartedSample};
 pub use orchestrate::advise_with;
 pub use target::{TargetCatalog, read_columns};
@@ -26,6 +31,7 @@ pub use written::migration_sql;
 use crate::policy::Policy;
 use candidates::Method;
 use evaluate::{ShadowClient, ShadowLab};
+use generic_lab::WithGenericPlans;
 use hybrid::HybridLab;
 use postgres::Client;
 use select::Limits;
@@ -123,8 +129,20 @@ pub fn advise(
     policy: &Policy,
     limits: Limits,
 ) -> Result<Advice, AdviseError> {
+    advise_workload(target, lab, policy, limits, &[])
+}
+
+/// [`advise`], with the workload queries whose `generic` entry (policy order) holds
+/// pg_stat_statements' mean time planned as generic plans (they have no parameter values).
+pub fn advise_workload(
+    target: &mut Client,
+    lab: Lab,
+    policy: &Policy,
+    limits: Limits,
+    generic: &[Option<f64>],
+) -> Result<Advice, AdviseError> {
     let catalog = TargetCatalog::read(target, policy)?;
-    match lab {
+    let mut advice = match lab {
         Lab::Shadow {
             client,
             label,
@@ -132,13 +150,21 @@ pub fn advise(
         } => {
             let mut shadow =
                 ShadowLab::new(Some(target), ShadowClient::Borrowed(client), label, sample);
-            advise_with(&mut shadow, &catalog, policy, limits)
+            let mut lab = WithGenericPlans::new(&mut shadow, generic);
+            advise_with(&mut lab, &catalog, policy, limits)
         }
         Lab::Hypothetical { starter } => {
             let mut hypopg = HybridLab::new(target, starter)?;
-            advise_with(&mut hypopg, &catalog, policy, limits)
+            let mut lab = WithGenericPlans::new(&mut hypopg, generic);
+            advise_with(&mut lab, &catalog, policy, limits)
+        }
+    }?;
+    for (q, g) in advice.queries.iter_mut().zip(generic) {
+        if g.is_some() && q.note.is_none() {
+            q.note = Some(generic_lab::GENERIC_NOTE.to_string());
         }
     }
+    Ok(advice)
 }
 
 #[cfg(test)]

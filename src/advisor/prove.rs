@@ -86,4 +86,11 @@ pub trait Prover {
 
     /// Removes the placed candidate (drops the build, resets HypoPG).
     fn remove(&mut self) -> Result<(), AdviseError>;
+
+    /// The session the lab plans in, where the candidate in place is visible to a fresh
+    /// `PREPARE` (statements without parameter values are planned there as generic plans);
+    /// `None` for a lab without one.
+    fn session(&mut self) -> Option<&mut postgres::Client> {
+        None
+    }
 }

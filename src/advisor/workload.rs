@@ -10,12 +10,6 @@ use crate::policy::{ParamValue, WorkloadQuery};
 use postgres::Client;
 use std::collections::HashMap;
 
-const STATEMENTS: &str = "SELECT query, calls, calls::float8 / greatest(extract(epoch FROM now() - \
-       (SELECT stats_reset FROM pg_stat_statements_info))::float8 / 60.0, 1.0) \
-     FROM pg_stat_statements \
-     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-       AND calls >= $1 AND queryid IS NOT NULL AND query ~* '^\\s*(SELECT|WITH)\\M' AND query !~* 'pg_stat_statements|pg_catalog' \
-     ORDER BY total_exec_time DESC LIMIT $2";
 const STATS: &str = "SELECT most_common_vals::text, most_common_freqs, histogram_bounds::text, \
        most_common_elems::text, most_common_elem_freqs \
      FROM pg_stats WHERE tablename = $1 AND attname = $2 AND schemaname = ANY (current_schemas(false))";
@@ -54,7 +48,7 @@ pub fn from_sql_text(text: &str, source: &str) -> Result<Vec<WorkloadQuery>, Adv
     Ok(out)
 }
 
-fn query(
+pub(super) fn query(
     name: String,
     sql: String,
     params: Vec<Vec<ParamValue>>,
@@ -72,47 +66,9 @@ fn query(
     }
 }
 
-/// The top SELECTs of `pg_stat_statements`, with values from `pg_stats`. Statements whose
-/// parameters cannot be given values are skipped with a note.
-pub fn from_stats(
-    client: &mut Client,
-    columns: &HashMap<String, Vec<String>>,
-    min_calls: i64,
-    top: i64,
-) -> Result<(Vec<WorkloadQuery>, Vec<String>), AdviseError> {
-    crate::check::require_pg_stat_statements(client)?;
-    let rows = client
-        .query(STATEMENTS, &[&min_calls, &top])
-        .db_context(|| "cannot read pg_stat_statements")?;
-    let (mut queries, mut skipped) = (Vec::new(), Vec::new());
-    for (i, row) in rows.iter().enumerate() {
-        let (sql, per_minute): (String, f64) = (row.get(0), row.get(2));
-        match parameter_values(client, &sql, columns) {
-            Ok(values) => {
-                let params = if values.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![values]
-                };
-                queries.push(query(
-                    format!("stats_{}", i + 1),
-                    sql,
-                    params,
-                    Some(per_minute),
-                ));
-            }
-            Err(why) => skipped.push(format!(
-                "{}: {why}",
-                sql.split_whitespace().collect::<Vec<_>>().join(" ")
-            )),
-        }
-    }
-    Ok((queries, skipped))
-}
-
 /// Values for `$1..$n` of a normalized query, from `pg_stats`; or why there are none, which
 /// becomes the statement's note.
-fn parameter_values(
+pub(super) fn parameter_values(
     client: &mut Client,
     sql: &str,
     columns: &HashMap<String, Vec<String>>,

@@ -32,12 +32,21 @@ pub struct AdviseOptions {
     pub max_total_mb: Option<f64>,
 }
 
+/// The workload to advise on, where it came from, and what was left out of it.
+struct Workload {
+    policy: Policy,
+    source: String,
+    skipped: Vec<String>,
+    /// `--from-stats`: the statements read, and which queries are planned as generic plans.
+    stats: Option<advisor::StatsWorkload>,
+}
+
 /// The workload to advise on: the policy's queries, a SQL file, or pg_stat_statements.
 fn workload(
     policy: &Policy,
     args: &AdviseOptions,
     client: &mut postgres::Client,
-) -> anyhow::Result<(Policy, String, Vec<String>)> {
+) -> anyhow::Result<Workload> {
     let mut p = policy.clone();
     if let Some(path) = &args.sql {
         let (text, source) = if path.as_os_str() == "-" {
@@ -51,24 +60,39 @@ fn workload(
             (text, path.display().to_string())
         };
         p.queries = advisor::workload::from_sql_text(&text, &source)?;
-        return Ok((p, format!("SQL file {source}"), Vec::new()));
+        return Ok(Workload {
+            policy: p,
+            source: format!("SQL file {source}"),
+            skipped: Vec::new(),
+            stats: None,
+        });
     }
     if args.from_stats {
         let columns = advisor::read_columns(client)?;
-        let (queries, skipped) = advisor::workload::from_stats(
+        let own = crate::statements::own::recorded(client).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the record of pgwarden's own statements");
+            Vec::new()
+        });
+        let stats = advisor::from_stats(
             client,
             &columns,
-            policy.stats.min_calls,
-            policy.stats.top,
+            (policy.stats.min_calls, policy.stats.top),
+            &own,
         )?;
-        p.queries = queries;
-        return Ok((
-            p,
-            "pg_stat_statements (values from pg_stats)".into(),
-            skipped,
-        ));
+        p.queries = stats.queries.clone();
+        return Ok(Workload {
+            policy: p,
+            source: format!("pg_stat_statements ({})", stats.values_from),
+            skipped: Vec::new(),
+            stats: Some(stats),
+        });
     }
-    Ok((p, "policy".into(), Vec::new()))
+    Ok(Workload {
+        policy: p,
+        source: "policy".into(),
+        skipped: Vec::new(),
+        stats: None,
+    })
 }
 
 /// Where the advisor proves its candidates.
@@ -126,6 +150,37 @@ pub fn run_advisor(
     policy: &Policy,
     limits: Limits,
 ) -> anyhow::Result<Advice> {
+    let input = AdviseInput {
+        policy,
+        limits,
+        generic: &[],
+    };
+    run_advisor_with(target, client, proving, input)
+}
+
+/// What the advisor works on: the workload (in `policy`), the limits on its proposals, and
+/// which workload queries are planned as generic plans (see [`advisor::advise_workload`]).
+pub struct AdviseInput<'a> {
+    /// The policy, its queries the workload.
+    pub policy: &'a Policy,
+    /// Limits on the proposals.
+    pub limits: Limits,
+    /// Per workload query: `Some(pg_stat_statements' mean ms)` when planned generically.
+    pub generic: &'a [Option<f64>],
+}
+
+/// [`run_advisor`] with queries planned as generic plans.
+pub fn run_advisor_with(
+    target: &ConnectionTarget,
+    client: &mut postgres::Client,
+    proving: Proving<'_>,
+    input: AdviseInput<'_>,
+) -> anyhow::Result<Advice> {
+    let AdviseInput {
+        policy,
+        limits,
+        generic,
+    } = input;
     let advice = match proving {
         Proving::ShadowUrl(url) => {
             let shadow = ConnectionTarget::from_url(url)?;
@@ -138,7 +193,7 @@ pub fn run_advisor(
                     target.dbname()
                 );
             }
-            advisor::advise(
+            advisor::advise_workload(
                 client,
                 Lab::Shadow {
                     client: &mut lab,
@@ -147,15 +202,17 @@ pub fn run_advisor(
                 },
                 policy,
                 limits,
+                generic,
             )
         }
         Proving::Throwaway { max_bytes, bindir } => {
             let copy = throwaway_copy(target, client, max_bytes, bindir)?;
+            record_own_statements(client);
             let mut lab = copy
                 .target
                 .connect()
                 .context("cannot connect to the throwaway copy")?;
-            advisor::advise(
+            advisor::advise_workload(
                 client,
                 Lab::Shadow {
                     client: &mut lab,
@@ -164,6 +221,7 @@ pub fn run_advisor(
                 },
                 policy,
                 limits,
+                generic,
             )
         }
         Proving::Hypothetical { sample } => {
@@ -171,7 +229,13 @@ pub fn run_advisor(
             let starter = sample.map(|(max_bytes, bindir)| -> advisor::SampleStarter<'_> {
                 Box::new(move || sample_for_hypopg(target, major, max_bytes, bindir))
             });
-            advisor::advise(client, Lab::Hypothetical { starter }, policy, limits)
+            advisor::advise_workload(
+                client,
+                Lab::Hypothetical { starter },
+                policy,
+                limits,
+                generic,
+            )
         }
     };
     advice.with_context(|| format!("advise on {}", target.redacted()))
@@ -228,6 +292,17 @@ fn sample_for_hypopg(
     })
 }
 
+/// Records the query identifiers of the statements the throwaway copy ran on the target (when
+/// pg_stat_statements is there), so that `--from-stats` leaves them out; a failure only warns.
+fn record_own_statements(client: &mut postgres::Client) {
+    if crate::check::require_pg_stat_statements(client).is_err() {
+        return;
+    }
+    if let Err(e) = crate::statements::own::record(client) {
+        tracing::warn!(error = %e, "cannot record pgwarden's own statements");
+    }
+}
+
 /// `advise`: reads the workload (the policy's, a `--sql` file or `pg_stat_statements`), proves
 /// candidates as `args` says and writes the migration when asked; only reads the target.
 pub fn advise(
@@ -239,7 +314,12 @@ pub fn advise(
     crate::check::refuse_writes(policy)?;
     let target = settings.target()?;
     let mut client = target.connect()?;
-    let (policy, workload, skipped) = workload(policy, args, &mut client)?;
+    let Workload {
+        policy,
+        source: workload,
+        skipped,
+        stats,
+    } = workload(policy, args, &mut client)?;
     let policy = &policy;
     let limits = Limits::from_policy(
         &policy.advise,
@@ -250,7 +330,12 @@ pub fn advise(
     if args.no_sample_copy {
         proving = Proving::Hypothetical { sample: None };
     }
-    let advice = run_advisor(&target, &mut client, proving, policy, limits)?;
+    let input = AdviseInput {
+        policy,
+        limits,
+        generic: stats.as_ref().map_or(&[][..], |s| s.generic.as_slice()),
+    };
+    let advice = run_advisor_with(&target, &mut client, proving, input)?;
     let migration = if args.write_migration && !advice.proposals.is_empty() {
         let dir = &settings.migrations_dir;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -265,6 +350,11 @@ pub fn advise(
     Ok(AdviseReport {
         workload,
         skipped,
+        statements: stats
+            .as_ref()
+            .map(|s| s.statements.clone())
+            .unwrap_or_default(),
+        excluded: stats.map(|s| s.excluded),
         database: target.redacted(),
         advice,
         migration,

@@ -14,8 +14,14 @@ pub use target::{ConnectError, ConnectionTarget};
 /// modules that talk to the database.
 pub use crate::escape::{ident as quote_ident, literal as quote_literal};
 
+/// A comment at the head of the statements pgwarden runs on a database it copies (the throwaway
+/// copy's table list and `COPY`s): pg_stat_statements keeps it in the entry's text, so
+/// `advise --from-stats` (and a DBA reading the view) can tell pgwarden's statements from the
+/// application's.
+pub const OWN_STATEMENT_MARKER: &str = "/* pgwarden */";
+
 /// The server's system identifier and the database: equal for two connections to one database.
-const DATABASE_IDENTITY: &str =
+pub const DATABASE_IDENTITY: &str =
     "SELECT system_identifier, current_database()::text FROM pg_control_system()";
 
 /// The server's major version (`15`; `96` for 9.6), as server binaries are numbered.

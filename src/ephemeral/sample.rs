@@ -18,7 +18,7 @@ const SMALL_TABLE_BYTES: i64 = 8 << 20;
 /// The database name in the throwaway server.
 const COPY_DB: &str = "pgwarden_sample";
 
-const TABLES: &str = "SELECT format('%I.%I', n.nspname, c.relname), c.relname::text, \
+const TABLES: &str = "/* pgwarden */ SELECT format('%I.%I', n.nspname, c.relname), c.relname::text, \
        pg_table_size(c.oid), \
        array(SELECT quote_ident(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid \
              AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum) \
@@ -263,7 +263,8 @@ fn copy_table(
         .map(|p| format!(" TABLESAMPLE SYSTEM ({p}) REPEATABLE (42)"))
         .unwrap_or_default();
     let out_sql = format!(
-        "COPY (SELECT {columns} FROM ONLY {}{sample}) TO STDOUT (FORMAT binary)",
+        "{} COPY (SELECT {columns} FROM ONLY {}{sample}) TO STDOUT (FORMAT binary)",
+        db::OWN_STATEMENT_MARKER,
         table.name
     );
     let in_sql = format!("COPY {} ({columns}) FROM STDIN (FORMAT binary)", table.name);
@@ -281,6 +282,12 @@ fn copy_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_run_on_the_source_carry_the_marker() {
+        // `advise --from-stats` leaves out entries whose text carries it.
+        assert!(TABLES.starts_with(db::OWN_STATEMENT_MARKER));
+    }
 
     #[test]
     fn psql_restrict_lines_are_removed_and_nothing_else() {

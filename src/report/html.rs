@@ -127,6 +127,8 @@ mod tests {
             },
             workload: "policy".into(),
             skipped: Vec::new(),
+            statements: Vec::new(),
+            excluded: None,
             migration: None,
             duration_ms: 1200,
         }

@@ -18,6 +18,7 @@ pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
     for skipped in &r.skipped {
         let _ = writeln!(out, "left out of the workload: {}", inline(skipped));
     }
+    out.push_str(&stats_statements(r, s));
     if a.proposals.is_empty() {
         out.push_str("no index proposed\n");
     } else {
@@ -96,6 +97,51 @@ pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
             path.display()
         );
     }
+    out
+}
+
+/// `--from-stats`: each top statement, advised (with where its values came from) or skipped
+/// (with the reason), and what was left out before the top ones were taken.
+fn stats_statements(r: &AdviseReport, s: &Screen) -> String {
+    use crate::advisor::statement::{StatementStatus, ValueSource};
+    let mut out = String::new();
+    if let Some(x) = &r.excluded {
+        let _ = writeln!(
+            out,
+            "left out of pg_stat_statements: {} of pgwarden's own, {} not a plain SELECT, {} reading no table",
+            x.pgwarden, x.not_select, x.no_table
+        );
+    }
+    if r.statements.is_empty() {
+        return out;
+    }
+    let rows = r
+        .statements
+        .iter()
+        .map(|st| {
+            let status = match (st.status, st.values) {
+                (StatementStatus::Skipped, _) => "skipped",
+                (_, Some(ValueSource::PgQualstats)) => "advised (pg_qualstats values)",
+                (_, Some(ValueSource::PgStats)) => "advised (pg_stats values)",
+                (_, Some(ValueSource::GenericPlan)) => "advised (generic plan)",
+                _ => "advised",
+            };
+            vec![
+                st.name.clone(),
+                st.queryid.clone(),
+                format!("{:.1}", st.calls_per_minute),
+                status.to_string(),
+                st.reason.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push('\n');
+    out.push_str(&table(
+        s,
+        &["statement", "queryid", "calls/min", "status", "why"],
+        rows,
+    ));
+    out.push('\n');
     out
 }
 

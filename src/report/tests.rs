@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::advisor::candidates::Method;
+use crate::advisor::statement::{Excluded, StatementStatus, StatsStatement, ValueSource};
 use crate::advisor::{Advice, Proposal, QueryOutcome, Rejected};
 use crate::catalog::InvalidIndex;
 use crate::check::{CheckMode, QueryCheck};
@@ -679,12 +680,58 @@ fn proposal(on: (&str, &[&str]), size_bytes: i64, overhead_ms_per_min: f64, why:
     }
 }
 
+/// Three top statements of pg_stat_statements: values from pg_stats, a generic plan, and a
+/// skipped one whose text is hostile (`*/`, a newline, an escape sequence).
+fn stats_statements() -> Vec<StatsStatement> {
+    let statement = |queryid: &str,
+                     name: &str,
+                     values: Option<ValueSource>,
+                     reason: Option<&str>| StatsStatement {
+        queryid: queryid.into(),
+        name: name.into(),
+        text: name.into(),
+        calls_per_minute: 12.5,
+        mean_exec_ms: 48.2,
+        status: if values.is_some() {
+            StatementStatus::Advised
+        } else {
+            StatementStatus::Skipped
+        },
+        values,
+        reason: reason.map(String::from),
+    };
+    vec![
+        statement(
+            "-9034407304256753156",
+            "SELECT id FROM tasks WHERE developer_id = $1",
+            Some(ValueSource::PgStats),
+            None,
+        ),
+        statement(
+            "1896462662318399730",
+            "SELECT id FROM orders WHERE placed_at > now() - $1::interval",
+            Some(ValueSource::GenericPlan),
+            Some(
+                "no parameter values ($1 is not compared with a column): planned as a generic plan",
+            ),
+        ),
+        statement(
+            "42",
+            "SELECT '*/ DROP TABLE x;\n--' \u{1b}[31m FROM t WHERE a = $1",
+            None,
+            Some("no parameter values, and its generic plan failed: syntax error"),
+        ),
+    ]
+}
+
 fn advise_report() -> AdviseReport {
     AdviseReport {
         database: DATABASE.into(),
         advice: advice(),
         workload: "policies/default.toml".into(),
         skipped: vec!["refund_payment: changes data (UPDATE)".into()],
+        statements: Vec::new(),
+        excluded: None,
         migration: Some(PathBuf::from("migrations/V6__pgwarden_advise.sql")),
         duration_ms: 8_412,
     }
@@ -692,7 +739,15 @@ fn advise_report() -> AdviseReport {
 
 #[test]
 fn advise() {
-    let r = Report::Advise(advise_report());
+    // As from `--from-stats`: the statements read, one with a hostile text.
+    let mut report = advise_report();
+    report.statements = stats_statements();
+    report.excluded = Some(Excluded {
+        pgwarden: 3,
+        not_select: 12,
+        no_table: 40,
+    });
+    let r = Report::Advise(report);
     assert_eq!(r.exit_code(), 1);
     assert_human_and_json("advise", &r);
 }

@@ -106,6 +106,18 @@ pub fn split(sql: &str) -> Result<SplitFile, SplitError> {
     })
 }
 
+/// Every word (keyword or identifier) outside strings and comments, as PostgreSQL stores it:
+/// unquoted words folded to lower case.
+pub fn words(sql: &str) -> Result<Vec<String>, SplitError> {
+    Ok(tokenize(sql)?
+        .iter()
+        .filter_map(|t| match &t.token {
+            Token::Word(w) => Some(stored_identifier(&w.value, w.quote_style.is_some())),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Every `$n` placeholder outside strings and comments: its byte range in `sql` and its number.
 pub fn placeholders(sql: &str) -> Result<Vec<(std::ops::Range<usize>, usize)>, SplitError> {
     let tokens = tokenize(sql)?;

@@ -5,6 +5,7 @@
 //! skipped for that interval, never read as negative or as a burst.
 
 pub mod matcher;
+pub mod own;
 
 use crate::db::{DbContext, DbError};
 use postgres::Client;

@@ -2,6 +2,7 @@
 
 mod advise;
 mod advise_shop;
+mod advise_stats;
 mod apply_recovery;
 mod architecture;
 mod check;

@@ -1,6 +1,7 @@
 //! The report of `advise`.
 
 use crate::advisor::Advice;
+use crate::advisor::statement::{Excluded, StatsStatement};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -16,6 +17,12 @@ pub struct AdviseReport {
     pub workload: String,
     /// Statements left out of the workload, and why.
     pub skipped: Vec<String>,
+    /// `--from-stats`: every top statement of pg_stat_statements, advised or skipped with the
+    /// reason (empty for other workloads).
+    pub statements: Vec<StatsStatement>,
+    /// `--from-stats`: statements left out before the top ones were taken, by kind (`null`
+    /// for other workloads).
+    pub excluded: Option<Excluded>,
     /// The migration written with --write-migration.
     pub migration: Option<PathBuf>,
     /// Wall time of the whole command, in ms.
