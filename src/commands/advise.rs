@@ -280,6 +280,7 @@ fn sample_for_hypopg(
     let copy = sample::sampled_copy(target, &mut source, max_bytes, &options).map_err(|e| {
         format!("{e:#}; pass --shadow-url with a copy of the database to prove them there")
     })?;
+    record_own_statements(&mut source);
     let client = copy
         .target
         .connect()
