@@ -242,6 +242,19 @@ pub fn candidates(
     out
 }
 
+impl IndexCandidate {
+    /// Whether this candidate's key columns are a leading prefix of `other`'s (same table and
+    /// method, fewer or as many columns, and not the same candidate): `other` can serve every
+    /// lookup this one serves.
+    pub fn key_is_prefix_of(&self, other: &IndexCandidate) -> bool {
+        self != other
+            && self.table == other.table
+            && self.method == other.method
+            && self.columns.len() <= other.columns.len()
+            && other.columns.starts_with(&self.columns)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,8 +5,10 @@
 //! candidate; HypoPG objects live only in this session.
 
 use super::candidates::IndexCandidate;
+use super::cost::{Maintenance, MaintenanceSource, WriteCounters};
 use super::error::AdviseError;
 use super::prove::{Baseline, CostUnit, Placement, Prover};
+use super::{live, maintenance};
 use crate::check::{CheckError, CheckMode, check_workload, explain_batch, param_sets};
 use crate::db::{self, DbContext, DbError, quote_ident};
 use crate::explain::Verdict;
@@ -189,6 +191,22 @@ impl Prover for ShadowLab<'_> {
         }
         Ok(())
     }
+
+    fn maintenance(&mut self, candidate: &IndexCandidate) -> Result<Maintenance, AdviseError> {
+        let on = match self.sample {
+            None => "the shadow copy",
+            Some(_) => "the sampled copy",
+        };
+        maintenance::measure(self.shadow, candidate, on)
+    }
+
+    fn write_counters(&mut self) -> Result<WriteCounters, AdviseError> {
+        live::write_counters(self.target)
+    }
+
+    fn calls_per_min(&mut self, policy: &Policy) -> Result<Vec<Option<f64>>, AdviseError> {
+        live::calls_per_min(self.target, policy)
+    }
 }
 
 /// A size measured on the copy, for the live database: when the copy holds a sample, scaled by
@@ -322,6 +340,22 @@ impl Prover for HypotheticalLab<'_> {
             .target
             .batch_execute("SELECT hypopg_reset()")
             .db_context(|| "cannot reset HypoPG's hypothetical indexes")?)
+    }
+
+    /// No server to time on: the documented estimate.
+    fn maintenance(&mut self, candidate: &IndexCandidate) -> Result<Maintenance, AdviseError> {
+        Ok(maintenance::estimate(
+            candidate,
+            MaintenanceSource::Estimate,
+        ))
+    }
+
+    fn write_counters(&mut self) -> Result<WriteCounters, AdviseError> {
+        live::write_counters(self.target)
+    }
+
+    fn calls_per_min(&mut self, policy: &Policy) -> Result<Vec<Option<f64>>, AdviseError> {
+        live::calls_per_min(self.target, policy)
     }
 }
 

@@ -28,6 +28,9 @@ pub struct AdviseOptions {
     /// At most this many MB (10^6 bytes) of new indexes (`--max-total-mb`); `None`: the policy's,
     /// else no limit.
     pub max_total_mb: Option<f64>,
+    /// Seconds between the two reads of the write counters (`--write-sample-seconds`); `None`:
+    /// the policy's.
+    pub write_sample_seconds: Option<u64>,
 }
 
 /// The workload to advise on: the policy's queries, a SQL file, or pg_stat_statements.
@@ -183,7 +186,10 @@ pub fn advise(
     crate::check::refuse_writes(policy)?;
     let target = settings.target()?;
     let mut client = target.connect()?;
-    let (policy, workload, skipped) = workload(policy, args, &mut client)?;
+    let (mut policy, workload, skipped) = workload(policy, args, &mut client)?;
+    if let Some(seconds) = args.write_sample_seconds {
+        policy.advise.write_sample_seconds = seconds;
+    }
     let policy = &policy;
     let limits = Limits::from_policy(
         &policy.advise,

@@ -30,6 +30,7 @@ pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
                     format!("{}({})", p.table, p.columns.join(", ")),
                     format!("{:?}", p.method).to_lowercase(),
                     crate::units::bytes(p.size_bytes as f64),
+                    format!("{} ({}%)", p.serves.join(", "), p.gain_share_pct),
                     format!("{}/min", crate::units::ms(p.write_overhead_ms_per_min)),
                     p.why.clone(),
                 ]
@@ -42,11 +43,21 @@ pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
                 "on",
                 "method",
                 "size",
+                "serves (share of the time saved)",
                 "write overhead",
                 "why (before -> after)",
             ],
             rows,
         ));
+        out.push_str("\nwrite overhead from:\n");
+        for p in &a.proposals {
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                inline(&p.name),
+                inline(&p.write_cost.describe())
+            );
+        }
         out.push_str("\ndry-run diff:\n");
         for p in &a.proposals {
             let _ = writeln!(out, "+ {};", inline(&p.ddl));
@@ -67,6 +78,11 @@ pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
                 q.name.clone(),
                 format!("{} {}", crate::units::ms(q.before_ms), verdict(q.before_ms)),
                 format!("{} {}", crate::units::ms(q.after_ms), verdict(q.after_ms)),
+                format!(
+                    "{}/min ({})",
+                    crate::units::number(q.weight),
+                    q.weight_source.label()
+                ),
                 q.note.clone().unwrap_or_default(),
             ]
         })
@@ -74,7 +90,7 @@ pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
     out.push('\n');
     out.push_str(&table(
         s,
-        &["query", "before", "with the proposals", "note"],
+        &["query", "before", "with the proposals", "calls", "note"],
         rows,
     ));
     let within = |f: fn(&crate::advisor::QueryOutcome) -> f64| {
