@@ -64,8 +64,11 @@ pub fn calls_per_min(
     let mut out = Vec::new();
     for q in &policy.queries {
         let calls = match query_id(client, q) {
-            Some(id) => match client.query_one(&lookup, &[&id]) {
-                Ok(row) => row.get::<_, Option<f64>>(0),
+            Some((id, counted)) => match client.query_one(&lookup, &[&id]) {
+                Ok(row) => row
+                    .get::<_, Option<f64>>(0)
+                    .map(|calls| calls - f64::from(u8::from(counted)))
+                    .filter(|calls| *calls > 0.0),
                 Err(e) => {
                     tracing::info!(error = %crate::db::describe(&e), "pg_stat_statements unreadable");
                     return Ok(unknown);
@@ -81,8 +84,9 @@ pub fn calls_per_min(
 /// The query id PostgreSQL computes for `q` as an application sends it (its `$n` as
 /// parameters): `EXPLAIN (VERBOSE)` prints it when `compute_query_id` is on (or auto with
 /// pg_stat_statements loaded). Planned only, never run, in a rolled-back read-only
-/// transaction; `None` when there is none or planning fails.
-fn query_id(client: &mut Client, q: &WorkloadQuery) -> Option<i64> {
+/// transaction; `None` when there is none or planning fails. The flag: that planning was
+/// itself counted as a call (`pg_stat_statements.track = all` and no right to change it).
+fn query_id(client: &mut Client, q: &WorkloadQuery) -> Option<(i64, bool)> {
     let explain = match q.params.first() {
         None => format!("EXPLAIN (VERBOSE, FORMAT JSON) {}", q.sql),
         Some(values) => {
@@ -99,25 +103,53 @@ fn query_id(client: &mut Client, q: &WorkloadQuery) -> Option<i64> {
         // A prepared statement outlives the transaction's rollback.
         let _ = client.batch_execute(&format!("DEALLOCATE {PREPARED}"));
     }
-    let plan: serde_json::Value = serde_json::from_str(&text?).ok()?;
-    plan[0]["Query Identifier"].as_i64().filter(|id| *id != 0)
+    let (text, counted) = text?;
+    let plan: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let id = plan[0]["Query Identifier"].as_i64().filter(|id| *id != 0)?;
+    Some((id, counted))
 }
 
 /// `explain`'s JSON text, run in a read-only transaction that is rolled back (after preparing
-/// `q` when it has parameters).
-fn planned(client: &mut Client, q: &WorkloadQuery, explain: &str) -> Option<String> {
+/// `q` when it has parameters), and whether pg_stat_statements counted it as a call.
+fn planned(client: &mut Client, q: &WorkloadQuery, explain: &str) -> Option<(String, bool)> {
     let mut tx = client.transaction().ok()?;
     tx.batch_execute("SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '10s'")
         .ok()?;
+    let counted = !uncounted(&mut tx);
     if !q.params.is_empty() {
         tx.batch_execute(&format!("PREPARE {PREPARED} AS {}", q.sql))
             .ok()?;
     }
-    tx.simple_query(explain)
+    let text = tx
+        .simple_query(explain)
         .ok()?
         .into_iter()
         .find_map(|m| match m {
             postgres::SimpleQueryMessage::Row(r) => r.get(0).map(String::from),
             _ => None,
-        })
+        })?;
+    Some((text, counted))
+}
+
+/// Whether planning in `tx` stays out of pg_stat_statements' calls: with `track = all` the
+/// statement inside an EXPLAIN is counted, unless tracking can be narrowed to top-level
+/// statements for this transaction (a superuser setting; tried in a savepoint).
+fn uncounted(tx: &mut postgres::Transaction) -> bool {
+    let track: Option<String> = tx
+        .query_one(
+            "SELECT current_setting('pg_stat_statements.track', true)",
+            &[],
+        )
+        .ok()
+        .and_then(|r| r.get(0));
+    if track.as_deref() != Some("all") {
+        return true;
+    }
+    let Ok(mut savepoint) = tx.savepoint("pgwarden_track") else {
+        return false;
+    };
+    match savepoint.batch_execute("SET LOCAL pg_stat_statements.track = 'top'") {
+        Ok(()) => savepoint.commit().is_ok(),
+        Err(_) => false,
+    }
 }

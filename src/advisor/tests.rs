@@ -660,3 +660,35 @@ fn a_lab_that_times_only_part_of_the_workload_is_refused_before_any_candidate() 
     );
     assert!(lab.0.log.is_empty(), "{:?}", lab.0.log);
 }
+
+#[test]
+fn the_written_migration_says_where_each_figure_came_from_in_escaped_comments() {
+    let hostile = "a\nDROP TABLE orders; */";
+    let mut policy = orders();
+    policy.queries[0].name = hostile.into();
+    policy.advise.writes_per_min = [("orders".to_string(), 600.0)].into();
+    let mut lab =
+        FakeProver::new(CostUnit::LiveMs)
+            .live(hostile, 150.0)
+            .with(hostile, BY_CUSTOMER, 2.0);
+    let advice = advise(&mut lab, &policy, &orders_table());
+    let sql = super::migration_sql(&advice);
+    assert!(
+        sql.contains("600 rows/min (from the policy) x 2 µs/row (measured on the fake)"),
+        "{sql}"
+    );
+    assert!(sql.contains("(100% of the time saved)"), "{sql}");
+    assert!(
+        sql.contains("1 calls/min (no weight given: 1 call/min assumed)"),
+        "{sql}"
+    );
+    let statements: Vec<&str> = sql.lines().filter(|l| !l.starts_with("--")).collect();
+    assert_eq!(
+        statements,
+        [
+            "",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"idx_orders_customer_id\" ON \"orders\" (\"customer_id\");"
+        ],
+        "{sql}"
+    );
+}

@@ -69,7 +69,9 @@ pub fn migration_sql(advice: &Advice) -> String {
         out.push_str(&format!(
             "--   query {}: {} calls/min ({})\n",
             comment(&q.name),
-            q.weight,
+            format!("{:.2}", q.weight)
+                .trim_end_matches('0')
+                .trim_end_matches('.'),
             q.weight_source.describe()
         ));
     }

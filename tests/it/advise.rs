@@ -1,5 +1,6 @@
 //! `pgwarden advise` against real PostgreSQL: the seed indexes found from the seed workload and
-//! proven on a shadow copy, served queries, write overhead, HypoPG, and a target left untouched.
+//! proven on a shadow copy, served queries, HypoPG, and a target left untouched (write cost:
+//! `advise_cost`).
 
 use crate::check::{seed_database, seed_policy};
 use crate::common::*;
@@ -15,6 +16,8 @@ fn advise(
         .arg("--policy")
         .arg(policy)
         .args(["--format", "json", "advise"])
+        // Nothing writes to a test database while it is advised on: a short sample will do.
+        .args(["--write-sample-seconds", "1"])
         .args(extra)
         .output()
         .unwrap()
@@ -185,42 +188,6 @@ fn a_query_served_by_an_existing_index_gets_no_proposal() {
         report["rejected"].as_array().unwrap().is_empty(),
         "not even considered: {report:#}"
     );
-}
-
-#[test]
-fn a_write_heavy_table_with_a_marginal_benefit_gets_no_index() {
-    let db = TestDb::new("advise_writes");
-    // The write rate is rows written since the database's statistics were reset: reset them
-    // first, so it is 200,000 rows in the last minute however long the server has run.
-    db.client()
-        .batch_execute(
-            "SELECT pg_stat_reset(); \
-             CREATE TABLE events (id int, kind int, payload text); \
-             INSERT INTO events SELECT g, g % 1000, 'x' FROM generate_series(1, 200000) g; ANALYZE events; \
-             SELECT pg_stat_force_next_flush();",
-        )
-        .unwrap();
-    // One call a minute saves a few ms; 200,000 rows written in the last minute cost far more
-    // to index.
-    let budget = half_of_measured_ms(&db, "SELECT count(*) FROM events WHERE kind = 7");
-    let policy = policy_file(&format!(
-        "version = 1\n[budget]\nmean_ms = {budget}\n[[query]]\nname = \"rare_kind\"\nsql = \"SELECT count(*) FROM events WHERE kind = $1\"\nparams = [[7]]\nweight = 1.0\n",
-    ));
-    let shadow = shadow_of(&db);
-    let out = advise(
-        &db,
-        &shipped_migrations(),
-        policy.path(),
-        &["--shadow-url", &shadow],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report = json(&out);
-    assert!(
-        report["proposals"].as_array().unwrap().is_empty(),
-        "{report:#}"
-    );
-    let reason = report["rejected"][0]["reason"].as_str().unwrap();
-    assert!(reason.contains("write overhead"), "{reason}");
 }
 
 #[test]

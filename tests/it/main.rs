@@ -1,6 +1,7 @@
 //! Integration tests against a real PostgreSQL server (throwaway, started by the harness).
 
 mod advise;
+mod advise_cost;
 mod apply_recovery;
 mod architecture;
 mod check;
