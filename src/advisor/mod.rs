@@ -83,6 +83,19 @@ pub struct Proposal {
     pub why: String,
 }
 
+impl Proposal {
+    /// Why it is proposed although its write overhead exceeds the time it saves (it brings a
+    /// query under budget, which write cost does not veto by default); `None` when it does not.
+    pub fn write_cost_note(&self) -> Option<String> {
+        (self.write_overhead_ms_per_min > self.time_saved_ms_per_min).then(|| {
+            format!(
+                "its write overhead exceeds the {}/min it saves; proposed because it brings a query under budget ([advise] write_cost_veto = true would reject it)",
+                crate::units::ms(self.time_saved_ms_per_min)
+            )
+        })
+    }
+}
+
 /// A candidate considered and not proposed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rejected {

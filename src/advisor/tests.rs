@@ -449,6 +449,9 @@ fn a_hot_table_still_gets_the_index_that_brings_a_query_under_budget_with_its_wr
     assert_eq!(p.gain_share_pct, 100.0);
     assert_eq!(p.time_saved_ms_per_min, 148.0);
     assert_eq!(lab.logged("counters").len(), 2, "two reads make the sample");
+    let note = p.write_cost_note().unwrap_or_default();
+    assert!(note.contains("brings a query under budget"), "{note}");
+    assert!(super::migration_sql(&advice).contains(&note));
 }
 
 #[test]

@@ -64,6 +64,9 @@ pub fn migration_sql(advice: &Advice) -> String {
             comment(&p.write_cost.describe()),
             comment(&p.why)
         ));
+        if let Some(note) = p.write_cost_note() {
+            out.push_str(&format!("--     {}\n", comment(&note)));
+        }
     }
     for q in &advice.queries {
         out.push_str(&format!(

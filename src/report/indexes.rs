@@ -57,6 +57,9 @@ pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
                 inline(&p.name),
                 inline(&p.write_cost.describe())
             );
+            if let Some(note) = p.write_cost_note() {
+                let _ = writeln!(out, "    {}", inline(&note));
+            }
         }
         out.push_str("\ndry-run diff:\n");
         for p in &a.proposals {
