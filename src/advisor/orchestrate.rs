@@ -45,6 +45,7 @@ pub fn advise_with<P: Prover + ?Sized>(
     policy: &Policy,
     limits: Limits,
 ) -> Result<Advice, AdviseError> {
+    known_tables(policy, target)?;
     let evaluation = prover.evaluation();
     let before = prover.baselines(policy)?;
     if before.len() != policy.queries.len() {
@@ -53,7 +54,6 @@ pub fn advise_with<P: Prover + ?Sized>(
             total: policy.queries.len(),
         });
     }
-    known_tables(policy, target)?;
     let queries = query_costs(policy, &before, prover)?;
     let found = find_candidates(policy, target, &before)?;
     let first = start_sample(prover, policy, &found.candidates)?;

@@ -20,9 +20,11 @@ fn bulk_loaded(label: &str) -> TestDb {
     db
 }
 
-/// A policy over `events` with one query at half its measured time, `extra` appended.
+/// A policy over `events` with one query at an eighth of its measured time (a loaded machine
+/// can time the copy twice as fast as the target; the index makes it a hundred times faster),
+/// `extra` appended.
 fn events_policy(db: &TestDb, extra: &str) -> tempfile::NamedTempFile {
-    let budget = half_of_measured_ms(db, "SELECT count(*) FROM events WHERE kind = 7");
+    let budget = half_of_measured_ms(db, "SELECT count(*) FROM events WHERE kind = 7") / 4.0;
     policy_file(&format!(
         "version = 1\n[budget]\nmean_ms = {budget}\n[[query]]\nname = \"rare_kind\"\nsql = \"SELECT count(*) FROM events WHERE kind = $1\"\nparams = [[7]]\nweight = 1.0\n{extra}",
     ))
