@@ -377,6 +377,23 @@ fn methods_and_columns(report: &serde_json::Value) -> BTreeSet<String> {
         .collect()
 }
 
+/// Where each proposal's maintenance per row was measured (GIN included), once each.
+fn maintenance_sources(report: &serde_json::Value) -> Vec<String> {
+    report["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let m = &p["write_cost"]["maintenance"];
+            assert_eq!(m["source"]["kind"], "measured", "{p:#}");
+            assert!(m["ms_per_row"].as_f64().unwrap() > 0.0, "{p:#}");
+            m["source"]["on"].as_str().unwrap().to_string()
+        })
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect()
+}
+
 #[test]
 fn a_throwaway_copy_of_the_live_schema_and_rows_proves_candidates() {
     let db = TestDb::new("advise_throwaway");
@@ -419,6 +436,11 @@ fn a_throwaway_copy_of_the_live_schema_and_rows_proves_candidates() {
         "GIN proven by a real build: {report:#}"
     );
     assert!(proposed.contains("btree owner"), "{report:#}");
+    assert_eq!(
+        maintenance_sources(&report),
+        ["the shadow copy"],
+        "{report:#}"
+    );
 
     // Over the size limit: a sample of the large table, foreign keys still added (NOT VALID),
     // and the same proposals: the sample's times are carried over to the live ones as ratios.
@@ -428,6 +450,11 @@ fn a_throwaway_copy_of_the_live_schema_and_rows_proves_candidates() {
     let out = advise(&db, &shipped_migrations(), policy.path(), &["--throwaway"]);
     let sampled = with_proposals(&out);
     assert_eq!(methods_and_columns(&sampled), proposed, "{sampled:#}");
+    assert_eq!(
+        maintenance_sources(&sampled),
+        ["the sampled copy"],
+        "{sampled:#}"
+    );
     let evaluation = sampled["evaluation"].as_str().unwrap();
     let rows: u64 = evaluation
         .split("sample: ")
