@@ -81,7 +81,11 @@ fn pgwarden(server: &EphemeralServer, schema: &Schema, base: &str) -> Row {
 fn qualstats(server: &EphemeralServer, schema: &Schema, base: &str) -> Row {
     let db = format!("{base}_qs");
     server.copy_database(base, &db).expect("copy");
-    let mut c = server.target(&db).expect("target").connect().expect("connect");
+    let mut c = server
+        .target(&db)
+        .expect("target")
+        .connect()
+        .expect("connect");
     c.batch_execute("CREATE EXTENSION pg_qualstats")
         .expect("pg_qualstats");
     let run = Run::new(schema);
@@ -116,7 +120,10 @@ fn qualstats(server: &EphemeralServer, schema: &Schema, base: &str) -> Row {
                 .collect()
         })
         .unwrap_or_default();
-    println!("  pg_qualstats unoptimised quals: {}", parsed["unoptimised"]);
+    println!(
+        "  pg_qualstats unoptimised quals: {}",
+        parsed["unoptimised"]
+    );
     drop(c);
     harness::build(server, &db, &indexes);
     Row {
@@ -144,7 +151,9 @@ fn dba(server: &EphemeralServer, schema: &Schema, base: &str) -> Row {
 
 fn report(schema: &Schema, before: (usize, usize, f64), rows: &[Row]) {
     println!("\n### {}\n", schema.name);
-    println!("| tool | indexes | index size | advisor time | within budget after | sum of mean times after |");
+    println!(
+        "| tool | indexes | index size | advisor time | within budget after | sum of mean times after |"
+    );
     println!("|---|---|---|---|---|---|");
     println!(
         "| no secondary index | - | - | - | {} of {} | {:.1} ms |",
@@ -186,10 +195,16 @@ fn main() {
     println!("seed scale {seed_scale}, shop scale {shop_scale} (10 ms budget)");
     let mut schemas = Vec::new();
     if only.is_empty() || only == "seed" {
-        schemas.push((harness::seed(&server, "seed_base", &seed_scale), "seed_base"));
+        schemas.push((
+            harness::seed(&server, "seed_base", &seed_scale),
+            "seed_base",
+        ));
     }
     if only.is_empty() || only == "shop" {
-        schemas.push((harness::shop(&server, "shop_base", &shop_scale, 10.0), "shop_base"));
+        schemas.push((
+            harness::shop(&server, "shop_base", &shop_scale, 10.0),
+            "shop_base",
+        ));
     }
     for (schema, base) in &schemas {
         let before = judged(&Run::new(schema), &server, base);

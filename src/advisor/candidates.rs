@@ -240,3 +240,17 @@ impl IndexCandidate {
         }
     }
 }
+
+impl IndexCandidate {
+    /// Whether this candidate's keys are a leading prefix of `other`'s (same table and method,
+    /// fewer or as many keys, and not the same candidate), and `other` is not partial on a
+    /// predicate this one lacks: `other` can serve every lookup this one serves.
+    pub fn key_is_prefix_of(&self, other: &IndexCandidate) -> bool {
+        self != other
+            && self.table == other.table
+            && self.method == other.method
+            && (other.predicate.is_none() || other.predicate == self.predicate)
+            && self.keys.len() <= other.keys.len()
+            && other.keys.starts_with(&self.keys)
+    }
+}

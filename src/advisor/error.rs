@@ -36,6 +36,14 @@ pub enum AdviseError {
     /// The lab was asked about the candidate in place, and none is.
     #[error("no candidate is in place")]
     NothingPlaced,
+    /// A lab on a copy started without the live database was asked for live figures.
+    #[error("this lab has no connection to the live database")]
+    NoLiveDatabase,
+    /// `[advise.writes_per_min]` names a table the advisor does not see.
+    #[error(
+        "policy [advise.writes_per_min] names table `{0}`, which is not a table in the target's search path; use the table's name as stored (case matters) or remove the entry"
+    )]
+    UnknownWriteTable(String),
     /// A workload query's parameters do not bind.
     #[error(transparent)]
     Params(#[from] ParamError),

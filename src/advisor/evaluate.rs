@@ -5,8 +5,10 @@
 //! candidate; HypoPG objects live only in this session.
 
 use super::candidates::IndexCandidate;
+use super::cost::{Maintenance, MaintenanceSource, WriteCounters};
 use super::error::AdviseError;
 use super::prove::{Baseline, CostUnit, Placement, Prover};
+use super::{live, maintenance};
 use crate::check::{CheckError, CheckMode, check_workload, explain_batch, param_sets};
 use crate::db::{self, DbContext, DbError, quote_ident};
 use crate::explain::Verdict;
@@ -270,6 +272,30 @@ impl Prover for ShadowLab<'_> {
         }
         Ok(())
     }
+
+    fn maintenance(&mut self, candidate: &IndexCandidate) -> Result<Maintenance, AdviseError> {
+        let on = match self.sample {
+            None => "the shadow copy",
+            Some(_) => "the sampled copy",
+        };
+        maintenance::measure(self.shadow.get(), candidate, on)
+    }
+
+    /// The live database's counters; a copy started without the target (the hybrid lab's
+    /// sample) is never asked, and has none.
+    fn write_counters(&mut self) -> Result<WriteCounters, AdviseError> {
+        match self.target.as_deref_mut() {
+            Some(target) => live::write_counters(target),
+            None => Err(AdviseError::NoLiveDatabase),
+        }
+    }
+
+    fn calls_per_min(&mut self, policy: &Policy) -> Result<Vec<Option<f64>>, AdviseError> {
+        match self.target.as_deref_mut() {
+            Some(target) => live::calls_per_min(target, policy),
+            None => Err(AdviseError::NoLiveDatabase),
+        }
+    }
 }
 
 /// A size measured on the copy, for the live database: when the copy holds a sample, scaled by
@@ -408,6 +434,22 @@ impl Prover for HypotheticalLab<'_> {
             .target
             .batch_execute("SELECT hypopg_reset()")
             .db_context(|| "cannot reset HypoPG's hypothetical indexes")?)
+    }
+
+    /// No server to time on: the documented estimate.
+    fn maintenance(&mut self, candidate: &IndexCandidate) -> Result<Maintenance, AdviseError> {
+        Ok(maintenance::estimate(
+            candidate,
+            MaintenanceSource::Estimate,
+        ))
+    }
+
+    fn write_counters(&mut self) -> Result<WriteCounters, AdviseError> {
+        live::write_counters(self.target)
+    }
+
+    fn calls_per_min(&mut self, policy: &Policy) -> Result<Vec<Option<f64>>, AdviseError> {
+        live::calls_per_min(self.target, policy)
     }
 }
 

@@ -5,6 +5,7 @@
 //! / without. The decisions over the lab (`orchestrate`) do not know the difference.
 
 use super::candidates::IndexCandidate;
+use super::cost::{Maintenance, WriteCounters};
 use super::error::AdviseError;
 use super::generic::generic_cost;
 use super::prove::{Baseline, CostUnit, Placement, Prover};
@@ -181,5 +182,28 @@ impl<P: Prover + ?Sized> Prover for WithGenericPlans<'_, P> {
 
     fn session(&mut self) -> Option<&mut postgres::Client> {
         self.inner.session()
+    }
+
+    fn maintenance(&mut self, candidate: &IndexCandidate) -> Result<Maintenance, AdviseError> {
+        self.inner.maintenance(candidate)
+    }
+
+    fn write_counters(&mut self) -> Result<WriteCounters, AdviseError> {
+        self.inner.write_counters()
+    }
+
+    /// The wrapped lab's figures for its queries; a generic statement's weight already comes
+    /// from pg_stat_statements, so it has none here.
+    fn calls_per_min(&mut self, policy: &Policy) -> Result<Vec<Option<f64>>, AdviseError> {
+        let mut inner = self
+            .inner
+            .calls_per_min(&self.inner_policy(policy))?
+            .into_iter();
+        Ok((0..policy.queries.len())
+            .map(|i| match self.mean_of(i) {
+                Some(_) => None,
+                None => inner.next().flatten(),
+            })
+            .collect())
     }
 }

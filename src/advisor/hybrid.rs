@@ -10,6 +10,7 @@
 //! proves it.
 
 use super::candidates::{IndexCandidate, KeyExpr};
+use super::cost::{Maintenance, WriteCounters};
 use super::error::AdviseError;
 use super::evaluate::{HypotheticalLab, ShadowClient, ShadowLab};
 use super::prove::{Baseline, CostUnit, Placement, Prover};
@@ -232,5 +233,21 @@ impl Prover for HybridLab<'_> {
             (Some(Route::Sample), Some(lab)) => lab.remove(),
             _ => self.hypo.remove(),
         }
+    }
+
+    /// Timed on the sample once it exists, else HypoPG's documented estimate.
+    fn maintenance(&mut self, candidate: &IndexCandidate) -> Result<Maintenance, AdviseError> {
+        match self.sample() {
+            Some(lab) => lab.maintenance(candidate),
+            None => self.hypo.maintenance(candidate),
+        }
+    }
+
+    fn write_counters(&mut self) -> Result<WriteCounters, AdviseError> {
+        self.hypo.write_counters()
+    }
+
+    fn calls_per_min(&mut self, policy: &Policy) -> Result<Vec<Option<f64>>, AdviseError> {
+        self.hypo.calls_per_min(policy)
     }
 }

@@ -1,17 +1,21 @@
 //! The index advisor: candidates from each over-budget query's shape, proven on a shadow
-//! database (or with HypoPG), then chosen across the whole workload for the most queries under
-//! budget at the least size and write overhead. Never changes the target database.
+//! database (or with HypoPG), then chosen across the whole workload: the most queries under
+//! budget first, then the most time saved net of write cost, then the least size. Never
+//! changes the target database.
 //!
 //! The target's catalog is read up front (`target`), the proving goes through one trait
 //! (`prove`, with the real labs in `evaluate`), and the decisions over it are `orchestrate`.
 
 pub mod candidates;
+pub mod cost;
 mod error;
 mod evaluate;
 mod from_stats;
 mod generic;
 mod generic_lab;
 mod hybrid;
+mod live;
+mod maintenance;
 mod orchestrate;
 pub mod prove;
 pub mod select;
@@ -73,15 +77,36 @@ pub struct Proposal {
     pub columns: Vec<String>,
     /// `CREATE INDEX CONCURRENTLY IF NOT EXISTS ...` under `name`, ready to run.
     pub ddl: String,
-    /// Names of the workload queries it made more than 10% faster in the lab.
+    /// Names of the workload queries whose time with the proposals is this index's (the first
+    /// proposed on a tie).
     pub serves: Vec<String>,
+    /// Weighted time it saves the queries it serves, ms per minute.
+    pub time_saved_ms_per_min: f64,
+    /// Its share of the time all proposals save, percent (one decimal).
+    pub gain_share_pct: f64,
     /// Size in bytes, measured in the lab (scaled by the sampled share on a sample; HypoPG's
     /// estimate when hypothetical).
     pub size_bytes: i64,
-    /// Estimated index maintenance in ms per minute from the table's write rate, to two decimals.
+    /// Index maintenance in ms per minute (`write_cost.ms_per_min`), to two decimals.
     pub write_overhead_ms_per_min: f64,
-    /// Evidence per query served: `name: before -> after (budget ...)`, joined by `; `.
+    /// The write rate and maintenance per row it comes from, with their sources.
+    pub write_cost: cost::WriteCost,
+    /// Evidence per query it made faster in the lab: `name: before -> after (budget ...)`,
+    /// joined by `; `.
     pub why: String,
+}
+
+impl Proposal {
+    /// Why it is proposed although its write overhead exceeds the time it saves (it brings a
+    /// query under budget, which write cost does not veto by default); `None` when it does not.
+    pub fn write_cost_note(&self) -> Option<String> {
+        (self.write_overhead_ms_per_min > self.time_saved_ms_per_min).then(|| {
+            format!(
+                "its write overhead exceeds the {}/min it saves; proposed because it brings a query under budget ([advise] write_cost_veto = true would reject it)",
+                crate::units::ms(self.time_saved_ms_per_min)
+            )
+        })
+    }
 }
 
 /// A candidate considered and not proposed.
@@ -104,6 +129,10 @@ pub struct QueryOutcome {
     pub before_ms: f64,
     /// Expected mean time in ms with the proposals in place (equal to `before_ms` when none helps).
     pub after_ms: f64,
+    /// Calls per minute the selection weighed it by.
+    pub weight: f64,
+    /// Where the weight came from.
+    pub weight_source: cost::WeightSource,
     /// Why the query was not analysed (its SQL could not be read as a plain SELECT), if so.
     pub note: Option<String>,
 }

@@ -5,6 +5,7 @@
 //! `orchestrate`, so the decisions are unit-tested with a scripted lab.
 
 use super::candidates::IndexCandidate;
+use super::cost::{Maintenance, WriteCounters};
 use super::error::AdviseError;
 use crate::policy::Policy;
 
@@ -37,9 +38,12 @@ pub enum CostUnit {
     Ratio,
 }
 
-/// A lab where the advisor's candidates are proven. Call order: [`Prover::baselines`] once,
-/// [`Prover::prepare`] once, then per candidate [`Prover::costs_without`], [`Prover::place`] and, when placed,
-/// [`Prover::size_bytes`], [`Prover::costs_with`] and [`Prover::remove`]. At most one candidate
+/// A lab where the advisor's candidates are proven, with the figures of the live database the
+/// advisor weighs them by. Call order: [`Prover::baselines`] and [`Prover::calls_per_min`]
+/// once, [`Prover::prepare`] once, then per candidate [`Prover::costs_without`],
+/// [`Prover::place`] and, when placed, [`Prover::size_bytes`], [`Prover::costs_with`] and
+/// [`Prover::remove`], then [`Prover::maintenance`]; [`Prover::write_counters`] at any time.
+/// At most one candidate
 /// is in place at a time. `measure` masks are in policy order; the costs returned are too,
 /// `None` for a query not measured (or whose measurement failed).
 pub trait Prover {
@@ -93,4 +97,17 @@ pub trait Prover {
     fn session(&mut self) -> Option<&mut postgres::Client> {
         None
     }
+
+    /// The maintenance cost per written row of `candidate` (not in place), timed where the
+    /// lab can (see [`super::cost::MaintenanceSource`]).
+    fn maintenance(&mut self, candidate: &IndexCandidate) -> Result<Maintenance, AdviseError>;
+
+    /// Rows inserted, updated and deleted so far per table of the live database, read fresh
+    /// (not from a statistics snapshot an earlier read in the same transaction cached).
+    fn write_counters(&mut self) -> Result<WriteCounters, AdviseError>;
+
+    /// Per workload query (policy order): its calls per minute in the live database's
+    /// pg_stat_statements, matched by query id; `None` where unknown (no pg_stat_statements,
+    /// no query id, or no row for it).
+    fn calls_per_min(&mut self, policy: &Policy) -> Result<Vec<Option<f64>>, AdviseError>;
 }

@@ -1,7 +1,13 @@
-//! Choosing indexes across the whole workload: greedily take the candidate that brings the most
-//! queries under budget, then the most weighted time saved net of its write overhead (ties within
-//! 5% go to the smaller index); stop when nothing pays; then drop any chosen index that stopped
-//! paying once better ones were chosen. Pure.
+//! Choosing indexes across the whole workload, lexicographically: first the number of queries a
+//! candidate brings under budget, then the weighted time it saves net of its write cost, then
+//! its size (gains within 5%, or within the noise per call of the queries served, are a tie the
+//! smaller index wins). Greedy: take the best candidate, repeat against the times with the
+//! chosen set, stop when nothing is left that pays. Write cost never vetoes a candidate that
+//! brings a query under budget (it is reported beside it) unless the policy's
+//! `write_cost_veto` says so. Then prune: an index whose key columns lead a chosen index's and
+//! that serves no query measurably better than it, and an index whose removal loses no budget
+//! and that no longer makes any query measurably faster or no longer pays for its writes.
+//! "Measurably faster" is at least 10% and 1 ms per call; less is noise. Pure.
 
 use serde::Serialize;
 
@@ -10,7 +16,7 @@ use serde::Serialize;
 pub struct QueryCost {
     /// The query's name in the policy.
     pub name: String,
-    /// Calls per minute (1 when the policy gives none).
+    /// Calls per minute.
     pub weight: f64,
     /// Mean-time budget in ms (the p95 budget plays no part in the selection).
     pub budget_ms: f64,
@@ -21,8 +27,12 @@ pub struct QueryCost {
 /// An evaluated candidate.
 #[derive(Debug, Clone)]
 pub struct CandidateEffect {
-    /// Index of the candidate in the advisor's candidate list; `tables` and rejections use it.
+    /// Index of the candidate in the advisor's candidate list; rejections use it.
     pub id: usize,
+    /// Its table, for the per-table limit.
+    pub table: String,
+    /// Ids of the candidates whose key columns this one's are a leading prefix of.
+    pub prefix_of: Vec<usize>,
     /// Size in bytes, counted against `max_total_bytes`.
     pub size_bytes: i64,
     /// Index maintenance cost from the table's write rate, ms per minute.
@@ -39,6 +49,8 @@ pub struct Rejection {
     pub id: usize,
     /// Why it was not chosen, in the report's words.
     pub reason: String,
+    /// The chosen candidate that serves its queries as well, when that is the reason.
+    pub covered_by: Option<usize>,
 }
 
 /// The chosen candidates (in the order chosen) and the rejected ones with reasons.
@@ -50,15 +62,21 @@ pub struct Selection {
     pub rejected: Vec<Rejection>,
     /// Each query's time with the chosen set (best of the chosen indexes).
     pub after_ms: Vec<f64>,
+    /// Per query: the chosen candidate that gives it that time (the first chosen on a tie),
+    /// `None` when no chosen index makes it faster.
+    pub served_by: Vec<Option<usize>>,
 }
 
-/// Limits from the policy.
+/// Limits and rules from the policy.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// At most this many chosen indexes on one table.
     pub max_indexes_per_table: usize,
     /// At most this many bytes of chosen indexes in total (`i64::MAX` for no limit).
     pub max_total_bytes: i64,
+    /// Reject a candidate whose write cost exceeds the time it saves even when it brings a
+    /// query under budget (for write-heavy tables); by default write cost is only reported.
+    pub write_cost_veto: bool,
 }
 
 impl Limits {
@@ -73,6 +91,7 @@ impl Limits {
             max_total_bytes: max_total_mb
                 .or(policy.max_total_mb)
                 .map_or(i64::MAX, |mb| (mb * 1e6) as i64),
+            write_cost_veto: policy.write_cost_veto,
         }
     }
 }
@@ -81,6 +100,12 @@ impl Limits {
 /// millisecond, differences between index variants are mostly noise, and never a budget matter.
 const NOISE_MS: f64 = 1.0;
 
+/// `after` is measurably faster than `now`: at least 10% and [`NOISE_MS`].
+fn measurably_faster(after: f64, now: f64) -> bool {
+    after < now * 0.9 && now - after >= NOISE_MS
+}
+
+/// Each query's time with `chosen` in place.
 fn current_with(queries: &[QueryCost], chosen: &[&CandidateEffect]) -> Vec<f64> {
     queries
         .iter()
@@ -94,108 +119,183 @@ fn current_with(queries: &[QueryCost], chosen: &[&CandidateEffect]) -> Vec<f64> 
         .collect()
 }
 
+/// What a candidate adds to the times `current`.
 struct Score {
     newly_within: usize,
-    net_gain: f64,
+    /// Weighted time saved, ms per minute, counting only measurable gains.
+    gain: f64,
+    write: f64,
     /// Calls per minute of the queries this candidate speeds up.
     served_weight: f64,
     size: i64,
 }
 
-fn score(queries: &[QueryCost], current: &[f64], c: &CandidateEffect) -> Score {
-    let mut newly_within = 0;
-    let mut gain = 0.0;
-    let mut served_weight = 0.0;
-    for (q, query) in queries.iter().enumerate() {
-        if let Some(after) = c.after_ms[q] {
-            let now = current[q];
-            // Less than 10% (or 1 ms) faster is noise, not a reason for another index.
-            if after < now * 0.9 && now - after >= NOISE_MS {
-                gain += query.weight * (now - after);
-                served_weight += query.weight;
-                if now > query.budget_ms && after <= query.budget_ms {
-                    newly_within += 1;
-                }
-            }
-        }
-    }
-    Score {
-        newly_within,
-        net_gain: gain - c.write_cost_ms_per_min,
-        served_weight,
-        size: c.size_bytes,
+impl Score {
+    fn net(&self) -> f64 {
+        self.gain - self.write
     }
 }
 
-/// `a` better than `b`? Gains that differ by less than 5%, or by less than the noise threshold
-/// per call of the queries served, are a tie, and the smaller index wins it: two timings of
-/// the same plan on a busy server differ by that much.
+fn score(queries: &[QueryCost], current: &[f64], c: &CandidateEffect) -> Score {
+    let mut s = Score {
+        newly_within: 0,
+        gain: 0.0,
+        write: c.write_cost_ms_per_min,
+        served_weight: 0.0,
+        size: c.size_bytes,
+    };
+    for (q, query) in queries.iter().enumerate() {
+        let now = current[q];
+        if let Some(after) = c.after_ms[q].filter(|a| measurably_faster(*a, now)) {
+            s.gain += query.weight * (now - after);
+            s.served_weight += query.weight;
+            if now > query.budget_ms && after <= query.budget_ms {
+                s.newly_within += 1;
+            }
+        }
+    }
+    s
+}
+
+/// Whether a candidate scoring `s` may be chosen: it must make some query measurably faster;
+/// one that brings a query under budget is taken whatever its write cost (unless `veto`), any
+/// other must save more time than its writes cost.
+fn pays(s: &Score, veto: bool) -> bool {
+    if s.gain <= 0.0 {
+        return false;
+    }
+    if s.newly_within > 0 {
+        return !(veto && s.write > s.gain);
+    }
+    s.net() > 0.0
+}
+
+/// `a` better than `b`? Lexicographic: queries brought under budget, then net gain (within 5%,
+/// or the noise per call of the queries served, is a tie: two timings of the same plan on a
+/// busy server differ by that much), then the smaller size.
 fn better(a: &Score, b: &Score) -> bool {
     if a.newly_within != b.newly_within {
         return a.newly_within > b.newly_within;
     }
-    let scale = a.net_gain.abs().max(b.net_gain.abs()).max(1e-9);
+    let scale = a.net().abs().max(b.net().abs()).max(1e-9);
     let noise = NOISE_MS * a.served_weight.max(b.served_weight);
-    if (a.net_gain - b.net_gain).abs() > (0.05 * scale).max(noise) {
-        return a.net_gain > b.net_gain;
+    if (a.net() - b.net()).abs() > (0.05 * scale).max(noise) {
+        return a.net() > b.net();
     }
     a.size < b.size
 }
 
-/// Greedy selection with pruning; `tables[i]` is candidate i's table, for the per-table limit.
-pub fn select(
+/// Whether `short`, whose key columns lead `long`'s, serves some query measurably better than
+/// `long` does (a query `long` leaves alone counts at its time without either).
+fn prefix_matters(queries: &[QueryCost], short: &CandidateEffect, long: &CandidateEffect) -> bool {
+    queries.iter().enumerate().any(|(q, query)| {
+        short.after_ms[q]
+            .is_some_and(|s| measurably_faster(s, long.after_ms[q].unwrap_or(query.before_ms)))
+    })
+}
+
+/// The chosen index `c`'s key columns lead, and that serves `c`'s queries as well.
+fn covering(
     queries: &[QueryCost],
-    candidates: &[CandidateEffect],
-    tables: &[String],
-    limits: Limits,
-) -> Selection {
+    chosen: &[&CandidateEffect],
+    c: &CandidateEffect,
+) -> Option<usize> {
+    chosen
+        .iter()
+        .find(|x| x.id != c.id && c.prefix_of.contains(&x.id) && !prefix_matters(queries, c, x))
+        .map(|x| x.id)
+}
+
+/// Greedy selection with pruning.
+pub fn select(queries: &[QueryCost], candidates: &[CandidateEffect], limits: Limits) -> Selection {
     let mut chosen: Vec<&CandidateEffect> = Vec::new();
-    let mut rejected: Vec<Rejection> = Vec::new();
-    loop {
-        let current = current_with(queries, &chosen);
-        let total: i64 = chosen.iter().map(|c| c.size_bytes).sum();
-        let mut best: Option<(&CandidateEffect, Score)> = None;
-        for c in candidates
-            .iter()
-            .filter(|c| !chosen.iter().any(|x| x.id == c.id))
-        {
-            let on_table = chosen
+    while let Some(c) = next_choice(queries, candidates, &chosen, limits) {
+        chosen.push(c);
+    }
+    let mut rejected = prune(queries, &mut chosen);
+    let final_ms = current_with(queries, &chosen);
+    let pruned: Vec<usize> = rejected.iter().map(|r| r.id).collect();
+    for c in candidates
+        .iter()
+        .filter(|c| !chosen.iter().any(|x| x.id == c.id) && !pruned.contains(&c.id))
+    {
+        let covered_by = covering(queries, &chosen, c);
+        let reason = not_chosen(queries, &final_ms, c, &chosen, limits, covered_by);
+        rejected.push(Rejection {
+            id: c.id,
+            covered_by: covered_by.filter(|_| reason == PREFIX_REASON),
+            reason,
+        });
+    }
+    let served_by = queries
+        .iter()
+        .enumerate()
+        .map(|(q, query)| {
+            chosen
                 .iter()
-                .filter(|x| tables[x.id] == tables[c.id])
-                .count();
-            if on_table >= limits.max_indexes_per_table
-                || total + c.size_bytes > limits.max_total_bytes
-            {
-                continue;
-            }
-            let s = score(queries, &current, c);
-            if s.net_gain <= 0.0 {
-                continue;
-            }
-            if best.as_ref().is_none_or(|(_, b)| better(&s, b)) {
-                best = Some((c, s));
-            }
+                .find(|c| c.after_ms[q].is_some_and(|a| a == final_ms[q] && a < query.before_ms))
+                .map(|c| c.id)
+        })
+        .collect();
+    Selection {
+        chosen: chosen.iter().map(|c| c.id).collect(),
+        rejected,
+        after_ms: final_ms,
+        served_by,
+    }
+}
+
+/// The best candidate to add to `chosen`, if any pays within the limits.
+fn next_choice<'a>(
+    queries: &[QueryCost],
+    candidates: &'a [CandidateEffect],
+    chosen: &[&'a CandidateEffect],
+    limits: Limits,
+) -> Option<&'a CandidateEffect> {
+    let current = current_with(queries, chosen);
+    let total: i64 = chosen.iter().map(|c| c.size_bytes).sum();
+    let mut best: Option<(&CandidateEffect, Score)> = None;
+    for c in candidates
+        .iter()
+        .filter(|c| !chosen.iter().any(|x| x.id == c.id))
+    {
+        let on_table = chosen.iter().filter(|x| x.table == c.table).count();
+        if on_table >= limits.max_indexes_per_table
+            || total.saturating_add(c.size_bytes) > limits.max_total_bytes
+            || covering(queries, chosen, c).is_some()
+        {
+            continue;
         }
-        match best {
-            Some((c, _)) => chosen.push(c),
-            None => break,
+        let s = score(queries, &current, c);
+        if pays(&s, limits.write_cost_veto) && best.as_ref().is_none_or(|(_, b)| better(&s, b)) {
+            best = Some((c, s));
         }
     }
-    // Prune, latest choice first: an index whose removal loses no query's budget and costs
-    // more in writes than the time it still saves.
+    best.map(|(c, _)| c)
+}
+
+/// Drops, latest choice first, each chosen index that a longer chosen one makes redundant, or
+/// whose removal loses no query's budget while it no longer makes any query measurably faster
+/// or costs more in writes than the time it still saves. Returns the pruned ones.
+fn prune(queries: &[QueryCost], chosen: &mut Vec<&CandidateEffect>) -> Vec<Rejection> {
+    let mut rejected = Vec::new();
     let mut i = chosen.len();
     while i > 0 {
         i -= 1;
-        let without: Vec<&CandidateEffect> = chosen
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, c)| *c)
-            .collect();
-        let (with_ms, without_ms) = (
-            current_with(queries, &chosen),
-            current_with(queries, &without),
-        );
+        let c = chosen[i];
+        if let Some(long) = covering(queries, chosen, c) {
+            rejected.push(Rejection {
+                id: c.id,
+                reason: PREFIX_REASON.into(),
+                covered_by: Some(long),
+            });
+            chosen.remove(i);
+            continue;
+        }
+        let without: Vec<&CandidateEffect> =
+            chosen.iter().filter(|x| x.id != c.id).copied().collect();
+        let without_ms = current_with(queries, &without);
+        let with_ms = current_with(queries, chosen);
         let within = |ms: &[f64]| {
             queries
                 .iter()
@@ -203,230 +303,59 @@ pub fn select(
                 .filter(|(q, m)| **m <= q.budget_ms)
                 .count()
         };
-        let gain: f64 = queries
-            .iter()
-            .enumerate()
-            .map(|(q, query)| query.weight * (without_ms[q] - with_ms[q]))
-            .sum();
-        if within(&without_ms) == within(&with_ms) && gain <= chosen[i].write_cost_ms_per_min {
+        let s = score(queries, &without_ms, c);
+        if within(&without_ms) == within(&with_ms) && (s.gain <= 0.0 || s.net() <= 0.0) {
             rejected.push(Rejection {
-                id: chosen[i].id,
+                id: c.id,
                 reason: "stopped paying once better indexes were chosen".into(),
+                covered_by: None,
             });
             chosen.remove(i);
         }
     }
-    let final_ms = current_with(queries, &chosen);
-    let pruned: Vec<usize> = rejected.iter().map(|r| r.id).collect();
-    for c in candidates
-        .iter()
-        .filter(|c| !chosen.iter().any(|x| x.id == c.id) && !pruned.contains(&c.id))
-    {
-        let s = score(queries, &final_ms, c);
-        let reason = if c.after_ms.iter().all(Option::is_none) {
-            "the planner does not use it for any workload query".to_string()
-        } else if s.net_gain + c.write_cost_ms_per_min <= 0.0 && chosen.is_empty() {
-            "no workload query gets 10% and 1 ms faster with it (smaller gains are noise)"
-                .to_string()
-        } else if s.net_gain + c.write_cost_ms_per_min <= 0.0 {
-            "the chosen indexes already do as well or better".to_string()
-        } else if s.net_gain <= 0.0 {
-            format!(
-                "its write overhead ({}/min) exceeds the time it saves ({}/min)",
-                crate::units::ms(c.write_cost_ms_per_min),
-                crate::units::ms(s.net_gain + c.write_cost_ms_per_min)
-            )
-        } else {
-            "over the policy's limit on indexes per table or total size".to_string()
-        };
-        rejected.push(Rejection { id: c.id, reason });
-    }
-    Selection {
-        chosen: chosen.iter().map(|c| c.id).collect(),
-        rejected,
-        after_ms: final_ms,
+    rejected
+}
+
+const PREFIX_REASON: &str = "its key columns lead those of a chosen index that serves its queries as well (within 10% or 1 ms)";
+
+/// Why `c` was not chosen, against the final times `final_ms` of `chosen`.
+fn not_chosen(
+    queries: &[QueryCost],
+    final_ms: &[f64],
+    c: &CandidateEffect,
+    chosen: &[&CandidateEffect],
+    limits: Limits,
+    covered_by: Option<usize>,
+) -> String {
+    let s = score(queries, final_ms, c);
+    let overhead = || {
+        format!(
+            "its write overhead ({}/min) exceeds the time it saves ({}/min)",
+            crate::units::ms(s.write),
+            crate::units::ms(s.gain)
+        )
+    };
+    if c.after_ms.iter().all(Option::is_none) {
+        "the planner does not use it for any workload query".to_string()
+    } else if s.gain <= 0.0 && chosen.is_empty() {
+        "no workload query gets 10% and 1 ms faster with it (smaller gains are noise)".to_string()
+    } else if covered_by.is_some() {
+        PREFIX_REASON.to_string()
+    } else if s.gain <= 0.0 {
+        "the chosen indexes already do as well or better".to_string()
+    } else if s.newly_within > 0 && limits.write_cost_veto && s.write > s.gain {
+        format!(
+            "{} and the policy's write_cost_veto is on, though it would bring {} quer{} under budget",
+            overhead(),
+            s.newly_within,
+            if s.newly_within == 1 { "y" } else { "ies" }
+        )
+    } else if s.newly_within == 0 && s.net() <= 0.0 {
+        overhead()
+    } else {
+        "over the policy's limit on indexes per table or total size".to_string()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NO_LIMITS: Limits = Limits {
-        max_indexes_per_table: 10,
-        max_total_bytes: i64::MAX,
-    };
-
-    fn q(name: &str, weight: f64, before: f64) -> QueryCost {
-        QueryCost {
-            name: name.into(),
-            weight,
-            budget_ms: 100.0,
-            before_ms: before,
-        }
-    }
-
-    fn c(id: usize, size: i64, write: f64, after: &[Option<f64>]) -> CandidateEffect {
-        CandidateEffect {
-            id,
-            size_bytes: size,
-            write_cost_ms_per_min: write,
-            after_ms: after.to_vec(),
-        }
-    }
-
-    #[test]
-    fn equal_benefit_prefers_the_smaller_index() {
-        let queries = [q("tasks", 10.0, 180.0)];
-        let wide = c(0, 2000, 0.0, &[Some(0.05)]);
-        let narrow = c(1, 1000, 0.0, &[Some(0.051)]);
-        let s = select(
-            &queries,
-            &[wide, narrow],
-            &["t".into(), "t".into()],
-            NO_LIMITS,
-        );
-        assert_eq!(s.chosen, vec![1]);
-        assert_eq!(s.rejected[0].id, 0);
-    }
-
-    #[test]
-    fn a_timing_difference_under_a_millisecond_is_a_tie_the_smaller_index_wins() {
-        // Regression: on a loaded server the partial index timed 0.6 ms slower than the full
-        // one (a 6% difference in gain) and the twice-larger full index was chosen.
-        let queries = [q("orders", 60.0, 10.9)];
-        let full = c(0, 1400, 0.0, &[Some(0.2)]);
-        let partial = c(1, 700, 0.0, &[Some(0.8)]);
-        let s = select(
-            &queries,
-            &[full, partial],
-            &["o".into(), "o".into()],
-            NO_LIMITS,
-        );
-        assert_eq!(s.chosen, vec![1]);
-    }
-
-    #[test]
-    fn a_wider_index_is_not_added_for_noise_on_a_fast_query() {
-        // Regression: (developer_id) then (developer_id, due_date) 0.01 ms faster replaced it.
-        let queries = [q("tasks", 1200.0, 58.0)];
-        let narrow = c(0, 1000, 0.0, &[Some(0.03)]);
-        let wide = c(1, 2000, 0.0, &[Some(0.02)]);
-        let s = select(
-            &queries,
-            &[narrow, wide],
-            &["t".into(), "t".into()],
-            NO_LIMITS,
-        );
-        assert_eq!(s.chosen, vec![0]);
-    }
-
-    #[test]
-    fn a_covering_variant_is_not_added_for_a_tenth_of_a_millisecond() {
-        // Regression: (status, created_at) then its INCLUDE variant 0.1 ms faster replaced it.
-        let queries = [q("payments", 120.0, 170.0)];
-        let plain = c(0, 1000, 0.0, &[Some(0.15)]);
-        let covering = c(1, 1300, 0.0, &[Some(0.05)]);
-        let s = select(
-            &queries,
-            &[plain, covering],
-            &["p".into(), "p".into()],
-            NO_LIMITS,
-        );
-        assert_eq!(s.chosen, vec![0]);
-    }
-
-    #[test]
-    fn a_clearly_faster_wider_index_wins() {
-        let queries = [q("payments", 10.0, 180.0)];
-        let narrow = c(0, 1000, 0.0, &[Some(40.0)]);
-        let wide = c(1, 1500, 0.0, &[Some(0.2)]);
-        let s = select(
-            &queries,
-            &[narrow, wide],
-            &["p".into(), "p".into()],
-            NO_LIMITS,
-        );
-        assert_eq!(s.chosen, vec![1]);
-        assert!(
-            s.rejected[0].reason.contains("already do as well"),
-            "{:?}",
-            s.rejected
-        );
-    }
-
-    #[test]
-    fn write_overhead_beyond_the_benefit_rejects() {
-        let queries = [q("rare", 1.0, 120.0)];
-        let s = select(
-            &queries,
-            &[c(0, 1000, 5000.0, &[Some(1.0)])],
-            &["t".into()],
-            NO_LIMITS,
-        );
-        assert!(s.chosen.is_empty());
-        assert!(
-            s.rejected[0].reason.contains("write overhead"),
-            "{:?}",
-            s.rejected
-        );
-    }
-
-    #[test]
-    fn unused_candidates_are_named_and_queries_under_budget_counted() {
-        let queries = [q("a", 1.0, 150.0), q("b", 1.0, 150.0)];
-        let s = select(
-            &queries,
-            &[
-                c(0, 10, 0.0, &[Some(5.0), None]),
-                c(1, 10, 0.0, &[None, None]),
-                c(2, 10, 0.0, &[None, Some(9.0)]),
-            ],
-            &["t".into(), "t".into(), "u".into()],
-            NO_LIMITS,
-        );
-        assert_eq!(s.chosen.len(), 2);
-        assert_eq!(s.after_ms, vec![5.0, 9.0]);
-        assert!(
-            s.rejected
-                .iter()
-                .any(|r| r.id == 1 && r.reason.contains("does not use"))
-        );
-    }
-
-    #[test]
-    fn an_index_made_redundant_by_a_later_choice_is_pruned() {
-        // Candidate 0 serves query a; candidate 1 serves a and b better: 0 stops paying.
-        let queries = [q("a", 1.0, 150.0), q("b", 5.0, 150.0)];
-        let s = select(
-            &queries,
-            &[
-                c(0, 10, 0.1, &[Some(50.0), None]),
-                c(1, 20, 0.1, &[Some(40.0), Some(10.0)]),
-            ],
-            &["t".into(), "t".into()],
-            NO_LIMITS,
-        );
-        assert_eq!(s.chosen, vec![1]);
-    }
-
-    #[test]
-    fn limits_are_respected() {
-        let queries = [q("a", 1.0, 150.0), q("b", 1.0, 150.0)];
-        let limits = Limits {
-            max_indexes_per_table: 1,
-            max_total_bytes: i64::MAX,
-        };
-        let s = select(
-            &queries,
-            &[
-                c(0, 10, 0.0, &[Some(5.0), None]),
-                c(1, 10, 0.0, &[None, Some(5.0)]),
-            ],
-            &["t".into(), "t".into()],
-            limits,
-        );
-        assert_eq!(s.chosen.len(), 1);
-        assert!(s.rejected[0].reason.contains("limit"));
-    }
-}
+mod tests;

@@ -1,5 +1,5 @@
 //! What the advisor reads from the target before proving anything: columns, existing indexes,
-//! write rates, the rare constants each workload query filters on, and the relation names a
+//! the rare constants each workload query filters on, and the relation names a
 //! proposal's name must avoid. Read-only; gathered up front, so the decisions over a
 //! [`super::prove::Prover`] need no database.
 
@@ -22,11 +22,6 @@ const EXISTING: &str = "SELECT c.relname::text, t.relname::text, am.amname::text
      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
      JOIN pg_am am ON am.oid = c.relam JOIN pg_namespace n ON n.oid = t.relnamespace \
      WHERE i.indisvalid AND n.nspname = ANY (current_schemas(false))";
-const WRITE_RATES: &str = "SELECT relname::text, (n_tup_ins + n_tup_upd + n_tup_del)::float8 / \
-       greatest(extract(epoch FROM now() - coalesce((SELECT stats_reset FROM pg_stat_database \
-         WHERE datname = current_database()), pg_postmaster_start_time()))::float8 / 60.0, 1.0) \
-     FROM pg_stat_user_tables";
-
 /// Per column: jsonb, and text or varchar under a collation other than C (a prefix LIKE then
 /// needs `text_pattern_ops`); the database's default collation decides for columns that use it.
 const COLUMN_TYPES: &str = "WITH db AS (SELECT datcollate IN ('C', 'POSIX') \
@@ -64,8 +59,6 @@ pub struct TargetCatalog {
     pub columns: HashMap<String, Vec<String>>,
     /// The valid indexes in the search path.
     pub existing: Vec<ExistingIndex>,
-    /// Table -> rows written per minute since the statistics were reset.
-    pub write_rates: HashMap<String, f64>,
     /// Per workload query (policy order): the constants its own text (not a parameter)
     /// filters on whose value is rare; a query past the end has none.
     pub rare_constants: Vec<Vec<RareConstant>>,
@@ -107,12 +100,12 @@ impl TargetCatalog {
     }
 }
 
-/// Reads what the advisor needs from the target's catalog: columns, indexes, write rates.
+/// The target's tables and their columns.
 pub fn read_columns(target: &mut Client) -> Result<HashMap<String, Vec<String>>, DbError> {
     Ok(read_tables(target)?.columns)
 }
 
-/// Columns, existing indexes and write rates (the rest left empty).
+/// Columns and existing indexes (the rest left empty).
 fn read_tables(target: &mut Client) -> Result<TargetCatalog, DbError> {
     let columns = target
         .query(COLUMNS, &[])
@@ -132,16 +125,9 @@ fn read_tables(target: &mut Client) -> Result<TargetCatalog, DbError> {
             columns: r.get(4),
         })
         .collect();
-    let rates = target
-        .query(WRITE_RATES, &[])
-        .db_context(|| "cannot read the target's write rates")?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
     Ok(TargetCatalog {
         columns,
         existing,
-        write_rates: rates,
         ..TargetCatalog::default()
     })
 }

@@ -2,16 +2,19 @@
 //! is rejected and why, and that every candidate put in place is removed again.
 
 use super::candidates::IndexCandidate;
+use super::cost::{Maintenance, MaintenanceSource, RateSource, WeightSource, WriteCounters};
 use super::prove::{Baseline, CostUnit, Placement, Prover};
 use super::select::Limits;
 use super::{Advice, AdviseError, TargetCatalog, advise_with};
 use crate::policy::Policy;
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 const NO_LIMITS: Limits = Limits {
     max_indexes_per_table: 10,
     max_total_bytes: i64::MAX,
+    write_cost_veto: false,
 };
 
 /// `SELECT id FROM orders WHERE customer_id = 7` gets two candidates: this one and
@@ -35,6 +38,12 @@ struct FakeProver {
     /// Candidates whose build fails, with the error.
     failing: Option<(String, AdviseError)>,
     placed: Option<String>,
+    /// Maintenance per written row the lab reports, ms.
+    maintenance_ms: f64,
+    /// Successive readings of the rows written per table (the last repeats; none: empty).
+    counters: Vec<HashMap<String, f64>>,
+    /// Query name -> calls per minute in pg_stat_statements.
+    calls: HashMap<String, f64>,
     /// What the advisor asked, in order: `place X`, `remove X`, `without q`, `with q X`.
     log: Vec<String>,
 }
@@ -50,6 +59,9 @@ impl FakeProver {
             unmodelled: Vec::new(),
             failing: None,
             placed: None,
+            maintenance_ms: 0.002,
+            counters: Vec::new(),
+            calls: HashMap::new(),
             log: Vec::new(),
         }
     }
@@ -180,6 +192,44 @@ impl Prover for FakeProver {
         let placed = self.placed.take().expect("removed and nothing placed");
         self.log.push(format!("remove {placed}"));
         Ok(())
+    }
+
+    fn maintenance(&mut self, candidate: &IndexCandidate) -> Result<Maintenance, AdviseError> {
+        assert!(
+            self.placed.is_none(),
+            "maintenance timed with an index in place"
+        );
+        self.log.push(format!("maintenance {}", candidate.name()));
+        Ok(Maintenance {
+            ms_per_row: self.maintenance_ms,
+            source: MaintenanceSource::Measured {
+                on: "the fake".into(),
+            },
+        })
+    }
+
+    /// The first reading is dated ten minutes ago, so the advisor never waits on the fake.
+    fn write_counters(&mut self) -> Result<WriteCounters, AdviseError> {
+        let reads = self.logged("counters").len();
+        self.log.push("counters".into());
+        let now = Instant::now();
+        let at = match reads {
+            0 => now.checked_sub(Duration::from_secs(600)).unwrap_or(now),
+            _ => now,
+        };
+        let rows = match self.counters.get(reads).or(self.counters.last()) {
+            Some(rows) => rows.clone(),
+            None => HashMap::new(),
+        };
+        Ok(WriteCounters { rows, at })
+    }
+
+    fn calls_per_min(&mut self, policy: &Policy) -> Result<Vec<Option<f64>>, AdviseError> {
+        Ok(policy
+            .queries
+            .iter()
+            .map(|q| self.calls.get(&q.name).copied())
+            .collect())
     }
 }
 
@@ -367,24 +417,132 @@ fn a_proposal_never_takes_the_name_of_a_relation_in_the_target() {
     );
 }
 
+/// `orders` as the target's catalog has it.
+fn orders_table() -> TargetCatalog {
+    TargetCatalog {
+        columns: [(
+            "orders".to_string(),
+            vec!["id".to_string(), "customer_id".to_string()],
+        )]
+        .into(),
+        ..TargetCatalog::default()
+    }
+}
+
 #[test]
-fn a_hot_tables_write_overhead_outweighs_the_time_saved() {
+fn a_hot_table_still_gets_the_index_that_brings_a_query_under_budget_with_its_write_cost() {
+    // A million rows a minute (sampled: 10 minutes of the fake's clock) at 2 µs a row is
+    // 2 s/min of writes against 148 ms/min saved: reported, not a veto.
     let mut lab = FakeProver::new(CostUnit::LiveMs)
         .live("a", 150.0)
         .with("a", BY_CUSTOMER, 2.0);
-    let target = TargetCatalog {
-        write_rates: [("orders".to_string(), 1e6)].into(),
-        ..TargetCatalog::default()
+    lab.counters = vec![
+        [("orders".to_string(), 5e6)].into(),
+        [("orders".to_string(), 1.5e7)].into(),
+    ];
+    let advice = advise(&mut lab, &orders(), &TargetCatalog::default());
+    let p = &advice.proposals[0];
+    assert_eq!(p.name, BY_CUSTOMER);
+    let rate = p.write_cost.write_rate;
+    assert!((rate.rows_per_min - 1e6).abs() < 1e4, "{rate:?}");
+    assert!(matches!(rate.source, RateSource::Sampled { seconds } if seconds >= 599.0));
+    assert!(p.write_overhead_ms_per_min > 1900.0, "{p:?}");
+    assert_eq!(p.gain_share_pct, 100.0);
+    assert_eq!(p.time_saved_ms_per_min, 148.0);
+    assert_eq!(lab.logged("counters").len(), 2, "two reads make the sample");
+    let note = p.write_cost_note().unwrap_or_default();
+    assert!(note.contains("brings a query under budget"), "{note}");
+    assert!(super::migration_sql(&advice).contains(&note));
+}
+
+#[test]
+fn with_write_cost_veto_the_policys_hot_table_gets_no_index() {
+    let mut policy = orders();
+    policy.advise.writes_per_min = [("orders".to_string(), 1e6)].into();
+    let mut lab = FakeProver::new(CostUnit::LiveMs)
+        .live("a", 150.0)
+        .with("a", BY_CUSTOMER, 2.0);
+    let advice = advise(&mut lab, &policy, &orders_table());
+    assert_eq!(advice.proposals.len(), 1);
+    let cost = &advice.proposals[0].write_cost;
+    assert_eq!(cost.write_rate.source, RateSource::Policy);
+    assert!(
+        lab.logged("counters").is_empty(),
+        "a policy rate is not sampled"
+    );
+
+    let veto = Limits {
+        write_cost_veto: true,
+        ..NO_LIMITS
     };
-    let advice = advise(&mut lab, &orders(), &target);
+    let mut lab = FakeProver::new(CostUnit::LiveMs)
+        .live("a", 150.0)
+        .with("a", BY_CUSTOMER, 2.0);
+    let advice = advise_with(&mut lab, &orders_table(), &policy, veto).expect("advice");
     assert!(advice.proposals.is_empty(), "{:?}", advice.proposals);
     assert!(
         advice
             .rejected
             .iter()
-            .any(|r| r.ddl.contains(BY_CUSTOMER) && r.reason.contains("write overhead")),
+            .any(|r| r.ddl.contains(BY_CUSTOMER) && r.reason.contains("write_cost_veto")),
         "{:?}",
         advice.rejected
+    );
+}
+
+#[test]
+fn a_policy_rate_for_a_table_the_target_lacks_is_an_error_naming_it() {
+    let mut policy = orders();
+    policy.advise.writes_per_min = [("Orders".to_string(), 10.0)].into();
+    let mut lab = FakeProver::new(CostUnit::LiveMs).live("a", 150.0);
+    let err = advise_with(&mut lab, &orders_table(), &policy, NO_LIMITS).expect_err("unknown");
+    assert!(err.to_string().contains("`Orders`"), "{err}");
+}
+
+#[test]
+fn no_sample_when_write_sample_seconds_is_zero() {
+    let mut policy = orders();
+    policy.advise.write_sample_seconds = 0;
+    let mut lab = FakeProver::new(CostUnit::LiveMs)
+        .live("a", 150.0)
+        .with("a", BY_CUSTOMER, 2.0);
+    let advice = advise(&mut lab, &policy, &TargetCatalog::default());
+    assert!(lab.logged("counters").is_empty());
+    let cost = &advice.proposals[0].write_cost;
+    assert_eq!(cost.write_rate.source, RateSource::None);
+    assert_eq!(cost.ms_per_min, 0.0);
+    assert!(matches!(
+        cost.maintenance.source,
+        MaintenanceSource::Measured { .. }
+    ));
+}
+
+#[test]
+fn weights_come_from_the_policy_then_pg_stat_statements_then_default_to_one() {
+    let mut policy = policy(&[
+        ("a", "SELECT id FROM orders WHERE customer_id = 7"),
+        ("b", "SELECT id FROM orders WHERE customer_id = 8"),
+        ("c", "SELECT id FROM orders WHERE customer_id = 9"),
+    ]);
+    policy.queries[0].weight = Some(5.0);
+    let mut lab = FakeProver::new(CostUnit::LiveMs)
+        .live("a", 50.0)
+        .live("b", 50.0)
+        .live("c", 50.0);
+    lab.calls = [("a".to_string(), 40.0), ("b".to_string(), 30.0)].into();
+    let advice = advise(&mut lab, &policy, &TargetCatalog::default());
+    let weights: Vec<(f64, WeightSource)> = advice
+        .queries
+        .iter()
+        .map(|q| (q.weight, q.weight_source))
+        .collect();
+    assert_eq!(
+        weights,
+        [
+            (5.0, WeightSource::Policy),
+            (30.0, WeightSource::PgStatStatements),
+            (1.0, WeightSource::Default)
+        ]
     );
 }
 
@@ -480,6 +638,15 @@ fn a_lab_that_times_only_part_of_the_workload_is_refused_before_any_candidate() 
         fn remove(&mut self) -> Result<(), AdviseError> {
             self.0.remove()
         }
+        fn maintenance(&mut self, c: &IndexCandidate) -> Result<Maintenance, AdviseError> {
+            self.0.maintenance(c)
+        }
+        fn write_counters(&mut self) -> Result<WriteCounters, AdviseError> {
+            self.0.write_counters()
+        }
+        fn calls_per_min(&mut self, policy: &Policy) -> Result<Vec<Option<f64>>, AdviseError> {
+            self.0.calls_per_min(policy)
+        }
     }
     let policy = policy(&[
         ("a", "SELECT id FROM orders WHERE customer_id = 7"),
@@ -497,4 +664,36 @@ fn a_lab_that_times_only_part_of_the_workload_is_refused_before_any_candidate() 
         "{err:?}"
     );
     assert!(lab.0.log.is_empty(), "{:?}", lab.0.log);
+}
+
+#[test]
+fn the_written_migration_says_where_each_figure_came_from_in_escaped_comments() {
+    let hostile = "a\nDROP TABLE orders; */";
+    let mut policy = orders();
+    policy.queries[0].name = hostile.into();
+    policy.advise.writes_per_min = [("orders".to_string(), 600.0)].into();
+    let mut lab =
+        FakeProver::new(CostUnit::LiveMs)
+            .live(hostile, 150.0)
+            .with(hostile, BY_CUSTOMER, 2.0);
+    let advice = advise(&mut lab, &policy, &orders_table());
+    let sql = super::migration_sql(&advice);
+    assert!(
+        sql.contains("600 rows/min (from the policy) x 2 µs/row (measured on the fake)"),
+        "{sql}"
+    );
+    assert!(sql.contains("(100% of the time saved)"), "{sql}");
+    assert!(
+        sql.contains("1 calls/min (no weight given: 1 call/min assumed)"),
+        "{sql}"
+    );
+    let statements: Vec<&str> = sql.lines().filter(|l| !l.starts_with("--")).collect();
+    assert_eq!(
+        statements,
+        [
+            "",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"idx_orders_customer_id\" ON \"orders\" (\"customer_id\");"
+        ],
+        "{sql}"
+    );
 }

@@ -2,25 +2,30 @@
 //! migration.
 
 use super::candidates::IndexCandidate;
-use super::select::{CandidateEffect, QueryCost};
+use super::cost::WriteCost;
+use super::select::QueryCost;
 use super::{Advice, Proposal};
 
-pub(super) fn proposal(c: &IndexCandidate, e: &CandidateEffect, queries: &[QueryCost]) -> Proposal {
-    let served: Vec<(usize, f64)> = e
-        .after_ms
+/// The proposal of `c`, whose lab times per query are `after_ms`, serving the queries `served`
+/// in the chosen set; the time saved and share are filled in by the caller.
+pub(super) fn proposal(
+    c: &IndexCandidate,
+    after_ms: &[Option<f64>],
+    write_cost: WriteCost,
+    queries: &[QueryCost],
+    served: &[usize],
+) -> Proposal {
+    let why = after_ms
         .iter()
         .enumerate()
         .filter_map(|(q, a)| a.map(|a| (q, a)))
-        .collect();
-    let why = served
-        .iter()
         .map(|(q, a)| {
             format!(
                 "{}: {} -> {} (budget {})",
-                queries[*q].name,
-                crate::units::ms(queries[*q].before_ms),
-                crate::units::ms(*a),
-                crate::units::ms(queries[*q].budget_ms)
+                queries[q].name,
+                crate::units::ms(queries[q].before_ms),
+                crate::units::ms(a),
+                crate::units::ms(queries[q].budget_ms)
             )
         })
         .collect::<Vec<_>>()
@@ -31,12 +36,12 @@ pub(super) fn proposal(c: &IndexCandidate, e: &CandidateEffect, queries: &[Query
         method: c.method,
         columns: c.key_display(),
         ddl: c.ddl(true),
-        serves: served
-            .iter()
-            .map(|(q, _)| queries[*q].name.clone())
-            .collect(),
-        size_bytes: e.size_bytes,
-        write_overhead_ms_per_min: (e.write_cost_ms_per_min * 100.0).round() / 100.0,
+        serves: served.iter().map(|&q| queries[q].name.clone()).collect(),
+        time_saved_ms_per_min: 0.0,
+        gain_share_pct: 0.0,
+        size_bytes: 0,
+        write_overhead_ms_per_min: (write_cost.ms_per_min * 100.0).round() / 100.0,
+        write_cost,
         why,
     }
 }
@@ -50,11 +55,27 @@ pub fn migration_sql(advice: &Advice) -> String {
     out.push_str("):\n");
     for p in &advice.proposals {
         out.push_str(&format!(
-            "--   {} ({}, write overhead {}/min): {}\n",
+            "--   {} ({}; serves {} ({}% of the time saved); write overhead {}/min = {}): {}\n",
             comment(&p.name),
             crate::units::bytes(p.size_bytes as f64),
+            comment(&p.serves.join(", ")),
+            p.gain_share_pct,
             crate::units::ms(p.write_overhead_ms_per_min),
+            comment(&p.write_cost.describe()),
             comment(&p.why)
+        ));
+        if let Some(note) = p.write_cost_note() {
+            out.push_str(&format!("--     {}\n", comment(&note)));
+        }
+    }
+    for q in &advice.queries {
+        out.push_str(&format!(
+            "--   query {}: {} calls/min ({})\n",
+            comment(&q.name),
+            format!("{:.2}", q.weight)
+                .trim_end_matches('0')
+                .trim_end_matches('.'),
+            q.weight_source.describe()
         ));
     }
     for r in &advice.rejected {

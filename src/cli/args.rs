@@ -84,6 +84,10 @@ pub struct AdviseArgs {
     /// At most this many megabytes of new indexes in total (default: the policy's, else none).
     #[arg(long)]
     pub max_total_mb: Option<f64>,
+    /// Seconds between the two reads of the live table statistics that give each table's write
+    /// rate (default: the policy's `[advise] write_sample_seconds`, else 10; 0: no sample).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub write_sample_seconds: Option<u64>,
     /// Also write a self-contained HTML page here: each query before and after the proposals
     /// against its budget, and the proposals.
     #[arg(long, value_name = "FILE")]

@@ -262,5 +262,6 @@ fn advise_options(args: &AdviseArgs) -> advise::AdviseOptions {
         from_stats: args.from_stats,
         max_indexes_per_table: args.max_indexes_per_table,
         max_total_mb: args.max_total_mb,
+        write_sample_seconds: args.write_sample_seconds,
     }
 }

@@ -30,6 +30,9 @@ pub struct AdviseOptions {
     /// At most this many MB (10^6 bytes) of new indexes (`--max-total-mb`); `None`: the policy's,
     /// else no limit.
     pub max_total_mb: Option<f64>,
+    /// Seconds between the two reads of the write counters (`--write-sample-seconds`); `None`:
+    /// the policy's.
+    pub write_sample_seconds: Option<u64>,
 }
 
 /// The workload to advise on, where it came from, and what was left out of it.
@@ -321,6 +324,10 @@ pub fn advise(
         skipped,
         stats,
     } = workload(policy, args, &mut client)?;
+    let mut policy = policy;
+    if let Some(seconds) = args.write_sample_seconds {
+        policy.advise.write_sample_seconds = seconds;
+    }
     let policy = &policy;
     let limits = Limits::from_policy(
         &policy.advise,

@@ -1,10 +1,12 @@
 //! Policy files (TOML, versioned): budgets, check settings and the workload of named queries.
 //! Unknown fields are errors, reported with file, line and column.
 
+mod advise;
 mod params;
 mod validate;
 mod watch;
 
+pub use advise::AdvisePolicy;
 pub use params::{ParamError, ParamValue, bind_literals, placeholder_count};
 pub use watch::{AlertSink, PAGERDUTY_URL, WatchPolicy};
 
@@ -203,39 +205,6 @@ pub struct PlanPolicy {
     /// statements (with a name), built in the shadow after the migrations.
     #[serde(default)]
     pub required_indexes: Vec<String>,
-}
-
-/// Limits on what `advise` may propose.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdvisePolicy {
-    /// At most this many new indexes per table.
-    #[serde(default = "default_max_indexes_per_table")]
-    pub max_indexes_per_table: usize,
-    /// At most this many megabytes of new indexes in total.
-    pub max_total_mb: Option<f64>,
-    /// `advise --throwaway` copies every row while the tables total at most this many
-    /// megabytes, else the same share of each large table (default 1024).
-    #[serde(default = "default_throwaway_max_mb")]
-    pub throwaway_max_mb: f64,
-}
-
-impl Default for AdvisePolicy {
-    fn default() -> Self {
-        Self {
-            max_indexes_per_table: default_max_indexes_per_table(),
-            max_total_mb: None,
-            throwaway_max_mb: default_throwaway_max_mb(),
-        }
-    }
-}
-
-fn default_throwaway_max_mb() -> f64 {
-    1024.0
-}
-
-fn default_max_indexes_per_table() -> usize {
-    3
 }
 
 /// One named query of the workload.

@@ -133,3 +133,28 @@ fn lint_section_is_validated_at_load() {
     assert_eq!(p.lint.small_table_rows, Some(50));
     assert_eq!(p.lint.disabled_rules().len(), 2);
 }
+
+#[test]
+fn advise_write_cost_settings_parse_and_are_validated() {
+    let p = parse_str(
+        "version = 1\n[advise]\nwrite_cost_veto = true\nwrite_sample_seconds = 1\n[advise.writes_per_min]\norders = 1200\n\"Order Items\" = 0.5\n",
+    )
+    .unwrap();
+    assert!(p.advise.write_cost_veto);
+    assert_eq!(p.advise.write_sample_seconds, 1);
+    assert_eq!(p.advise.writes_per_min["Order Items"], 0.5);
+    let defaults = parse_str("version = 1\n").unwrap();
+    assert!(!defaults.advise.write_cost_veto);
+    assert_eq!(defaults.advise.write_sample_seconds, 10);
+
+    for (text, expected) in [
+        ("[advise.writes_per_min]\norders = -1", "`orders` is -1"),
+        ("[advise.writes_per_min]\norders = nan", "`orders` is NaN"),
+        ("[advise]\nwrite_sample_seconds = 7200", "at most 3600"),
+        ("[advise]\nwrite_sample_seconds = -1", "test.toml:3:"),
+        ("[advise]\nwrite_cost_vetoo = true", "write_cost_vetoo"),
+    ] {
+        let err = parse_str(&format!("version = 1\n{text}\n")).unwrap_err();
+        assert!(err.to_string().contains(expected), "{text}: {err}");
+    }
+}

@@ -11,6 +11,7 @@ pub(super) fn validate(p: &Policy) -> Result<(), String> {
         ));
     }
     positive_numbers(p)?;
+    p.advise.validate()?;
     lint(&p.lint)?;
     if p.budget.mean_ms <= 0.0 || p.check.runs == 0 || p.check.timeout_factor < 1.0 {
         return Err(

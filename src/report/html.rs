@@ -101,6 +101,8 @@ mod tests {
             budget_ms: 100.0,
             before_ms,
             after_ms,
+            weight: 1.0,
+            weight_source: crate::advisor::cost::WeightSource::Default,
             note: Some("served by <idx>".into()),
         };
         AdviseReport {
@@ -119,8 +121,11 @@ mod tests {
                     columns: vec!["status".into()],
                     ddl: "CREATE INDEX CONCURRENTLY orders_status_idx ON orders (status)\n-- </pre><script>x</script>".into(),
                     serves: vec!["by_status".into()],
+                    time_saved_ms_per_min: 899.5,
+                    gain_share_pct: 100.0,
                     size_bytes: 1_500_000,
                     write_overhead_ms_per_min: 0.2,
+                    write_cost: crate::advisor::cost::sampled_cost(0.2),
                     why: "900 ms -> 0.5 ms".into(),
                 }],
                 rejected: Vec::new(),

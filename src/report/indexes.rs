@@ -31,6 +31,7 @@ pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
                     format!("{}({})", p.table, p.columns.join(", ")),
                     format!("{:?}", p.method).to_lowercase(),
                     crate::units::bytes(p.size_bytes as f64),
+                    format!("{} ({}%)", p.serves.join(", "), p.gain_share_pct),
                     format!("{}/min", crate::units::ms(p.write_overhead_ms_per_min)),
                     p.why.clone(),
                 ]
@@ -43,11 +44,24 @@ pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
                 "on",
                 "method",
                 "size",
+                "serves (share of the time saved)",
                 "write overhead",
                 "why (before -> after)",
             ],
             rows,
         ));
+        out.push_str("\nwrite overhead from:\n");
+        for p in &a.proposals {
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                inline(&p.name),
+                inline(&p.write_cost.describe())
+            );
+            if let Some(note) = p.write_cost_note() {
+                let _ = writeln!(out, "    {}", inline(&note));
+            }
+        }
         out.push_str("\ndry-run diff:\n");
         for p in &a.proposals {
             let _ = writeln!(out, "+ {};", inline(&p.ddl));
@@ -68,6 +82,11 @@ pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
                 q.name.clone(),
                 format!("{} {}", crate::units::ms(q.before_ms), verdict(q.before_ms)),
                 format!("{} {}", crate::units::ms(q.after_ms), verdict(q.after_ms)),
+                format!(
+                    "{}/min ({})",
+                    crate::units::number(q.weight),
+                    q.weight_source.label()
+                ),
                 q.note.clone().unwrap_or_default(),
             ]
         })
@@ -75,7 +94,7 @@ pub(super) fn advise(r: &AdviseReport, s: &Screen) -> String {
     out.push('\n');
     out.push_str(&table(
         s,
-        &["query", "before", "with the proposals", "note"],
+        &["query", "before", "with the proposals", "calls", "note"],
         rows,
     ));
     let within = |f: fn(&crate::advisor::QueryOutcome) -> f64| {

@@ -229,6 +229,8 @@ fn the_advise_page_renders_a_before_and_an_after_bar_per_query_in_chromium() {
             "--format",
             "json",
             "advise",
+            "--write-sample-seconds",
+            "1",
             "--shadow-url",
             &server().url(&shadow),
         ])

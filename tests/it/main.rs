@@ -1,6 +1,7 @@
 //! Integration tests against a real PostgreSQL server (throwaway, started by the harness).
 
 mod advise;
+mod advise_cost;
 mod advise_shop;
 mod advise_stats;
 mod apply_recovery;

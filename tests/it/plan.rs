@@ -312,7 +312,7 @@ fn plan_with_advise_adds_the_advisors_proposals() {
         "SELECT id FROM \"Order Items\" WHERE qty = 3 AND \"Select\" > 'x4'",
     );
     let policy = policy_file(&format!(
-        "version = 1\n[budget]\nmean_ms = {budget}\n[[query]]\nname = \"by_qty\"\nsql = \"SELECT id FROM \\\"Order Items\\\" WHERE qty = $1 AND \\\"Select\\\" > $2\"\nparams = [[3, \"x4\"]]\nweight = 1000.0\n",
+        "version = 1\n[budget]\nmean_ms = {budget}\n[advise]\nwrite_sample_seconds = 1\n[[query]]\nname = \"by_qty\"\nsql = \"SELECT id FROM \\\"Order Items\\\" WHERE qty = $1 AND \\\"Select\\\" > $2\"\nparams = [[3, \"x4\"]]\nweight = 1000.0\n",
     ));
     let out = db
         .pgwarden(dir.path())

@@ -146,9 +146,11 @@ pub(super) fn proposals(ps: &[Proposal]) -> String {
                 Cell::from(p.columns.join(", ")),
                 Cell::from(format!("{:?}", p.method).to_lowercase()),
                 Cell::from(crate::units::bytes(p.size_bytes as f64)),
+                Cell::from(format!("{} ({}%)", p.serves.join(", "), p.gain_share_pct)),
                 Cell::from(format!(
-                    "{}/min",
-                    crate::units::ms(p.write_overhead_ms_per_min)
+                    "{}/min: {}",
+                    crate::units::ms(p.write_overhead_ms_per_min),
+                    p.write_cost.describe()
                 )),
                 Cell::from(p.why.clone()),
                 Cell::Code(p.ddl.clone()),
@@ -163,6 +165,7 @@ pub(super) fn proposals(ps: &[Proposal]) -> String {
             "columns",
             "method",
             "size",
+            "serves (share of the time saved)",
             "write overhead",
             "why",
             "DDL",
