@@ -147,5 +147,5 @@ fn every_predicate_shape_gets_the_index_a_dba_writes_and_the_unfixable_query_non
         .filter(|q| q["verdict"]["verdict"] != "within")
         .map(|q| q["name"].as_str().unwrap())
         .collect();
-    assert_eq!(over, vec!["refund_notes"], "{check:#}");
+    assert_eq!(over, vec!["refund_notes"], "{check:#}\nadvice: {report:#}");
 }
