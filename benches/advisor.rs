@@ -192,11 +192,11 @@ fn main() {
         server.preloaded().iter().any(|l| l == "pg_qualstats"),
         "install postgresql-15-pg-qualstats"
     );
-    println!("seed scale {seed_scale}, shop scale {shop_scale} (10 ms budget)");
+    println!("seed scale {seed_scale}, shop scale {shop_scale}; 10 ms budget for both");
     let mut schemas = Vec::new();
     if only.is_empty() || only == "seed" {
         schemas.push((
-            harness::seed(&server, "seed_base", &seed_scale),
+            harness::seed(&server, "seed_base", &seed_scale, 10.0),
             "seed_base",
         ));
     }

@@ -122,7 +122,7 @@ fn main() {
     let mut schemas = Vec::new();
     if only.is_empty() || only == "seed" {
         schemas.push((
-            harness::seed(&server, "seed_base", &seed_scale),
+            harness::seed(&server, "seed_base", &seed_scale, 10.0),
             "seed_base",
         ));
     }
@@ -132,7 +132,7 @@ fn main() {
             "shop_base",
         ));
     }
-    println!("seed scale {seed_scale}, shop scale {shop_scale}");
+    println!("seed scale {seed_scale}, shop scale {shop_scale}; 10 ms budget for both");
     let mut summary = Vec::new();
     for (schema, base) in &schemas {
         for mode in [

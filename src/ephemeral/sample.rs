@@ -145,8 +145,11 @@ pub fn sampled_copy(
     }
     let post = dump(&pg_dump, source, "post-data")?;
     run_schema(&mut copy, &post, fraction < 1.0, &mut skipped)?;
-    copy.batch_execute("ANALYZE")
-        .db_context(failed("analyzing the throwaway copy"))?;
+    // VACUUM as well as ANALYZE: rows just loaded are not yet all-visible, so every
+    // index-only scan on the copy would visit the heap (a count(*) served by an index timed 19 ms
+    // there against 1.7 ms on the live, vacuumed table).
+    copy.batch_execute("VACUUM (ANALYZE)")
+        .db_context(failed("vacuuming and analyzing the throwaway copy"))?;
     tracing::info!(
         tables = tables.len(),
         rows,
