@@ -12,7 +12,8 @@
 use super::candidates::{IndexCandidate, KeyExpr};
 use super::cost::{Maintenance, WriteCounters};
 use super::error::AdviseError;
-use super::evaluate::{HypotheticalLab, ShadowClient, ShadowLab};
+use super::evaluate::{ShadowClient, ShadowLab};
+use super::hypothetical::HypotheticalLab;
 use super::prove::{Baseline, CostUnit, Placement, Prover};
 use crate::policy::Policy;
 use postgres::Client;

@@ -14,6 +14,7 @@ mod from_stats;
 mod generic;
 mod generic_lab;
 mod hybrid;
+mod hypothetical;
 mod live;
 mod maintenance;
 mod orchestrate;

@@ -11,8 +11,8 @@ use super::error::AdviseError;
 use super::prove::{Baseline, CostUnit, Placement, Prover};
 use super::select::{self, CandidateEffect, Limits, QueryCost, Selection};
 use super::target::TargetCatalog;
-use super::written::proposal;
-use super::{Advice, Proposal, QueryOutcome, Rejected, shape};
+use super::written::{outcomes, proposal};
+use super::{Advice, Proposal, Rejected, shape};
 use crate::policy::{Policy, bind_literals};
 use std::collections::{HashMap, HashSet};
 
@@ -376,28 +376,4 @@ fn prove<P: Prover + ?Sized>(
         after_ms,
         maintenance: Some(maintenance),
     }))
-}
-
-/// Each query before and after the chosen indexes, with its weight and note.
-fn outcomes(
-    queries: &(Vec<QueryCost>, Vec<WeightSource>),
-    after_ms: &[f64],
-    notes: Vec<Option<String>>,
-) -> Vec<QueryOutcome> {
-    let (costs, sources) = queries;
-    costs
-        .iter()
-        .zip(sources)
-        .zip(after_ms)
-        .zip(notes)
-        .map(|(((q, source), after), note)| QueryOutcome {
-            name: q.name.clone(),
-            budget_ms: q.budget_ms,
-            before_ms: q.before_ms,
-            after_ms: *after,
-            weight: q.weight,
-            weight_source: *source,
-            note,
-        })
-        .collect()
 }

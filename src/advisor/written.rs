@@ -2,9 +2,9 @@
 //! migration.
 
 use super::candidates::IndexCandidate;
-use super::cost::WriteCost;
+use super::cost::{WeightSource, WriteCost};
 use super::select::QueryCost;
-use super::{Advice, Proposal};
+use super::{Advice, Proposal, QueryOutcome};
 
 /// The proposal of `c`, whose lab times per query are `after_ms`, serving the queries `served`
 /// in the chosen set; the time saved and share are filled in by the caller.
@@ -91,4 +91,28 @@ pub fn migration_sql(advice: &Advice) -> String {
         out.push_str(";\n");
     }
     out
+}
+
+/// Each query before and after the chosen indexes, with its weight and note.
+pub(super) fn outcomes(
+    queries: &(Vec<QueryCost>, Vec<WeightSource>),
+    after_ms: &[f64],
+    notes: Vec<Option<String>>,
+) -> Vec<QueryOutcome> {
+    let (costs, sources) = queries;
+    costs
+        .iter()
+        .zip(sources)
+        .zip(after_ms)
+        .zip(notes)
+        .map(|(((q, source), after), note)| QueryOutcome {
+            name: q.name.clone(),
+            budget_ms: q.budget_ms,
+            before_ms: q.before_ms,
+            after_ms: *after,
+            weight: q.weight,
+            weight_source: *source,
+            note,
+        })
+        .collect()
 }
