@@ -75,10 +75,19 @@ fn run_workload(db: &TestDb) {
 }
 
 /// A policy for `--from-stats` whose budget is half the measured time of the on-hold query or
-/// of the containment query (planned generically, so over budget by pg_stat_statements' mean),
-/// whichever is faster.
+/// of the containment query, whichever is faster, and at most half the containment query's
+/// mean in pg_stat_statements: planned generically, its time before is that mean, which a
+/// loaded machine can make smaller than the time measured here (regression: the suite under
+/// load left it under budget, so no GIN index was proven for it).
 fn stats_policy(db: &TestDb) -> tempfile::NamedTempFile {
-    let budget = half_of_measured_ms(db, WORKLOAD[4]).min(half_of_measured_ms(db, WORKLOAD[1]));
+    let recorded: f64 = db.scalar(
+        "SELECT coalesce(max(mean_exec_time), 'Infinity')::float8 FROM pg_stat_statements \
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+           AND query LIKE 'SELECT id, email FROM customers WHERE profile @>%'",
+    );
+    let budget = half_of_measured_ms(db, WORKLOAD[4])
+        .min(half_of_measured_ms(db, WORKLOAD[1]))
+        .min(recorded / 2.0);
     policy_file(&format!(
         "version = 1\n[budget]\nmean_ms = {budget}\n[stats]\nmin_calls = 1\ntop = 50\n"
     ))
