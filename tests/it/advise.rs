@@ -201,9 +201,11 @@ fn hypothetical_evaluation_needs_hypopg_and_cannot_prove_gin() {
              INSERT INTO docs SELECT g, g % 5000, ARRAY['t' || (g % 300)] FROM generate_series(1, 100000) g; ANALYZE docs;",
         )
         .unwrap();
+    // A quarter of the faster query's time: at half, a loaded run once timed `by_owner` just
+    // under budget in a later measurement, and nothing was proposed.
     let budget = half_of_measured_ms(&db, "SELECT * FROM docs WHERE owner = 42").min(
         half_of_measured_ms(&db, "SELECT * FROM docs WHERE tags @> ARRAY['t7']"),
-    );
+    ) / 2.0;
     let policy = policy_file(&format!(
         "version = 1\n[budget]\nmean_ms = {budget}\n[[query]]\nname = \"by_owner\"\nsql = \"SELECT * FROM docs WHERE owner = $1\"\nparams = [[42]]\nweight = 100000.0\n\
          [[query]]\nname = \"by_tag\"\nsql = \"SELECT * FROM docs WHERE tags @> $1\"\nparams = [[[\"t7\"]]]\nweight = 100000.0\n",
