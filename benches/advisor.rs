@@ -81,11 +81,7 @@ fn pgwarden(server: &EphemeralServer, schema: &Schema, base: &str) -> Row {
 fn qualstats(server: &EphemeralServer, schema: &Schema, base: &str) -> Row {
     let db = format!("{base}_qs");
     server.copy_database(base, &db).expect("copy");
-    let mut c = server
-        .target(&db)
-        .expect("target")
-        .connect()
-        .expect("connect");
+    let mut c = harness::connect(server, &db);
     c.batch_execute("CREATE EXTENSION pg_qualstats")
         .expect("pg_qualstats");
     let run = Run::new(schema);
@@ -180,9 +176,6 @@ fn report(schema: &Schema, before: (usize, usize, f64), rows: &[Row]) {
 }
 
 fn main() {
-    let seed_scale = std::env::var("PGWARDEN_BENCH_SCALE").unwrap_or_else(|_| "0.2".into());
-    let shop_scale = std::env::var("PGWARDEN_BENCH_SHOP_SCALE").unwrap_or_else(|_| "2".into());
-    let only = std::env::var("PGWARDEN_BENCH_ONLY").unwrap_or_default();
     let server = EphemeralServer::start_with(&EphemeralOptions {
         extra_conf: vec!["pg_qualstats.sample_rate = 1".into()],
         ..Default::default()
@@ -192,20 +185,7 @@ fn main() {
         server.preloaded().iter().any(|l| l == "pg_qualstats"),
         "install postgresql-15-pg-qualstats"
     );
-    println!("seed scale {seed_scale}, shop scale {shop_scale}; 10 ms budget for both");
-    let mut schemas = Vec::new();
-    if only.is_empty() || only == "seed" {
-        schemas.push((
-            harness::seed(&server, "seed_base", &seed_scale, 10.0),
-            "seed_base",
-        ));
-    }
-    if only.is_empty() || only == "shop" {
-        schemas.push((
-            harness::shop(&server, "shop_base", &shop_scale, 10.0),
-            "shop_base",
-        ));
-    }
+    let schemas = harness::schemas(&server);
     for (schema, base) in &schemas {
         let before = judged(&Run::new(schema), &server, base);
         let rows = [

@@ -115,24 +115,8 @@ fn run_mode(server: &EphemeralServer, schema: &Schema, base: &str, mode: Mode) -
 }
 
 fn main() {
-    let seed_scale = std::env::var("PGWARDEN_BENCH_SCALE").unwrap_or_else(|_| "0.2".into());
-    let shop_scale = std::env::var("PGWARDEN_BENCH_SHOP_SCALE").unwrap_or_else(|_| "2".into());
-    let only = std::env::var("PGWARDEN_BENCH_ONLY").unwrap_or_default();
     let server = EphemeralServer::start().expect("throwaway server");
-    let mut schemas = Vec::new();
-    if only.is_empty() || only == "seed" {
-        schemas.push((
-            harness::seed(&server, "seed_base", &seed_scale, 10.0),
-            "seed_base",
-        ));
-    }
-    if only.is_empty() || only == "shop" {
-        schemas.push((
-            harness::shop(&server, "shop_base", &shop_scale, 10.0),
-            "shop_base",
-        ));
-    }
-    println!("seed scale {seed_scale}, shop scale {shop_scale}; 10 ms budget for both");
+    let schemas = harness::schemas(&server);
     let mut summary = Vec::new();
     for (schema, base) in &schemas {
         for mode in [

@@ -7,6 +7,33 @@ use pgwarden::ephemeral::EphemeralServer;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// A connection to database `db` of `server`.
+pub fn connect(server: &EphemeralServer, db: &str) -> postgres::Client {
+    server
+        .target(db)
+        .expect("target")
+        .connect()
+        .expect("connect")
+}
+
+/// The schemas a bench runs on, each in its base database with a 10 ms budget: the seed at
+/// `PGWARDEN_BENCH_SCALE` (default 0.2) and the shop at `PGWARDEN_BENCH_SHOP_SCALE` (default 2),
+/// or only the one `PGWARDEN_BENCH_ONLY` names.
+pub fn schemas(server: &EphemeralServer) -> Vec<(Schema, &'static str)> {
+    let seed_scale = std::env::var("PGWARDEN_BENCH_SCALE").unwrap_or_else(|_| "0.2".into());
+    let shop_scale = std::env::var("PGWARDEN_BENCH_SHOP_SCALE").unwrap_or_else(|_| "2".into());
+    let only = std::env::var("PGWARDEN_BENCH_ONLY").unwrap_or_default();
+    println!("seed scale {seed_scale}, shop scale {shop_scale}; 10 ms budget for both");
+    let mut schemas = Vec::new();
+    if only.is_empty() || only == "seed" {
+        schemas.push((seed(server, "seed_base", &seed_scale, 10.0), "seed_base"));
+    }
+    if only.is_empty() || only == "shop" {
+        schemas.push((shop(server, "shop_base", &shop_scale, 10.0), "shop_base"));
+    }
+    schemas
+}
+
 /// One schema the advisor is judged on.
 pub struct Schema {
     /// How the tables name it.

@@ -107,7 +107,7 @@ impl<'a> HybridLab<'a> {
                     None,
                     ShadowClient::Owned(Box::new(started.client)),
                     started.label.clone(),
-                    Some(started.sample.unwrap_or_default()),
+                    started.sample,
                 );
                 lab.baselines(policy)?;
                 lab.set_live(self.live.clone());
