@@ -227,13 +227,45 @@ fn created(statement: &str, kind: &str) -> Option<String> {
 }
 
 fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>, SplitError> {
-    Tokenizer::new(&PostgreSqlDialect {}, sql)
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
         .tokenize_with_location()
         .map_err(|e| SplitError {
             line: e.location.line,
             column: e.location.column,
             message: e.message,
-        })
+        })?;
+    // PostgreSQL takes any non-ASCII character in a dollar-quote tag (`$→$ ... $→$`); the
+    // tokenizer takes letters only, and reads such a `$` as a bare placeholder, so text
+    // PostgreSQL reads as a string (and the statements after it) would be split, checked and
+    // sent as something else. A bare `$` or `$name` is never valid SQL outside a dollar quote,
+    // so it is refused wherever it appears.
+    for t in &tokens {
+        if let Token::Placeholder(p) = &t.token
+            && p.starts_with('$')
+            && (p.len() == 1 || !p[1..].bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(SplitError {
+                line: t.span.start.line,
+                column: t.span.start.column,
+                message: format!(
+                    "`{}` starts a dollar quote or parameter that pgwarden cannot read as PostgreSQL does; give the dollar quote a tag of letters, digits and underscores (as in $body$ ... $body$)",
+                    crate::escape::inline(&sql_near(sql, t))
+                ),
+            });
+        }
+    }
+    Ok(tokens)
+}
+
+/// Up to 12 characters of `sql` from `t`'s start.
+fn sql_near(sql: &str, t: &TokenWithSpan) -> String {
+    let offsets = LineOffsets::new(sql);
+    let start = offsets.byte_offset(sql, t.span.start.line, t.span.start.column);
+    sql.get(start..)
+        .unwrap_or_default()
+        .chars()
+        .take(12)
+        .collect()
 }
 
 fn is_directive(ws: &Whitespace) -> bool {

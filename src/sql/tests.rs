@@ -290,3 +290,27 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_dollar_quote_the_tokenizer_cannot_read_as_postgresql_does_is_refused() {
+    // PostgreSQL reads `$→$'$→$` as the string `'`, so the COMMIT and the CREATE run; the
+    // tokenizer would have read one statement ending in a single-quoted string.
+    for sql in [
+        "SELECT count(*) FROM t WHERE a <> $→$'$→$; COMMIT; CREATE TABLE pwned(); BEGIN /*'*/",
+        "SELECT $★$ x $★$",
+        "SELECT $ 1",
+        "SELECT $name",
+    ] {
+        let err = split(sql).expect_err(sql);
+        assert!(err.message.contains("dollar quote"), "{sql}: {err}");
+        assert!(words(sql).is_err() && placeholders(sql).is_err(), "{sql}");
+    }
+    // Tags of letters (any script), digits and underscores, and numbered parameters, read alike.
+    for sql in [
+        "SELECT $é$ ; $é$",
+        "SELECT $_x1$ a; b $_x1$",
+        "SELECT $1 + $12",
+    ] {
+        assert_eq!(texts(sql).len(), 1, "{sql}");
+    }
+}

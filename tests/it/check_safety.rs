@@ -65,6 +65,13 @@ fn a_second_statement_is_an_error_naming_the_query_and_changes_nothing() {
             false,
         ),
         ("sneaky_end", "SELECT 1; END; TRUNCATE docs", false),
+        // PostgreSQL reads `$→$'$→$` as a string: the statements after it are real. Found by
+        // a hostile review (sqlparser knew letters-only tags).
+        (
+            "unicode_dollar_tag",
+            "SELECT count(*) FROM docs WHERE body <> $→$'$→$; COMMIT; DELETE FROM docs; BEGIN /*'*/",
+            false,
+        ),
     ];
     for (name, sql, allow_writes) in cases {
         let policy = policy_file(&format!(
@@ -262,4 +269,34 @@ fn stats_mode_as_a_role_without_pg_read_all_stats_skips_hidden_rows_and_says_so(
             );
         }
     }
+}
+
+/// The same text as an `advise --sql` workload: refused before anything runs, the file and
+/// the fix named.
+#[test]
+fn advise_refuses_a_workload_file_read_differently_by_postgresql() {
+    let db = docs_db("advise_dollar_tag");
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("w.sql");
+    std::fs::write(
+        &sql,
+        "SELECT count(*) FROM docs WHERE body <> $→$'$→$; COMMIT; DELETE FROM docs; BEGIN /*'*/;\n",
+    )
+    .unwrap();
+    let policy = policy_file("version = 1\n[budget]\nmean_ms = 0.001\n");
+    let out = db
+        .pgwarden(&shipped_migrations())
+        .arg("--policy")
+        .arg(policy.path())
+        .args(["advise", "--no-sample-copy", "--sql"])
+        .arg(&sql)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("w.sql") && stderr(&out).contains("dollar quote"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(docs_rows(&db), 100);
 }
