@@ -5,7 +5,7 @@ use crate::migrations::MigrationFile;
 use sha2::{Digest, Sha256};
 
 /// The cache's own format; bumped when the file layout changes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// This build of pgwarden (version and commit): another build may read catalogs differently.
 pub const PGWARDEN_BUILD: &str = concat!(

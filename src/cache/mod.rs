@@ -89,6 +89,7 @@ impl DesiredCache {
             Ok(f) if f.format == FORMAT && f.key == key.full => {
                 let mut catalog = f.catalog;
                 catalog.relation_names = f.relation_names;
+                catalog.shrink_to_fit();
                 Some(catalog)
             }
             Ok(_) => {

@@ -13,7 +13,7 @@ use serde::Serialize;
 /// (`pg_index`) whose `pg_class` row is `c`, as one text: operator classes (named by the
 /// extension that owns them, else by schema: an extension's OIDs differ between databases and
 /// its schema may too), collations by qualified name, per-column options, storage options, and
-/// NULLS NOT DISTINCT (read through `to_jsonb`, so the query also runs before PostgreSQL 15).
+/// NULLS NOT DISTINCT (see [`NullsNotDistinct`]).
 ///
 /// On 40,000 indexes naming every operator class and collation took seconds, so the common case
 /// is cheap: when every OID is below 10,000 (`FirstGenbkiObjectId`: the built-in objects, whose
@@ -21,7 +21,9 @@ use serde::Serialize;
 /// each one is looked up by OID (an index probe; a join made the planner scan `pg_collation`
 /// for each index), and `pg_depend` is asked only for those past the built-in range. NULLS NOT
 /// DISTINCT only exists on unique indexes, so only theirs is read.
-pub const INDEX_MEANING_SQL: &str = "CASE WHEN 10000 > ALL (i.indclass::oid[]) THEN i.indclass::text ELSE \
+pub fn index_meaning_sql(nulls_not_distinct: NullsNotDistinct) -> String {
+    format!(
+        "CASE WHEN 10000 > ALL (i.indclass::oid[]) THEN i.indclass::text ELSE \
    array(SELECT (SELECT CASE WHEN o.oid >= 10000 THEN coalesce((SELECT 'extension ' || quote_ident(e.extname) \
        FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid \
        WHERE d.classid = 'pg_opclass'::regclass AND d.objid = o.oid AND d.deptype = 'e' LIMIT 1), \
@@ -33,8 +35,32 @@ pub const INDEX_MEANING_SQL: &str = "CASE WHEN 10000 > ALL (i.indclass::oid[]) T
        FROM pg_collation co JOIN pg_namespace cns ON cns.oid = co.collnamespace WHERE co.oid = u.oid), '-') \
      FROM unnest(i.indcollation::oid[]) WITH ORDINALITY u(oid, ord) ORDER BY u.ord)::text END || ' ' || \
    i.indoption::text || ' ' || \
-   CASE WHEN c.reloptions IS NULL THEN '{}' ELSE array(SELECT unnest(c.reloptions) ORDER BY 1)::text END || ' ' || \
-   CASE WHEN i.indisunique THEN coalesce(to_jsonb(i) ->> 'indnullsnotdistinct', '-') ELSE '-' END";
+   CASE WHEN c.reloptions IS NULL THEN '{{}}' ELSE array(SELECT unnest(c.reloptions) ORDER BY 1)::text END || ' ' || \
+   CASE WHEN i.indisunique THEN {} ELSE '-' END",
+        nulls_not_distinct.sql()
+    )
+}
+
+/// How [`index_meaning_sql`] reads NULLS NOT DISTINCT: both give the same text (`true`,
+/// `false`, or `-` before PostgreSQL 15).
+#[derive(Debug, Clone, Copy)]
+pub enum NullsNotDistinct {
+    /// Through `to_jsonb(i)`: runs on any version, but the whole `pg_index` row then travels
+    /// through every join and sort of the query (for one index, as recovery asks, no matter).
+    AnyVersion,
+    /// The column itself, for a server known to have it (15 and later), or `-` before.
+    ForMajor(u32),
+}
+
+impl NullsNotDistinct {
+    fn sql(self) -> &'static str {
+        match self {
+            Self::AnyVersion => "coalesce(to_jsonb(i) ->> 'indnullsnotdistinct', '-')",
+            Self::ForMajor(major) if major >= 15 => "i.indnullsnotdistinct::text",
+            Self::ForMajor(_) => "'-'",
+        }
+    }
+}
 
 const INVALID_INDEXES: &str = "SELECT n.nspname, c.relname, t.relname, \
        EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid), \

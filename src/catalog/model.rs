@@ -28,6 +28,18 @@ pub struct Catalog {
     pub stats_age_seconds: f64,
 }
 
+impl Catalog {
+    /// Frees the unused capacity of its lists (a list read or deserialized grows by doubling).
+    pub fn shrink_to_fit(&mut self) {
+        self.tables.shrink_to_fit();
+        self.indexes.shrink_to_fit();
+        self.foreign_keys.shrink_to_fit();
+        self.partitions.shrink_to_fit();
+        self.attached.shrink_to_fit();
+        self.relation_names.shrink_to_fit();
+    }
+}
+
 /// An ordinary or partitioned table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
@@ -80,8 +92,8 @@ pub struct Index {
     /// unknown).
     pub scans: i64,
     /// Structural key (method, uniqueness, columns, operator classes and collations by
-    /// qualified name, options, predicate): equal keys mean equal definitions whatever the
-    /// names and whatever the OIDs of the database.
+    /// qualified name, options, predicate, as a 128-bit digest): equal keys mean equal
+    /// definitions whatever the names and whatever the OIDs of the database.
     pub key: String,
     /// Estimated size without bloat (large btree indexes only).
     pub expected_bytes: Option<i64>,

@@ -60,6 +60,7 @@ fn connect(
         tracing::warn!(problem = %p, "policy query left out");
     }
     // pgwarden's own reads are never judged as the application's statements.
+    let major = crate::db::server_major(&mut client)?;
     let mut own = Vec::new();
     let ours = [
         crate::statements::EPOCH,
@@ -70,7 +71,8 @@ fn connect(
     ]
     .map(String::from)
     .into_iter()
-    .chain(crate::catalog::reader::queries(true));
+    .chain(crate::catalog::reader::queries(true, major))
+    .chain(crate::catalog::reader::queries(false, major));
     for sql in ours {
         let values = vec![
             crate::policy::ParamValue::Integer(0);

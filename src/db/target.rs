@@ -248,7 +248,7 @@ impl ConnectionTarget {
         let (config, tls) = (self.config.clone(), self.tls.clone());
         let connector = match tls.mode {
             TlsMode::Disable => None,
-            _ => Some(tls.connector().map_err(ConnectError::Tls)?),
+            _ => Some(tls.maker().map_err(ConnectError::Tls)?),
         };
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

@@ -1,9 +1,13 @@
 //! TLS modes as libpq names them, mapped onto native-tls.
 
 use native_tls::{Certificate, TlsConnector};
+use postgres::Socket;
 use postgres::config::SslMode;
-use postgres_native_tls::MakeTlsConnector;
+use postgres::tls::{MakeTlsConnect, TlsConnect};
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Mutex;
 
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,13 +63,41 @@ pub struct TlsSettings {
 }
 
 impl TlsSettings {
-    /// Builds the connector. `prefer` and `require` encrypt without verifying, as libpq does
-    /// without a root certificate; `verify-ca` checks the chain; `verify-full` also the host name.
-    pub fn connector(&self) -> Result<MakeTlsConnector, String> {
+    /// What [`ConnectionTarget::connect`](super::target::ConnectionTarget::connect) hands to
+    /// the driver. `prefer` and `require` encrypt without verifying, as libpq does without a
+    /// root certificate, and build their connector only once the server has agreed to TLS;
+    /// `verify-ca` checks the chain and `verify-full` also the host name, their connector built
+    /// up front so that a bad `sslrootcert` is reported before any connection.
+    pub fn maker(&self) -> Result<LazyTls, String> {
+        if matches!(self.mode, TlsMode::VerifyCa | TlsMode::VerifyFull) {
+            self.native()?;
+        }
+        Ok(LazyTls(self.clone()))
+    }
+
+    /// The native-tls connector for these settings, built once per process: building one
+    /// parses the system's certificate bundle (about 150 ms here) even when nothing is verified,
+    /// and a fleet run connects to many targets.
+    fn native(&self) -> Result<TlsConnector, String> {
+        static BUILT: Mutex<Vec<(TlsMode, Option<PathBuf>, TlsConnector)>> = Mutex::new(Vec::new());
+        let mut built = BUILT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, _, c)) = built
+            .iter()
+            .find(|(mode, root, _)| *mode == self.mode && *root == self.root_cert)
+        {
+            return Ok(c.clone());
+        }
+        let connector = self.build()?;
+        built.push((self.mode, self.root_cert.clone(), connector.clone()));
+        Ok(connector)
+    }
+
+    fn build(&self) -> Result<TlsConnector, String> {
         let mut builder = TlsConnector::builder();
         match self.mode {
             TlsMode::Disable | TlsMode::Prefer | TlsMode::Require => {
-                // Nothing is verified, so skip loading the system roots (tens of ms).
                 builder
                     .danger_accept_invalid_certs(true)
                     .danger_accept_invalid_hostnames(true)
@@ -95,10 +127,9 @@ impl TlsSettings {
                 .add_root_certificate(cert)
                 .disable_built_in_roots(true);
         }
-        let connector = builder
+        builder
             .build()
-            .map_err(|e| format!("cannot set up TLS: {e}"))?;
-        Ok(MakeTlsConnector::new(connector))
+            .map_err(|e| format!("cannot set up TLS: {e}"))
     }
 
     fn root_cert_path(&self) -> Option<PathBuf> {
@@ -111,6 +142,55 @@ impl TlsSettings {
                 p.exists().then_some(p)
             }
         }
+    }
+}
+
+/// TLS for one connection: the connector is made (or taken from the process's) only when the
+/// server answers the TLS request with yes, so a server without TLS under `prefer` costs nothing.
+#[derive(Clone)]
+pub struct LazyTls(TlsSettings);
+
+/// [`LazyTls`] for one host.
+pub struct LazyConnect {
+    settings: TlsSettings,
+    domain: String,
+}
+
+type Connecting = Pin<
+    Box<
+        dyn Future<
+                Output = Result<
+                    postgres_native_tls::TlsStream<Socket>,
+                    Box<dyn std::error::Error + Send + Sync>,
+                >,
+            > + Send,
+    >,
+>;
+
+impl MakeTlsConnect<Socket> for LazyTls {
+    type Stream = postgres_native_tls::TlsStream<Socket>;
+    type TlsConnect = LazyConnect;
+    type Error = std::convert::Infallible;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<LazyConnect, Self::Error> {
+        Ok(LazyConnect {
+            settings: self.0.clone(),
+            domain: domain.to_string(),
+        })
+    }
+}
+
+impl TlsConnect<Socket> for LazyConnect {
+    type Stream = postgres_native_tls::TlsStream<Socket>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = Connecting;
+
+    fn connect(self, stream: Socket) -> Connecting {
+        let native = self.settings.native();
+        Box::pin(async move {
+            let connector = postgres_native_tls::TlsConnector::new(native?, &self.domain);
+            Ok(connector.connect(stream).await?)
+        })
     }
 }
 

@@ -63,7 +63,7 @@ impl Plan<'_> {
     /// with `_1`, `_2`, ... before the cut; the name is then taken.
     pub(super) fn free_name(&mut self, schema: &str, base: &str) -> String {
         crate::escape::free_name(base, |name| {
-            self.taken.insert((schema.to_string(), name.to_string()))
+            self.taken.insert(super::name_hash(schema, name))
         })
     }
 

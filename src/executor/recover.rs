@@ -1,7 +1,7 @@
 //! Recovery of half-built indexes: a failed or killed `CREATE INDEX CONCURRENTLY` leaves an
 //! INVALID index that a later `IF NOT EXISTS` build would silently accept.
 
-use crate::catalog::INDEX_MEANING_SQL;
+use crate::catalog::{NullsNotDistinct, index_meaning_sql};
 use crate::db::quote_literal;
 use crate::sql::IndexBuild;
 use postgres::{Client, SimpleQueryMessage};
@@ -78,14 +78,15 @@ const INDEX_STATE: &str = "SELECT i.indisvalid, c.relkind = 'I', \
 
 /// A definition key that means the same in any database and on any table with the same
 /// columns: method, uniqueness, key count, each column or expression as deparsed, the rest of
-/// its meaning ([`INDEX_MEANING_SQL`]) and the predicate. `$1` is the index's regclass text.
+/// its meaning ([`index_meaning_sql`]) and the predicate. `$1` is the index's regclass text.
 fn key_of_sql() -> String {
     format!(
         "SELECT am.amname::text, i.indisunique::text, i.indnkeyatts::text, \
            array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnatts) k)::text, \
-           {INDEX_MEANING_SQL}, coalesce(pg_get_expr(i.indpred, i.indrelid, true), '') \
+           {}, coalesce(pg_get_expr(i.indpred, i.indrelid, true), '') \
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam \
-         WHERE i.indexrelid = to_regclass($1)"
+         WHERE i.indexrelid = to_regclass($1)",
+        index_meaning_sql(NullsNotDistinct::AnyVersion)
     )
 }
 
