@@ -148,8 +148,10 @@ pub struct ExistingIndex {
     pub columns: Vec<String>,
     /// Access method name from `pg_am` (`btree`, `gin`, ...).
     pub method: String,
-    /// Partial or expression indexes serve only some queries; they are not counted as
-    /// covering.
+    /// Partial or expression indexes, and those with an operator class other than the type's
+    /// default or a collation other than the column's, serve only some queries (a
+    /// `jsonb_path_ops` GIN no `?`, a `COLLATE "C"` btree no equality under the column's own):
+    /// they are not counted as covering.
     pub partial: bool,
 }
 
@@ -213,7 +215,8 @@ impl IndexCandidate {
 
     /// True when `existing` already serves this candidate: same method and the candidate's
     /// plain column keys are a leading prefix of the existing index's (btree), or the same
-    /// columns (GIN, whatever the operator class). Expression and operator-class keys are
+    /// columns (GIN; an existing index with another operator class or collation never counts,
+    /// see [`ExistingIndex::partial`]). Expression and operator-class keys are
     /// never taken as served: the catalog's key list holds plain columns only.
     pub fn served_by(&self, existing: &ExistingIndex) -> bool {
         if existing.partial || existing.table != self.table || self.predicate.is_some() {

@@ -77,4 +77,10 @@ pub enum AdviseError {
         /// 1-based line where the statement starts.
         line: u64,
     },
+    /// A policy query that may write (`allow_writes = true`): advise times every workload
+    /// query on the target, and a rolled-back write still moves sequences and fires triggers.
+    #[error(
+        "query `{0}` has allow_writes = true; advise runs every workload query on the target to time it and never runs a write there: give advise a policy without it (check can keep it)"
+    )]
+    PolicyWrites(String),
 }

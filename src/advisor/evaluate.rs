@@ -55,6 +55,30 @@ fn sub_policy(policy: &Policy, relevant: &[bool]) -> Policy {
 const FREE_NAME: &str = "SELECT 'pgwarden_candidate_' || n FROM generate_series(1, 1000000) n \
      WHERE to_regclass(quote_ident('pgwarden_candidate_' || n)) IS NULL LIMIT 1";
 
+/// Candidates a killed run left on the copy (only the lab names indexes so).
+const LEFTOVERS: &str = "SELECT n.nspname::text, c.relname::text FROM pg_class c \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('i', 'I') AND c.relname ~ '^pgwarden_candidate_[0-9]+$'";
+
+/// Drops the candidates an interrupted run left on the copy: timed with one of them in place,
+/// a query would look already served.
+fn drop_leftover_candidates(shadow: &mut Client) -> Result<(), AdviseError> {
+    let found = shadow
+        .query(LEFTOVERS, &[])
+        .db_context(|| "cannot look for candidates a previous run left on the shadow")?;
+    for row in found {
+        let (schema, name): (String, String) = (row.get(0), row.get(1));
+        let qualified = format!("{}.{}", quote_ident(&schema), quote_ident(&name));
+        tracing::warn!(index = %qualified, "dropping a candidate an interrupted advise left on the shadow");
+        shadow
+            .batch_execute(&format!("DROP INDEX IF EXISTS {qualified}"))
+            .db_context(|| {
+                format!("cannot drop {qualified}, left on the shadow by an interrupted run")
+            })?;
+    }
+    Ok(())
+}
+
 /// The connection to a copy: the caller's, or owned (a sample the advisor started itself).
 pub enum ShadowClient<'a> {
     /// A connection the caller keeps.
@@ -161,6 +185,7 @@ impl Prover for ShadowLab<'_> {
     /// The live times: the copy's own when it holds every row, else the target's (the copy's
     /// are kept too).
     fn baselines(&mut self, policy: &Policy) -> Result<Vec<Baseline>, AdviseError> {
+        drop_leftover_candidates(self.shadow.get())?;
         self.on_copy = baselines(self.shadow.get(), policy)?;
         self.scale = policy
             .queries

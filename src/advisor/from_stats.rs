@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 /// This database's statements, one row per query identifier (summed over roles), costliest
 /// first. At most `$2` rows are read: enough for the top ones after the exclusions.
-const STATEMENTS: &str = "SELECT queryid, min(query), \
+const STATEMENTS: &str = "/* pgwarden */ SELECT queryid, min(query), \
        sum(calls)::float8 / greatest(extract(epoch FROM now() - \
          (SELECT stats_reset FROM pg_stat_statements_info))::float8 / 60.0, 1.0), \
        sum(total_exec_time) / nullif(sum(calls), 0) \
@@ -30,7 +30,7 @@ const STATEMENTS: &str = "SELECT queryid, min(query), \
      ORDER BY sum(total_exec_time) DESC LIMIT $2";
 
 /// pg_qualstats' schema, when it is installed in this database.
-const QUALSTATS_SCHEMA: &str = "SELECT n.nspname::text FROM pg_extension e \
+const QUALSTATS_SCHEMA: &str = "/* pgwarden */ SELECT n.nspname::text FROM pg_extension e \
      JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_qualstats'";
 
 /// The workload read from pg_stat_statements.

@@ -171,6 +171,9 @@ pub fn advise_workload(
     limits: Limits,
     generic: &[Option<f64>],
 ) -> Result<Advice, AdviseError> {
+    if let Some(q) = policy.queries.iter().find(|q| q.allow_writes) {
+        return Err(AdviseError::PolicyWrites(crate::escape::inline(&q.name)));
+    }
     let catalog = TargetCatalog::read(target, policy)?;
     let mut advice = match lab {
         Lab::Shadow {

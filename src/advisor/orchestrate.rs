@@ -324,6 +324,13 @@ fn find_candidates(
             default_collation_c: target.default_collation_c,
         };
         for c in candidates::candidates(shape, &ctx) {
+            if target.partitioned.contains(&c.table) {
+                found.notes[i] = Some(format!(
+                    "not advised: {} is partitioned, and PostgreSQL cannot build an index on it concurrently; list the index in [plan] required_indexes and run `pgwarden plan`, which builds it on each partition and attaches it",
+                    crate::escape::inline(&c.table)
+                ));
+                continue;
+            }
             let k = match found.candidates.iter().position(|x| *x == c) {
                 Some(k) => k,
                 None => {

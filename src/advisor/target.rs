@@ -10,12 +10,17 @@ use crate::policy::Policy;
 use postgres::Client;
 use std::collections::{HashMap, HashSet};
 
-const COLUMNS: &str = "SELECT c.relname::text, array_agg(a.attname::text ORDER BY a.attnum) \
+const COLUMNS: &str = "/* pgwarden */ SELECT c.relname::text, array_agg(a.attname::text ORDER BY a.attnum) \
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
      WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname = ANY (current_schemas(false)) GROUP BY 1";
-const EXISTING: &str = "SELECT c.relname::text, t.relname::text, am.amname::text, \
-       i.indpred IS NOT NULL OR i.indexprs IS NOT NULL, \
+const EXISTING: &str = "/* pgwarden */ SELECT c.relname::text, t.relname::text, am.amname::text, \
+       i.indpred IS NOT NULL OR i.indexprs IS NOT NULL \
+         OR EXISTS (SELECT 1 FROM unnest(i.indclass::oid[]) oc(oid) JOIN pg_opclass o ON o.oid = oc.oid \
+                    WHERE NOT o.opcdefault) \
+         OR EXISTS (SELECT 1 FROM unnest(i.indkey::int2[], i.indcollation::oid[]) k(attnum, coll) \
+                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                    WHERE k.coll <> a.attcollation), \
        array(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord) \
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
              WHERE k.ord <= i.indnkeyatts ORDER BY k.ord) \
@@ -24,7 +29,7 @@ const EXISTING: &str = "SELECT c.relname::text, t.relname::text, am.amname::text
      WHERE i.indisvalid AND n.nspname = ANY (current_schemas(false))";
 /// Per column: jsonb, and text or varchar under a collation other than C (a prefix LIKE then
 /// needs `text_pattern_ops`); the database's default collation decides for columns that use it.
-const COLUMN_TYPES: &str = "WITH db AS (SELECT datcollate IN ('C', 'POSIX') \
+const COLUMN_TYPES: &str = "/* pgwarden */ WITH db AS (SELECT datcollate IN ('C', 'POSIX') \
          AND coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' AS c_default \
        FROM pg_database d WHERE datname = current_database()) \
      SELECT c.relname::text, a.attname::text, a.atttypid = 'jsonb'::regtype, \
@@ -40,7 +45,7 @@ const COLUMN_TYPES: &str = "WITH db AS (SELECT datcollate IN ('C', 'POSIX') \
 /// Frequency of `value` among a column's most common values (NULL when it is not one: then the
 /// column is not categorical for this value, e.g. a unique key, and a partial index would only
 /// serve that one literal).
-const VALUE_FREQUENCY: &str = "SELECT (SELECT u.f FROM pg_stats s, \
+const VALUE_FREQUENCY: &str = "/* pgwarden */ SELECT (SELECT u.f FROM pg_stats s, \
        unnest(s.most_common_vals::text::text[], s.most_common_freqs) AS u(v, f) \
        WHERE s.tablename = $1 AND s.attname = $2 AND s.schemaname = ANY (current_schemas(false)) \
          AND u.v = $3 LIMIT 1)::float8";
@@ -48,8 +53,13 @@ const VALUE_FREQUENCY: &str = "SELECT (SELECT u.f FROM pg_stats s, \
 /// A common value found in 10% of rows or fewer is rare enough for a partial index.
 const RARE_FREQUENCY: f64 = 0.10;
 
+/// Partitioned tables in the search path: PostgreSQL cannot build their indexes concurrently.
+const PARTITIONED: &str = "/* pgwarden */ SELECT c.relname::text FROM pg_class c \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind = 'p' AND n.nspname = ANY (current_schemas(false))";
+
 /// Relation names in the search path, where the advisor's unqualified indexes are created.
-const RELATION_NAMES: &str = "SELECT c.relname::text FROM pg_class c \
+const RELATION_NAMES: &str = "/* pgwarden */ SELECT c.relname::text FROM pg_class c \
      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY (current_schemas(false))";
 
 /// What the advisor knows of the target's catalog: plain data, read once.
@@ -57,6 +67,8 @@ const RELATION_NAMES: &str = "SELECT c.relname::text FROM pg_class c \
 pub struct TargetCatalog {
     /// Table -> column names.
     pub columns: HashMap<String, Vec<String>>,
+    /// Partitioned tables (an index on one cannot be built concurrently).
+    pub partitioned: HashSet<String>,
     /// The valid indexes in the search path.
     pub existing: Vec<ExistingIndex>,
     /// Per workload query (policy order): the constants its own text (not a parameter)
@@ -90,6 +102,12 @@ impl TargetCatalog {
             catalog.default_collation_c = r.get(4);
             catalog.types.insert((r.get(0), r.get(1)), ty);
         }
+        catalog.partitioned = target
+            .query(PARTITIONED, &[])
+            .db_context(|| "cannot read the target's partitioned tables")?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         catalog.relation_names = target
             .query(RELATION_NAMES, &[])
             .db_context(|| "cannot read the target's relation names")?
@@ -154,4 +172,24 @@ fn rare_constants(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod marker_tests {
+    /// Every statement the advisor runs on the target carries pgwarden's marker, so that
+    /// `--from-stats` never reads them as the application's (a table named `t` made the
+    /// existing-index query look like one).
+    #[test]
+    fn the_advisors_reads_of_the_target_are_marked() {
+        for sql in [
+            super::COLUMNS,
+            super::EXISTING,
+            super::COLUMN_TYPES,
+            super::VALUE_FREQUENCY,
+            super::PARTITIONED,
+            super::RELATION_NAMES,
+        ] {
+            assert!(sql.starts_with(crate::db::OWN_STATEMENT_MARKER), "{sql}");
+        }
+    }
 }

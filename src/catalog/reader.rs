@@ -52,13 +52,15 @@ fn indexes_sql(definitions: bool, major: u32) -> String {
     };
     // Operator classes and collations by name, never by OID (see index_meaning_sql). An index
     // attached to a partitioned index is a partition itself (`relispartition`), read as such.
+    // The predicate deparsed plainly: the pretty form took three times as long (0.33 s against
+    // 0.10 s for 10,000 partial indexes); it is only compared with another read by this query.
     // No ORDER BY: the rows are sorted in memory (the server's sort of 40,000 wide rows cost a
     // quarter of a second).
     let meaning = index_meaning_sql(NullsNotDistinct::ForMajor(major));
     format!(
         "SELECT n.nspname::text, c.relname::text, t.relname::text, {definition}, am.amname::text, \
            i.indrelid::int8, i.indkey::text, i.indnkeyatts::int4, \
-           pg_get_expr(i.indpred, i.indrelid, true), i.indisunique, i.indisprimary, con.conname::text, \
+           pg_get_expr(i.indpred, i.indrelid), i.indisunique, i.indisprimary, con.conname::text, \
            i.indisvalid, c.relpages::int8 * current_setting('block_size')::int8, {SCANS}, \
            {meaning}, \
            CASE WHEN 0 = ANY (i.indkey) THEN \

@@ -184,12 +184,14 @@ pub fn run_advisor_with(
         limits,
         generic,
     } = input;
+    lab_session(client)?;
     let advice = match proving {
         Proving::ShadowUrl(url) => {
             let shadow = ConnectionTarget::from_url(url)?;
             let mut lab = shadow
                 .connect()
                 .context("cannot connect to the shadow database")?;
+            lab_session(&mut lab)?;
             if crate::db::same_database(client, &mut lab)? {
                 anyhow::bail!(
                     "the shadow URL names the target database itself; the shadow must be a copy (e.g. CREATE DATABASE shadow TEMPLATE {}), or pass --throwaway",
@@ -215,6 +217,7 @@ pub fn run_advisor_with(
                 .target
                 .connect()
                 .context("cannot connect to the throwaway copy")?;
+            lab_session(&mut lab)?;
             advisor::advise_workload(
                 client,
                 Lab::Shadow {
@@ -242,6 +245,15 @@ pub fn run_advisor_with(
         }
     };
     advice.with_context(|| format!("advise on {}", target.redacted()))
+}
+
+/// No wait for a lock longer than 10 s on the advisor's sessions: creating a hypothetical
+/// index or building a candidate waits behind any lock on its table (a migration, a
+/// `LOCK TABLE`), and the run would hang without a word.
+fn lab_session(client: &mut postgres::Client) -> anyhow::Result<()> {
+    client
+        .batch_execute("SET lock_timeout = '10s'")
+        .context("cannot set lock_timeout on the advisor's session")
 }
 
 /// A throwaway server holding the live schema and up to `max_bytes` of rows of `target`, run
@@ -316,6 +328,10 @@ pub fn advise(
 ) -> anyhow::Result<AdviseReport> {
     let started = std::time::Instant::now();
     crate::check::refuse_writes(policy)?;
+    // Before any copy is made (the advisor refuses it again, for every way in).
+    if let Some(q) = policy.queries.iter().find(|q| q.allow_writes) {
+        return Err(advisor::AdviseError::PolicyWrites(crate::escape::inline(&q.name)).into());
+    }
     let target = settings.target()?;
     let mut client = target.connect()?;
     let Workload {

@@ -143,6 +143,7 @@ pub fn sampled_copy(
     // by an index was predicted 11 times slower than it ran after the build.
     copy.batch_execute("SET synchronous_commit = on")
         .db_context(failed("setting up the throwaway copy"))?;
+    same_search_path(source_client, &mut copy)?;
     let pre = dump(&pg_dump, source, "pre-data")?;
     run_schema(&mut copy, &pre, false, &mut skipped)?;
     let mut rows = 0;
@@ -179,6 +180,24 @@ pub fn sampled_copy(
             sampled_tables,
         },
     })
+}
+
+/// The copy's database resolves names as the source session does: its search path (set on
+/// the database, the role or the connection) becomes the copy database's, so the workload's
+/// unqualified names find the same tables there.
+fn same_search_path(source: &mut Client, copy: &mut Client) -> Result<(), EphemeralError> {
+    let path: String = source
+        .query_one("/* pgwarden */ SELECT current_setting('search_path')", &[])
+        .db_context(failed("reading the source's search_path"))?
+        .get(0);
+    copy.execute("SELECT set_config('search_path', $1, false)", &[&path])
+        .db_context(failed("setting the copy's search_path"))?;
+    copy.batch_execute(&format!(
+        "ALTER DATABASE {} SET search_path FROM CURRENT",
+        crate::db::quote_ident(COPY_DB)
+    ))
+    .db_context(failed("setting the copy's search_path"))?;
+    Ok(())
 }
 
 /// One section of the source's schema as SQL.

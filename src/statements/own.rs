@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The identifiers of this database's entries whose text carries the marker.
-const MARKED: &str = "SELECT DISTINCT queryid FROM pg_stat_statements \
+const MARKED: &str = "/* pgwarden */ SELECT DISTINCT queryid FROM pg_stat_statements \
      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
        AND queryid IS NOT NULL AND strpos(query, $1) > 0";
 

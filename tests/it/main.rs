@@ -2,6 +2,7 @@
 
 mod advise;
 mod advise_cost;
+mod advise_hostile;
 mod advise_shop;
 mod advise_stats;
 mod apply_recovery;
