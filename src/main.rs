@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    one_malloc_arena();
     let cli = Cli::parse();
     if let Some(generated) = pgwarden::cli::generated(&cli) {
         return match generated {
@@ -133,3 +134,17 @@ fn ask(question: &str, interactive: bool) -> bool {
     }
     matches!(line.trim(), "y" | "Y" | "yes")
 }
+
+/// One glibc malloc arena for the whole process. `plan` reads the live catalog on a second
+/// thread while it loads the desired one, and a second arena kept 9 MB more resident at 40,000
+/// indexes (103 MB against 94 MB peak); pgwarden's threads wait on servers, not on malloc.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn one_malloc_arena() {
+    // SAFETY: mallopt only changes a malloc parameter; it runs before any thread is started.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn one_malloc_arena() {}

@@ -42,11 +42,25 @@ pub fn plan(
 ) -> anyhow::Result<PlanReport> {
     let (shadow_url, output) = (opts.shadow_url, opts.output);
     let replicas = super::replicas::resolve(opts.replicas, policy)?;
-    let (desired, desired_from) = desired_catalog(settings, policy, shadow_url)?;
     let target = settings.target()?;
-    let mut client = target.connect()?;
-    let live = reader::read(&mut client, false)
-        .db_context(|| format!("reading the catalog of {}", target.redacted()))?;
+    // The live catalog is read while the desired one is replayed or loaded from the cache:
+    // both wait mostly on a server (on 40,000 indexes, the cache's 0.3 s hid behind the
+    // catalog query's second). A failure of the desired side is reported first.
+    let (desired, live) = std::thread::scope(|scope| {
+        let live = scope.spawn(|| -> anyhow::Result<_> {
+            let mut client = target.connect()?;
+            let live = reader::read(&mut client, false)
+                .db_context(|| format!("reading the catalog of {}", target.redacted()))?;
+            Ok((client, live))
+        });
+        let desired = desired_catalog(settings, policy, shadow_url);
+        let live = live
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (desired, live)
+    });
+    let (desired, desired_from) = desired?;
+    let (mut client, live) = live?;
     let mut servers = super::replicas::usage(&replicas);
     let (mut findings, mut changes) = diff::compare_with_replicas(
         &desired,
