@@ -83,4 +83,7 @@ pub enum AdviseError {
         "query `{0}` has allow_writes = true; advise runs every workload query on the target to time it and never runs a write there: give advise a policy without it (check can keep it)"
     )]
     PolicyWrites(String),
+    /// A workload file without one statement.
+    #[error("{0} holds no SQL statement; give it the SELECT queries to advise on")]
+    WorkloadEmpty(String),
 }

@@ -101,6 +101,22 @@ impl Prover for HypotheticalLab<'_> {
             &[&candidate.ddl(false)],
         ) {
             Ok(row) => row,
+            // A lock held on the table (lock_timeout) is not a limit of HypoPG's.
+            Err(e) if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+                return Err(DbError::new(
+                    format!("hypothesizing {} (its table is locked)", candidate.name()),
+                    e,
+                )
+                .into());
+            }
+            // A definition PostgreSQL refuses (a function that is not IMMUTABLE): no build
+            // could prove it either.
+            Err(e) if e.code() == Some(&postgres::error::SqlState::INVALID_OBJECT_DEFINITION) => {
+                return Ok(Placement::Unmodelled(format!(
+                    "PostgreSQL cannot index it ({})",
+                    db::describe(&e)
+                )));
+            }
             Err(e) if e.code().is_some() => {
                 return Ok(Placement::Unmodelled(format!(
                     "the installed HypoPG cannot model it ({}); pass --throwaway or --shadow-url to prove it with a real build",

@@ -20,7 +20,12 @@ pub fn from_sql_text(text: &str, source: &str) -> Result<Vec<WorkloadQuery>, Adv
         file: source.to_string(),
         cause,
     };
+    // A byte-order mark (a file saved by some Windows editors) is not SQL.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let split = crate::sql::split(text).map_err(syntax)?;
+    if split.statements.is_empty() {
+        return Err(AdviseError::WorkloadEmpty(source.to_string()));
+    }
     let mut out = Vec::new();
     for s in split.statements {
         if crate::sql::data_changing_keyword(&s.text).is_some() {
@@ -230,6 +235,14 @@ mod tests {
         ));
         assert!(
             params.to_string().starts_with("w.sql:1: ") && params.to_string().contains("params")
+        );
+        // A byte-order mark is not a statement; a file of nothing but comments is an error.
+        let bom = from_sql_text("\u{feff}SELECT * FROM t WHERE a = 2;", "w.sql").unwrap();
+        assert_eq!(bom[0].sql, "SELECT * FROM t WHERE a = 2");
+        let empty = from_sql_text("-- nothing yet\n", "w.sql").unwrap_err();
+        assert!(
+            matches!(empty, AdviseError::WorkloadEmpty(_)) && empty.to_string().contains("w.sql"),
+            "{empty}"
         );
     }
 }

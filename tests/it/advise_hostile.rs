@@ -219,3 +219,40 @@ fn an_index_with_another_operator_class_is_not_taken_as_serving() {
     let ddl = report["proposals"][0]["ddl"].as_str().unwrap_or_default();
     assert!(ddl.contains("USING gin (\"body\")"), "{report:#}");
 }
+
+/// An expression PostgreSQL will not index (a function that is not IMMUTABLE) is rejected as
+/// such, not sent to a real build that could never prove it.
+#[test]
+fn an_expression_postgresql_cannot_index_is_rejected_for_that_reason() {
+    let db = TestDb::new("advise_stable_expr");
+    db.client()
+        .batch_execute(
+            "CREATE EXTENSION hypopg; CREATE TABLE ev (id int, at timestamptz); \
+             INSERT INTO ev SELECT g, timestamptz '2026-01-01' + g * interval '1 minute' FROM generate_series(1, 100000) g;",
+        )
+        .unwrap();
+    db.client().batch_execute("VACUUM ANALYZE ev").unwrap();
+    let sql = "SELECT count(*) FROM ev WHERE date_trunc('day', at) = timestamptz '2026-01-05'";
+    let budget = half_of_measured_ms(&db, sql) / 2.0;
+    let policy = policy_file(&format!(
+        "version = 1\n[budget]\nmean_ms = {budget}\n[[query]]\nname = \"by_day\"\nsql = {}\n",
+        toml_string(sql)
+    ));
+    let out = advise(&db, policy.path(), &["--no-sample-copy"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let report = json(&out);
+    let reasons: Vec<&str> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ddl"].as_str().unwrap_or_default().contains("date_trunc"))
+        .map(|r| r["reason"].as_str().unwrap_or_default())
+        .collect();
+    assert!(!reasons.is_empty(), "{report:#}");
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.contains("PostgreSQL cannot index it") && !r.contains("--throwaway")),
+        "{reasons:#?}"
+    );
+}
