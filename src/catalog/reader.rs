@@ -151,6 +151,15 @@ const INDEX_BOUND: &str = "SELECT count(*) FROM pg_index";
 /// Indexes smaller than this are not estimated for bloat.
 pub const BLOAT_MIN_BYTES: i64 = 1 << 20;
 
+/// Every statement [`read`] sends with or without definitions, for a server of `major`.
+pub fn all_queries(major: u32) -> Vec<String> {
+    let mut all = queries(true, major);
+    all.extend(queries(false, major));
+    all.sort();
+    all.dedup();
+    all
+}
+
 /// Every statement [`read`] sends, in order (for a monitor that must tell them from the
 /// application's).
 pub fn queries(definitions: bool, major: u32) -> Vec<String> {

@@ -60,19 +60,8 @@ fn connect(
         tracing::warn!(problem = %p, "policy query left out");
     }
     // pgwarden's own reads are never judged as the application's statements.
-    let major = crate::db::server_major(&mut client)?;
     let mut own = Vec::new();
-    let ours = [
-        crate::statements::EPOCH,
-        crate::statements::ENTRIES,
-        crate::watch::health::INVALID,
-        crate::watch::health::BUILDS,
-        crate::watch::health::WAITERS,
-    ]
-    .map(String::from)
-    .into_iter()
-    .chain(crate::catalog::reader::queries(true, major))
-    .chain(crate::catalog::reader::queries(false, major));
+    let ours = crate::watch::health::own_statements(crate::db::server_major(&mut client)?);
     for sql in ours {
         let values = vec![
             crate::policy::ParamValue::Integer(0);

@@ -101,3 +101,19 @@ pub fn read(client: &mut Client, alert_seconds: f64) -> Result<Health, DbError> 
         long_waits,
     })
 }
+
+/// Every statement `watch` itself runs on a server of `major` (its samples, these health
+/// reads, the catalog reads): never judged as the application's.
+pub fn own_statements(major: u32) -> Vec<String> {
+    [
+        crate::statements::EPOCH,
+        crate::statements::ENTRIES,
+        INVALID,
+        BUILDS,
+        WAITERS,
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain(crate::catalog::reader::all_queries(major))
+    .collect()
+}
