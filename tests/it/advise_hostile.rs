@@ -28,6 +28,14 @@ fn advise(db: &TestDb, policy: &std::path::Path, extra: &[&str]) -> std::process
         .unwrap()
 }
 
+/// The report of `advise --shadow-url` on database `shadow` of the test server, which proposed
+/// something (exit 1).
+fn proposed_on_shadow(db: &TestDb, policy: &std::path::Path, shadow: &str) -> serde_json::Value {
+    let out = advise(db, policy, &["--shadow-url", &server().url(shadow)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    json(&out)
+}
+
 fn lookup_policy(db: &TestDb) -> tempfile::NamedTempFile {
     let budget = half_of_measured_ms(db, "SELECT count(*) FROM items WHERE cat = 7") / 2.0;
     policy_file(&format!(
@@ -63,13 +71,7 @@ fn a_candidate_left_on_the_shadow_by_a_killed_run_is_dropped_before_timing() {
     let mut lab = server().target(&shadow).unwrap().connect().unwrap();
     lab.batch_execute("CREATE INDEX pgwarden_candidate_1 ON items (cat)")
         .unwrap();
-    let out = advise(
-        &db,
-        policy.path(),
-        &["--shadow-url", &server().url(&shadow)],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let report = json(&out);
+    let report = proposed_on_shadow(&db, policy.path(), &shadow);
     assert_eq!(
         report["proposals"][0]["name"], "idx_items_cat",
         "{report:#}"
@@ -209,13 +211,7 @@ fn an_index_with_another_operator_class_is_not_taken_as_serving() {
     ));
     let shadow = format!("{}_shadow", db.name);
     server().copy_database(&db.name, &shadow).unwrap();
-    let out = advise(
-        &db,
-        policy.path(),
-        &["--shadow-url", &server().url(&shadow)],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let report = json(&out);
+    let report = proposed_on_shadow(&db, policy.path(), &shadow);
     let ddl = report["proposals"][0]["ddl"].as_str().unwrap_or_default();
     assert!(ddl.contains("USING gin (\"body\")"), "{report:#}");
 }
