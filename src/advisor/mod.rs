@@ -162,6 +162,15 @@ pub fn advise(
     advise_workload(target, lab, policy, limits, &[])
 }
 
+/// Refuses a policy with a query allowed to write: the advisor times every workload query on
+/// the target, and never runs a write there.
+pub fn refuse_writing_queries(policy: &Policy) -> Result<(), AdviseError> {
+    match policy.queries.iter().find(|q| q.allow_writes) {
+        Some(q) => Err(AdviseError::PolicyWrites(crate::escape::inline(&q.name))),
+        None => Ok(()),
+    }
+}
+
 /// [`advise`], with the workload queries whose `generic` entry (policy order) holds
 /// pg_stat_statements' mean time planned as generic plans (they have no parameter values).
 pub fn advise_workload(
@@ -171,9 +180,7 @@ pub fn advise_workload(
     limits: Limits,
     generic: &[Option<f64>],
 ) -> Result<Advice, AdviseError> {
-    if let Some(q) = policy.queries.iter().find(|q| q.allow_writes) {
-        return Err(AdviseError::PolicyWrites(crate::escape::inline(&q.name)));
-    }
+    refuse_writing_queries(policy)?;
     let catalog = TargetCatalog::read(target, policy)?;
     let mut advice = match lab {
         Lab::Shadow {

@@ -329,9 +329,7 @@ pub fn advise(
     let started = std::time::Instant::now();
     crate::check::refuse_writes(policy)?;
     // Before any copy is made (the advisor refuses it again, for every way in).
-    if let Some(q) = policy.queries.iter().find(|q| q.allow_writes) {
-        return Err(advisor::AdviseError::PolicyWrites(crate::escape::inline(&q.name)).into());
-    }
+    advisor::refuse_writing_queries(policy)?;
     let target = settings.target()?;
     let mut client = target.connect()?;
     let Workload {
