@@ -302,6 +302,12 @@ pub struct ExecArgs {
     /// maintenance_work_mem for index builds, e.g. 256MB or 1GB (default: the server's).
     #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
     pub maintenance_work_mem: Option<String>,
+    /// wal_compression of the migration session (default: the server's). zstd roughly halves
+    /// the WAL an index build writes, so writers' commits wait less behind it and replicas
+    /// lag less, for a slower build; needs a superuser or `GRANT SET ON PARAMETER
+    /// wal_compression` (PostgreSQL 15+, whose builds accept lz4 and zstd).
+    #[arg(long, value_name = "METHOD", value_parser = ["off", "pglz", "lz4", "zstd"])]
+    pub build_wal_compression: Option<String>,
     /// Before each concurrent index build, wait while a streaming replica's replay lag is
     /// over this (0: do not wait).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]

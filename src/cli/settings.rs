@@ -68,6 +68,7 @@ impl ExecArgs {
             build_wait: self.lock_wait,
             build_workers: self.build_workers,
             maintenance_work_mem: self.maintenance_work_mem.clone(),
+            wal_compression: self.build_wal_compression.clone(),
             max_replica_lag: self.max_replica_lag,
         }
     }

@@ -75,13 +75,19 @@ pub enum ExecError {
     /// Setting up, restoring or recording on the session failed.
     #[error(transparent)]
     Session(DbError),
+    /// The server refused a session setting an option asked for; the second field says what
+    /// to do. Nothing ran.
+    #[error("{0}\n    {1}")]
+    Setting(DbError, String),
 }
 
 impl ExecError {
     /// The PostgreSQL error behind this failure, if one is.
     pub fn db_error(&self) -> Option<&DbError> {
         match self {
-            ExecError::Statement { cause, .. } | ExecError::Session(cause) => Some(cause),
+            ExecError::Statement { cause, .. }
+            | ExecError::Session(cause)
+            | ExecError::Setting(cause, _) => Some(cause),
             ExecError::LockTimeout { .. }
             | ExecError::IndexDiffers { .. }
             | ExecError::ReplicaLag { .. }

@@ -27,6 +27,8 @@ pub struct ExecSettings {
     /// `maintenance_work_mem` of the session (`--maintenance-work-mem`), e.g. `256MB`;
     /// `None`: the server's.
     pub maintenance_work_mem: Option<String>,
+    /// `wal_compression` of the session (`--build-wal-compression`); `None`: the server's.
+    pub wal_compression: Option<String>,
     /// Before a concurrent build, wait while a streaming replica's replay lag is over this
     /// (`--max-replica-lag`); zero does not wait.
     pub max_replica_lag: Duration,
@@ -44,6 +46,7 @@ impl Default for ExecSettings {
             build_wait: Duration::from_secs(30 * 60),
             build_workers: 0,
             maintenance_work_mem: None,
+            wal_compression: None,
             max_replica_lag: Duration::from_secs(30),
         }
     }
@@ -65,14 +68,15 @@ impl ExecSettings {
     /// that died (SIGKILL, an evicted pod) during a long statement and end it: a killed deploy's
     /// concurrent build stops, leaving an INVALID index that the rerun rebuilds.
     pub fn alone_setup_sql(&self) -> String {
-        let memory = self
-            .maintenance_work_mem
-            .as_deref()
-            .map_or(String::new(), |m| {
-                format!("SET maintenance_work_mem = {}; ", crate::escape::literal(m))
-            });
+        let set = |name: &str, value: &Option<String>| {
+            value.as_deref().map_or(String::new(), |v| {
+                format!("SET {name} = {}; ", crate::escape::literal(v))
+            })
+        };
+        let memory = set("maintenance_work_mem", &self.maintenance_work_mem);
+        let wal = set("wal_compression", &self.wal_compression);
         format!(
-            "SET standard_conforming_strings = on; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; SET max_parallel_maintenance_workers = {}; {memory}{CONNECTION_CHECK}",
+            "SET standard_conforming_strings = on; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; SET max_parallel_maintenance_workers = {}; {memory}{wal}{CONNECTION_CHECK}",
             self.lock_timeout.as_millis(),
             self.build_statement_timeout.as_millis(),
             self.build_workers
@@ -97,15 +101,41 @@ impl ExecSettings {
             )
         };
         format!(
-            "lock_timeout {}, statement_timeout {} outside transactions, index builds with {} parallel worker(s) and maintenance_work_mem {}, {lag}, standard_conforming_strings on, client_connection_check_interval 1s (PostgreSQL 14+)",
+            "lock_timeout {}, statement_timeout {} outside transactions, index builds with {} parallel worker(s), maintenance_work_mem {} and wal_compression {}, {lag}, standard_conforming_strings on, client_connection_check_interval 1s (PostgreSQL 14+)",
             limit(self.lock_timeout),
             limit(self.build_statement_timeout),
             self.build_workers,
-            self.maintenance_work_mem
-                .as_deref()
-                .map_or("of the server".to_string(), crate::escape::inline)
+            server_or(&self.maintenance_work_mem),
+            server_or(&self.wal_compression),
         )
     }
+}
+
+/// A session setting as the dry run shows it: its value, or the server's.
+fn server_or(value: &Option<String>) -> String {
+    value
+        .as_deref()
+        .map_or("of the server".to_string(), crate::escape::inline)
+}
+
+/// What to do when the server refuses `wal_compression` in the session setup: `None` when
+/// the error is not about it.
+pub fn wal_compression_fix(settings: &ExecSettings, error: &crate::db::DbError) -> Option<String> {
+    let method = settings.wal_compression.as_deref()?;
+    let message = error.server_message().unwrap_or_default();
+    if !message.contains("wal_compression") {
+        return None;
+    }
+    let code = error.sqlstate().map(|c| c.code()).unwrap_or_default();
+    Some(if code == "42501" {
+        format!(
+            "--build-wal-compression {method} needs a superuser or a role granted it: GRANT SET ON PARAMETER wal_compression TO <this role> (PostgreSQL 15+); or leave the option out to keep the server's setting"
+        )
+    } else {
+        format!(
+            "this server does not accept wal_compression = {method} (before PostgreSQL 15 it is on or off; lz4 and zstd need a server built with them: SELECT enumvals FROM pg_settings WHERE name = 'wal_compression'); choose another method or leave the option out"
+        )
+    })
 }
 
 /// Sets `client_connection_check_interval` where the server has it (it is unknown before 14).
@@ -121,6 +151,7 @@ mod tests {
         let s = ExecSettings {
             build_workers: 3,
             maintenance_work_mem: Some("1GB'; DROP TABLE t; --".into()),
+            wal_compression: Some("zstd'; --".into()),
             ..Default::default()
         };
         let sql = s.alone_setup_sql();
@@ -132,10 +163,8 @@ mod tests {
             sql.contains("SET maintenance_work_mem = '1GB''; DROP TABLE t; --';"),
             "{sql}"
         );
-        assert!(
-            !ExecSettings::default()
-                .alone_setup_sql()
-                .contains("maintenance_work_mem")
-        );
+        assert!(sql.contains("SET wal_compression = 'zstd''; --';"), "{sql}");
+        let default = ExecSettings::default().alone_setup_sql();
+        assert!(!default.contains("maintenance_work_mem") && !default.contains("wal_compression"));
     }
 }

@@ -30,7 +30,9 @@ fn the_dry_run_shows_the_build_settings_and_bad_sizes_are_refused() {
     );
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
-        text.contains("2 parallel worker(s) and maintenance_work_mem 64MB"),
+        text.contains(
+            "2 parallel worker(s), maintenance_work_mem 64MB and wal_compression of the server"
+        ),
         "{text}"
     );
     let out = db.run(
@@ -165,5 +167,84 @@ fn a_concurrent_build_waits_while_a_replica_lags() {
     assert!(
         log.contains("replica replay lag over --max-replica-lag"),
         "{log}"
+    );
+}
+
+/// `--build-wal-compression` reaches the session that runs the migrations (seen from inside a
+/// migration); a role that may not set it gets exit 2 naming the GRANT, with nothing applied;
+/// once granted, the same command applies.
+#[test]
+fn wal_compression_reaches_the_session_or_is_refused_naming_the_grant() {
+    let db = TestDb::new("walcomp");
+    let seen = "-- pgwarden:no-transaction\n\
+        CREATE TABLE seen AS SELECT current_setting('wal_compression') AS method;\n";
+    let dir = migrations_dir(&[
+        ("V1__g.sql", TABLE),
+        ("V2__g_a.sql", BUILD),
+        ("V3__seen.sql", seen),
+    ]);
+    let out = db.run(
+        dir.path(),
+        &[
+            "migrate",
+            "apply",
+            "--dry-run",
+            "--build-wal-compression",
+            "zstd",
+        ],
+        0,
+    );
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("wal_compression zstd"), "{text}");
+    db.run(
+        dir.path(),
+        &["migrate", "apply", "--build-wal-compression", "zstd"],
+        0,
+    );
+    assert_eq!(db.scalar::<String>("SELECT method FROM seen"), "zstd");
+
+    // A role that owns its schema but may not set the parameter.
+    let other = TestDb::new("walcomp_role");
+    let role = format!("pgw_wal_{}", other.name);
+    other
+        .client()
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'pw'; CREATE SCHEMA {role} AUTHORIZATION {role};"
+        ))
+        .unwrap();
+    let url = format!(
+        "postgres://{role}:pw@127.0.0.1:{}/{}?sslmode=disable",
+        server().port(),
+        other.name
+    );
+    let apply = |code: i32| {
+        let out = pgwarden()
+            .args(["--database-url", &url, "--migrations"])
+            .arg(dir.path())
+            .args(["migrate", "apply", "--build-wal-compression", "lz4"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+        out
+    };
+    let refused = stderr(&apply(2));
+    assert!(
+        refused.contains("GRANT SET ON PARAMETER wal_compression")
+            && refused.contains("--build-wal-compression lz4"),
+        "{refused}"
+    );
+    assert!(!refused.contains("panicked"), "{refused}");
+    assert!(
+        !other.scalar::<bool>("SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'g')"),
+        "nothing may run before the session is set up"
+    );
+    other
+        .client()
+        .batch_execute(&format!("GRANT SET ON PARAMETER wal_compression TO {role}"))
+        .unwrap();
+    apply(0);
+    assert_eq!(
+        other.scalar::<String>(&format!("SELECT method FROM {role}.seen")),
+        "lz4"
     );
 }
