@@ -3,6 +3,7 @@
 //! tests and, later, shadow databases. When running as root the server runs as `postgres`.
 
 mod binaries;
+pub mod exit;
 mod replica;
 pub mod sample;
 
@@ -88,6 +89,8 @@ pub struct EphemeralServer {
     password: String,
     run_as: Option<(u32, u32)>,
     preloaded: Vec<String>,
+    /// Stops and removes the server at exit if it is never dropped (a static).
+    exit: Option<exit::ExitGuard>,
 }
 
 impl EphemeralServer {
@@ -118,6 +121,7 @@ impl EphemeralServer {
             password,
             run_as,
             preloaded: Vec::new(),
+            exit: None,
         };
         server.initdb()?;
         server.configure(options)?;
@@ -127,13 +131,18 @@ impl EphemeralServer {
             server.write_port()?;
             match server.pg_ctl_start() {
                 Ok(()) => {
-                    server.spawn_watchdog();
+                    server.guard();
                     return Ok(server);
                 }
                 Err(e) => last = Some(e),
             }
         }
         Err(last.unwrap_or_else(|| step_err("starting the server", "no attempt made")))
+    }
+
+    /// The directory of the server's files, removed with it.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
     }
 
     /// Where the server binaries (and `pg_dump`) are.
@@ -303,27 +312,14 @@ impl EphemeralServer {
         )
     }
 
-    /// A detached shell that stops the server and deletes its files once this process is gone,
-    /// so a killed test run or demo leaves nothing behind.
-    fn spawn_watchdog(&self) {
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-             if [ -f '{data}/postmaster.pid' ]; then kill -QUIT $(head -1 '{data}/postmaster.pid') 2>/dev/null; sleep 1; fi; \
-             rm -rf '{dir}'",
-            pid = std::process::id(),
-            data = self.data_dir().display(),
-            dir = self.dir.path().display(),
-        );
-        let spawned = Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn();
-        if let Err(e) = spawned {
-            tracing::warn!("could not start the throwaway server's watchdog: {e}");
-        }
+    /// Once started: a watchdog for a killed process, and an exit action for a server never
+    /// dropped.
+    fn guard(&mut self) {
+        exit::spawn_watchdog(&self.data_dir(), self.dir.path());
+        self.exit = Some(exit::on_exit(exit::stop_and_remove(
+            self.data_dir(),
+            self.dir.path().to_path_buf(),
+        )));
     }
 }
 
@@ -331,8 +327,9 @@ impl EphemeralServer {
     /// Stops the server now and removes its files in a detached process: after a replay of
     /// thousands of tables the removal took 37 s here, longer than the rest of `plan`. Removed
     /// in place when no process can be started.
-    pub fn discard(self) {
+    pub fn discard(mut self) {
         self.stop();
+        self.exit = None;
         let spawned = Command::new("rm")
             .arg("-rf")
             .arg(self.dir.path())

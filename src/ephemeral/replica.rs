@@ -24,6 +24,7 @@ impl EphemeralServer {
             password: self.password.clone(),
             run_as: self.run_as,
             preloaded: self.preloaded.clone(),
+            exit: None,
         };
         replica.run(
             "copying the primary (pg_basebackup -R)",
@@ -48,7 +49,7 @@ impl EphemeralServer {
             replica.write_owned(&replica.data_dir().join("port.conf"), &conf, 0o600)?;
             match replica.pg_ctl_start() {
                 Ok(()) => {
-                    replica.spawn_watchdog();
+                    replica.guard();
                     return Ok(replica);
                 }
                 Err(e) => last = Some(e),

@@ -442,6 +442,7 @@ pub struct Bouncer {
     pub port: u16,
     _dir: tempfile::TempDir,
     _child: Reaped,
+    _exit: pgwarden::ephemeral::exit::ExitGuard,
 }
 
 static BOUNCER: OnceLock<Bouncer> = OnceLock::new();
@@ -508,14 +509,16 @@ fn start_bouncer(backend_host: String) -> Bouncer {
             cmd.spawn()
                 .expect("start pgbouncer (Debian package pgbouncer)"),
         );
-        // A static is never dropped: a watchdog ends PgBouncer with the test process.
+        // A static is never dropped: PgBouncer is ended and its directory removed at the test
+        // process's exit, and by a watchdog if the process is killed.
         std::process::Command::new("sh")
             .args([
                 "-c",
                 &format!(
-                    "(while kill -0 {} 2>/dev/null; do sleep 1; done; kill {}) >/dev/null 2>&1 &",
+                    "(while kill -0 {} 2>/dev/null; do sleep 1; done; kill {}; rm -rf '{}') >/dev/null 2>&1 &",
                     std::process::id(),
-                    child.id()
+                    child.id(),
+                    dir.path().display()
                 ),
             ])
             .stdin(std::process::Stdio::null())
@@ -523,6 +526,13 @@ fn start_bouncer(backend_host: String) -> Bouncer {
             .stderr(std::process::Stdio::null())
             .status()
             .unwrap();
+        let exit = {
+            let (pid, path) = (child.id() as i32, dir.path().to_path_buf());
+            pgwarden::ephemeral::exit::on_exit(move || {
+                pgwarden::ephemeral::exit::end_process(pid, libc::SIGTERM);
+                let _ = std::fs::remove_dir_all(path);
+            })
+        };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -535,6 +545,7 @@ fn start_bouncer(backend_host: String) -> Bouncer {
             port,
             _dir: dir,
             _child: child,
+            _exit: exit,
         }
     }
 }

@@ -9,6 +9,7 @@ mod apply_recovery;
 mod architecture;
 mod check;
 mod check_safety;
+mod cleanup;
 mod cli;
 mod common;
 mod concurrency;
