@@ -54,6 +54,7 @@ pub fn run(
         .filter(|u| !u.trim().is_empty())
     {
         Some(url) if takes_migration_lock(&cli.command) => {
+            check_same_database(settings.database_url.as_deref(), url)?;
             direct = Settings {
                 database_url: Some(url.to_string()),
                 ..settings.clone()
@@ -70,6 +71,29 @@ pub fn run(
             .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
     }
     Ok(report)
+}
+
+/// With both URLs, the direct one must reach the database the pooled one names (a wrong
+/// direct URL would apply the migrations elsewhere). A pooled URL that cannot be reached is
+/// logged, not fatal: the run needs only the direct one.
+fn check_same_database(pooled: Option<&str>, direct: &str) -> anyhow::Result<()> {
+    let Some(pooled) = pooled.filter(|p| !p.trim().is_empty() && *p != direct) else {
+        return Ok(());
+    };
+    let reach = |url: &str| -> anyhow::Result<_> {
+        let mut client = crate::db::ConnectionTarget::from_url(url)?.connect()?;
+        Ok(crate::executor::lock::identity(&mut client)?)
+    };
+    let direct_id = reach(direct).context("cannot connect to --direct-url")?;
+    match reach(pooled) {
+        Ok(pooled_id) => Ok(crate::executor::lock::same_database(pooled_id, direct_id)?),
+        Err(e) => {
+            tracing::warn!(
+                "cannot reach --database-url to check that --direct-url names the same database ({e:#}); going on with --direct-url"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// The commands that take the migration lock: with `--direct-url` they connect there.

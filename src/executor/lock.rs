@@ -48,6 +48,50 @@ pub enum LockError {
     },
 }
 
+/// Which database a session reached: its name and OID, and the server's start time, which
+/// tells two servers apart where names and OIDs repeat. Simple protocol, so that it passes a
+/// transaction pooler whole.
+const IDENTITY: &str = "SELECT current_database()::text, \
+     (SELECT oid FROM pg_database WHERE datname = current_database())::text, \
+     pg_postmaster_start_time()::text";
+
+/// `--database-url` and `--direct-url` reach different databases.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--direct-url reaches database {} (oid {}) on a server started {}, but --database-url reaches database {} (oid {}) on a server started {}: the direct URL must name the same database as the pooled one, or the migrations would be applied to another database; fix one of them",
+    crate::escape::inline(&.direct.0), .direct.1, .direct.2,
+    crate::escape::inline(&.pooled.0), .pooled.1, .pooled.2
+)]
+pub struct NotSameDatabase {
+    /// Name, OID and server start of what the pooled URL reached.
+    pub pooled: (String, String, String),
+    /// The same for the direct URL.
+    pub direct: (String, String, String),
+}
+
+/// The identity ([`IDENTITY`]) of the database `client` is connected to.
+pub fn identity(client: &mut Client) -> Result<(String, String, String), postgres::Error> {
+    let rows = client.simple_query(IDENTITY)?;
+    let row = rows.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(r) => Some(r),
+        _ => None,
+    });
+    let field = |i: usize| row.and_then(|r| r.get(i)).unwrap_or_default().to_string();
+    Ok((field(0), field(1), field(2)))
+}
+
+/// Refuses a direct URL that reaches another database than the pooled one.
+pub fn same_database(
+    pooled: (String, String, String),
+    direct: (String, String, String),
+) -> Result<(), Box<NotSameDatabase>> {
+    if pooled == direct {
+        Ok(())
+    } else {
+        Err(Box::new(NotSameDatabase { pooled, direct }))
+    }
+}
+
 /// Refuses to take the migration lock through a connection pooler: PgBouncer listens on
 /// another port than the server it pools (`inet_server_port()` is the server's). Uses the
 /// simple protocol, which a transaction pooler passes through whole. `url_port`: the one TCP

@@ -98,3 +98,33 @@ fn a_pooler_that_reaches_the_server_over_a_unix_socket_is_seen_too() {
             .is_none()
     );
 }
+
+/// A direct URL that names another database than the pooled one is refused before anything
+/// runs: the migrations would otherwise land in the wrong database.
+#[test]
+fn a_direct_url_to_another_database_is_refused() {
+    let db = TestDb::new("pooled_here");
+    let elsewhere = TestDb::new("direct_elsewhere");
+    let dir = migrations_dir(&MIGRATIONS);
+    let out = pgwarden()
+        .args(["--database-url", &pgbouncer().url(&db), "--migrations"])
+        .arg(dir.path())
+        .args(["migrate", "apply", "--direct-url", &elsewhere.url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains(&format!("--direct-url reaches database {}", elsewhere.name))
+            && e.contains(&format!("--database-url reaches database {}", db.name)),
+        "{e}"
+    );
+    for d in [&db, &elsewhere] {
+        assert!(
+            d.scalar::<Option<String>>("SELECT to_regclass('refinery_schema_history')::text")
+                .is_none(),
+            "nothing may run in {}",
+            d.name
+        );
+    }
+}
