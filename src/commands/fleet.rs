@@ -96,6 +96,11 @@ pub fn run(
         .ledger
         .clone()
         .or_else(|| default_path(&opts.source, &opts.command));
+    // Held until this run ends: a second run on the same ledger would overwrite its record.
+    let _held = ledger_path
+        .as_deref()
+        .map(crate::fleet::ledger::lock)
+        .transpose()?;
     let earlier = match (&ledger_path, opts.resume) {
         (Some(path), true) => {
             let l = Ledger::load(path)?;

@@ -108,6 +108,14 @@ pub enum LedgerError {
         /// What is wrong.
         cause: String,
     },
+    /// Another fleet run holds the ledger.
+    #[error("ledger {} is in use by another fleet run ({holder}): wait for it to finish, or give this run its own --ledger FILE", path.display())]
+    Busy {
+        /// The ledger file.
+        path: PathBuf,
+        /// Who holds it: `pid N`, or `holder unknown`.
+        holder: String,
+    },
     /// `--resume` with nothing to resume, or a ledger of something else.
     #[error("cannot resume from {}: {reason}", path.display())]
     Resume {
@@ -150,6 +158,52 @@ pub fn default_path(source: &str, command: &str) -> Option<PathBuf> {
         dir.join("pgwarden")
             .join(format!("fleet-{slug}-{hex}.json")),
     )
+}
+
+/// The exclusive hold of one fleet run on a ledger: an advisory lock (`flock`) on the file
+/// beside it, `<ledger>.lock`, which the kernel releases when the run ends, even killed. The
+/// ledger itself is replaced by renames, so it cannot carry the lock.
+#[derive(Debug)]
+pub struct LedgerLock(#[allow(dead_code)] std::fs::File);
+
+/// Takes the ledger at `path` for this run, or says who has it.
+pub fn lock(path: &Path) -> Result<LedgerLock, LedgerError> {
+    use std::io::{Read, Seek, Write};
+    use std::os::fd::AsRawFd;
+    let io = |cause| LedgerError::Io {
+        path: path.into(),
+        cause,
+    };
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(io)?;
+    // SAFETY: flock on a descriptor this function owns; no memory is passed.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let mut text = String::new();
+        let _ = file.read_to_string(&mut text);
+        let holder = text
+            .trim()
+            .parse::<u32>()
+            .map_or("holder unknown".to_string(), |pid| format!("pid {pid}"));
+        return Err(LedgerError::Busy {
+            path: path.into(),
+            holder,
+        });
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    write!(file, "{}", std::process::id()).map_err(io)?;
+    Ok(LedgerLock(file))
 }
 
 impl Ledger {

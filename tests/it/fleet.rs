@@ -496,3 +496,59 @@ fn sigint_starts_nothing_new_and_leaves_the_ledger_true() {
         assert_eq!(applied(d), 2, "{}", d.name);
     }
 }
+
+/// Two fleet runs on one ledger: the second is refused (exit 2, naming the first's pid) while
+/// the first runs, so neither overwrites the other's record; once the first ended, the ledger
+/// is free again.
+#[test]
+fn a_second_run_on_the_same_ledger_is_refused_while_the_first_runs() {
+    let dbs = databases("ledgerlock", 2);
+    let dir = migrations_dir(&[
+        ("V1__items.sql", SCHEMA),
+        (
+            "V2__owner.sql",
+            "-- pgwarden:no-transaction\nSELECT pg_sleep(1.5);\nCREATE INDEX CONCURRENTLY fleet_items_owner ON fleet_items (owner);\n",
+        ),
+    ]);
+    let targets = targets_file(&dbs);
+    let state = tempfile::tempdir().unwrap();
+    let ledger = state.path().join("ledger.json");
+    let first = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
+        .arg("--migrations")
+        .arg(dir.path())
+        .arg("--targets")
+        .arg(targets.path())
+        .arg("--ledger")
+        .arg(&ledger)
+        .args(["--format", "json", "--parallel", "1", "migrate", "apply"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&ledger)
+        .unwrap_or_default()
+        .contains("\"running\"")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = fleet(dir.path(), targets.path(), &ledger, &["migrate", "apply"]);
+    assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains(&format!(
+            "is in use by another fleet run (pid {})",
+            first.id()
+        )),
+        "{}",
+        stderr(&second)
+    );
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(dbs.iter().all(|d| applied(d) == 2));
+    let again = fleet(dir.path(), targets.path(), &ledger, &["migrate", "apply"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+}
