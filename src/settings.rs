@@ -11,6 +11,9 @@ use std::path::PathBuf;
 pub struct Settings {
     /// `--database-url` or `DATABASE_URL`; `None` (or blank): the libpq variables decide.
     pub database_url: Option<String>,
+    /// Where `database_url` came from when not from `--database-url` or `DATABASE_URL`
+    /// (`--direct-url`, a fleet's targets), for the hint of a failed connection.
+    pub url_origin: Option<String>,
     /// How results are rendered on stdout (`--format`: human or JSON; lint renders its own).
     pub format: Format,
     /// Where the `V<version>__<name>.sql` files are (`--migrations`, default `migrations`).
@@ -75,6 +78,10 @@ impl Settings {
 
     /// Where to connect: --database-url / DATABASE_URL, else the libpq variables.
     pub fn target(&self) -> Result<ConnectionTarget, ConnectError> {
-        ConnectionTarget::resolve(self.database_url.as_deref())
+        let target = ConnectionTarget::resolve(self.database_url.as_deref())?;
+        Ok(match &self.url_origin {
+            Some(origin) => target.with_origin(origin.as_str()),
+            None => target,
+        })
     }
 }

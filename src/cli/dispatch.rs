@@ -57,6 +57,7 @@ pub fn run(
             check_same_database(settings.database_url.as_deref(), url)?;
             direct = Settings {
                 database_url: Some(url.to_string()),
+                url_origin: Some("--direct-url (or PGWARDEN_DIRECT_URL)".into()),
                 ..settings.clone()
             };
             &direct
@@ -80,12 +81,14 @@ fn check_same_database(pooled: Option<&str>, direct: &str) -> anyhow::Result<()>
     let Some(pooled) = pooled.filter(|p| !p.trim().is_empty() && *p != direct) else {
         return Ok(());
     };
-    let reach = |url: &str| -> anyhow::Result<_> {
-        let mut client = crate::db::ConnectionTarget::from_url(url)?.connect()?;
-        Ok(crate::executor::lock::identity(&mut client)?)
+    let reach = |url: &str, origin: &str| -> anyhow::Result<_> {
+        let mut client = crate::db::ConnectionTarget::from_url(url)?
+            .with_origin(origin)
+            .connect()?;
+        Ok(crate::db::database_identity(&mut client)?)
     };
-    let direct_id = reach(direct).context("cannot connect to --direct-url")?;
-    match reach(pooled) {
+    let direct_id = reach(direct, "--direct-url (or PGWARDEN_DIRECT_URL)")?;
+    match reach(pooled, "--database-url (or DATABASE_URL)") {
         Ok(pooled_id) => Ok(crate::executor::lock::same_database(pooled_id, direct_id)?),
         Err(e) => {
             tracing::warn!(

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 /// The global options as settings.
 pub fn from_args(args: &GlobalArgs) -> Settings {
     Settings {
+        url_origin: None,
         database_url: args.database_url.clone(),
         format: args.format.format(),
         migrations_dir: args.migrations.clone(),

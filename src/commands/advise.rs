@@ -187,7 +187,7 @@ pub fn run_advisor_with(
     lab_session(client)?;
     let advice = match proving {
         Proving::ShadowUrl(url) => {
-            let shadow = ConnectionTarget::from_url(url)?;
+            let shadow = ConnectionTarget::from_url(url)?.with_origin("--shadow-url");
             let mut lab = shadow
                 .connect()
                 .context("cannot connect to the shadow database")?;

@@ -39,8 +39,9 @@ pub fn resolve(args: &[String], policy: Option<&Policy>) -> anyhow::Result<Vec<R
     let mut out: Vec<Replica> = Vec::new();
     for arg in args {
         let (name, url) = split_name(arg);
-        let target =
-            ConnectionTarget::from_url(url).map_err(|e| anyhow::anyhow!("--replica: {e}"))?;
+        let target = ConnectionTarget::from_url(url)
+            .map_err(|e| anyhow::anyhow!("--replica: {e}"))?
+            .with_origin("--replica");
         let name = name.map_or_else(|| target.server_label(), str::to_string);
         out.push(Replica { name, target });
     }
@@ -53,13 +54,19 @@ pub fn resolve(args: &[String], policy: Option<&Policy>) -> anyhow::Result<Vec<R
                 r.url_env
             ),
         };
-        let target = ConnectionTarget::from_url(&url).map_err(|e| {
-            anyhow::anyhow!(
-                "policy [[replica]] `{}` ({}): {e}",
-                crate::escape::inline(&r.name),
-                r.url_env
-            )
-        })?;
+        let target = ConnectionTarget::from_url(&url)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "policy [[replica]] `{}` ({}): {e}",
+                    crate::escape::inline(&r.name),
+                    r.url_env
+                )
+            })?
+            .with_origin(format!(
+                "the variable {} of policy [[replica]] `{}`",
+                r.url_env,
+                crate::escape::inline(&r.name)
+            ));
         out.push(Replica {
             name: r.name.clone(),
             target,

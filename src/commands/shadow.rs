@@ -74,7 +74,7 @@ pub(super) fn desired_catalog(
     };
     match shadow_url {
         Some(url) => {
-            let target = ConnectionTarget::from_url(url)?;
+            let target = ConnectionTarget::from_url(url)?.with_origin("--shadow-url");
             let mut shadow = target.connect()?;
             let mut live = settings.target()?.connect()?;
             if db::same_database(&mut shadow, &mut live)? {

@@ -22,7 +22,7 @@ pub const OWN_STATEMENT_MARKER: &str = "/* pgwarden */";
 
 /// The server's system identifier and the database: equal for two connections to one database.
 pub const DATABASE_IDENTITY: &str =
-    "SELECT system_identifier, current_database()::text FROM pg_control_system()";
+    "SELECT system_identifier::text, current_database()::text FROM pg_control_system()";
 
 /// The server's major version (`15`; `96` for 9.6), as server binaries are numbered.
 pub fn server_major(client: &mut postgres::Client) -> Result<u32, DbError> {
@@ -38,14 +38,22 @@ pub fn server_major(client: &mut postgres::Client) -> Result<u32, DbError> {
     })
 }
 
+/// The identity of the database `client` is connected to: the server's system identifier and
+/// the database's name. Simple protocol, so that it passes a transaction pooler whole.
+pub fn database_identity(client: &mut postgres::Client) -> Result<(String, String), DbError> {
+    let rows = client
+        .simple_query(DATABASE_IDENTITY)
+        .db_context(|| "cannot read the server's system identifier and database name")?;
+    let row = rows.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(r) => Some(r),
+        _ => None,
+    });
+    let field = |i: usize| row.and_then(|r| r.get(i)).unwrap_or_default().to_string();
+    Ok((field(0), field(1)))
+}
+
 /// Whether two sessions are connected to the same database of the same server, whatever their
 /// URLs say (another host name, an IP, a pooler in front).
 pub fn same_database(a: &mut postgres::Client, b: &mut postgres::Client) -> Result<bool, DbError> {
-    let identity = |c: &mut postgres::Client| -> Result<(i64, String), DbError> {
-        let row = c
-            .query_one(DATABASE_IDENTITY, &[])
-            .db_context(|| "cannot read the server's system identifier and database name")?;
-        Ok((row.get(0), row.get(1)))
-    };
-    Ok(identity(a)? == identity(b)?)
+    Ok(database_identity(a)? == database_identity(b)?)
 }

@@ -18,10 +18,13 @@ pub enum ConnectError {
     Invalid(String),
     /// The server refused or could not be reached; `cause` says "cannot connect to {target}"
     /// and why.
-    #[error("{cause}; {hint}", hint = connect_hint(.cause))]
+    #[error("{cause}; {hint}", hint = connect_hint(.cause, .origin.as_deref()))]
     Connect {
         /// The target, password redacted.
         target: String,
+        /// Where its connection string came from (`--replica`, a targets file's entry, ...),
+        /// when not from `--database-url`, `DATABASE_URL` or the libpq variables.
+        origin: Option<String>,
         /// The driver's error, SQLSTATE kept when the server answered.
         cause: DbError,
     },
@@ -43,23 +46,27 @@ pub enum ConnectError {
 }
 
 /// What to check after a failed connection: the credentials when the server refused them,
-/// the database name when it does not exist, else whether the server is there at all.
-fn connect_hint(cause: &DbError) -> &'static str {
+/// the database name when it does not exist, else whether the server is there at all; in the
+/// connection string's `origin` when it did not come from `--database-url`.
+fn connect_hint(cause: &DbError, origin: Option<&str>) -> String {
     use postgres::error::SqlState;
-    match cause.sqlstate() {
-        Some(s)
-            if *s == SqlState::INVALID_PASSWORD
-                || *s == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
-        {
-            "check the user and password (--database-url, DATABASE_URL, PGUSER/PGPASSWORD or ~/.pgpass)"
+    let code = cause.sqlstate();
+    let auth = code.is_some_and(|s| {
+        *s == SqlState::INVALID_PASSWORD || *s == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+    });
+    let database = code.is_some_and(|s| *s == SqlState::INVALID_CATALOG_NAME);
+    match (origin, code) {
+        (_, Some(_)) if !auth && !database => {
+            "the server refused the connection: see its message".into()
         }
-        Some(s) if *s == SqlState::INVALID_CATALOG_NAME => {
-            "check the database name (--database-url, DATABASE_URL or PGDATABASE), or create it"
+        (None, _) if auth => "check the user and password (--database-url, DATABASE_URL, PGUSER/PGPASSWORD or ~/.pgpass)".into(),
+        (None, _) if database => {
+            "check the database name (--database-url, DATABASE_URL or PGDATABASE), or create it".into()
         }
-        Some(_) => "the server refused the connection: see its message",
-        None => {
-            "check that the server is running and that --database-url, DATABASE_URL or the PG* variables point at it"
-        }
+        (None, _) => "check that the server is running and that --database-url, DATABASE_URL or the PG* variables point at it".into(),
+        (Some(o), _) if auth => format!("check the user and password in {o} (or ~/.pgpass)"),
+        (Some(o), _) if database => format!("check the database name in {o}, or create it"),
+        (Some(o), _) => format!("check that the server is running and that {o} points at it"),
     }
 }
 
@@ -68,6 +75,9 @@ fn connect_hint(cause: &DbError) -> &'static str {
 pub struct ConnectionTarget {
     config: Config,
     tls: TlsSettings,
+    /// Where the connection string came from, for the hint of a failed connection; `None`:
+    /// `--database-url`, `DATABASE_URL` or the libpq variables.
+    origin: Option<std::sync::Arc<str>>,
 }
 
 impl std::fmt::Debug for ConnectionTarget {
@@ -167,7 +177,11 @@ impl ConnectionTarget {
         {
             config.password(pw);
         }
-        Self { config, tls }
+        Self {
+            config,
+            tls,
+            origin: None,
+        }
     }
 
     /// The same server, another database.
@@ -239,6 +253,13 @@ impl ConnectionTarget {
         self.tls.mode.as_str()
     }
 
+    /// The same target, its connection string said to come from `origin` (e.g. `--replica`)
+    /// in the hint of a failed connection.
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into().into());
+        self
+    }
+
     /// Opens a session.
     pub fn connect(&self) -> Result<Client, ConnectError> {
         tracing::debug!(target = %self.redacted(), "connecting");
@@ -271,6 +292,7 @@ impl ConnectionTarget {
         })?;
         let refused = |pg| ConnectError::Connect {
             target: self.redacted(),
+            origin: self.origin.as_deref().map(str::to_string),
             cause: DbError::new(format!("cannot connect to {}", self.redacted()), pg),
         };
         let mut client = connected.map_err(refused)?;

@@ -48,42 +48,24 @@ pub enum LockError {
     },
 }
 
-/// Which database a session reached: its name and OID, and the server's start time, which
-/// tells two servers apart where names and OIDs repeat. Simple protocol, so that it passes a
-/// transaction pooler whole.
-const IDENTITY: &str = "SELECT current_database()::text, \
-     (SELECT oid FROM pg_database WHERE datname = current_database())::text, \
-     pg_postmaster_start_time()::text";
-
 /// `--database-url` and `--direct-url` reach different databases.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "--direct-url reaches database {} (oid {}) on a server started {}, but --database-url reaches database {} (oid {}) on a server started {}: the direct URL must name the same database as the pooled one, or the migrations would be applied to another database; fix one of them",
-    crate::escape::inline(&.direct.0), .direct.1, .direct.2,
-    crate::escape::inline(&.pooled.0), .pooled.1, .pooled.2
+    "--direct-url reaches database {} on the server of system identifier {}, but --database-url reaches database {} on the server of system identifier {}: the direct URL must name the same database as the pooled one, or the migrations would be applied to another database; fix one of them",
+    crate::escape::inline(&.direct.1), .direct.0,
+    crate::escape::inline(&.pooled.1), .pooled.0
 )]
 pub struct NotSameDatabase {
-    /// Name, OID and server start of what the pooled URL reached.
-    pub pooled: (String, String, String),
+    /// System identifier and database name that the pooled URL reached.
+    pub pooled: (String, String),
     /// The same for the direct URL.
-    pub direct: (String, String, String),
-}
-
-/// The identity ([`IDENTITY`]) of the database `client` is connected to.
-pub fn identity(client: &mut Client) -> Result<(String, String, String), postgres::Error> {
-    let rows = client.simple_query(IDENTITY)?;
-    let row = rows.iter().find_map(|m| match m {
-        postgres::SimpleQueryMessage::Row(r) => Some(r),
-        _ => None,
-    });
-    let field = |i: usize| row.and_then(|r| r.get(i)).unwrap_or_default().to_string();
-    Ok((field(0), field(1), field(2)))
+    pub direct: (String, String),
 }
 
 /// Refuses a direct URL that reaches another database than the pooled one.
 pub fn same_database(
-    pooled: (String, String, String),
-    direct: (String, String, String),
+    pooled: (String, String),
+    direct: (String, String),
 ) -> Result<(), Box<NotSameDatabase>> {
     if pooled == direct {
         Ok(())

@@ -8,7 +8,7 @@
 //! the marker (an entry whose text pg_stat_statements no longer holds is still recognized by
 //! its identifier).
 
-use crate::db::{DATABASE_IDENTITY, DbContext, DbError, OWN_STATEMENT_MARKER};
+use crate::db::{DbContext, DbError, OWN_STATEMENT_MARKER};
 use postgres::Client;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -49,10 +49,7 @@ struct Record {
 /// The record file of the connected database, or `None` without a state directory (no
 /// `XDG_STATE_HOME` and no `HOME`).
 fn record_path(client: &mut Client) -> Result<Option<(PathBuf, String)>, DbError> {
-    let row = client
-        .query_one(DATABASE_IDENTITY, &[])
-        .db_context(|| "cannot read the database's identity")?;
-    let (system, name): (i64, String) = (row.get(0), row.get(1));
+    let (system, name) = crate::db::database_identity(client)?;
     let database = format!("{system}/{name}");
     let Some(dir) = state_dir() else {
         return Ok(None);

@@ -122,6 +122,7 @@ fn interactive(
 ) -> (pgwarden::settings::Settings, ApplyChangesOptions<'static>) {
     let settings = pgwarden::settings::Settings {
         database_url: Some(db.url.clone()),
+        url_origin: None,
         format: pgwarden::cli::Format::Json,
         migrations_dir: dir.to_path_buf(),
         progress_bar: false,

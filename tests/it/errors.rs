@@ -95,3 +95,48 @@ fn a_db_error_keeps_the_servers_sqlstate_detail_and_hint() {
         "{err}"
     );
 }
+
+/// A failed connection's hint names where the connection string came from: a fleet target's
+/// entry, `--direct-url`, `--replica`, not `--database-url`, which the user did not give.
+#[test]
+fn a_failed_connection_names_where_its_url_came_from() {
+    let db = TestDb::new("errors_origin");
+    let dir = migrations_dir(&[("V1__t.sql", "CREATE TABLE t (id int);\n")]);
+    // A wrong password in a targets file's entry.
+    let wrong_password = {
+        let (head, tail) = db.url.rsplit_once('@').unwrap();
+        let user = &head[..head.rfind(':').unwrap()];
+        format!("{user}:not-the-password@{tail}")
+    };
+    let targets = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(targets.path(), format!("shard_a = {wrong_password}\n")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let out = pgwarden()
+        .arg("--migrations")
+        .arg(dir.path())
+        .arg("--targets")
+        .arg(targets.path())
+        .arg("--ledger")
+        .arg(state.path().join("ledger.json"))
+        .args(["--format", "json", "migrate", "apply"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.contains("check the user and password in the URL of target shard_a in "),
+        "{text}"
+    );
+    // A database that does not exist, named by --direct-url.
+    let missing = db.url.replace(&db.name, "no_such_database");
+    let out = db.run(
+        dir.path(),
+        &["migrate", "apply", "--direct-url", &missing],
+        2,
+    );
+    assert!(
+        stderr(&out).contains("check the database name in --direct-url (or PGWARDEN_DIRECT_URL)"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -28,6 +28,11 @@ pub(super) fn run_target(
     let _entered = span.enter();
     let one = Settings {
         database_url: Some(target.url.clone()),
+        url_origin: Some(format!(
+            "the URL of target {} in {}",
+            crate::escape::inline(&target.name),
+            crate::escape::inline(&opts.source)
+        )),
         progress_bar: false,
         interactive: false,
         ..settings.clone()
