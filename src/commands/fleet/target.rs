@@ -98,16 +98,44 @@ fn highest_version(settings: &Settings) -> Option<i32> {
         .max()
 }
 
-/// The server a target is on: its first host, resolved, and port.
+/// The server a target is on: its first host, resolved, and port. A loopback address and a
+/// Unix socket are this machine: `127.0.0.1`, `[::1]`, `localhost` and a socket directory with
+/// the same port are one server for `--per-host` (counting them apart would let one server
+/// take several times its share).
 pub fn host_key(url: &str) -> String {
     use std::net::ToSocketAddrs;
     let Ok(t) = crate::db::ConnectionTarget::from_url(url) else {
         return url.to_string();
     };
     let label = t.server_label();
-    label
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .map_or(label, |a| a.to_string())
+    let here = |port: u16| format!("this machine:{port}");
+    if label.starts_with('/') {
+        return here(t.port().unwrap_or(5432));
+    }
+    match label.to_socket_addrs().ok().and_then(|mut a| a.next()) {
+        Some(a) if a.ip().is_loopback() => here(a.port()),
+        Some(a) => a.to_string(),
+        None => label,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_key;
+
+    #[test]
+    fn loopback_addresses_and_sockets_of_one_port_are_one_host() {
+        let keys: Vec<String> = [
+            "postgres://u@127.0.0.1:6543/a",
+            "postgres://u@[::1]:6543/b",
+            "postgres://u@localhost:6543/c",
+            "postgres://u@%2Ftmp:6543/d",
+        ]
+        .iter()
+        .map(|u| host_key(u))
+        .collect();
+        assert!(keys.iter().all(|k| k == "this machine:6543"), "{keys:?}");
+        assert_ne!(host_key("postgres://u@127.0.0.1:6544/a"), keys[0]);
+        assert_eq!(host_key("postgres://u@10.1.2.3:5432/a"), "10.1.2.3:5432");
+    }
 }
