@@ -156,6 +156,9 @@ pub fn apply(
     if opts.dry_run || report.accepted.is_empty() {
         return Ok(report);
     }
+    // A session setting the server refuses must stop the run before the file is written.
+    opts.exec
+        .check_settable(&mut settings.target()?.connect()?)?;
     let dir = &settings.migrations_dir;
     let found = discover(dir)?;
     let (version, path) = discovery::next_file_path(dir, &found, "pgwarden_apply");

@@ -77,7 +77,7 @@ pub enum ExecError {
     Session(DbError),
     /// The server refused a session setting an option asked for; the second field says what
     /// to do. Nothing ran.
-    #[error("{0}\n    {1}")]
+    #[error("{0}; {1}")]
     Setting(DbError, String),
 }
 

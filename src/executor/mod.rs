@@ -240,10 +240,19 @@ impl Executor {
             first.eq_ignore_ascii_case("SET") || first.eq_ignore_ascii_case("RESET")
         });
         if changes_session {
+            let (base, wal) = self.settings.restore_sql();
             self.client
-                .batch_execute(&self.settings.alone_setup_sql())
+                .batch_execute(&base)
                 .db_context(|| "cannot restore the session settings after the migration's SET")
                 .map_err(ExecError::Session)?;
+            if let Some(wal) = wal
+                && let Err(e) = self.client.batch_execute(&wal)
+            {
+                tracing::warn!(
+                    "wal_compression not restored after the migration's SET ({}): a SET ROLE may have left a role that cannot set it; the next builds use this session's setting",
+                    db::describe(&e)
+                );
+            }
         }
         Ok(())
     }

@@ -75,12 +75,60 @@ impl ExecSettings {
         };
         let memory = set("maintenance_work_mem", &self.maintenance_work_mem);
         let wal = set("wal_compression", &self.wal_compression);
+        format!("{}{wal}{CONNECTION_CHECK}", self.base_setup_sql(&memory))
+    }
+
+    /// The settings every role may set (all but `wal_compression`), `memory` among them.
+    fn base_setup_sql(&self, memory: &str) -> String {
         format!(
-            "SET standard_conforming_strings = on; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; SET max_parallel_maintenance_workers = {}; {memory}{wal}{CONNECTION_CHECK}",
+            "SET standard_conforming_strings = on; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; SET max_parallel_maintenance_workers = {}; {memory}",
             self.lock_timeout.as_millis(),
             self.build_statement_timeout.as_millis(),
             self.build_workers
         )
+    }
+
+    /// What puts the session back after a migration ran `SET` or `RESET`: the settings every
+    /// role may set, then `wal_compression` only where it changed, on its own (a migration's
+    /// `SET ROLE` may have left a role that cannot set it; see [`Executor`]).
+    pub fn restore_sql(&self) -> (String, Option<String>) {
+        let memory = self
+            .maintenance_work_mem
+            .as_deref()
+            .map_or(String::new(), |m| {
+                format!("SET maintenance_work_mem = {}; ", crate::escape::literal(m))
+            });
+        let wal = self.wal_compression.as_deref().map(|v| {
+            let v = crate::escape::literal(v);
+            format!(
+                "SELECT set_config('wal_compression', {v}, false) WHERE current_setting('wal_compression') <> {v}"
+            )
+        });
+        (
+            format!("{}{CONNECTION_CHECK}", self.base_setup_sql(&memory)),
+            wal,
+        )
+    }
+
+    /// Refuses, before anything is written, a session setting the server will not take from
+    /// this role (`--build-wal-compression` without the privilege, or a method the server
+    /// lacks): tried in a transaction rolled back at once.
+    pub fn check_settable(&self, client: &mut postgres::Client) -> Result<(), super::ExecError> {
+        use crate::db::DbContext;
+        let Some(method) = self.wal_compression.as_deref() else {
+            return Ok(());
+        };
+        let tried = client
+            .batch_execute(&format!(
+                "BEGIN; SET LOCAL wal_compression = {}",
+                crate::escape::literal(method)
+            ))
+            .db_context(|| "cannot set up the migration session");
+        let _ = client.batch_execute("ROLLBACK");
+        tried.map_err(|e| match wal_compression_fix(self, &e) {
+            Some(fix) => super::ExecError::Setting(e, fix),
+            None => super::ExecError::Session(e),
+        })
     }
 
     /// [`Self::alone_setup_sql`] in words.

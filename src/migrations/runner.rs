@@ -125,6 +125,7 @@ pub fn apply(
     refuse_unusable(found)?;
     let started = Instant::now();
     let mut client = target.connect()?;
+    req.exec.check_settable(&mut client)?;
     let lock = if req.dry_run {
         None
     } else {

@@ -235,8 +235,10 @@ fn wal_compression_reaches_the_session_or_is_refused_naming_the_grant() {
     );
     assert!(!refused.contains("panicked"), "{refused}");
     assert!(
-        !other.scalar::<bool>("SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'g')"),
-        "nothing may run before the session is set up"
+        !other.scalar::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname IN ('g', 'refinery_schema_history'))"
+        ),
+        "nothing may be written, not even the history table, when the setting is refused"
     );
     other
         .client()
@@ -246,5 +248,35 @@ fn wal_compression_reaches_the_session_or_is_refused_naming_the_grant() {
     assert_eq!(
         other.scalar::<String>(&format!("SELECT method FROM {role}.seen")),
         "lz4"
+    );
+
+    // A migration that changes the setting and then switches to a role which may not set it:
+    // the migration is applied and recorded, the next one too; the setting is not restored,
+    // and a warning says so.
+    let plain = format!("pgw_plain_{}", db.name);
+    db.client()
+        .batch_execute(&format!(
+            "CREATE ROLE {plain}; GRANT ALL ON refinery_schema_history TO {plain}"
+        ))
+        .unwrap();
+    write(
+        dir.path(),
+        "V4__as_owner.sql",
+        &format!("SET wal_compression = off;\nSET ROLE {plain};\nSELECT current_user;\n"),
+    );
+    write(dir.path(), "V5__after.sql", "SELECT 5;\n");
+    let out = db.run(
+        dir.path(),
+        &["migrate", "apply", "--build-wal-compression", "zstd"],
+        0,
+    );
+    assert!(
+        stderr(&out).contains("wal_compression not restored"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM refinery_schema_history WHERE version IN (4, 5)"),
+        2
     );
 }
