@@ -608,14 +608,15 @@ fn a_stats_reset_and_evictions_raise_and_clear_nothing() {
          CREATE TABLE wide (c0 int, c1 int, c2 int, c3 int, c4 int, c5 int, c6 int, c7 int, c8 int, c9 int);",
     )
     .unwrap();
-    // Half the lookup's unindexed time here: over budget all along.
+    // Half the lookup's fastest unindexed time here: over budget all along (half the mean was
+    // not: a slow spell while measuring put the budget within reach, and the alert flapped).
     let mut times = Vec::new();
     for _ in 0..6 {
         let started = Instant::now();
         c.query(SLOW, &[&7i32]).unwrap();
         times.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    let budget = times[1..].iter().sum::<f64>() / 5.0 / 2.0;
+    let budget = times[1..].iter().copied().fold(f64::INFINITY, f64::min) / 2.0;
     let (hook_port, received) = receiver();
     let policy = policy_file(&format!(
         "version = 1\n[budget]\nmean_ms = {budget}\n\
