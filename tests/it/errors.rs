@@ -111,17 +111,12 @@ fn a_failed_connection_names_where_its_url_came_from() {
     let targets = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(targets.path(), format!("shard_a = {wrong_password}\n")).unwrap();
     let state = tempfile::tempdir().unwrap();
-    let out = pgwarden()
-        .arg("--migrations")
-        .arg(dir.path())
-        .arg("--targets")
-        .arg(targets.path())
-        .arg("--ledger")
-        .arg(state.path().join("ledger.json"))
-        .args(["--format", "json", "migrate", "apply"])
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
+    let out = crate::fleet::fleet(
+        dir.path(),
+        targets.path(),
+        &state.path().join("ledger.json"),
+        &["migrate", "apply"],
+    );
     let text = stdout(&out);
     assert!(
         text.contains("check the user and password in the URL of target shard_a in "),

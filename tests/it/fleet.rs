@@ -35,19 +35,52 @@ fn targets_file(dbs: &[TestDb]) -> tempfile::NamedTempFile {
     f
 }
 
-fn fleet(dir: &Path, targets: &Path, ledger: &Path, args: &[&str]) -> std::process::Output {
-    pgwarden()
-        .arg("--migrations")
+/// `pgwarden --migrations dir --targets targets --ledger ledger --format json`, the command's
+/// arguments still to add.
+fn fleet_command(dir: &Path, targets: &Path, ledger: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"));
+    cmd.arg("--migrations")
         .arg(dir)
         .arg("--targets")
         .arg(targets)
         .arg("--ledger")
         .arg(ledger)
         .args(["--format", "json"])
+        .env_remove("DATABASE_URL");
+    cmd
+}
+
+/// A fleet run of `args` with JSON output.
+pub fn fleet(dir: &Path, targets: &Path, ledger: &Path, args: &[&str]) -> std::process::Output {
+    fleet_command(dir, targets, ledger)
         .args(args)
-        .env_remove("DATABASE_URL")
         .output()
         .unwrap()
+}
+
+/// Starts a fleet `migrate apply`, one target at a time, and returns once its ledger records
+/// a target running. The caller waits for the child it gets (clippy does not follow it there).
+#[allow(clippy::zombie_processes)]
+fn start_apply(dir: &Path, targets: &Path, ledger: &Path) -> std::process::Child {
+    let mut child = fleet_command(dir, targets, ledger)
+        .args(["--parallel", "1", "migrate", "apply"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(ledger).unwrap_or_default();
+        if text.contains("\"running\"") {
+            return child;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("never started: {text}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 fn outcomes(report: &serde_json::Value) -> Vec<(String, String)> {
@@ -438,31 +471,8 @@ fn sigint_starts_nothing_new_and_leaves_the_ledger_true() {
     let targets = targets_file(&dbs);
     let state = tempfile::tempdir().unwrap();
     let ledger = state.path().join("ledger.json");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-        .arg("--migrations")
-        .arg(dir.path())
-        .arg("--targets")
-        .arg(targets.path())
-        .arg("--ledger")
-        .arg(&ledger)
-        .args(["--format", "json", "--parallel", "1", "migrate", "apply"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // Once the first target runs, the sleep statement of its V2 is under way or next.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&ledger).unwrap_or_default();
-        if text.contains("\"running\"") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never started: {text}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let child = start_apply(dir.path(), targets.path(), &ledger);
     std::thread::sleep(std::time::Duration::from_millis(300));
     crate::watch::unsafe_kill(child.id(), "INT");
     let out = child.wait_with_output().unwrap();
@@ -513,29 +523,7 @@ fn a_second_run_on_the_same_ledger_is_refused_while_the_first_runs() {
     let targets = targets_file(&dbs);
     let state = tempfile::tempdir().unwrap();
     let ledger = state.path().join("ledger.json");
-    let first = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgwarden"))
-        .arg("--migrations")
-        .arg(dir.path())
-        .arg("--targets")
-        .arg(targets.path())
-        .arg("--ledger")
-        .arg(&ledger)
-        .args(["--format", "json", "--parallel", "1", "migrate", "apply"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !std::fs::read_to_string(&ledger)
-        .unwrap_or_default()
-        .contains("\"running\"")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first run never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let first = start_apply(dir.path(), targets.path(), &ledger);
     let second = fleet(dir.path(), targets.path(), &ledger, &["migrate", "apply"]);
     assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
     assert!(
