@@ -250,6 +250,29 @@ fn wal_compression_reaches_the_session_or_is_refused_naming_the_grant() {
         "lz4"
     );
 
+    // `apply` (fixing drift) refuses it too, before it writes its migration file.
+    other
+        .client()
+        .batch_execute(&format!(
+            "REVOKE SET ON PARAMETER wal_compression FROM {role}; DROP INDEX {role}.g_a"
+        ))
+        .unwrap();
+    let files = || std::fs::read_dir(dir.path()).unwrap().count();
+    let before = files();
+    let out = pgwarden()
+        .args(["--database-url", &url, "--migrations"])
+        .arg(dir.path())
+        .args(["apply", "--yes", "--build-wal-compression", "lz4"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("GRANT SET ON PARAMETER wal_compression"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(files(), before, "no migration file may be written");
+
     // A migration that changes the setting and then switches to a role which may not set it:
     // the migration is applied and recorded, the next one too; the setting is not restored,
     // and a warning says so.
