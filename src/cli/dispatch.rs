@@ -89,7 +89,12 @@ fn check_same_database(pooled: Option<&str>, direct: &str) -> anyhow::Result<()>
     };
     let direct_id = reach(direct, "--direct-url (or PGWARDEN_DIRECT_URL)")?;
     match reach(pooled, "--database-url (or DATABASE_URL)") {
-        Ok(pooled_id) => Ok(crate::executor::lock::same_database(pooled_id, direct_id)?),
+        Ok(pooled) if pooled != direct_id => Err(crate::executor::lock::NotSameDatabase {
+            pooled,
+            direct: direct_id,
+        }
+        .into()),
+        Ok(_) => Ok(()),
         Err(e) => {
             tracing::warn!(
                 "cannot reach --database-url to check that --direct-url names the same database ({e:#}); going on with --direct-url"

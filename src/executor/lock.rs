@@ -62,18 +62,6 @@ pub struct NotSameDatabase {
     pub direct: (String, String),
 }
 
-/// Refuses a direct URL that reaches another database than the pooled one.
-pub fn same_database(
-    pooled: (String, String),
-    direct: (String, String),
-) -> Result<(), Box<NotSameDatabase>> {
-    if pooled == direct {
-        Ok(())
-    } else {
-        Err(Box::new(NotSameDatabase { pooled, direct }))
-    }
-}
-
 /// Refuses to take the migration lock through a connection pooler: PgBouncer listens on
 /// another port than the server it pools (`inet_server_port()` is the server's). Uses the
 /// simple protocol, which a transaction pooler passes through whole. `url_port`: the one TCP

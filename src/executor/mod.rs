@@ -80,10 +80,7 @@ impl Executor {
         let messages = client
             .simple_query(&start)
             .db_context(|| "cannot set up the migration session")
-            .map_err(|e| match settings::wal_compression_fix(&settings, &e) {
-                Some(fix) => ExecError::Setting(e, fix),
-                None => ExecError::Session(e),
-            })?;
+            .map_err(|e| settings.setup_error(e))?;
         // The last row: the setup's own SELECT answers first.
         let row = messages.iter().rev().find_map(|m| match m {
             postgres::SimpleQueryMessage::Row(r) => Some((r.get(0), r.get(1), r.get(2))),

@@ -68,23 +68,18 @@ impl ExecSettings {
     /// that died (SIGKILL, an evicted pod) during a long statement and end it: a killed deploy's
     /// concurrent build stops, leaving an INVALID index that the rerun rebuilds.
     pub fn alone_setup_sql(&self) -> String {
-        let set = |name: &str, value: &Option<String>| {
-            value.as_deref().map_or(String::new(), |v| {
-                format!("SET {name} = {}; ", crate::escape::literal(v))
-            })
-        };
-        let memory = set("maintenance_work_mem", &self.maintenance_work_mem);
-        let wal = set("wal_compression", &self.wal_compression);
-        format!("{}{wal}{CONNECTION_CHECK}", self.base_setup_sql(&memory))
+        let wal = set_sql("wal_compression", &self.wal_compression);
+        format!("{}{wal}{CONNECTION_CHECK}", self.base_setup_sql())
     }
 
-    /// The settings every role may set (all but `wal_compression`), `memory` among them.
-    fn base_setup_sql(&self, memory: &str) -> String {
+    /// The settings every role may set: all but `wal_compression`.
+    fn base_setup_sql(&self) -> String {
         format!(
-            "SET standard_conforming_strings = on; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; SET max_parallel_maintenance_workers = {}; {memory}",
+            "SET standard_conforming_strings = on; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; SET max_parallel_maintenance_workers = {}; {}",
             self.lock_timeout.as_millis(),
             self.build_statement_timeout.as_millis(),
-            self.build_workers
+            self.build_workers,
+            set_sql("maintenance_work_mem", &self.maintenance_work_mem)
         )
     }
 
@@ -92,22 +87,13 @@ impl ExecSettings {
     /// role may set, then `wal_compression` only where it changed, on its own (a migration's
     /// `SET ROLE` may have left a role that cannot set it; see [`Executor`]).
     pub fn restore_sql(&self) -> (String, Option<String>) {
-        let memory = self
-            .maintenance_work_mem
-            .as_deref()
-            .map_or(String::new(), |m| {
-                format!("SET maintenance_work_mem = {}; ", crate::escape::literal(m))
-            });
         let wal = self.wal_compression.as_deref().map(|v| {
             let v = crate::escape::literal(v);
             format!(
                 "SELECT set_config('wal_compression', {v}, false) WHERE current_setting('wal_compression') <> {v}"
             )
         });
-        (
-            format!("{}{CONNECTION_CHECK}", self.base_setup_sql(&memory)),
-            wal,
-        )
+        (format!("{}{CONNECTION_CHECK}", self.base_setup_sql()), wal)
     }
 
     /// Refuses, before anything is written, a session setting the server will not take from
@@ -125,10 +111,16 @@ impl ExecSettings {
             ))
             .db_context(|| "cannot set up the migration session");
         let _ = client.batch_execute("ROLLBACK");
-        tried.map_err(|e| match wal_compression_fix(self, &e) {
+        tried.map_err(|e| self.setup_error(e))
+    }
+
+    /// A failed session setup as an error: [`super::ExecError::Setting`], with the fix, when
+    /// the server refused `wal_compression`.
+    pub(super) fn setup_error(&self, e: crate::db::DbError) -> super::ExecError {
+        match wal_compression_fix(self, &e) {
             Some(fix) => super::ExecError::Setting(e, fix),
             None => super::ExecError::Session(e),
-        })
+        }
     }
 
     /// [`Self::alone_setup_sql`] in words.
@@ -159,6 +151,13 @@ impl ExecSettings {
     }
 }
 
+/// `SET name = 'value'; `, or nothing when the value is the server's.
+fn set_sql(name: &str, value: &Option<String>) -> String {
+    value.as_deref().map_or(String::new(), |v| {
+        format!("SET {name} = {}; ", crate::escape::literal(v))
+    })
+}
+
 /// A session setting as the dry run shows it: its value, or the server's.
 fn server_or(value: &Option<String>) -> String {
     value
@@ -168,7 +167,7 @@ fn server_or(value: &Option<String>) -> String {
 
 /// What to do when the server refuses `wal_compression` in the session setup: `None` when
 /// the error is not about it.
-pub fn wal_compression_fix(settings: &ExecSettings, error: &crate::db::DbError) -> Option<String> {
+fn wal_compression_fix(settings: &ExecSettings, error: &crate::db::DbError) -> Option<String> {
     let method = settings.wal_compression.as_deref()?;
     let message = error.server_message().unwrap_or_default();
     if !message.contains("wal_compression") {

@@ -8,6 +8,17 @@ use std::path::Path;
 const SCHEMA: &str = "CREATE TABLE fleet_items (id int PRIMARY KEY, owner int);\n";
 const INDEX: &str = "-- pgwarden:no-transaction\nSELECT pg_sleep(0.2);\nCREATE INDEX CONCURRENTLY fleet_items_owner ON fleet_items (owner);\n";
 
+/// The migrations with a V2 that sleeps 1.5 s first: long enough to act while a target runs.
+fn slow_migrations() -> tempfile::TempDir {
+    migrations_dir(&[
+        ("V1__items.sql", SCHEMA),
+        (
+            "V2__owner.sql",
+            "-- pgwarden:no-transaction\nSELECT pg_sleep(1.5);\nCREATE INDEX CONCURRENTLY fleet_items_owner ON fleet_items (owner);\n",
+        ),
+    ])
+}
+
 fn migrations() -> tempfile::TempDir {
     migrations_dir(&[("V1__items.sql", SCHEMA), ("V2__owner.sql", INDEX)])
 }
@@ -461,13 +472,7 @@ fn targets_from_a_query_on_a_control_database() {
 #[test]
 fn sigint_starts_nothing_new_and_leaves_the_ledger_true() {
     let dbs = databases("sigint", 4);
-    let dir = migrations_dir(&[
-        ("V1__items.sql", SCHEMA),
-        (
-            "V2__owner.sql",
-            "-- pgwarden:no-transaction\nSELECT pg_sleep(1.5);\nCREATE INDEX CONCURRENTLY fleet_items_owner ON fleet_items (owner);\n",
-        ),
-    ]);
+    let dir = slow_migrations();
     let targets = targets_file(&dbs);
     let state = tempfile::tempdir().unwrap();
     let ledger = state.path().join("ledger.json");
@@ -513,13 +518,7 @@ fn sigint_starts_nothing_new_and_leaves_the_ledger_true() {
 #[test]
 fn a_second_run_on_the_same_ledger_is_refused_while_the_first_runs() {
     let dbs = databases("ledgerlock", 2);
-    let dir = migrations_dir(&[
-        ("V1__items.sql", SCHEMA),
-        (
-            "V2__owner.sql",
-            "-- pgwarden:no-transaction\nSELECT pg_sleep(1.5);\nCREATE INDEX CONCURRENTLY fleet_items_owner ON fleet_items (owner);\n",
-        ),
-    ]);
+    let dir = slow_migrations();
     let targets = targets_file(&dbs);
     let state = tempfile::tempdir().unwrap();
     let ledger = state.path().join("ledger.json");

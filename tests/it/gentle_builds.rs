@@ -217,17 +217,19 @@ fn wal_compression_reaches_the_session_or_is_refused_naming_the_grant() {
         server().port(),
         other.name
     );
-    let apply = |code: i32| {
+    // pgwarden as the role, with `--build-wal-compression lz4`.
+    let as_role = |command: &[&str], code: i32| {
         let out = pgwarden()
             .args(["--database-url", &url, "--migrations"])
             .arg(dir.path())
-            .args(["migrate", "apply", "--build-wal-compression", "lz4"])
+            .args(command)
+            .args(["--build-wal-compression", "lz4"])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
         out
     };
-    let refused = stderr(&apply(2));
+    let refused = stderr(&as_role(&["migrate", "apply"], 2));
     assert!(
         refused.contains("GRANT SET ON PARAMETER wal_compression")
             && refused.contains("--build-wal-compression lz4"),
@@ -244,7 +246,7 @@ fn wal_compression_reaches_the_session_or_is_refused_naming_the_grant() {
         .client()
         .batch_execute(&format!("GRANT SET ON PARAMETER wal_compression TO {role}"))
         .unwrap();
-    apply(0);
+    as_role(&["migrate", "apply"], 0);
     assert_eq!(
         other.scalar::<String>(&format!("SELECT method FROM {role}.seen")),
         "lz4"
@@ -259,13 +261,7 @@ fn wal_compression_reaches_the_session_or_is_refused_naming_the_grant() {
         .unwrap();
     let files = || std::fs::read_dir(dir.path()).unwrap().count();
     let before = files();
-    let out = pgwarden()
-        .args(["--database-url", &url, "--migrations"])
-        .arg(dir.path())
-        .args(["apply", "--yes", "--build-wal-compression", "lz4"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = as_role(&["apply", "--yes"], 2);
     assert!(
         stderr(&out).contains("GRANT SET ON PARAMETER wal_compression"),
         "{}",
