@@ -64,10 +64,14 @@ pub struct Executor {
     lag_hidden_warned: bool,
 }
 
-/// This session's pid (for the monitor) and the names of INVALID indexes, in one round trip.
-const SESSION_FACTS: &str = "SELECT pg_backend_pid(), \
+/// This session's pid (for the monitor), the names of INVALID indexes and the database's own
+/// `standard_conforming_strings`, in one round trip before the setup. The `RESET` brings back
+/// the value the server, database and role give (the connection set it on); reading it with
+/// `current_setting` spares `pg_settings`, which builds a row for every setting (about 1.5 ms
+/// of server CPU per target on a fleet run).
+const SESSION_FACTS: &str = "RESET standard_conforming_strings; SELECT pg_backend_pid(), \
      (SELECT string_agg(c.relname, ',') FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid), \
-     (SELECT reset_val FROM pg_settings WHERE name = 'standard_conforming_strings')";
+     current_setting('standard_conforming_strings')";
 
 impl Executor {
     /// Wraps `client`; opens a monitor session on `target` (best effort).
@@ -76,13 +80,13 @@ impl Executor {
         target: &ConnectionTarget,
         settings: ExecSettings,
     ) -> Result<Self, ExecError> {
-        let start = format!("{};\n{SESSION_FACTS}", settings.alone_setup_sql());
+        let start = format!("{SESSION_FACTS};\n{}", settings.alone_setup_sql());
         let messages = client
             .simple_query(&start)
             .db_context(|| "cannot set up the migration session")
             .map_err(|e| settings.setup_error(e))?;
-        // The last row: the setup's own SELECT answers first.
-        let row = messages.iter().rev().find_map(|m| match m {
+        // The first row: the setup's own SELECT answers after it.
+        let row = messages.iter().find_map(|m| match m {
             postgres::SimpleQueryMessage::Row(r) => Some((r.get(0), r.get(1), r.get(2))),
             _ => None,
         });

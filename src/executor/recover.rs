@@ -107,8 +107,7 @@ pub fn existing(
     wait: Duration,
 ) -> Result<Option<Existing>, postgres::Error> {
     // One round trip where nothing is there (the usual case): the name and its relation's kind.
-    let row = client.query_one(NAME_AND_KIND, &[&build.table, &build.index_name])?;
-    let (name, kind): (Option<String>, Option<String>) = (row.get(0), row.get(1));
+    let (name, kind) = name_and_kind(client, build)?;
     let Some(name) = name else {
         return Ok(None);
     };
@@ -162,10 +161,35 @@ pub fn existing(
 }
 
 /// The qualified, quoted name of the index `build` creates (in its table's schema), and the
-/// kind of the relation of that name, if any.
-const NAME_AND_KIND: &str = "SELECT q.name, (SELECT relkind::text FROM pg_class WHERE oid = to_regclass(q.name)) \
-     FROM (SELECT (SELECT quote_ident(n.nspname) FROM pg_class c JOIN pg_namespace n \
-       ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)) || '.' || quote_ident($2) AS name) q";
+/// kind of the relation of that name, if any; no row when the table is not there. Literal SQL
+/// with quoted values: one round trip before every `IF NOT EXISTS` build.
+fn name_and_kind_sql(build: &IndexBuild) -> String {
+    format!(
+        "SELECT q.name, (SELECT relkind::text FROM pg_class WHERE oid = to_regclass(q.name)) \
+         FROM (SELECT quote_ident(n.nspname) || '.' || quote_ident({}) AS name \
+           FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace WHERE t.oid = to_regclass({})) q",
+        quote_literal(&build.index_name),
+        quote_literal(&build.table)
+    )
+}
+
+/// [`name_and_kind_sql`]'s answer: the qualified name (`None` without the table) and the kind.
+fn name_and_kind(
+    client: &mut Client,
+    build: &IndexBuild,
+) -> Result<(Option<String>, Option<String>), postgres::Error> {
+    let messages = client.simple_query(&name_and_kind_sql(build))?;
+    Ok(messages
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some((
+                row.get(0).map(str::to_string),
+                row.get(1).map(str::to_string),
+            )),
+            _ => None,
+        })
+        .unwrap_or_default())
+}
 
 /// The index `build` creates, once no build of it is running (waiting up to `wait`, naming the
 /// pid that builds it): its qualified name, validity, whether it is partitioned, definition.
@@ -175,10 +199,7 @@ pub fn wait_for_build(
     build: &IndexBuild,
     wait: Duration,
 ) -> Result<Option<(String, bool, bool, String)>, postgres::Error> {
-    let name: Option<String> = client
-        .query_one(NAME_AND_KIND, &[&build.table, &build.index_name])?
-        .get(0);
-    match name {
+    match name_and_kind(client, build)?.0 {
         Some(name) => wait_for_index(client, name, wait),
         None => Ok(None),
     }
