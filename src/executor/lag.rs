@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 const REPLICATION: &str = "SELECT coalesce((SELECT coalesce(nullif(s.application_name, ''), s.client_addr::text) \
        FROM pg_stat_get_activity(w.pid) s), 'local'), \
        extract(epoch FROM w.replay_lag)::float8, pg_wal_lsn_diff(w.sent_lsn, w.replay_lsn)::float8 \
-     FROM pg_stat_get_wal_senders() w WHERE w.state = 'streaming' ORDER BY 1";
+     FROM pg_stat_get_wal_senders() w WHERE w.state = 'streaming' OR w.state IS NULL ORDER BY 1";
 
 /// How often the lag is read again while waiting.
 const POLL: Duration = Duration::from_secs(1);

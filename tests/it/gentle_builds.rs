@@ -168,6 +168,32 @@ fn a_concurrent_build_waits_while_a_replica_lags() {
         log.contains("replica replay lag over --max-replica-lag"),
         "{log}"
     );
+
+    // A role without pg_read_all_stats sees a replica but not its lag (the server hides the
+    // walsender's state too): it is told so, not left to believe no replica lags.
+    db.client()
+        .batch_execute(
+            "CREATE ROLE pgw_no_stats LOGIN PASSWORD 'pw'; \
+             CREATE SCHEMA pgw_no_stats AUTHORIZATION pgw_no_stats;",
+        )
+        .unwrap();
+    let url = format!(
+        "postgres://pgw_no_stats:pw@127.0.0.1:{}/lag?sslmode=disable",
+        primary.port()
+    );
+    let own = migrations_dir(&[("V1__g.sql", TABLE), ("V2__g_a.sql", BUILD)]);
+    let out = pgwarden()
+        .args(["--database-url", &url, "--migrations"])
+        .arg(own.path())
+        .args(["migrate", "apply"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot see the replay lag of these replicas"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// `--build-wal-compression` reaches the session that runs the migrations (seen from inside a
