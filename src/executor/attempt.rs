@@ -58,3 +58,46 @@ pub(super) fn resolve_existing<'s>(
     }
     Ok(recovered)
 }
+
+/// Whether `statements` may change the session's settings (a `SET` or `RESET`).
+pub(super) fn changes_session(statements: &[Statement]) -> bool {
+    statements.iter().any(|s| {
+        let first = s.text.split_whitespace().next().unwrap_or_default();
+        first.eq_ignore_ascii_case("SET") || first.eq_ignore_ascii_case("RESET")
+    })
+}
+
+/// Sends `setup` with the first statement and `finish` (the history row, COMMIT) with the last.
+pub(super) fn run_batches<'s>(
+    client: &mut Client,
+    setup: &str,
+    statements: &'s [Statement],
+    finish: &str,
+    history_table: &str,
+) -> Result<(), (Option<&'s Statement>, postgres::Error)> {
+    if statements.is_empty() {
+        return client
+            .batch_execute(&format!("{setup};\n{finish}"))
+            .map_err(|e| (None, e));
+    }
+    let last = statements.len() - 1;
+    for (i, s) in statements.iter().enumerate() {
+        let mut batch = String::new();
+        if i == 0 {
+            batch.push_str(setup);
+            batch.push_str(";\n");
+        }
+        batch.push_str(&s.text);
+        if i == last {
+            batch.push_str(";\n");
+            batch.push_str(&finish);
+        }
+        client.batch_execute(&batch).map_err(|e| {
+            let about_history = e
+                .as_db_error()
+                .is_some_and(|d| d.table() == Some(history_table));
+            (if about_history { None } else { Some(s) }, e)
+        })?;
+    }
+    Ok(())
+}

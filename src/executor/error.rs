@@ -75,6 +75,12 @@ pub enum ExecError {
     /// Setting up, restoring or recording on the session failed.
     #[error(transparent)]
     Session(DbError),
+    /// The statements committed, but putting the session's settings back after their `SET` or
+    /// `RESET` failed: the run stops, so that no later statement runs under them.
+    #[error(
+        "{0}; the statement before it had committed; the run stops so that nothing else runs under the migration's settings: rerun to go on"
+    )]
+    NotRestored(DbError),
     /// The server refused a session setting an option asked for; the second field says what
     /// to do. Nothing ran.
     #[error("{0}; {1}")]
@@ -87,6 +93,7 @@ impl ExecError {
         match self {
             ExecError::Statement { cause, .. }
             | ExecError::Session(cause)
+            | ExecError::NotRestored(cause)
             | ExecError::Setting(cause, _) => Some(cause),
             ExecError::LockTimeout { .. }
             | ExecError::IndexDiffers { .. }

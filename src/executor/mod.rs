@@ -19,7 +19,7 @@ pub use settings::ExecSettings;
 
 use crate::db::{self, ConnectionTarget, DbContext, DbError};
 use crate::sql::Statement;
-use attempt::{AttemptError, Recovered, resolve_existing};
+use attempt::{AttemptError, Recovered, changes_session, resolve_existing, run_batches};
 use postgres::Client;
 use postgres::error::SqlState;
 use serde::Serialize;
@@ -133,8 +133,16 @@ impl Executor {
         }
         let setup = format!("BEGIN;\n{}", self.settings.transaction_setup_sql());
         let first_line = statements.first().map_or(0, |s| s.line);
+        // The session's settings are put back inside the transaction, before its COMMIT: a
+        // failure there rolls the migration back, so none can follow a commit already made.
+        let restore = if changes_session(statements) {
+            format!("{};\n", self.settings.restore_sql().0)
+        } else {
+            String::new()
+        };
+        let finish = format!("{};\n{restore}COMMIT", record.sql);
         let outcome = self.with_retries(label, first_line, |client| {
-            let result = run_batches(client, &setup, statements, record);
+            let result = run_batches(client, &setup, statements, &finish, record.table);
             if result.is_err() {
                 let _ = client.batch_execute("ROLLBACK");
             }
@@ -142,7 +150,7 @@ impl Executor {
                 .map(|()| Recovered::default())
                 .map_err(|(s, e)| AttemptError::Pg(s, e))
         })?;
-        self.restore_session_if_changed(statements)?;
+        self.restore_wal_compression(statements);
         Ok(outcome)
     }
 
@@ -236,26 +244,31 @@ impl Executor {
     /// A migration that runs `SET`/`RESET` itself changes the session for later steps: put
     /// pgwarden's timeouts back.
     fn restore_session_if_changed(&mut self, statements: &[Statement]) -> Result<(), ExecError> {
-        let changes_session = statements.iter().any(|s| {
-            let first = s.text.split_whitespace().next().unwrap_or_default();
-            first.eq_ignore_ascii_case("SET") || first.eq_ignore_ascii_case("RESET")
-        });
-        if changes_session {
-            let (base, wal) = self.settings.restore_sql();
+        if changes_session(statements) {
+            let (base, _) = self.settings.restore_sql();
             self.client
                 .batch_execute(&base)
                 .db_context(|| "cannot restore the session settings after the migration's SET")
-                .map_err(ExecError::Session)?;
-            if let Some(wal) = wal
-                && let Err(e) = self.client.batch_execute(&wal)
-            {
-                tracing::warn!(
-                    "wal_compression not restored after the migration's SET ({}): a SET ROLE may have left a role that cannot set it; the next builds use this session's setting",
-                    db::describe(&e)
-                );
-            }
+                .map_err(ExecError::NotRestored)?;
+            self.restore_wal_compression(statements);
         }
         Ok(())
+    }
+
+    /// Puts `wal_compression` back where `statements` may have changed it; a refusal (a
+    /// migration's `SET ROLE` may have left a role that cannot set it) is a warning.
+    fn restore_wal_compression(&mut self, statements: &[Statement]) {
+        if !changes_session(statements) {
+            return;
+        }
+        if let (_, Some(wal)) = self.settings.restore_sql()
+            && let Err(e) = self.client.batch_execute(&wal)
+        {
+            tracing::warn!(
+                "wal_compression not restored after the migration's SET ({}): a SET ROLE may have left a role that cannot set it; the next builds use this session's setting",
+                db::describe(&e)
+            );
+        }
     }
 
     fn with_retries<'s, F>(
@@ -322,41 +335,6 @@ impl Executor {
             }
         }
     }
-}
-
-/// Sends the statements of one transaction: setup with the first, record and COMMIT with the last.
-fn run_batches<'s>(
-    client: &mut Client,
-    setup: &str,
-    statements: &'s [Statement],
-    record: Record<'_>,
-) -> Result<(), (Option<&'s Statement>, postgres::Error)> {
-    let finish = format!("{};\nCOMMIT", record.sql);
-    if statements.is_empty() {
-        return client
-            .batch_execute(&format!("{setup};\n{finish}"))
-            .map_err(|e| (None, e));
-    }
-    let last = statements.len() - 1;
-    for (i, s) in statements.iter().enumerate() {
-        let mut batch = String::new();
-        if i == 0 {
-            batch.push_str(setup);
-            batch.push_str(";\n");
-        }
-        batch.push_str(&s.text);
-        if i == last {
-            batch.push_str(";\n");
-            batch.push_str(&finish);
-        }
-        client.batch_execute(&batch).map_err(|e| {
-            let about_history = e
-                .as_db_error()
-                .is_some_and(|d| d.table() == Some(record.table));
-            (if about_history { None } else { Some(s) }, e)
-        })?;
-    }
-    Ok(())
 }
 
 fn is_retryable(e: &postgres::Error) -> bool {

@@ -9,7 +9,7 @@ use super::plan::{self, PlannedMigration, RunMode};
 use super::status::{self, MigrationState};
 use crate::db::{ConnectionTarget, DbContext};
 use crate::executor::{
-    AdvisoryLock, ExecSettings, Executor, StepOutcome, lock::MIGRATION_LOCK_KEY,
+    AdvisoryLock, ExecError, ExecSettings, Executor, StepOutcome, lock::MIGRATION_LOCK_KEY,
 };
 use postgres::Client;
 use serde::Serialize;
@@ -263,7 +263,8 @@ fn run_one(exec: &mut Executor, p: &PlannedMigration) -> Result<StepOutcome, Mig
                     .run_alone(&label, s)
                     .map_err(|cause| MigrationError::Stopped {
                         file: label.clone(),
-                        committed: i,
+                        // A statement whose session was not put back had committed.
+                        committed: i + usize::from(matches!(cause, ExecError::NotRestored(_))),
                         total: p.statements.len(),
                         cause: Box::new(cause),
                     })?;
