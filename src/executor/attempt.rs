@@ -90,7 +90,7 @@ pub(super) fn run_batches<'s>(
         batch.push_str(&s.text);
         if i == last {
             batch.push_str(";\n");
-            batch.push_str(&finish);
+            batch.push_str(finish);
         }
         client.batch_execute(&batch).map_err(|e| {
             let about_history = e
