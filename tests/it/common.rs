@@ -36,6 +36,25 @@ impl TestDb {
         }
     }
 
+    /// A fresh database copied from `template` (a file copy: no session may be on it).
+    pub fn copy_of(label: &str, template: &TestDb) -> Self {
+        let n = NEXT_DB.fetch_add(1, Ordering::SeqCst);
+        let name = format!("t_{label}_{n}");
+        let mut admin = server().target("postgres").unwrap().connect().unwrap();
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY",
+                pgwarden::escape::ident(&name),
+                pgwarden::escape::ident(&template.name)
+            ))
+            .expect("copy the template database");
+        Self {
+            url: server().url(&name),
+            target: server().target(&name).expect("target"),
+            name,
+        }
+    }
+
     pub fn client(&self) -> postgres::Client {
         self.target.connect().expect("connect to test database")
     }
