@@ -75,11 +75,9 @@ pub enum ExecError {
     /// Setting up, restoring or recording on the session failed.
     #[error(transparent)]
     Session(DbError),
-    /// The statements committed, but putting the session's settings back after their `SET` or
-    /// `RESET` failed: the run stops, so that no later statement runs under them.
-    #[error(
-        "{0}; the statement before it had committed; the run stops so that nothing else runs under the migration's settings: rerun to go on"
-    )]
+    /// The migration's statements committed, but putting the session's settings back after
+    /// them failed: the run stops, so that nothing else runs under the migration's settings.
+    #[error("{0}; the run stops so that nothing else runs under the migration's settings")]
     NotRestored(DbError),
     /// The server refused a session setting an option asked for; the second field says what
     /// to do. Nothing ran.

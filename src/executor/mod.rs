@@ -133,14 +133,7 @@ impl Executor {
         }
         let setup = format!("BEGIN;\n{}", self.settings.transaction_setup_sql());
         let first_line = statements.first().map_or(0, |s| s.line);
-        // The session's settings are put back inside the transaction, before its COMMIT: a
-        // failure there rolls the migration back, so none can follow a commit already made.
-        let restore = if changes_session(statements) {
-            format!("{};\n", self.settings.restore_sql().0)
-        } else {
-            String::new()
-        };
-        let finish = format!("{};\n{restore}COMMIT", record.sql);
+        let finish = format!("{};\nCOMMIT", record.sql);
         let outcome = self.with_retries(label, first_line, |client| {
             let result = run_batches(client, &setup, statements, &finish, record.table);
             if result.is_err() {
@@ -150,7 +143,9 @@ impl Executor {
                 .map(|()| Recovered::default())
                 .map_err(|(s, e)| AttemptError::Pg(s, e))
         })?;
-        self.restore_wal_compression(statements);
+        // After the COMMIT, so that the migration's own settings (a lock_timeout) cover the
+        // work done at commit (deferred constraints); a failure here is said as such.
+        self.end_migration(statements)?;
         Ok(outcome)
     }
 
@@ -221,7 +216,6 @@ impl Executor {
             };
             resolve_existing(client, statement, build, found, recovered)
         })?;
-        self.restore_session_if_changed(std::slice::from_ref(statement))?;
         Ok(outcome)
     }
 
@@ -243,32 +237,17 @@ impl Executor {
 
     /// A migration that runs `SET`/`RESET` itself changes the session for later steps: put
     /// pgwarden's timeouts back.
-    fn restore_session_if_changed(&mut self, statements: &[Statement]) -> Result<(), ExecError> {
+    /// Puts the session back after a migration whose `statements` may have changed it (see
+    /// [`ExecSettings::restore_sql`]). A transaction migration has committed by then; a
+    /// no-transaction migration calls it after its last statement, before its history row.
+    pub fn end_migration(&mut self, statements: &[Statement]) -> Result<(), ExecError> {
         if changes_session(statements) {
-            let (base, _) = self.settings.restore_sql();
             self.client
-                .batch_execute(&base)
+                .batch_execute(&self.settings.restore_sql())
                 .db_context(|| "cannot restore the session settings after the migration's SET")
                 .map_err(ExecError::NotRestored)?;
-            self.restore_wal_compression(statements);
         }
         Ok(())
-    }
-
-    /// Puts `wal_compression` back where `statements` may have changed it; a refusal (a
-    /// migration's `SET ROLE` may have left a role that cannot set it) is a warning.
-    fn restore_wal_compression(&mut self, statements: &[Statement]) {
-        if !changes_session(statements) {
-            return;
-        }
-        if let (_, Some(wal)) = self.settings.restore_sql()
-            && let Err(e) = self.client.batch_execute(&wal)
-        {
-            tracing::warn!(
-                "wal_compression not restored after the migration's SET ({}): a SET ROLE may have left a role that cannot set it; the next builds use this session's setting",
-                db::describe(&e)
-            );
-        }
     }
 
     fn with_retries<'s, F>(

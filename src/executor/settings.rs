@@ -83,17 +83,16 @@ impl ExecSettings {
         )
     }
 
-    /// What puts the session back after a migration ran `SET` or `RESET`: the settings every
-    /// role may set, then `wal_compression` only where it changed, on its own (a migration's
-    /// `SET ROLE` may have left a role that cannot set it; see [`Executor`]).
-    pub fn restore_sql(&self) -> (String, Option<String>) {
-        let wal = self.wal_compression.as_deref().map(|v| {
-            let v = crate::escape::literal(v);
-            format!(
-                "SELECT set_config('wal_compression', {v}, false) WHERE current_setting('wal_compression') <> {v}"
-            )
-        });
-        (format!("{}{CONNECTION_CHECK}", self.base_setup_sql()), wal)
+    /// What puts the session back after a migration that changed it (`SET`, `RESET`,
+    /// `set_config`): the role and the session user the run logged in as, every setting at its
+    /// default, then the run's own settings, so that no migration's settings (a `search_path`,
+    /// a `SET ROLE`, a `work_mem`) reach the next one. `wal_compression`, when asked for, was
+    /// checked for the login role before anything ran.
+    pub fn restore_sql(&self) -> String {
+        format!(
+            "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL; {}",
+            self.alone_setup_sql()
+        )
     }
 
     /// Refuses, before anything is written, a session setting the server will not take from
@@ -186,8 +185,8 @@ fn wal_compression_fix(settings: &ExecSettings, error: &crate::db::DbError) -> O
 }
 
 /// Sets `client_connection_check_interval` where the server has it (it is unknown before 14).
-const CONNECTION_CHECK: &str = "SELECT set_config('client_connection_check_interval', '1s', false) \
-     WHERE current_setting('server_version_num')::int >= 140000";
+const CONNECTION_CHECK: &str = "SELECT pg_catalog.set_config('client_connection_check_interval', '1s', false) \
+     WHERE pg_catalog.current_setting('server_version_num')::int >= 140000";
 
 #[cfg(test)]
 mod tests {

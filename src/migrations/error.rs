@@ -65,6 +65,17 @@ pub enum MigrationError {
         /// Why: a lock that never came, or the failing statement's PostgreSQL error.
         cause: Box<ExecError>,
     },
+    /// A transaction migration committed (and was recorded), then the session could not be
+    /// put back after its `SET`: applied, and the run stops there.
+    #[error("migration {file} was applied and recorded, but the run stopped after it: {cause}")]
+    AppliedThenStopped {
+        /// The migration's file name.
+        file: String,
+        /// Statements that ran and committed (all of them).
+        committed: usize,
+        /// Why the session could not go on.
+        cause: Box<ExecError>,
+    },
     /// A statement of a no-transaction migration failed; `committed` statements before it
     /// stay committed.
     #[error(
@@ -107,16 +118,23 @@ impl MigrationError {
     pub fn statements_committed(&self) -> usize {
         match self {
             MigrationError::RolledBack { .. } => 0,
-            MigrationError::Stopped { committed, .. }
+            MigrationError::AppliedThenStopped { committed, .. }
+            | MigrationError::Stopped { committed, .. }
             | MigrationError::InvalidIndex { committed, .. }
             | MigrationError::NotRecorded { committed, .. } => *committed,
         }
+    }
+
+    /// Whether the migration is applied and recorded all the same.
+    pub fn applied(&self) -> bool {
+        matches!(self, MigrationError::AppliedThenStopped { .. })
     }
 
     /// The executor's error behind it, if there is one.
     pub fn exec_error(&self) -> Option<&ExecError> {
         match self {
             MigrationError::RolledBack { cause, .. }
+            | MigrationError::AppliedThenStopped { cause, .. }
             | MigrationError::Stopped { cause, .. }
             | MigrationError::NotRecorded { cause, .. } => Some(cause),
             MigrationError::InvalidIndex { .. } => None,

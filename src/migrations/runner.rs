@@ -225,6 +225,16 @@ fn run_all(
                     .push(run_entry(p, script(p, settings, &[]), Some(outcome)));
             }
             Err(e) => {
+                if e.applied() {
+                    let outcome = RunOutcome {
+                        duration_ms: started.elapsed().as_millis(),
+                        attempts: 1,
+                        ..Default::default()
+                    };
+                    report
+                        .migrations
+                        .push(run_entry(p, script(p, settings, &[]), Some(outcome)));
+                }
                 report.failure = Some(MigrationFailure {
                     version: p.file.version,
                     name: p.file.name.clone(),
@@ -252,9 +262,17 @@ fn run_one(exec: &mut Executor, p: &PlannedMigration) -> Result<StepOutcome, Mig
                     table: history::HISTORY_TABLE,
                 },
             )
-            .map_err(|cause| MigrationError::RolledBack {
-                file: label.clone(),
-                cause: Box::new(cause),
+            .map_err(|cause| match cause {
+                // Committed and recorded: only the session could not be put back after it.
+                ExecError::NotRestored(_) => MigrationError::AppliedThenStopped {
+                    file: label.clone(),
+                    committed: p.statements.len(),
+                    cause: Box::new(cause),
+                },
+                cause => MigrationError::RolledBack {
+                    file: label.clone(),
+                    cause: Box::new(cause),
+                },
             }),
         RunMode::NoTransaction(_) => {
             let mut total = StepOutcome::default();
@@ -263,8 +281,7 @@ fn run_one(exec: &mut Executor, p: &PlannedMigration) -> Result<StepOutcome, Mig
                     .run_alone(&label, s)
                     .map_err(|cause| MigrationError::Stopped {
                         file: label.clone(),
-                        // A statement whose session was not put back had committed.
-                        committed: i + usize::from(matches!(cause, ExecError::NotRestored(_))),
+                        committed: i,
                         total: p.statements.len(),
                         cause: Box::new(cause),
                     })?;
@@ -273,6 +290,15 @@ fn run_one(exec: &mut Executor, p: &PlannedMigration) -> Result<StepOutcome, Mig
                 total.adopted_indexes.extend(o.adopted_indexes);
             }
             let committed = p.statements.len();
+            // The session is put back before the history row, which must not be written
+            // under the migration's settings (its search_path, its role).
+            if let Err(cause) = exec.end_migration(&p.statements) {
+                return Err(MigrationError::NotRecorded {
+                    file: label,
+                    committed,
+                    cause: Box::new(cause),
+                });
+            }
             match exec.record(&record) {
                 Ok(0) => Err(MigrationError::InvalidIndex {
                     file: label,

@@ -291,6 +291,93 @@ fn mixed_file_is_refused_before_any_migration_runs() {
     assert!(valid);
 }
 
+/// A migration's settings cover its own statements and no later migration's: `search_path`
+/// and `work_mem` of a transaction migration, `lock_timeout` of a no-transaction one.
+#[test]
+fn a_migrations_settings_end_with_it() {
+    let db = TestDb::new("setscope");
+    let defaults: (String, String) = {
+        let row = db
+            .client()
+            .query_one(
+                "SELECT current_setting('work_mem'), current_setting('search_path')",
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let dir = migrations_dir(&[
+        (
+            "V1__paths.sql",
+            "SET search_path = pg_catalog, public;\nSET work_mem = '77MB';\nCREATE TABLE public.a (x int);",
+        ),
+        (
+            "V2__after.sql",
+            "CREATE TABLE b AS SELECT current_setting('work_mem') AS w, current_setting('search_path') AS sp;",
+        ),
+        (
+            "V3__own_timeout.sql",
+            "-- pgwarden:no-transaction\nSET lock_timeout = '42s';\nCREATE TABLE c AS SELECT current_setting('lock_timeout') AS lt;",
+        ),
+        (
+            "V4__after.sql",
+            "CREATE TABLE d AS SELECT current_setting('lock_timeout') AS lt;",
+        ),
+    ]);
+    db.run(dir.path(), &["migrate", "apply", "--lock-timeout", "3s"], 0);
+    let row = db
+        .client()
+        .query_one(
+            "SELECT b.w, b.sp, c.lt, d.lt FROM public.b, public.c, public.d",
+            &[],
+        )
+        .unwrap();
+    let seen: (String, String, String, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!(
+        seen,
+        (defaults.0, defaults.1, "42s".to_string(), "3s".to_string()),
+        "V2 and V4 run under the defaults and the run's --lock-timeout; V3 under its own SET"
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM refinery_schema_history"),
+        4
+    );
+}
+
+/// A transaction migration's own `lock_timeout` also covers the work of its COMMIT (a deferred
+/// foreign key waiting for a row lock): the run's settings come back only after the commit.
+#[test]
+fn a_migrations_lock_timeout_covers_its_deferred_constraints() {
+    let db = TestDb::new("deferred");
+    db.client()
+        .batch_execute(
+            "CREATE TABLE parent (id int PRIMARY KEY); INSERT INTO parent VALUES (1); \
+             CREATE TABLE child (parent_id int REFERENCES parent DEFERRABLE INITIALLY DEFERRED);",
+        )
+        .unwrap();
+    let dir = migrations_dir(&[(
+        "V1__child.sql",
+        "SET lock_timeout = '60s';\nINSERT INTO child VALUES (1);",
+    )]);
+    // Another session holds the parent row for a while: the deferred check waits for it.
+    let mut holder = db.client();
+    holder
+        .batch_execute("BEGIN; SELECT * FROM parent WHERE id = 1 FOR UPDATE")
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        holder.batch_execute("COMMIT").unwrap();
+    });
+    // Exit 0: with the run's 1 s the commit would fail its lock wait (no retries).
+    db.run(
+        dir.path(),
+        &["migrate", "apply", "--lock-timeout", "1s", "--retries", "0"],
+        0,
+    );
+    release.join().unwrap();
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM child"), 1);
+}
+
 #[test]
 fn a_migration_that_sets_timeouts_does_not_change_them_for_later_migrations() {
     // Regression: session settings are sent once per run, so a migration's own SET must not
