@@ -59,17 +59,6 @@ pub(super) fn resolve_existing<'s>(
     Ok(recovered)
 }
 
-/// Whether `statements` may change the session's settings: a `SET` or `RESET` (`SET ROLE`,
-/// `SET SESSION AUTHORIZATION` included), or a call of `set_config`.
-pub(super) fn changes_session(statements: &[Statement]) -> bool {
-    statements.iter().any(|s| {
-        let first = s.text.split_whitespace().next().unwrap_or_default();
-        first.eq_ignore_ascii_case("SET")
-            || first.eq_ignore_ascii_case("RESET")
-            || s.text.to_ascii_lowercase().contains("set_config")
-    })
-}
-
 /// Sends `setup` with the first statement and `finish` (the history row, COMMIT) with the last.
 pub(super) fn run_batches<'s>(
     client: &mut Client,

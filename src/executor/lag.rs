@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 /// server CPU to parse, before every concurrent build.
 const REPLICATION: &str = "SELECT coalesce((SELECT coalesce(nullif(s.application_name, ''), s.client_addr::text) \
        FROM pg_stat_get_activity(w.pid) s), 'local'), \
-       extract(epoch FROM w.replay_lag), pg_wal_lsn_diff(w.sent_lsn, w.replay_lsn) \
+       extract(epoch FROM w.replay_lag)::numeric, pg_wal_lsn_diff(w.sent_lsn, w.replay_lsn) \
      FROM pg_stat_get_wal_senders() w WHERE w.state = 'streaming' OR w.state IS NULL ORDER BY 1";
 
 /// How often the lag is read again while waiting.
@@ -32,7 +32,7 @@ struct Lag {
 }
 
 /// One round trip (the simple protocol: nothing to prepare). The numbers travel as `numeric`
-/// text, exact whatever the session's `extra_float_digits` (a `float8` would print one digit
+/// text (`extract` gives float8 before PostgreSQL 14, hence the cast), exact whatever the session's `extra_float_digits` (a `float8` would print one digit
 /// at -15 and read 13.2 s of lag as 10 s).
 fn read(client: &mut Client) -> Result<Vec<Lag>, DbError> {
     let number = |r: &SimpleQueryRow, i: usize| r.get(i).and_then(|v| v.parse().ok());

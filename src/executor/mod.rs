@@ -19,7 +19,7 @@ pub use settings::ExecSettings;
 
 use crate::db::{self, ConnectionTarget, DbContext, DbError};
 use crate::sql::Statement;
-use attempt::{AttemptError, Recovered, changes_session, resolve_existing, run_batches};
+use attempt::{AttemptError, Recovered, resolve_existing, run_batches};
 use postgres::Client;
 use postgres::error::SqlState;
 use serde::Serialize;
@@ -145,7 +145,7 @@ impl Executor {
         })?;
         // After the COMMIT, so that the migration's own settings (a lock_timeout) cover the
         // work done at commit (deferred constraints); a failure here is said as such.
-        self.end_migration(statements)?;
+        self.end_migration()?;
         Ok(outcome)
     }
 
@@ -237,17 +237,15 @@ impl Executor {
 
     /// A migration that runs `SET`/`RESET` itself changes the session for later steps: put
     /// pgwarden's timeouts back.
-    /// Puts the session back after a migration whose `statements` may have changed it (see
-    /// [`ExecSettings::restore_sql`]). A transaction migration has committed by then; a
-    /// no-transaction migration calls it after its last statement, before its history row.
-    pub fn end_migration(&mut self, statements: &[Statement]) -> Result<(), ExecError> {
-        if changes_session(statements) {
-            self.client
-                .batch_execute(&self.settings.restore_sql())
-                .db_context(|| "cannot restore the session settings after the migration's SET")
-                .map_err(ExecError::NotRestored)?;
-        }
-        Ok(())
+    /// Puts the session back after a migration (see [`ExecSettings::restore_sql`]): after
+    /// every one, since a `SET` inside a `DO` block or a function escapes any reading of the
+    /// text. A transaction migration has committed by then; a no-transaction migration calls it
+    /// after its history row.
+    pub fn end_migration(&mut self) -> Result<(), ExecError> {
+        self.client
+            .batch_execute(&self.settings.restore_sql())
+            .db_context(|| "cannot restore the session settings after the migration")
+            .map_err(ExecError::NotRestored)
     }
 
     fn with_retries<'s, F>(

@@ -60,6 +60,19 @@ pub enum PlanError {
         /// Its first word, upper-cased (`BEGIN`, `COMMIT`, ...).
         keyword: String,
     },
+    /// The file ends pgwarden's session state: `DISCARD ALL` or `pg_advisory_unlock_all()`
+    /// would release the migration lock, so a second deploy could run beside this one.
+    #[error(
+        "migration {file} line {line}: `{what}` would release pgwarden's migration lock (and reset its session), so another deploy could run at the same time; remove it: pgwarden puts the session back after each migration"
+    )]
+    ReleasesLock {
+        /// The file name.
+        file: String,
+        /// 1-based line of the statement.
+        line: u64,
+        /// What was found.
+        what: String,
+    },
     /// The file mixes statements that need a transaction with one that cannot run in a transaction
     /// block, and has no no-transaction directive.
     #[error(
@@ -91,6 +104,27 @@ pub fn plan(file: &MigrationFile) -> Result<PlannedMigration, PlanError> {
             file: name,
             line: s.line,
             keyword: first_word(&s.text),
+        });
+    }
+    if let Some((s, what)) = split.statements.iter().find_map(|s| {
+        let words: Vec<String> = s
+            .text
+            .split_whitespace()
+            .take(2)
+            .map(|w| w.trim_end_matches(';').to_uppercase())
+            .collect();
+        if words == ["DISCARD", "ALL"] {
+            Some((s, "DISCARD ALL"))
+        } else if s.text.to_lowercase().contains("pg_advisory_unlock_all") {
+            Some((s, "pg_advisory_unlock_all()"))
+        } else {
+            None
+        }
+    }) {
+        return Err(PlanError::ReleasesLock {
+            file: name,
+            line: s.line,
+            what: what.to_string(),
         });
     }
     let non_tx = split.statements.iter().find_map(|s| match s.tx {
@@ -165,6 +199,28 @@ mod tests {
         .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("V3__x.sql") && msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn what_would_release_the_migration_lock_is_refused_with_the_line() {
+        for (sql, line) in [
+            ("CREATE TABLE a (x int);\nDISCARD ALL;", 2),
+            (
+                "-- pgwarden:no-transaction\nCREATE TABLE a (x int);\ndiscard all",
+                3,
+            ),
+            (
+                "CREATE TABLE a (x int);\nSELECT pg_catalog.PG_ADVISORY_UNLOCK_ALL();",
+                2,
+            ),
+        ] {
+            let msg = plan(&file(sql)).unwrap_err().to_string();
+            assert!(
+                msg.contains(&format!("V3__x.sql line {line}")) && msg.contains("migration lock"),
+                "{msg}"
+            );
+        }
+        assert!(plan(&file("DISCARD TEMP;")).is_ok());
     }
 
     #[test]

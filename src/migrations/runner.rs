@@ -290,16 +290,24 @@ fn run_one(exec: &mut Executor, p: &PlannedMigration) -> Result<StepOutcome, Mig
                 total.adopted_indexes.extend(o.adopted_indexes);
             }
             let committed = p.statements.len();
-            // The session is put back before the history row, which must not be written
-            // under the migration's settings (its search_path, its role).
-            if let Err(cause) = exec.end_migration(&p.statements) {
-                return Err(MigrationError::NotRecorded {
-                    file: label,
-                    committed,
-                    cause: Box::new(cause),
+            // The history row first: its guard names the migration's tables as the migration
+            // did, under its search_path (as a transaction migration's row, in its transaction).
+            let recorded = exec.record(&record);
+            if let Err(cause) = exec.end_migration() {
+                return Err(match recorded {
+                    Ok(n) if n > 0 => MigrationError::AppliedThenStopped {
+                        file: label,
+                        committed,
+                        cause: Box::new(cause),
+                    },
+                    _ => MigrationError::NotRecorded {
+                        file: label,
+                        committed,
+                        cause: Box::new(cause),
+                    },
                 });
             }
-            match exec.record(&record) {
+            match recorded {
                 Ok(0) => Err(MigrationError::InvalidIndex {
                     file: label,
                     committed,

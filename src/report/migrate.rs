@@ -174,12 +174,18 @@ pub(super) fn apply_run(r: &ApplyReport, s: &Screen, nested: bool) -> String {
     }
     match &r.failure {
         Some(f) => {
+            // A migration applied and recorded before the run stopped is listed with the rest.
+            let applied_too = r.migrations.iter().any(|m| m.version == f.version);
+            let before = r.migrations.len() - usize::from(applied_too);
+            let what = if applied_too {
+                "STOPPED after (applied and recorded)"
+            } else {
+                "FAILED at"
+            };
             let _ = writeln!(
                 out,
-                "FAILED at V{}__{}: {} migration(s) applied before it; see the error on stderr",
-                f.version,
-                f.name,
-                r.migrations.len()
+                "{what} V{}__{}: {before} migration(s) applied before it; see the error on stderr",
+                f.version, f.name,
             );
         }
         None => {

@@ -323,25 +323,93 @@ fn a_migrations_settings_end_with_it() {
             "V4__after.sql",
             "CREATE TABLE d AS SELECT current_setting('lock_timeout') AS lt;",
         ),
+        // No SET to read in the text: the session is put back after every migration.
+        (
+            "V5__hidden.sql",
+            "DO $$ BEGIN PERFORM set_config('lock_timeout', '0', false); END $$;",
+        ),
+        (
+            "V6__after.sql",
+            "CREATE TABLE e AS SELECT current_setting('lock_timeout') AS lt;",
+        ),
     ]);
     db.run(dir.path(), &["migrate", "apply", "--lock-timeout", "3s"], 0);
     let row = db
         .client()
         .query_one(
-            "SELECT b.w, b.sp, c.lt, d.lt FROM public.b, public.c, public.d",
+            "SELECT b.w, b.sp, c.lt, d.lt, e.lt FROM public.b, public.c, public.d, public.e",
             &[],
         )
         .unwrap();
-    let seen: (String, String, String, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    let seen: (String, String, String, String, String) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
     assert_eq!(
         seen,
-        (defaults.0, defaults.1, "42s".to_string(), "3s".to_string()),
-        "V2 and V4 run under the defaults and the run's --lock-timeout; V3 under its own SET"
+        (
+            defaults.0,
+            defaults.1,
+            "42s".to_string(),
+            "3s".to_string(),
+            "3s".to_string()
+        ),
+        "V2, V4 and V6 run under the defaults and the run's --lock-timeout; V3 under its own SET"
     );
     assert_eq!(
         db.scalar::<i64>("SELECT count(*) FROM refinery_schema_history"),
-        4
+        6
     );
+}
+
+/// A no-transaction build under the migration's own `search_path` is recorded against the
+/// index it built, not one of the same name elsewhere: here an INVALID `public.a_i` left by a
+/// failed build, while the migration builds `other.a_i`.
+#[test]
+fn a_no_transaction_migrations_search_path_also_names_its_history_guard() {
+    let db = TestDb::new("nt_path");
+    let mut c = db.client();
+    c.batch_execute(
+        "CREATE SCHEMA other; CREATE TABLE other.a (id int); INSERT INTO other.a VALUES (1), (2); \
+         CREATE TABLE public.a (id int); INSERT INTO public.a VALUES (1), (1);",
+    )
+    .unwrap();
+    assert!(
+        c.batch_execute("CREATE UNIQUE INDEX CONCURRENTLY a_i ON public.a (id)")
+            .is_err()
+    );
+    let dir = migrations_dir(&[(
+        "V1__other_index.sql",
+        "-- pgwarden:no-transaction\nSET search_path = other, public;\nCREATE UNIQUE INDEX CONCURRENTLY a_i ON a (id);",
+    )]);
+    db.run(dir.path(), &["migrate", "apply"], 0);
+    let valid: bool =
+        db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'other.a_i'::regclass");
+    assert!(valid);
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM refinery_schema_history"),
+        1
+    );
+}
+
+/// `DISCARD ALL` (or `pg_advisory_unlock_all()`) would drop the migration lock mid-run: the
+/// file is refused before anything runs.
+#[test]
+fn a_migration_that_would_release_the_migration_lock_is_refused() {
+    let db = TestDb::new("discard");
+    let dir = migrations_dir(&[
+        ("V1__t.sql", "CREATE TABLE t (x int);"),
+        (
+            "V2__discard.sql",
+            "-- pgwarden:no-transaction\nCREATE TABLE u (x int);\nDISCARD ALL;",
+        ),
+    ]);
+    let out = db.run(dir.path(), &["migrate", "apply"], 2);
+    assert!(
+        stderr(&out).contains("V2__discard.sql line 3")
+            && stderr(&out).contains("release pgwarden's migration lock"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!db.scalar::<bool>("SELECT to_regclass('t') IS NOT NULL"));
 }
 
 /// A transaction migration's own `lock_timeout` also covers the work of its COMMIT (a deferred
