@@ -303,10 +303,14 @@ impl Executor {
                 }
                 Err(AttemptError::Pg(stmt, e)) => {
                     let line = stmt.map_or(line, |s| s.line);
+                    let context = match stmt {
+                        Some(_) => format!("statement at line {line} failed"),
+                        None => "recording the migration in the history table failed (the row is written under the migration's own role and search_path: a migration that changes them must leave the table reachable)".to_string(),
+                    };
                     return Err(ExecError::Statement {
                         line,
                         excerpt: stmt.map(|s| excerpt(&s.text)).unwrap_or_default(),
-                        cause: DbError::new(format!("statement at line {line} failed"), e),
+                        cause: DbError::new(context, e),
                     });
                 }
             }

@@ -390,6 +390,27 @@ fn a_no_transaction_migrations_search_path_also_names_its_history_guard() {
     );
 }
 
+/// A transaction migration whose `search_path` leaves the history table out of reach is rolled
+/// back, and the error says it was the history row, not the migration's last statement.
+#[test]
+fn a_history_row_out_of_the_migrations_reach_is_named() {
+    let db = TestDb::new("hist_reach");
+    db.client().batch_execute("CREATE SCHEMA other").unwrap();
+    let dir = migrations_dir(&[(
+        "V1__elsewhere.sql",
+        "SET search_path = other;\nCREATE TABLE a (x int);",
+    )]);
+    let out = db.run(dir.path(), &["migrate", "apply"], 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("recording the migration in the history table failed")
+            && err.contains("refinery_schema_history")
+            && !err.contains("statement at line 2"),
+        "{err}"
+    );
+    assert!(!db.scalar::<bool>("SELECT to_regclass('other.a') IS NOT NULL"));
+}
+
 /// `DISCARD ALL` (or `pg_advisory_unlock_all()`) would drop the migration lock mid-run: the
 /// file is refused before anything runs.
 #[test]
