@@ -235,8 +235,6 @@ impl Executor {
             .sum())
     }
 
-    /// A migration that runs `SET`/`RESET` itself changes the session for later steps: put
-    /// pgwarden's timeouts back.
     /// Puts the session back after a migration (see [`ExecSettings::restore_sql`]): after
     /// every one, since a `SET` inside a `DO` block or a function escapes any reading of the
     /// text. A transaction migration has committed by then; a no-transaction migration calls it

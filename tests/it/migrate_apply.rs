@@ -115,7 +115,7 @@ fn dry_run_prints_the_exact_sql_and_changes_nothing() {
         .unwrap();
     let exact = stdout(&exact);
     assert!(
-        exact.contains("/* no-tx */ INSERT INTO refinery_schema_history"),
+        exact.contains("/* no-tx */ BEGIN; SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL ROLE NONE; INSERT INTO refinery_schema_history"),
         "{exact}"
     );
     assert!(!exact.contains("-- then record"), "{exact}");
@@ -296,6 +296,12 @@ fn mixed_file_is_refused_before_any_migration_runs() {
 #[test]
 fn a_migrations_settings_end_with_it() {
     let db = TestDb::new("setscope");
+    let app = format!("pgw_app_{}", db.name);
+    db.client()
+        .batch_execute(&format!(
+            "CREATE ROLE {app}; GRANT CREATE ON SCHEMA public TO {app}"
+        ))
+        .unwrap();
     let defaults: (String, String) = {
         let row = db
             .client()
@@ -332,6 +338,15 @@ fn a_migrations_settings_end_with_it() {
             "V6__after.sql",
             "CREATE TABLE e AS SELECT current_setting('lock_timeout') AS lt;",
         ),
+        // A role with no grant on the history table: the row is written as the login role.
+        (
+            "V7__as_app.sql",
+            &format!("-- pgwarden:no-transaction\nSET ROLE {app};\nCREATE TABLE f (x int);"),
+        ),
+        (
+            "V8__after.sql",
+            "CREATE TABLE g AS SELECT current_user::text AS u;",
+        ),
     ]);
     db.run(dir.path(), &["migrate", "apply", "--lock-timeout", "3s"], 0);
     let row = db
@@ -356,7 +371,23 @@ fn a_migrations_settings_end_with_it() {
     );
     assert_eq!(
         db.scalar::<i64>("SELECT count(*) FROM refinery_schema_history"),
-        6
+        8
+    );
+    let login: String = db.scalar("SELECT current_user::text");
+    let owners: (String, String) = {
+        let row = db
+            .client()
+            .query_one(
+                "SELECT (SELECT tableowner::text FROM pg_tables WHERE tablename = 'f'), (SELECT u FROM g)",
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(
+        owners,
+        (app, login),
+        "V7 runs as its role, V8 as the login role"
     );
 }
 

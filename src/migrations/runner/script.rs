@@ -7,8 +7,23 @@ use super::ScriptLine;
 use crate::executor::{ExecSettings, drop_invalid_sql};
 use crate::sql::IndexBuild;
 
-/// The history row's INSERT, guarded for a no-transaction migration on its indexes being valid.
+/// The history row is pgwarden's: written as the login role, whatever role the migration
+/// switched to (`SET ROLE`, `SET SESSION AUTHORIZATION`), so that a migration run as an
+/// application role needs no grant on the history table. `SET LOCAL` ends with the row's
+/// transaction; the session is put back after the migration anyway.
+const AS_LOGIN: &str = "SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL ROLE NONE";
+
+/// The history row's INSERT, guarded for a no-transaction migration on its indexes being
+/// valid; in a transaction of its own for a no-transaction migration.
 pub(super) fn record_sql(p: &PlannedMigration, applied_on: &str) -> String {
+    let insert = insert_sql(p, applied_on);
+    match p.mode {
+        RunMode::Transaction => format!("{AS_LOGIN}; {insert}"),
+        RunMode::NoTransaction(_) => format!("BEGIN; {AS_LOGIN}; {insert}; COMMIT"),
+    }
+}
+
+fn insert_sql(p: &PlannedMigration, applied_on: &str) -> String {
     let builds: Vec<IndexBuild> = p
         .statements
         .iter()
