@@ -59,6 +59,27 @@ pub fn read(client: &mut impl GenericClient) -> Result<Option<Vec<AppliedRow>>, 
     ))
 }
 
+/// The history table's name qualified with its schema, as the run's own `search_path` finds
+/// it: the rows a migration writes must not follow the migration's `search_path` elsewhere.
+const QUALIFIED_NAME: &str = "SELECT n.nspname, c.relname \
+     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.oid = pg_catalog.to_regclass('refinery_schema_history')";
+
+/// See [`QUALIFIED_NAME`]; the bare name while the table does not exist (a dry run).
+pub fn qualified_name(client: &mut postgres::Client) -> Result<String, postgres::Error> {
+    let messages = client.simple_query(QUALIFIED_NAME)?;
+    Ok(messages
+        .iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => Some(crate::escape::qualified(
+                r.get(0).unwrap_or_default(),
+                r.get(1).unwrap_or_default(),
+            )),
+            _ => None,
+        })
+        .unwrap_or_else(|| HISTORY_TABLE.to_string()))
+}
+
 /// Creates the table if it is missing (refinery's DDL).
 pub fn ensure_table(client: &mut impl GenericClient) -> Result<(), postgres::Error> {
     client.batch_execute(CREATE_HISTORY_TABLE)
@@ -89,6 +110,7 @@ pub fn insert(
 /// migration's last statement and be shown verbatim in dry runs. With `built` indexes, the row is
 /// written only if none of them is INVALID (the insert then affects zero rows).
 pub fn record_sql(
+    table: &str,
     version: i32,
     name: &str,
     checksum: u64,
@@ -101,7 +123,7 @@ pub fn record_sql(
         quote_literal(applied_on),
         quote_literal(&checksum.to_string())
     );
-    let insert = "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)";
+    let insert = format!("INSERT INTO {table} (version, name, applied_on, checksum)");
     if built.is_empty() {
         return format!("{insert} VALUES ({values})");
     }

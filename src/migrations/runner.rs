@@ -140,6 +140,8 @@ pub fn apply(
         history::ensure_table(&mut client)
             .db_context(|| format!("cannot create {HISTORY_TABLE}"))?;
     }
+    let history_name = history::qualified_name(&mut client)
+        .db_context(|| format!("cannot look up {HISTORY_TABLE}"))?;
     let applied = history::read(&mut client)
         .db_context(|| format!("cannot read {HISTORY_TABLE}"))?
         .unwrap_or_default();
@@ -167,14 +169,16 @@ pub fn apply(
     if req.dry_run {
         for p in &pending {
             let invalid = invalid_to_recover(&mut client, p)?;
-            report
-                .migrations
-                .push(run_entry(p, script(p, &req.exec, &invalid), None));
+            report.migrations.push(run_entry(
+                p,
+                script(p, &req.exec, &invalid, &history_name),
+                None,
+            ));
         }
     } else {
         tracing::debug!(pending = pending.len(), "planned");
         let mut exec = Executor::new(client, target, req.exec.clone())?;
-        run_all(&mut exec, &pending, &req.exec, &mut report);
+        run_all(&mut exec, &pending, &req.exec, &history_name, &mut report);
         tracing::debug!("all migrations run");
         if let Some(lock) = lock {
             lock.release(exec.client());
@@ -207,12 +211,13 @@ fn run_all(
     exec: &mut Executor,
     pending: &[PlannedMigration],
     settings: &ExecSettings,
+    history: &str,
     report: &mut ApplyReport,
 ) {
     for p in pending {
         let started = Instant::now();
         tracing::info!(version = p.file.version, name = %p.file.name, "applying migration");
-        match run_one(exec, p) {
+        match run_one(exec, p, history) {
             Ok(outcome) => {
                 let outcome = RunOutcome {
                     duration_ms: started.elapsed().as_millis(),
@@ -220,9 +225,11 @@ fn run_all(
                     recovered_indexes: outcome.recovered_indexes,
                     adopted_indexes: outcome.adopted_indexes,
                 };
-                report
-                    .migrations
-                    .push(run_entry(p, script(p, settings, &[]), Some(outcome)));
+                report.migrations.push(run_entry(
+                    p,
+                    script(p, settings, &[], history),
+                    Some(outcome),
+                ));
             }
             Err(e) => {
                 if e.applied() {
@@ -231,9 +238,11 @@ fn run_all(
                         attempts: 1,
                         ..Default::default()
                     };
-                    report
-                        .migrations
-                        .push(run_entry(p, script(p, settings, &[]), Some(outcome)));
+                    report.migrations.push(run_entry(
+                        p,
+                        script(p, settings, &[], history),
+                        Some(outcome),
+                    ));
                 }
                 report.failure = Some(MigrationFailure {
                     version: p.file.version,
@@ -249,9 +258,13 @@ fn run_all(
 }
 
 /// Runs one migration; its error says how many statements had committed.
-fn run_one(exec: &mut Executor, p: &PlannedMigration) -> Result<StepOutcome, MigrationError> {
+fn run_one(
+    exec: &mut Executor,
+    p: &PlannedMigration,
+    history: &str,
+) -> Result<StepOutcome, MigrationError> {
     let label = p.file.file_name();
-    let record = record_sql(p, &history::now_rfc3339());
+    let record = record_sql(p, &history::now_rfc3339(), history);
     match p.mode {
         RunMode::Transaction => exec
             .run_transaction(

@@ -15,15 +15,15 @@ const AS_LOGIN: &str = "SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL ROLE 
 
 /// The history row's INSERT, guarded for a no-transaction migration on its indexes being
 /// valid; in a transaction of its own for a no-transaction migration.
-pub(super) fn record_sql(p: &PlannedMigration, applied_on: &str) -> String {
-    let insert = insert_sql(p, applied_on);
+pub(super) fn record_sql(p: &PlannedMigration, applied_on: &str, history: &str) -> String {
+    let insert = insert_sql(p, applied_on, history);
     match p.mode {
         RunMode::Transaction => format!("{AS_LOGIN}; {insert}"),
         RunMode::NoTransaction(_) => format!("BEGIN; {AS_LOGIN}; {insert}; COMMIT"),
     }
 }
 
-fn insert_sql(p: &PlannedMigration, applied_on: &str) -> String {
+fn insert_sql(p: &PlannedMigration, applied_on: &str, history: &str) -> String {
     let builds: Vec<IndexBuild> = p
         .statements
         .iter()
@@ -31,6 +31,7 @@ fn insert_sql(p: &PlannedMigration, applied_on: &str) -> String {
         .filter(|b| b.concurrently)
         .collect();
     history::record_sql(
+        history,
         p.file.version,
         &p.file.name,
         p.file.checksum,
@@ -39,12 +40,14 @@ fn insert_sql(p: &PlannedMigration, applied_on: &str) -> String {
     )
 }
 
-/// The exact SQL a migration runs, in order; `invalid`: INVALID indexes recovery drops first.
+/// The exact SQL a migration runs, in order; `invalid`: INVALID indexes recovery drops first;
+/// `history`: the history table's qualified name ([`history::qualified_name`]).
 /// Session settings are sent once per run (see [`ApplyReport::session_setup`]).
 pub fn script(
     p: &PlannedMigration,
     settings: &ExecSettings,
     invalid: &[String],
+    history: &str,
 ) -> Vec<ScriptLine> {
     let line = |sql: String, in_transaction| ScriptLine {
         sql,
@@ -77,7 +80,7 @@ pub fn script(
                     .join(", ")
             ),
         }),
-        ..line(record_sql(p, "<now, RFC 3339>"), true)
+        ..line(record_sql(p, "<now, RFC 3339>", history), true)
     };
     let mut out = Vec::new();
     match p.mode {
