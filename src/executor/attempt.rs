@@ -85,8 +85,8 @@ pub(super) fn run_batches<'s>(
             batch.push_str(finish);
         }
         client.batch_execute(&batch).map_err(|e| {
-            // The last batch carries the history row: an error naming its table is the row's
-            // (a migration's SET ROLE or search_path can leave the table out of reach).
+            // The last batch carries the history row: an error naming its table is the row's,
+            // also when PostgreSQL's error carries no table (a relation that does not exist).
             let about_history = e.as_db_error().is_some_and(|d| {
                 d.table() == Some(history_table)
                     || (i == last && d.message().contains(history_table))

@@ -32,8 +32,9 @@ struct Lag {
 }
 
 /// One round trip (the simple protocol: nothing to prepare). The numbers travel as `numeric`
-/// text (`extract` gives float8 before PostgreSQL 14, hence the cast), exact whatever the session's `extra_float_digits` (a `float8` would print one digit
-/// at -15 and read 13.2 s of lag as 10 s).
+/// text (`extract` gives float8 before PostgreSQL 14, hence the cast), exact whatever the
+/// session's `extra_float_digits` (a `float8` would print one digit at -15 and read 13.2 s of
+/// lag as 10 s).
 fn read(client: &mut Client) -> Result<Vec<Lag>, DbError> {
     let number = |r: &SimpleQueryRow, i: usize| r.get(i).and_then(|v| v.parse().ok());
     Ok(client

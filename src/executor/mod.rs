@@ -303,7 +303,7 @@ impl Executor {
                     let line = stmt.map_or(line, |s| s.line);
                     let context = match stmt {
                         Some(_) => format!("statement at line {line} failed"),
-                        None => "recording the migration in the history table failed (the row is written under the migration's own role and search_path: a migration that changes them must leave the table reachable)".to_string(),
+                        None => "recording the migration in the history table failed".to_string(),
                     };
                     return Err(ExecError::Statement {
                         line,

@@ -62,30 +62,25 @@ impl ExecSettings {
         )
     }
 
-    /// Session settings sent once per run (and after a migration that changes them); they
+    /// Session settings sent once per run (and again after every migration); they
     /// govern statements that run outside a transaction.
     /// `client_connection_check_interval` (PostgreSQL 14+) makes the server notice a client
     /// that died (SIGKILL, an evicted pod) during a long statement and end it: a killed deploy's
     /// concurrent build stops, leaving an INVALID index that the rerun rebuilds.
     pub fn alone_setup_sql(&self) -> String {
-        let wal = set_sql("wal_compression", &self.wal_compression);
-        format!("{}{wal}{CONNECTION_CHECK}", self.base_setup_sql())
-    }
-
-    /// The settings every role may set: all but `wal_compression`.
-    fn base_setup_sql(&self) -> String {
         format!(
-            "SET standard_conforming_strings = on; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; SET max_parallel_maintenance_workers = {}; {}",
+            "SET standard_conforming_strings = on; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; SET max_parallel_maintenance_workers = {}; {}{}{CONNECTION_CHECK}",
             self.lock_timeout.as_millis(),
             self.build_statement_timeout.as_millis(),
             self.build_workers,
-            set_sql("maintenance_work_mem", &self.maintenance_work_mem)
+            set_sql("maintenance_work_mem", &self.maintenance_work_mem),
+            set_sql("wal_compression", &self.wal_compression)
         )
     }
 
-    /// What puts the session back after a migration that changed it (`SET`, `RESET`,
-    /// `set_config`): the role and the session user the run logged in as, every setting at its
-    /// default, then the run's own settings, so that no migration's settings (a `search_path`,
+    /// What puts the session back after every migration (whatever it changed, with `SET`,
+    /// `RESET`, `set_config` or in a `DO` block): the role and the session user the run logged
+    /// in as, every setting at its default, then the run's own settings, so that no migration's settings (a `search_path`,
     /// a `SET ROLE`, a `work_mem`) reach the next one. `wal_compression`, when asked for, was
     /// checked for the login role before anything ran.
     pub fn restore_sql(&self) -> String {

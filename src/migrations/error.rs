@@ -65,8 +65,8 @@ pub enum MigrationError {
         /// Why: a lock that never came, or the failing statement's PostgreSQL error.
         cause: Box<ExecError>,
     },
-    /// A transaction migration committed (and was recorded), then the session could not be
-    /// put back after its `SET`: applied, and the run stops there.
+    /// A migration committed and was recorded, then the session could not be put back after
+    /// it: applied, and the run stops there.
     #[error("migration {file} was applied and recorded, but the run stopped after it: {cause}")]
     AppliedThenStopped {
         /// The migration's file name.
